@@ -1,0 +1,1 @@
+"""Command-line interface: one click command per module, the group in main.py."""

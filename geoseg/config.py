@@ -1,0 +1,211 @@
+"""Typed run configuration loaded from YAML.
+
+A config file has up to four sections — ``model``, ``data``, ``train``, ``predict`` —
+each a dataclass below.  Loading validates every key and type: an unknown key or a
+wrong type is a one-line :class:`~geoseg.errors.ConfigError` naming the key and the
+file (``configs/demo.yaml: train.lr: expected a number, got 'fast'``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+
+from geoseg.errors import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "dlinknet"
+    backbone: str = "resnet34"
+    in_channels: int = 3
+    # null (random init), "imagenet" (timm download) or a path to a timm state dict.
+    encoder_weights: Optional[str] = None
+    aux_weight: float = 0.4  # AD-LinkNet deep-supervision weight
+
+
+@dataclass
+class DataConfig:
+    # GeoTIFF scenes (with `masks` or `labels`) or a DeepGlobe-style folder (`deepglobe`).
+    scenes: list[str] = field(default_factory=list)
+    masks: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    label_width_m: float = 6.0
+    deepglobe: Optional[str] = None
+    val_scenes: list[str] = field(default_factory=list)
+    val_masks: list[str] = field(default_factory=list)
+    val_labels: list[str] = field(default_factory=list)
+    val_fraction: float = 0.2
+    bands: Optional[list[int]] = None
+    tile: int = 512
+    samples_per_epoch: int = 256
+    road_weight: float = 0.8
+    batch_size: int = 4
+    num_workers: int = 0
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    schedule: Literal["plateau", "cosine"] = "plateau"
+    plateau_patience: int = 3
+    plateau_factor: float = 0.2
+    early_stop: int = 6
+    grad_clip: float = 5.0
+    amp: bool = True
+    augment: bool = True
+    seed: int = 0
+    max_steps: Optional[int] = None
+
+
+@dataclass
+class PredictConfig:
+    tile: int = 512
+    overlap: int = 64
+    batch_size: int = 4
+    tta: Literal["none", "flip", "d4"] = "none"
+    threshold: Optional[float] = None
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (list,):
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_type_name(a) for a in args) + " or null"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true/false"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check `value` against type `tp`; return it (ints accepted as floats)."""
+    origin = typing.get_origin(tp)
+    bad = ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        real = [a for a in args if a is not type(None)]
+        if len(real) == 1:
+            return _coerce(value, real[0], where)
+        for arg in real:
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError:
+                continue
+        raise bad
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise bad
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise bad
+        (item,) = typing.get_args(tp)
+        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise bad
+        return value
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    raise bad  # pragma: no cover - a field type this loader does not know
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in names:
+            valid = ", ".join(sorted(names))
+            raise ConfigError(f"{path}: unknown key (valid keys here: {valid})")
+        kwargs[key] = _coerce(value, hints[key], path)
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any], source: str = "<config>") -> RunConfig:
+    """Build a validated :class:`RunConfig`; errors name `source` and the key."""
+    try:
+        cfg = _build(RunConfig, data, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    validate(cfg, source)
+    return cfg
+
+
+def validate(cfg: RunConfig, source: str = "<config>") -> None:
+    """Range checks that types alone cannot express."""
+    checks = [
+        (cfg.model.in_channels >= 1, "model.in_channels: must be at least 1"),
+        (cfg.data.tile >= 32, "data.tile: must be at least 32 px"),
+        (cfg.data.batch_size >= 1, "data.batch_size: must be at least 1"),
+        (0.0 <= cfg.data.val_fraction < 1.0, "data.val_fraction: must be in [0, 1)"),
+        (cfg.train.lr > 0, "train.lr: must be positive"),
+        (cfg.train.epochs >= 1, "train.epochs: must be at least 1"),
+        (cfg.predict.tile >= 32, "predict.tile: must be at least 32 px"),
+        (0 <= cfg.predict.overlap < cfg.predict.tile // 2, "predict.overlap: must be in [0, tile/2)"),
+        (
+            cfg.predict.threshold is None or 0.0 < cfg.predict.threshold < 1.0,
+            "predict.threshold: must be in (0, 1)",
+        ),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{source}: {message}")
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Load and validate a YAML config file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{line}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})") from None
+    return config_from_dict(data or {}, str(path))

@@ -1,0 +1,53 @@
+"""Exception hierarchy.
+
+Every error geoseg raises on purpose derives from :class:`GeoSegError`; the CLI turns
+these into one-line messages (exit code 1).  Subclasses also inherit the matching
+built-in so library users can catch ``OSError`` / ``ValueError`` as usual
+(rasterio's convention).
+"""
+
+from __future__ import annotations
+
+
+class GeoSegError(Exception):
+    """Root of all geoseg errors: the message is one sentence for the user."""
+
+
+class ConfigError(GeoSegError, ValueError):
+    """A configuration file or value is invalid."""
+
+
+class RasterReadError(GeoSegError, OSError):
+    """A raster is missing, unreadable, corrupt or not a raster."""
+
+
+class VectorReadError(GeoSegError, OSError):
+    """A vector file is missing or unreadable."""
+
+
+class OutputError(GeoSegError, OSError):
+    """An output cannot be written (unwritable folder, disk full...)."""
+
+
+class BandMismatchError(GeoSegError, ValueError):
+    """A raster's bands do not match what the model or command expects."""
+
+
+class GridMismatchError(GeoSegError, ValueError):
+    """Two rasters that must share a grid do not."""
+
+
+class ModelError(GeoSegError, ValueError):
+    """Unknown architecture/backbone or a model that cannot be built."""
+
+
+class CheckpointError(GeoSegError, ValueError):
+    """A checkpoint is missing, unsafe, corrupt or for another model."""
+
+
+class DataError(GeoSegError, ValueError):
+    """A dataset is empty, unpaired or otherwise unusable."""
+
+
+class TrainingError(GeoSegError, RuntimeError):
+    """Training cannot go on (for example the loss became NaN)."""
