@@ -1,0 +1,184 @@
+"""`run_batch`: map an area from many scenes, resumably, on one or many GPUs/machines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geoseg.batch.area import AreaOutputs, build_area
+from geoseg.batch.manifest import DONE, FAILED, Manifest, fingerprint
+from geoseg.batch.runner import (
+    DistContext,
+    Predictor,
+    Vectorizer,
+    distributed,
+    predict_with,
+    rank_device,
+    run_share,
+    share,
+    vectorize_with,
+)
+from geoseg.batch.scenes import ScenePlan, plan_scenes
+from geoseg.errors import GeoSegError, OutputError
+from geoseg.io.files import ensure_writable_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    """What a batch did.  Area outputs are set on rank 0 only (it merges)."""
+
+    out_dir: Path
+    crs: str
+    rank: int = 0
+    world_size: int = 1
+    processed: int = 0  # scenes this process ran in this call
+    already_done: int = 0  # scenes this process skipped as finished earlier
+    seconds: float = 0.0
+    megapixels: float = 0.0  # processed by this process in this call
+    area: AreaOutputs | None = None
+    scenes: list[dict[str, Any]] = field(default_factory=list)  # summary rows (rank 0)
+
+    @property
+    def megapixels_per_s(self) -> float:
+        return self.megapixels / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """Summary rows of scenes that are not done (failed or never finished)."""
+        return [r for r in self.scenes if r["status"] not in (DONE, "skipped")]
+
+    @property
+    def n_done(self) -> int:
+        return sum(r["status"] == DONE for r in self.scenes)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def roads_path(self) -> Path | None:
+        return self.area.roads_path if self.area else None
+
+
+def model_identity(model: Any) -> Any:
+    """What identifies the model in the manifest (a changed model redoes the scenes)."""
+    if model is None:
+        return None
+    if isinstance(model, (str, Path)):
+        return {"checkpoint": str(Path(model).resolve()), **(fingerprint(model) or {})}
+    if isinstance(model, dict):
+        return {k: model.get(k) for k in ("path", "arch", "backbone", "created", "epoch")}
+    return {"module": type(model).__name__}
+
+
+def _plan_on_rank0(ctx: DistContext, scenes: Any, out_dir: Path, aoi: Any, crs: Any) -> ScenePlan:
+    """Rank 0 plans (reads headers, AOI) and every rank gets the same plan or error."""
+    plan, error = None, None
+    if ctx.rank == 0:
+        try:
+            ensure_writable_dir(out_dir)
+            plan = plan_scenes(scenes, aoi=aoi, crs=crs)
+        except GeoSegError as exc:
+            error = exc
+    plan, error = ctx.broadcast((plan, error))
+    if error is not None:
+        raise error
+    return plan
+
+
+def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = None, *,
+              aoi: Any = None, crs: Any = None, force: bool = False, tta: str = "none",
+              device: str = "auto", tile: int = 512, overlap: int = 64, batch_size: int = 4,
+              threshold: float | None = None, snap_m: float | None = None,
+              vectorize_options: dict[str, Any] | None = None, progress: bool = True,
+              predictor: Predictor | None = None,
+              vectorizer: Vectorizer | None = None) -> BatchResult:
+    """Map roads over many scenes into OUTDIR and merge them into one area layer.
+
+    `scenes`: files, glob patterns or text files listing paths.  `model`: checkpoint
+    path, loaded checkpoint dict or nn.Module (see :func:`geoseg.predict.predict_scene`).
+    `aoi`: vector file / GeoDataFrame / shapely geometry; scenes outside it are skipped
+    and roads are clipped to it.  `crs`: output CRS (default: the first scene's, or its
+    UTM zone when geographic).  Finished scenes (see :mod:`geoseg.batch.manifest`) are
+    skipped unless `force`.  Under torchrun each rank processes its share of scenes on
+    its own device and rank 0 merges.  `predictor` / `vectorizer` replace the per-scene
+    steps (tests, custom models).
+
+    Failed scenes do not raise: they are in ``result.failed``.  Raises GeoSegError for
+    unusable input as a whole (no readable scene, an AOI that intersects nothing).
+    """
+    out_dir = Path(out_dir)
+    if model is None and predictor is None:
+        raise GeoSegError("run_batch needs a model (checkpoint) or a predictor")
+    t0 = time.perf_counter()
+    with distributed(device) as ctx:
+        plan = _plan_on_rank0(ctx, scenes, out_dir, aoi, crs)
+        manifest = Manifest(out_dir)
+        params = json.loads(json.dumps({
+            "model": model_identity(model), "tta": tta, "tile": tile, "overlap": overlap,
+            "threshold": threshold, "vectorize": vectorize_options or {}}, default=str))
+        if ctx.rank == 0:
+            for name, path, reason in plan.unreadable:
+                rec = manifest.start(name, path, params, rank=0)
+                manifest.fail(rec, reason)
+        mine = share(plan.scenes, ctx.rank, ctx.world_size)
+        todo = [s for s in mine if force or not manifest.is_finished(s.name, s.path, params)]
+        log.info("%d scenes in the area; %s%d to process, %d finished earlier", len(plan.scenes),
+                 f"rank {ctx.rank}: " if ctx.active else "", len(todo), len(mine) - len(todo))
+        error = None
+        try:
+            if todo:
+                if predictor is None:
+                    predictor = predict_with(
+                        _load_model(model), tile=tile, overlap=overlap, batch_size=batch_size,
+                        tta=tta, device=rank_device(device, ctx), threshold=threshold)
+                if vectorizer is None:
+                    vectorizer = vectorize_with(**(vectorize_options or {}))
+                run_share(todo, out_dir, manifest, params, ctx, predictor, vectorizer, progress)
+        except GeoSegError as exc:  # whole-batch problems (bad checkpoint...), on any rank
+            error = exc
+        seconds = time.perf_counter() - t0
+        result = BatchResult(out_dir=out_dir, crs=plan.crs, rank=ctx.rank,
+                             world_size=ctx.world_size, processed=len(todo),
+                             already_done=len(mine) - len(todo), seconds=seconds,
+                             megapixels=sum(s.megapixels for s in todo))
+        # Barrier: every rank reports what it did; rank 0 then merges.
+        reports = ctx.all_gather({"rank": ctx.rank, "error": error,
+                                  "done": [s.name for s in todo]})
+        errors = [r["error"] for r in reports if r["error"] is not None]
+        if errors:
+            raise errors[0]
+        if ctx.rank != 0:
+            return result
+        _check_shared(manifest, reports, plan)
+        result.area = build_area(plan, out_dir, manifest, snap_m=snap_m)
+        result.scenes = result.area.rows
+        result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _load_model(model: Any) -> Any:
+    """A checkpoint path is loaded once per process (not once per scene)."""
+    if isinstance(model, (str, Path)):
+        from geoseg.checkpoint import load_checkpoint
+
+        return load_checkpoint(model)
+    return model
+
+
+def _check_shared(manifest: Manifest, reports: list[dict[str, Any]], plan: ScenePlan) -> None:
+    """Rank 0 must see every other rank's records: OUTDIR has to be a shared folder."""
+    records = manifest.records()
+    for rep in reports:
+        missing = [n for n in rep["done"] if records.get(n, {}).get("status") not in (DONE, FAILED)]
+        if missing and rep["rank"] != 0:
+            raise OutputError(
+                f"{manifest.out_dir}: rank {rep['rank']}'s results ({missing[0]}...) are not "
+                "visible to rank 0; OUTDIR must be a folder shared by all nodes")

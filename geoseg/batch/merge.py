@@ -1,0 +1,247 @@
+"""Merge per-scene road lines into one layer without duplicates in scene overlaps.
+
+Where scenes overlap, the same road is found twice.  Each scene therefore keeps only
+the lines inside its *core region*: the part of its footprint where it is the
+"deepest" scene (largest distance to its own footprint edge).  The cores partition the
+covered area; in an overlap of two rectangles the seam is the overlap's midline, where
+both scenes still had context on every side, far from their edge effects.  Lines are
+cut at the seams and the ends that meet on a seam (from different scenes, within
+``snap_m``) are moved to their midpoint and the pieces are fused, so a road crossing a
+scene border is one continuous line.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+CELLS_PER_SCENE = 128  # raster resolution of the depth comparison (seam accuracy)
+MAX_GRID_CELLS = 16_000_000
+ON_LINE = 1e-3  # metres: a point this close to a boundary lies on it
+
+
+def core_regions(footprints: Sequence[Any]) -> list[Any]:
+    """Disjoint core polygons, one per footprint (work CRS, metres), covering their union.
+
+    Computed on a raster: the distance transform of each footprint gives its depth;
+    each cell goes to the deepest scene (earlier scene on ties); cells outside every
+    footprint go to the nearest labelled cell.  The label polygons are simplified as a
+    coverage (shared edges move together, so no gaps or overlaps appear) and cut by
+    the exact footprints, so outer edges stay exact.
+    """
+    import shapely
+    from rasterio.features import rasterize, shapes
+    from rasterio.transform import from_origin
+    from scipy.ndimage import distance_transform_edt
+
+    if len(footprints) == 1:
+        return [footprints[0]]
+    minx, miny, maxx, maxy = shapely.union_all(list(footprints)).bounds
+    cell = min(math.sqrt(fp.area) for fp in footprints) / CELLS_PER_SCENE
+    cell = max(cell, math.sqrt((maxx - minx) * (maxy - miny) / MAX_GRID_CELLS))
+    ncols = int(math.ceil((maxx - minx) / cell)) + 2
+    nrows = int(math.ceil((maxy - miny) / cell)) + 2
+    x0, y0 = minx - cell, maxy + cell
+    best = np.zeros((nrows, ncols), np.float32)
+    label = np.zeros((nrows, ncols), np.int32)
+    for i, fp in enumerate(footprints, 1):
+        fminx, fminy, fmaxx, fmaxy = fp.bounds
+        c0 = max(int((fminx - x0) / cell) - 1, 0)
+        c1 = min(int(math.ceil((fmaxx - x0) / cell)) + 1, ncols)
+        r0 = max(int((y0 - fmaxy) / cell) - 1, 0)
+        r1 = min(int(math.ceil((y0 - fminy) / cell)) + 1, nrows)
+        tr = from_origin(x0 + c0 * cell, y0 - r0 * cell, cell, cell)
+        inside = rasterize([fp], out_shape=(r1 - r0, c1 - c0), transform=tr, fill=0,
+                           default_value=1, dtype="uint8")
+        depth = distance_transform_edt(np.pad(inside, 1))[1:-1, 1:-1]
+        win_best, win_label = best[r0:r1, c0:c1], label[r0:r1, c0:c1]
+        deeper = depth > win_best
+        win_best[deeper] = depth[deeper]
+        win_label[deeper] = i
+    if (label == 0).any():
+        idx = distance_transform_edt(label == 0, return_distances=False, return_indices=True)
+        label = label[idx[0], idx[1]]
+    tr = from_origin(x0, y0, cell, cell)
+    parts: dict[int, list] = {}
+    for geom, value in shapes(label, transform=tr):
+        parts.setdefault(int(value), []).append(shapely.geometry.shape(geom))
+    regions = [shapely.union_all(parts.get(i, [])) for i in range(1, len(footprints) + 1)]
+    nonempty = [k for k, r in enumerate(regions) if not r.is_empty]
+    simplified = shapely.coverage_simplify([regions[k] for k in nonempty], tolerance=cell)
+    for k, geom in zip(nonempty, simplified):
+        regions[k] = geom
+    return [polygonal(fp.intersection(r)) for fp, r in zip(footprints, regions)]
+
+
+def polygonal(geom: Any) -> Any:
+    """Only the polygon parts of a geometry (overlays can leave slivers of lines/points)."""
+    import shapely
+
+    geom = shapely.make_valid(geom)
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def _line_parts(geom: Any) -> list[np.ndarray]:
+    """Coordinate arrays of the non-degenerate LineStrings in a clip result."""
+    import shapely
+
+    out = []
+    for part in shapely.get_parts(geom):
+        if part.geom_type == "LineString" and part.length > 0:
+            out.append(np.asarray(part.coords)[:, :2])
+        elif part.geom_type in ("MultiLineString", "GeometryCollection"):
+            out.extend(_line_parts(part))
+    return out
+
+
+def clip_pieces(scene_lines: Sequence[Any], cores: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each scene's lines cut to its core: pieces with the line's attributes.
+
+    `scene_lines[i]` is a GeoDataFrame in the work CRS (or None for no lines).
+    """
+    pieces: list[dict[str, Any]] = []
+    for i, (gdf, core) in enumerate(zip(scene_lines, cores)):
+        if gdf is None or len(gdf) == 0 or core.is_empty:
+            continue
+        clipped = gdf.geometry.values.intersection(core)
+        width = gdf["width_m"].to_numpy(float) if "width_m" in gdf else np.full(len(gdf), np.nan)
+        prob = (gdf["mean_prob"].to_numpy(float) if "mean_prob" in gdf
+                else np.full(len(gdf), np.nan))
+        for geom, w, p in zip(clipped, width, prob):
+            for coords in _line_parts(geom):
+                pieces.append({"scene": i, "coords": coords, "width_m": w, "mean_prob": p})
+    return pieces
+
+
+def _seam_ends(pieces: list[dict], cores: Sequence[Any], coverage: Any) -> tuple[np.ndarray, ...]:
+    """(points, piece index, end 0/1, scene) of piece ends lying on a seam between cores."""
+    import shapely
+
+    pts, owner, end, scene = [], [], [], []
+    for k, pc in enumerate(pieces):
+        for e, xy in ((0, pc["coords"][0]), (1, pc["coords"][-1])):
+            pts.append(xy)
+            owner.append(k)
+            end.append(e)
+            scene.append(pc["scene"])
+    if not pts:
+        return np.zeros((0, 2)), np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)
+    pts_a = np.asarray(pts, float)
+    geoms = shapely.points(pts_a)
+    scene_a = np.asarray(scene)
+    own_boundary = shapely.boundary(np.asarray(cores, dtype=object)[scene_a])
+    on_own = shapely.distance(geoms, own_boundary) < ON_LINE
+    on_outer = shapely.distance(geoms, coverage.boundary) < ON_LINE
+    keep = on_own & ~on_outer
+    return pts_a[keep], np.asarray(owner)[keep], np.asarray(end)[keep], scene_a[keep]
+
+
+def join_at_seams(pieces: list[dict], cores: Sequence[Any], snap_m: float) -> list[dict]:
+    """Fuse pieces whose ends meet on a seam; returns the joined lines with attributes.
+
+    Ends from different scenes closer than `snap_m` are paired greedily, nearest first
+    (each end at most once), moved to their midpoint, and each chain of paired pieces
+    becomes one line (length-weighted width and probability).
+    """
+    import shapely
+    from scipy.spatial import cKDTree
+
+    if not pieces:
+        return []
+    coverage = shapely.union_all(list(cores))
+    pts, owner, end, scene = _seam_ends(pieces, cores, coverage)
+    parent = list(range(len(pieces)))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    if len(pts) > 1:
+        pairs = np.array(sorted(cKDTree(pts).query_pairs(snap_m)), dtype=int).reshape(-1, 2)
+        pairs = pairs[scene[pairs[:, 0]] != scene[pairs[:, 1]]]
+        dist = np.linalg.norm(pts[pairs[:, 0]] - pts[pairs[:, 1]], axis=1)
+        used = np.zeros(len(pts), bool)
+        for a, b in pairs[np.argsort(dist, kind="stable")]:
+            if used[a] or used[b] or find(owner[a]) == find(owner[b]):
+                continue
+            used[a] = used[b] = True
+            mid = (pts[a] + pts[b]) / 2.0
+            for q in (a, b):
+                pieces[owner[q]]["coords"][0 if end[q] == 0 else -1] = mid
+            parent[find(owner[a])] = find(owner[b])
+    groups: dict[int, list[int]] = {}
+    for k in range(len(pieces)):
+        groups.setdefault(find(k), []).append(k)
+    lines = []
+    for members in groups.values():
+        geoms = [shapely.linestrings(pieces[k]["coords"]) for k in members]
+        lengths = np.array([g.length for g in geoms])
+        merged = geoms[0] if len(geoms) == 1 else shapely.line_merge(
+            shapely.multilinestrings(geoms))
+        attrs = {}
+        for key in ("width_m", "mean_prob"):
+            vals = np.array([pieces[k][key] for k in members], float)
+            ok = ~np.isnan(vals)
+            attrs[key] = float(np.average(vals[ok], weights=lengths[ok] + 1e-12)) if ok.any() \
+                else float("nan")
+        names = sorted({pieces[k]["scene"] for k in members})
+        for coords in _line_parts(merged):
+            lines.append({"coords": coords, "scenes": names, **attrs})
+    return lines
+
+
+def node_ids(lines: list[dict]) -> tuple[list[int], list[int]]:
+    """node_from / node_to: shared ids for line ends at the same place (1 mm)."""
+    ids: dict[tuple[int, int], int] = {}
+
+    def nid(xy: np.ndarray) -> int:
+        key = (int(round(xy[0] * 1000)), int(round(xy[1] * 1000)))
+        return ids.setdefault(key, len(ids))
+
+    return [nid(ln["coords"][0]) for ln in lines], [nid(ln["coords"][-1]) for ln in lines]
+
+
+def merge_lines(scene_lines: Sequence[Any], footprints: Sequence[Any], names: Sequence[str], *,
+                work_crs: str, aoi: Any = None, snap_m: float = 4.0,
+                cores: Sequence[Any] | None = None) -> tuple[Any, list[float]]:
+    """One road layer (GeoDataFrame in `work_crs`) from per-scene lines.
+
+    Returns the layer and each scene's road km inside its core (clipped to the AOI).
+    Columns: id, length_m, width_m, mean_prob, node_from, node_to, scenes.
+    """
+    import geopandas as gpd
+    import shapely
+
+    if cores is None:
+        cores = core_regions(footprints) if len(footprints) else []
+    if aoi is not None:
+        cores = [polygonal(c.intersection(aoi)) for c in cores]
+    pieces = clip_pieces(scene_lines, cores)
+    km = [0.0] * len(footprints)
+    for pc in pieces:
+        km[pc["scene"]] += float(shapely.length(shapely.linestrings(pc["coords"]))) / 1000.0
+    lines = join_at_seams(pieces, cores, snap_m)
+    lines.sort(key=lambda ln: (ln["coords"][0][0], ln["coords"][0][1], len(ln["coords"])))
+    geoms = [shapely.linestrings(ln["coords"]) for ln in lines]
+    node_from, node_to = node_ids(lines)
+    gdf = gpd.GeoDataFrame({
+        "id": np.arange(len(lines), dtype=np.int64),
+        "length_m": np.array([g.length for g in geoms], float),
+        "width_m": np.array([ln["width_m"] for ln in lines], float),
+        "mean_prob": np.array([ln["mean_prob"] for ln in lines], float),
+        "node_from": np.array(node_from, np.int64),
+        "node_to": np.array(node_to, np.int64),
+        "scenes": [",".join(names[i] for i in ln["scenes"]) for ln in lines],
+    }, geometry=gpd.GeoSeries(geoms, crs=work_crs), crs=work_crs)
+    log.info("merged %d pieces from %d scenes into %d lines (%.2f km)", len(pieces),
+             len(footprints), len(gdf), gdf["length_m"].sum() / 1000.0)
+    return gdf, km

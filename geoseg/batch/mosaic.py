@@ -1,0 +1,113 @@
+"""A VRT mosaic of the per-scene masks, in one CRS (what ``gdalbuildvrt`` would write).
+
+A VRT cannot mix CRSs, so a mask in another CRS (or with a rotated grid) is first
+reprojected (nearest neighbour, nodata kept) into a copy beside it, at about its own
+resolution.  Sources are referenced relative to the VRT, so OUTDIR can be moved.  Where
+masks overlap, later scenes are drawn over earlier ones, except where they are nodata.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from geoseg.io.files import atomic_output
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NODATA = 255
+
+
+def _north_up(transform) -> bool:
+    return transform.b == 0 and transform.d == 0 and transform.a > 0 and transform.e < 0
+
+
+def warped_copy(mask: Path, crs) -> Path:
+    """`mask` reprojected into `crs` as ``<stem>_<crs>.tif`` beside it (reused when newer)."""
+    import rasterio
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    tag = crs.to_string().replace(":", "").replace(" ", "")[:24]
+    out = mask.with_name(f"{mask.stem}_{tag}.tif")
+    if out.is_file() and out.stat().st_mtime_ns >= mask.stat().st_mtime_ns:
+        return out
+    with rasterio.open(mask) as src:
+        nodata = src.nodata if src.nodata is not None else DEFAULT_NODATA
+        transform, width, height = calculate_default_transform(
+            src.crs, crs, src.width, src.height, *src.bounds)
+        profile = src.profile | {"driver": "GTiff", "crs": crs, "transform": transform,
+                                 "width": width, "height": height, "nodata": nodata,
+                                 "tiled": True, "blockxsize": 256, "blockysize": 256,
+                                 "compress": "deflate"}
+        with atomic_output(out) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+            for b in range(1, src.count + 1):
+                reproject(rasterio.band(src, b), rasterio.band(dst, b), src_nodata=src.nodata,
+                          dst_nodata=nodata, resampling=Resampling.nearest)
+    return out
+
+
+def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path | None:
+    """Write a VRT of `masks` in `crs` (a rasterio CRS) at the finest source resolution.
+
+    Returns the VRT path, or None when there is no mask to mosaic.
+    """
+    import rasterio
+
+    out_path = Path(out_path)
+    sources = []
+    for m in masks:
+        m = Path(m)
+        with rasterio.open(m) as src:
+            if src.crs != crs or not _north_up(src.transform):
+                m = warped_copy(m, crs)
+        with rasterio.open(m) as src:
+            block = src.block_shapes[0]
+            sources.append({"path": m, "bounds": src.bounds, "res": src.res, "width": src.width,
+                            "height": src.height, "nodata": src.nodata, "dtype": src.dtypes[0],
+                            "block": block})
+    if not sources:
+        return None
+    xres = min(s["res"][0] for s in sources)
+    yres = min(s["res"][1] for s in sources)
+    left = min(s["bounds"].left for s in sources)
+    top = max(s["bounds"].top for s in sources)
+    right = max(s["bounds"].right for s in sources)
+    bottom = min(s["bounds"].bottom for s in sources)
+    width = max(int(round((right - left) / xres)), 1)
+    height = max(int(round((top - bottom) / yres)), 1)
+    nodata = next((s["nodata"] for s in sources if s["nodata"] is not None), DEFAULT_NODATA)
+    gdal_type = {"uint8": "Byte", "uint16": "UInt16", "float32": "Float32"}.get(
+        sources[0]["dtype"], "Byte")
+    lines = [
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">',
+        f"  <SRS>{escape(crs.to_wkt())}</SRS>",
+        f"  <GeoTransform>{left!r}, {xres!r}, 0.0, {top!r}, 0.0, {-yres!r}</GeoTransform>",
+        f'  <VRTRasterBand dataType="{gdal_type}" band="1">',
+        f"    <NoDataValue>{nodata}</NoDataValue>",
+        "    <ColorInterp>Gray</ColorInterp>",
+    ]
+    for s in sources:
+        rel = os.path.relpath(s["path"], out_path.parent)
+        b = s["bounds"]
+        xoff, yoff = (b.left - left) / xres, (top - b.top) / yres
+        xsize, ysize = (b.right - b.left) / xres, (b.top - b.bottom) / yres
+        src_nodata = s["nodata"] if s["nodata"] is not None else nodata
+        lines += [
+            "    <ComplexSource>",
+            f'      <SourceFilename relativeToVRT="1">{escape(rel)}</SourceFilename>',
+            "      <SourceBand>1</SourceBand>",
+            f'      <SourceProperties RasterXSize="{s["width"]}" RasterYSize="{s["height"]}" '
+            f'DataType="{gdal_type}" BlockXSize="{s["block"][1]}" BlockYSize="{s["block"][0]}"/>',
+            f'      <SrcRect xOff="0" yOff="0" xSize="{s["width"]}" ySize="{s["height"]}"/>',
+            f'      <DstRect xOff="{xoff!r}" yOff="{yoff!r}" xSize="{xsize!r}" ySize="{ysize!r}"/>',
+            f"      <NODATA>{src_nodata}</NODATA>",
+            "    </ComplexSource>",
+        ]
+    lines += ["  </VRTRasterBand>", "</VRTDataset>", ""]
+    with atomic_output(out_path) as tmp:
+        tmp.write_text("\n".join(lines), encoding="utf-8")
+    log.info("mosaic of %d masks: %s (%d x %d px)", len(sources), out_path, width, height)
+    return out_path
