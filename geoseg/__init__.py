@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 # stays fast and does not pull in torch until a model is needed.
 _LAZY = {
     "GeoSegError": "geoseg.errors",
+    "predict_scene": "geoseg.predict",
 }
 
 
