@@ -97,6 +97,7 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
               aoi: Any = None, crs: Any = None, force: bool = False, tta: str = "none",
               device: str = "auto", tile: int = 512, overlap: int = 64, batch_size: int = 4,
               threshold: float | None = None, snap_m: float | None = None,
+              predict_options: dict[str, Any] | None = None,
               vectorize_options: dict[str, Any] | None = None, progress: bool = True,
               predictor: Predictor | None = None,
               vectorizer: Vectorizer | None = None) -> BatchResult:
@@ -108,8 +109,10 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
     and roads are clipped to it.  `crs`: output CRS (default: the first scene's, or its
     UTM zone when geographic).  Finished scenes (see :mod:`geoseg.batch.manifest`) are
     skipped unless `force`.  Under torchrun each rank processes its share of scenes on
-    its own device and rank 0 merges.  `predictor` / `vectorizer` replace the per-scene
-    steps (tests, custom models).
+    its own device and rank 0 merges.  `predict_options` / `vectorize_options` are
+    passed on to :func:`geoseg.predict.predict_scene` (bands, normalizer...) and
+    :func:`geoseg.vectorize.vectorize_mask`; `predictor` / `vectorizer` replace those
+    steps altogether (tests, custom models).
 
     Failed scenes do not raise: they are in ``result.failed``.  Raises GeoSegError for
     unusable input as a whole (no readable scene, an AOI that intersects nothing).
@@ -123,7 +126,8 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
         manifest = Manifest(out_dir)
         params = json.loads(json.dumps({
             "model": model_identity(model), "tta": tta, "tile": tile, "overlap": overlap,
-            "threshold": threshold, "vectorize": vectorize_options or {}}, default=str))
+            "threshold": threshold, "predict": predict_options or {},
+            "vectorize": vectorize_options or {}}, default=str))
         if ctx.rank == 0:
             for name, path, reason in plan.unreadable:
                 rec = manifest.start(name, path, params, rank=0)
@@ -138,7 +142,9 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
                 if predictor is None:
                     predictor = predict_with(
                         _load_model(model), tile=tile, overlap=overlap, batch_size=batch_size,
-                        tta=tta, device=rank_device(device, ctx), threshold=threshold)
+                        tta=tta, device=rank_device(device, ctx), threshold=threshold,
+                        progress=False if ctx.active or not progress else None,
+                        **(predict_options or {}))
                 if vectorizer is None:
                     vectorizer = vectorize_with(**(vectorize_options or {}))
                 run_share(todo, out_dir, manifest, params, ctx, predictor, vectorizer, progress)

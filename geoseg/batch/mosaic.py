@@ -3,7 +3,8 @@
 A VRT cannot mix CRSs, so a mask in another CRS (or with a rotated grid) is first
 reprojected (nearest neighbour, nodata kept) into a copy beside it, at about its own
 resolution.  Sources are referenced relative to the VRT, so OUTDIR can be moved.  Where
-masks overlap, later scenes are drawn over earlier ones, except where they are nodata.
+masks overlap, later scenes are drawn over earlier ones, except where they are nodata
+(value 255 in the mosaic).
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ def _north_up(transform) -> bool:
 
 
 def warped_copy(mask: Path, crs) -> Path:
-    """`mask` reprojected into `crs` as ``<stem>_<crs>.tif`` beside it (reused when newer)."""
+    """`mask` reprojected into `crs` as ``<stem>_<crs>.tif`` beside it (reused when newer).
+
+    Invalid pixels (nodata value or internal mask) become the nodata value
+    :data:`DEFAULT_NODATA` in the copy.  Reads the mask whole (uint8, one byte a pixel).
+    """
+    import numpy as np
     import rasterio
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
@@ -35,17 +41,20 @@ def warped_copy(mask: Path, crs) -> Path:
     if out.is_file() and out.stat().st_mtime_ns >= mask.stat().st_mtime_ns:
         return out
     with rasterio.open(mask) as src:
-        nodata = src.nodata if src.nodata is not None else DEFAULT_NODATA
+        data = src.read(1, masked=True)
+        source = np.where(np.ma.getmaskarray(data), DEFAULT_NODATA, data.data).astype(src.dtypes[0])
         transform, width, height = calculate_default_transform(
             src.crs, crs, src.width, src.height, *src.bounds)
-        profile = src.profile | {"driver": "GTiff", "crs": crs, "transform": transform,
-                                 "width": width, "height": height, "nodata": nodata,
-                                 "tiled": True, "blockxsize": 256, "blockysize": 256,
-                                 "compress": "deflate"}
-        with atomic_output(out) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-            for b in range(1, src.count + 1):
-                reproject(rasterio.band(src, b), rasterio.band(dst, b), src_nodata=src.nodata,
-                          dst_nodata=nodata, resampling=Resampling.nearest)
+        profile = {"driver": "GTiff", "dtype": src.dtypes[0], "count": 1, "crs": crs,
+                   "transform": transform, "width": width, "height": height,
+                   "nodata": DEFAULT_NODATA, "tiled": True, "blockxsize": 256,
+                   "blockysize": 256, "compress": "deflate"}
+        dest = np.full((height, width), DEFAULT_NODATA, dtype=src.dtypes[0])
+        reproject(source, dest, src_transform=src.transform, src_crs=src.crs,
+                  src_nodata=DEFAULT_NODATA, dst_transform=transform, dst_crs=crs,
+                  dst_nodata=DEFAULT_NODATA, resampling=Resampling.nearest)
+    with atomic_output(out) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(dest, 1)
     return out
 
 
@@ -55,6 +64,7 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
     Returns the VRT path, or None when there is no mask to mosaic.
     """
     import rasterio
+    from rasterio.enums import MaskFlags
 
     out_path = Path(out_path)
     sources = []
@@ -67,7 +77,8 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
             block = src.block_shapes[0]
             sources.append({"path": m, "bounds": src.bounds, "res": src.res, "width": src.width,
                             "height": src.height, "nodata": src.nodata, "dtype": src.dtypes[0],
-                            "block": block})
+                            "block": block, "masked": src.nodata is None and
+                            MaskFlags.per_dataset in src.mask_flag_enums[0]})
     if not sources:
         return None
     xres = min(s["res"][0] for s in sources)
@@ -78,7 +89,7 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
     bottom = min(s["bounds"].bottom for s in sources)
     width = max(int(round((right - left) / xres)), 1)
     height = max(int(round((top - bottom) / yres)), 1)
-    nodata = next((s["nodata"] for s in sources if s["nodata"] is not None), DEFAULT_NODATA)
+    nodata = DEFAULT_NODATA
     gdal_type = {"uint8": "Byte", "uint16": "UInt16", "float32": "Float32"}.get(
         sources[0]["dtype"], "Byte")
     lines = [
@@ -94,7 +105,10 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
         b = s["bounds"]
         xoff, yoff = (b.left - left) / xres, (top - b.top) / yres
         xsize, ysize = (b.right - b.left) / xres, (b.top - b.bottom) / yres
-        src_nodata = s["nodata"] if s["nodata"] is not None else nodata
+        # Invalid source pixels never paint over the mosaic: a nodata value, or the
+        # internal mask predict writes (UseMaskBand, GDAL >= 3.3).
+        hide = ("      <UseMaskBand>true</UseMaskBand>" if s["masked"] else
+                f"      <NODATA>{s['nodata']}</NODATA>" if s["nodata"] is not None else None)
         lines += [
             "    <ComplexSource>",
             f'      <SourceFilename relativeToVRT="1">{escape(rel)}</SourceFilename>',
@@ -103,7 +117,7 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
             f'DataType="{gdal_type}" BlockXSize="{s["block"][1]}" BlockYSize="{s["block"][0]}"/>',
             f'      <SrcRect xOff="0" yOff="0" xSize="{s["width"]}" ySize="{s["height"]}"/>',
             f'      <DstRect xOff="{xoff!r}" yOff="{yoff!r}" xSize="{xsize!r}" ySize="{ysize!r}"/>',
-            f"      <NODATA>{src_nodata}</NODATA>",
+            *([hide] if hide else []),
             "    </ComplexSource>",
         ]
     lines += ["  </VRTRasterBand>", "</VRTDataset>", ""]

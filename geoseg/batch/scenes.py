@@ -27,6 +27,7 @@ GLOB_CHARS = set("*?[")
 # Points per footprint edge when reprojecting: curved edges of a reprojected rectangle
 # stay within centimetres for scenes of a few kilometres.
 DENSIFY = 16
+FOOTPRINT_PX = 512  # valid-data outlines are traced on the mask read at most this wide
 
 
 @dataclass
@@ -148,15 +149,36 @@ def is_metric(crs) -> bool:
         return False
 
 
-def native_footprint(src) -> Any:
-    """A scene's bounds as a densified polygon in its own CRS."""
+def grid_footprint(transform, width: int, height: int) -> Any:
+    """The outline of a raster grid (any affine, rotated too), densified, in its CRS."""
     import shapely
-    from shapely.geometry import box
 
-    b = src.bounds
-    ring = box(b.left, b.bottom, b.right, b.top)
-    step = max(b.right - b.left, b.top - b.bottom) / DENSIFY
+    corners = [transform * xy for xy in ((0, 0), (width, 0), (width, height), (0, height))]
+    ring = shapely.Polygon(corners)
+    step = math.sqrt(ring.area) / DENSIFY
     return shapely.segmentize(ring, step) if step > 0 else ring
+
+
+def valid_footprint(path: Path, transform, width: int, height: int,
+                    max_size: int = FOOTPRINT_PX) -> Any | None:
+    """The outline of a scene's valid pixels (nodata collars excluded), from its GDAL
+    dataset mask read at most `max_size` px wide; None when every pixel is valid."""
+    import rasterio
+    import shapely
+    from affine import Affine
+    from rasterio.enums import Resampling
+    from rasterio.features import shapes
+
+    scale = max(width, height) / max_size
+    shape = (max(1, round(height / scale)), max(1, round(width / scale))) if scale > 1 \
+        else (height, width)
+    with rasterio.open(path) as src:
+        valid = src.dataset_mask(out_shape=shape, resampling=Resampling.nearest)
+    if valid.all():
+        return None
+    cell = transform * Affine.scale(width / shape[1], height / shape[0])
+    polys = [shapely.geometry.shape(g) for g, _ in shapes(valid, mask=valid > 0, transform=cell)]
+    return shapely.union_all(polys) if polys else shapely.Polygon()
 
 
 def transform_geometry(geom, src_crs, dst_crs):
@@ -169,23 +191,22 @@ def transform_geometry(geom, src_crs, dst_crs):
     return shape(transform_geom(src_crs, dst_crs, mapping(geom)))
 
 
-def _open_header(path: Path):
-    """(crs, width, height, res, native footprint) or raise RasterReadError."""
-    import rasterio
-    from rasterio.errors import RasterioError
+def _open_header(path: Path) -> tuple[Any, int, int, tuple[float, float], Any]:
+    """(crs, width, height, res, footprint in the scene CRS) or raise RasterReadError."""
+    from geoseg.io.raster import open_scene
 
-    if not path.is_file():
-        raise RasterReadError(f"{path}: scene not found")
-    try:
-        with rasterio.open(path) as src:
-            if src.crs is None:
-                raise RasterReadError(f"{path}: scene has no CRS, so it cannot be placed in the area")
-            if src.width == 0 or src.height == 0:
-                raise RasterReadError(f"{path}: scene is empty")
-            return src.crs, src.width, src.height, src.res, native_footprint(src)
-    except RasterioError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise RasterReadError(f"{path}: not a readable raster ({reason})") from None
+    scene = open_scene(path)
+    if scene.crs is None:
+        raise RasterReadError(f"{path}: scene has no CRS, so it cannot be placed in the area")
+    footprint = grid_footprint(scene.transform, scene.width, scene.height)
+    if scene.has_mask:
+        valid = valid_footprint(path, scene.transform, scene.width, scene.height)
+        if valid is not None:
+            if valid.is_empty:
+                raise RasterReadError(f"{path}: scene holds no valid pixel (all nodata)")
+            footprint = valid
+    res = (abs(scene.transform.a) or 1.0, abs(scene.transform.e) or 1.0)
+    return scene.crs, scene.width, scene.height, res, footprint
 
 
 def choose_crs(first_crs, footprint) -> Any:
@@ -244,7 +265,7 @@ def plan_scenes(inputs: Iterable[str | Path], *, aoi: Any = None, crs: Any = Non
     for name, path in zip(names, paths):
         try:
             headers.append((name, path, _open_header(path)))
-        except RasterReadError as exc:
+        except GeoSegError as exc:
             log.warning("%s", exc)
             unreadable.append((name, str(path), str(exc)))
     if not headers:
