@@ -29,11 +29,13 @@ ON_LINE = 1e-3  # metres: a point this close to a boundary lies on it
 def core_regions(footprints: Sequence[Any]) -> list[Any]:
     """Disjoint core polygons, one per footprint (work CRS, metres), covering their union.
 
-    Computed on a raster: the distance transform of each footprint gives its depth;
-    each cell goes to the deepest scene (earlier scene on ties); cells outside every
-    footprint go to the nearest labelled cell.  The label polygons are simplified as a
-    coverage (shared edges move together, so no gaps or overlaps appear) and cut by
-    the exact footprints, so outer edges stay exact.
+    Computed on a raster of about :data:`CELLS_PER_SCENE` cells across the smallest
+    scene.  A scene's depth at a cell is its distance to the nearest *inner* edge of its
+    footprint (an edge lying inside another scene, where that scene can take over;
+    outer edges of the covered area do not count, so the seam of two side-by-side
+    scenes is the overlap's midline from end to end).  Each cell goes to the deepest
+    scene (the earlier one on ties).  The label polygons are simplified as a coverage
+    (shared edges move together: no gaps, no overlaps) and cut by the exact footprints.
     """
     import shapely
     from rasterio.features import rasterize, shapes
@@ -45,38 +47,72 @@ def core_regions(footprints: Sequence[Any]) -> list[Any]:
     minx, miny, maxx, maxy = shapely.union_all(list(footprints)).bounds
     cell = min(math.sqrt(fp.area) for fp in footprints) / CELLS_PER_SCENE
     cell = max(cell, math.sqrt((maxx - minx) * (maxy - miny) / MAX_GRID_CELLS))
-    ncols = int(math.ceil((maxx - minx) / cell)) + 2
-    nrows = int(math.ceil((maxy - miny) / cell)) + 2
-    x0, y0 = minx - cell, maxy + cell
-    best = np.zeros((nrows, ncols), np.float32)
-    label = np.zeros((nrows, ncols), np.int32)
-    for i, fp in enumerate(footprints, 1):
+    ncols = int(math.ceil((maxx - minx) / cell)) + 6
+    nrows = int(math.ceil((maxy - miny) / cell)) + 6
+    x0, y0 = minx - 3 * cell, maxy + 3 * cell
+    windows, insides = [], []
+    count = np.zeros((nrows, ncols), np.int32)  # how many footprints cover each cell
+    for fp in footprints:
         fminx, fminy, fmaxx, fmaxy = fp.bounds
-        c0 = max(int((fminx - x0) / cell) - 1, 0)
-        c1 = min(int(math.ceil((fmaxx - x0) / cell)) + 1, ncols)
-        r0 = max(int((y0 - fmaxy) / cell) - 1, 0)
-        r1 = min(int(math.ceil((y0 - fminy) / cell)) + 1, nrows)
-        tr = from_origin(x0 + c0 * cell, y0 - r0 * cell, cell, cell)
-        inside = rasterize([fp], out_shape=(r1 - r0, c1 - c0), transform=tr, fill=0,
-                           default_value=1, dtype="uint8")
-        depth = distance_transform_edt(np.pad(inside, 1))[1:-1, 1:-1]
-        win_best, win_label = best[r0:r1, c0:c1], label[r0:r1, c0:c1]
-        deeper = depth > win_best
-        win_best[deeper] = depth[deeper]
-        win_label[deeper] = i
-    if (label == 0).any():
+        win = (slice(max(int((y0 - fmaxy) / cell) - 2, 0),
+                     min(int(math.ceil((y0 - fminy) / cell)) + 2, nrows)),
+               slice(max(int((fminx - x0) / cell) - 2, 0),
+                     min(int(math.ceil((fmaxx - x0) / cell)) + 2, ncols)))
+        shape = (win[0].stop - win[0].start, win[1].stop - win[1].start)
+        tr = from_origin(x0 + win[1].start * cell, y0 - win[0].start * cell, cell, cell)
+        inside = rasterize([fp], out_shape=shape, transform=tr, dtype="uint8").astype(bool)
+        count[win] += inside
+        windows.append(win)
+        insides.append(inside)
+    best = np.full((nrows, ncols), -1.0, np.float32)
+    label = np.zeros((nrows, ncols), np.int32)
+    for i, (win, inside) in enumerate(zip(windows, insides), 1):
+        inner_edge = ~inside & (count[win] > 0)  # outside this scene, inside another
+        depth = (distance_transform_edt(~inner_edge) if inner_edge.any()
+                 else np.full(inside.shape, np.inf))
+        depth = np.where(inside, depth, -1.0)
+        deeper = depth > best[win]
+        best[win][deeper] = depth[deeper]
+        label[win][deeper] = i
+    if (label == 0).any():  # cells outside every footprint: nearest scene's
         idx = distance_transform_edt(label == 0, return_distances=False, return_indices=True)
         label = label[idx[0], idx[1]]
-    tr = from_origin(x0, y0, cell, cell)
     parts: dict[int, list] = {}
-    for geom, value in shapes(label, transform=tr):
+    for geom, value in shapes(label, transform=from_origin(x0, y0, cell, cell)):
         parts.setdefault(int(value), []).append(shapely.geometry.shape(geom))
     regions = [shapely.union_all(parts.get(i, [])) for i in range(1, len(footprints) + 1)]
     nonempty = [k for k, r in enumerate(regions) if not r.is_empty]
     simplified = shapely.coverage_simplify([regions[k] for k in nonempty], tolerance=cell)
     for k, geom in zip(nonempty, simplified):
         regions[k] = geom
-    return [polygonal(fp.intersection(r)) for fp, r in zip(footprints, regions)]
+    cores = [polygonal(fp.intersection(r)) for fp, r in zip(footprints, regions)]
+    return _assign_slivers(cores, footprints, min_area=4 * cell * cell)
+
+
+def _assign_slivers(cores: list[Any], footprints: Sequence[Any], min_area: float) -> list[Any]:
+    """Tidy the cores: detached crumbs smaller than `min_area` (ties on the raster) and
+    parts of footprints no core covers (a simplified seam moved into a region outside
+    its own footprint) go to the covering scene whose core they touch most."""
+    import shapely
+
+    pool = [polygonal(shapely.union_all(list(footprints)).difference(shapely.union_all(cores)))]
+    for i, core in enumerate(cores):
+        parts = shapely.get_parts(core)
+        if len(parts) > 1:
+            crumbs = [p for p in parts if p.area < min_area]
+            if len(crumbs) < len(parts):
+                pool.extend(crumbs)
+                cores[i] = polygonal(shapely.union_all([p for p in parts if p.area >= min_area]))
+    leftover = polygonal(shapely.union_all(pool))
+    for piece in sorted(shapely.get_parts(leftover), key=lambda g: -g.area):
+        covering = [i for i, fp in enumerate(footprints)
+                    if fp.intersection(piece).area > 0.5 * piece.area]
+        if not covering:
+            continue
+        touch = [piece.boundary.intersection(cores[i].boundary).length for i in covering]
+        i = covering[int(np.argmax(touch))]
+        cores[i] = polygonal(cores[i].union(piece))
+    return cores
 
 
 def polygonal(geom: Any) -> Any:

@@ -13,6 +13,7 @@ import glob
 import hashlib
 import logging
 import math
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +106,7 @@ def expand_inputs(items: Iterable[str | Path]) -> list[Path]:
             paths.append(Path(item).expanduser())
     unique: dict[Path, None] = {}
     for p in paths:
-        unique.setdefault(p.absolute(), None)
+        unique.setdefault(Path(os.path.normpath(p.absolute())), None)
     if not unique:
         raise ConfigError("no scenes given")
     return list(unique)
@@ -153,7 +154,7 @@ def grid_footprint(transform, width: int, height: int) -> Any:
     """The outline of a raster grid (any affine, rotated too), densified, in its CRS."""
     import shapely
 
-    corners = [transform * xy for xy in ((0, 0), (width, 0), (width, height), (0, height))]
+    corners = [transform @ xy for xy in ((0, 0), (width, 0), (width, height), (0, height))]
     ring = shapely.Polygon(corners)
     step = math.sqrt(ring.area) / DENSIFY
     return shapely.segmentize(ring, step) if step > 0 else ring
@@ -176,7 +177,7 @@ def valid_footprint(path: Path, transform, width: int, height: int,
         valid = src.dataset_mask(out_shape=shape, resampling=Resampling.nearest)
     if valid.all():
         return None
-    cell = transform * Affine.scale(width / shape[1], height / shape[0])
+    cell = transform @ Affine.scale(width / shape[1], height / shape[0])
     polys = [shapely.geometry.shape(g) for g, _ in shapes(valid, mask=valid > 0, transform=cell)]
     return shapely.union_all(polys) if polys else shapely.Polygon()
 

@@ -1,0 +1,68 @@
+"""Core regions and seam joins: one line per road across overlapping scenes."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from shapely.geometry import LineString, box
+
+from geoseg.batch.merge import core_regions, merge_lines
+
+CRS = "EPSG:32633"
+
+
+def lines(*geoms, width=6.0):
+    return gpd.GeoDataFrame({"length_m": [g.length for g in geoms], "width_m": width,
+                             "mean_prob": 0.8}, geometry=list(geoms), crs=CRS)
+
+
+def test_cores_partition_the_footprints_with_a_midline_seam():
+    fps = [box(0, 0, 1000, 1000), box(800, 0, 1800, 1000), box(0, 800, 1000, 1800)]
+    cores = core_regions(fps)
+    union = shapely.union_all(fps)
+    assert abs(shapely.union_all(cores).area - union.area) < 1e-6 * union.area
+    for i in range(3):
+        assert cores[i].within(fps[i].buffer(1e-6))
+        for j in range(i + 1, 3):
+            assert cores[i].intersection(cores[j]).area < 1e-6
+    # the seam between scenes 0 and 1 runs through the middle of their overlap (away
+    # from the corner that scene 2 also covers)
+    seam = cores[0].boundary.intersection(cores[1].boundary).intersection(box(0, 0, 1800, 700))
+    xs = shapely.get_coordinates(seam)[:, 0]
+    assert len(xs) and np.all(np.abs(xs - 900) < 1000 / 128 * 1.5)
+
+
+def test_road_crossing_scenes_is_one_continuous_line():
+    fps = [box(0, 0, 1000, 1000), box(800, 0, 1800, 1000)]
+    truth = LineString([(0, 500), (1800, 520)])
+    # each scene found the road a little differently (1.5 m apart) and over its whole extent
+    a = lines(shapely.affinity.translate(truth, 0, 0.75).intersection(fps[0]))
+    b = lines(shapely.affinity.translate(truth, 0, -0.75).intersection(fps[1]))
+    merged, km = merge_lines([a, b], fps, ["a", "b"], work_crs=CRS, snap_m=4.0)
+    assert len(merged) == 1  # no duplicate in the overlap, no break at the seam
+    line = merged.geometry.iloc[0]
+    assert abs(line.length - truth.length) < 1.0
+    assert merged["scenes"].iloc[0] == "a,b"
+    assert merged["length_m"].iloc[0] == line.length
+    assert abs(sum(km) * 1000 - line.length) < 1.0
+    assert merged["node_from"].iloc[0] != merged["node_to"].iloc[0]
+    assert abs(merged["width_m"].iloc[0] - 6.0) < 1e-9
+
+
+def test_ends_too_far_apart_stay_apart_and_aoi_clips():
+    fps = [box(0, 0, 1000, 1000), box(800, 0, 1800, 1000)]
+    a = lines(LineString([(0, 500), (1000, 500)]))
+    b = lines(LineString([(800, 540), (1800, 540)]))  # a different road, 40 m away
+    merged, _ = merge_lines([a, b], fps, ["a", "b"], work_crs=CRS, snap_m=4.0)
+    assert len(merged) == 2
+    assert abs(merged.length.sum() - 1800) < 1e-6  # each cut at the seam, nothing twice
+    aoi = box(500, 0, 1500, 1000)
+    clipped, km = merge_lines([a, b], fps, ["a", "b"], work_crs=CRS, aoi=aoi, snap_m=4.0)
+    assert clipped.geometry.within(aoi.buffer(1e-6)).all()
+    assert abs(clipped.length.sum() - 1000) < 1e-6 and abs(sum(km) - 1.0) < 1e-9
+
+
+def test_empty_inputs_give_an_empty_layer():
+    merged, km = merge_lines([], [], [], work_crs=CRS)
+    assert len(merged) == 0 and km == [] and merged.crs == CRS
