@@ -12,6 +12,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "GeoSegError": "geoseg.errors",
     "predict_scene": "geoseg.predict",
+    "vectorize_mask": "geoseg.vectorize",
+    "write_roads": "geoseg.io.vector",
+    "run_batch": "geoseg.batch",
 }
 
 

@@ -21,6 +21,7 @@ from geoseg.errors import GeoSegError
 COMMANDS: dict[str, str] = {
     "sample-data": "geoseg.cli.sample_data:sample_data",
     "predict": "geoseg.cli.predict:predict",
+    "vectorize": "geoseg.cli.vectorize:vectorize",
     "batch": "geoseg.cli.batch:batch",
 }
 
