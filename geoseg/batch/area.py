@@ -18,7 +18,6 @@ from geoseg.batch.merge import merge_lines
 from geoseg.batch.mosaic import build_mosaic
 from geoseg.batch.report import write_overview, write_summary
 from geoseg.batch.scenes import ScenePlan, parse_crs
-from geoseg.errors import VectorReadError
 
 log = logging.getLogger(__name__)
 
@@ -40,27 +39,16 @@ def default_snap(plan: ScenePlan) -> float:
     return max(8.0 * coarsest, 3.0)
 
 
-def _read_lines(path: Path, work_crs: str):
-    import geopandas as gpd
-
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as exc:  # pyogrio's own error types
-        raise VectorReadError(f"{path}: cannot read scene roads ({exc})") from None
-    if gdf.crs is not None and len(gdf):
-        gdf = gdf.to_crs(work_crs)
-    return gdf
-
-
 def build_area(plan: ScenePlan, out_dir: Path, manifest: Manifest,
                snap_m: float | None = None) -> AreaOutputs:
     """Merge roads, mosaic masks and write the summary and overview for `plan`."""
-    from geoseg.io.vector import write_roads
+    from geoseg.io.vector import read_roads, write_roads
 
     records = manifest.records()
     done = [s for s in plan.scenes if (records.get(s.name) or {}).get("status") == DONE]
-    lines = [_read_lines(manifest.output_paths(records[s.name])["roads"], plan.work_crs)
+    lines = [read_roads(manifest.output_paths(records[s.name])["roads"], layer="roads")
              for s in done]
+    lines = [g.to_crs(plan.work_crs) if g.crs is not None and len(g) else g for g in lines]
     merged, km = merge_lines(lines, [s.footprint for s in done], [s.name for s in done],
                              work_crs=plan.work_crs, aoi=plan.aoi,
                              snap_m=snap_m if snap_m is not None else default_snap(plan))
