@@ -152,3 +152,34 @@ def test_aoi_intersecting_nothing_is_an_error(area, tmp_path):
         run_batch(area.scenes, tmp_path / "out", aoi=far, progress=False,
                   predictor=truth_predictor(area.truth_dir))
     assert not (tmp_path / "out" / "manifest").exists()
+
+
+def test_real_predict_and_vectorize_chain(area, tmp_path):
+    """No injected steps: predict_scene with a (brightness) network, vectorize_mask."""
+    import torch
+
+    class Brightness(torch.nn.Module):
+        """Roads are the bright pixels of the test scenes: logit > 0 above 0.55."""
+
+        in_channels = 3
+        norm_mean = (0.0, 0.0, 0.0)
+        norm_std = (1.0, 1.0, 1.0)
+
+        def forward(self, x):
+            return 40.0 * (x.mean(dim=1, keepdim=True) - 0.55)
+
+    result = run_batch(area.scenes, tmp_path / "out", Brightness(), aoi=AOI, tile=128,
+                       overlap=32, device="cpu", progress=False)
+    assert result.ok and result.processed == 2
+    scene_dir = tmp_path / "out" / "scenes" / "a"
+    assert sorted(p.name for p in scene_dir.iterdir()) == [
+        "a_mask.tif", "a_prob.tif", "roads.gpkg"]
+    with rasterio.open(scene_dir / "a_mask.tif") as mask, \
+            rasterio.open(area.truth_dir / "a.tif") as truth:
+        assert mask.crs == truth.crs and mask.transform == truth.transform
+        assert (mask.read(1) == truth.read(1)).mean() > 0.99
+    roads = read_layer(result.roads_path)
+    expected = area.roads.geometry.intersection(AOI).length.sum()
+    assert abs(roads.length.sum() - expected) < 0.06 * expected
+    assert duplicated_length(roads) < 3.0
+    assert (roads["mean_prob"] > 0.9).all()  # probabilities travelled with the lines
