@@ -104,9 +104,10 @@ def _assign_slivers(cores: list[Any], footprints: Sequence[Any], min_area: float
                 pool.extend(crumbs)
                 cores[i] = polygonal(shapely.union_all([p for p in parts if p.area >= min_area]))
     leftover = polygonal(shapely.union_all(pool))
+    tree = shapely.STRtree(list(footprints))
     for piece in sorted(shapely.get_parts(leftover), key=lambda g: -g.area):
-        covering = [i for i, fp in enumerate(footprints)
-                    if fp.intersection(piece).area > 0.5 * piece.area]
+        covering = [int(i) for i in sorted(tree.query(piece, predicate="intersects"))
+                    if footprints[i].intersection(piece).area > 0.5 * piece.area]
         if not covering:
             continue
         touch = [piece.boundary.intersection(cores[i].boundary).length for i in covering]
@@ -172,9 +173,12 @@ def _seam_ends(pieces: list[dict], cores: Sequence[Any], coverage: Any) -> tuple
     pts_a = np.asarray(pts, float)
     geoms = shapely.points(pts_a)
     scene_a = np.asarray(scene)
-    own_boundary = shapely.boundary(np.asarray(cores, dtype=object)[scene_a])
-    on_own = shapely.distance(geoms, own_boundary) < ON_LINE
-    on_outer = shapely.distance(geoms, coverage.boundary) < ON_LINE
+    boundaries = shapely.boundary(np.asarray(cores, dtype=object))
+    shapely.prepare(boundaries)
+    outer = coverage.boundary
+    shapely.prepare(outer)
+    on_own = shapely.dwithin(boundaries[scene_a], geoms, ON_LINE)
+    on_outer = shapely.dwithin(outer, geoms, ON_LINE)
     keep = on_own & ~on_outer
     return pts_a[keep], np.asarray(owner)[keep], np.asarray(end)[keep], scene_a[keep]
 
