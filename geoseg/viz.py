@@ -2,7 +2,7 @@
 
 Used for the sample-data preview and by ``geoseg predict --preview``.  Works for any
 ``(bands, H, W)`` image: uint8 RGB is shown as is, other dtypes and band counts are
-stretched per band (2nd-98th percentile of valid pixels) and the first three bands
+stretched (2nd-98th percentile of the valid pixels of the shown bands) and the first three bands
 (or the ones named by `rgb`) are shown as red, green, blue.
 """
 
@@ -30,11 +30,11 @@ def to_display(image: np.ndarray, rgb: tuple[int, ...] | None = None,
     sel = image[idx]
     if sel.dtype == np.uint8:
         return np.moveaxis(sel, 0, -1).copy()
-    out = np.zeros(sel.shape, np.uint8)
-    for k, band in enumerate(sel.astype(np.float32)):
-        data = band[valid] if valid is not None and valid.any() else band.ravel()
-        lo, hi = np.percentile(data, [2, 98]) if data.size else (0.0, 1.0)
-        out[k] = np.clip((band - lo) / max(hi - lo, 1e-6) * 255.0, 0, 255).astype(np.uint8)
+    # one stretch for all three bands (2nd-98th percentile) keeps the colour balance
+    sel = sel.astype(np.float32)
+    data = sel[:, valid] if valid is not None and valid.any() else sel.reshape(len(idx), -1)
+    lo, hi = np.percentile(data, [2, 98]) if data.size else (0.0, 1.0)
+    out = np.clip((sel - lo) / max(float(hi - lo), 1e-6) * 255.0, 0, 255).astype(np.uint8)
     return np.moveaxis(out, 0, -1)
 
 
@@ -47,13 +47,15 @@ def _fraction(mask: np.ndarray) -> np.ndarray:
 
 
 def overlay_png(image: np.ndarray, mask: np.ndarray, path: str | Path, max_size: int = 1024, *,
-                rgb: tuple[int, ...] | None = None, colour: tuple[int, int, int] = ROAD_COLOUR,
-                alpha: float = 0.6, side_by_side: bool = False) -> Path:
+                rgb: tuple[int, ...] | None = None, valid: np.ndarray | None = None,
+                colour: tuple[int, int, int] = ROAD_COLOUR, alpha: float = 0.6,
+                side_by_side: bool = False) -> Path:
     """Write a PNG of `image` with `mask` tinted in `colour`, at most `max_size` px wide/high.
 
     `mask` is (H, W): 0/1, 0/255 or probabilities in 0..1 (drawn with matching opacity).
-    Downsampling averages pixels (thin roads stay visible as fainter lines).  With
-    `side_by_side` the plain image is put left of the overlay.  Returns the path.
+    Downsampling averages pixels (thin roads stay visible as fainter lines).  `valid`
+    (H, W bool) keeps nodata out of the contrast stretch.  With `side_by_side` the plain
+    image is put left of the overlay.  Returns the path.
     """
     from PIL import Image
 
@@ -61,9 +63,9 @@ def overlay_png(image: np.ndarray, mask: np.ndarray, path: str | Path, max_size:
         raise BandMismatchError(
             f"{path}: mask shape {mask.shape} does not match image shape {image.shape[1:]}")
     h, w = mask.shape
-    scale = min(1.0, max_size / (max(h, w) * (2 if side_by_side else 1)))
+    scale = min(1.0, max_size / max(h, w * (2 if side_by_side else 1)))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    base = Image.fromarray(to_display(image, rgb)).resize(size, Image.Resampling.BOX)
+    base = Image.fromarray(to_display(image, rgb, valid)).resize(size, Image.Resampling.BOX)
     cover = Image.fromarray((_fraction(mask) * 255).astype(np.uint8))
     cover = np.asarray(cover.resize(size, Image.Resampling.BOX), np.float32) / 255.0
     a = (alpha * np.clip(cover * 1.5, 0, 1))[..., None]

@@ -9,9 +9,10 @@ from geoseg.sample_data.writer import (
     DEFAULT_SIZE,
     SceneSpec,
     make_sample_set,
+    preview,
     sample_specs,
     write_scene,
 )
 
 __all__ = ["DEFAULT_SIZE", "SampleScene", "SceneSpec", "generate_scene", "make_sample_set",
-           "sample_specs", "write_scene"]
+           "preview", "sample_specs", "write_scene"]

@@ -77,7 +77,7 @@ def road_network(rng: np.random.Generator, height: int, width: int, res: float) 
     centre = np.array([width / 2.0, height / 2.0])
     n = int(np.ceil(0.5 * np.hypot(width, height) / spacing)) + 1
     shift = rng.uniform(-0.5, 0.5, 2) * spacing
-    margin = 0.55 * spacing
+    margin = 1.1 * spacing  # junctions beyond the edge, so roads run out of the scene
 
     nodes: dict[tuple[int, int], np.ndarray] = {}
     for i in range(-n, n + 1):
@@ -135,7 +135,7 @@ def _samples(a: np.ndarray, b: np.ndarray) -> int:
 
 def _curved_edge(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, kind: str) -> Path:
     """A straight or curved Bezier road of `kind` from `a` to `b`."""
-    bend = {"secondary": 0.25, "track": 0.45}[kind]
+    bend = {"secondary": 0.35, "track": 0.6}[kind]
     straight = rng.random() < 0.35
     d = b - a
     t0 = 0.0 if straight else rng.normal(0.0, bend)

@@ -75,9 +75,9 @@ def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
     grid_angle = float(rng.uniform(-0.6, 0.6))
     landcover.ground(rng, img, pal, res)
     farmland = landcover.fields(rng, img, res, grid_angle, rng.uniform(0.15, 0.45))
-    landcover.forest(rng, img, pal, res, rng.uniform(0.05, 0.2), farmland)
+    woods = landcover.forest(rng, img, pal, res, rng.uniform(0.05, 0.2), farmland)
 
-    occupied = np.zeros(shape, bool)
+    occupied = woods.copy()  # nobody builds in the woods
     lookalikes = []
     which = ("river", "railway", "both")[int(rng.integers(3))]
     if which in ("river", "both"):

@@ -64,6 +64,15 @@ def write_scene(scene: SampleScene, outdir: str | Path, name: str) -> dict[str, 
     return paths
 
 
+def preview(scene: SampleScene, path: str | Path, max_size: int = 1280) -> Path:
+    """A PNG of the scene (left) beside the scene with its road mask in red (right)."""
+    from geoseg.viz import overlay_png
+
+    rgb = tuple(scene.band_names.index(b) for b in ("red", "green", "blue"))
+    return overlay_png(scene.image, scene.mask, path, max_size, rgb=rgb, valid=scene.valid,
+                       side_by_side=True)
+
+
 def _write_roads(scene: SampleScene, path: Path) -> None:
     import pyogrio
 
@@ -124,7 +133,8 @@ def make_sample_set(outdir: str | Path, size: int = DEFAULT_SIZE, seed: int = 0)
     outdir = ensure_writable_dir(outdir)
     written: list[Path] = []
     entries = []
-    for spec in tqdm(sample_specs(size, seed), desc="sample scenes", unit="scene", leave=False):
+    for spec in tqdm(sample_specs(size, seed), desc="sample scenes", unit="scene", leave=False,
+                     disable=None):
         scene = generate_scene(spec.height, spec.width, spec.seed, bands=spec.bands,
                                nodata_collar=spec.nodata_collar)
         files = write_scene(scene, outdir, spec.name)

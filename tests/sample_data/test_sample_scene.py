@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 import pytest
 import shapely
@@ -9,7 +10,7 @@ from rasterio.features import rasterize
 from scipy import ndimage
 
 from geoseg.sample_data import generate_scene
-from geoseg.sample_data.network import ROAD_KINDS
+from geoseg.sample_data.network import ROAD_KINDS, road_network
 from geoseg.sample_data.scene import DN_MAX_11BIT
 
 
@@ -112,7 +113,8 @@ def test_image_differs_inside_and_outside_the_mask():
 def test_network_is_connected_with_junctions_curves_and_varied_widths(big):
     road = big.mask.astype(bool)
     labels, n = ndimage.label(road, np.ones((3, 3)))
-    assert np.bincount(labels.ravel())[1:].max() >= 0.8 * road.sum()
+    # roads may meet outside the scene, but most of them are one network inside it
+    assert np.bincount(labels.ravel())[1:].max() >= 0.5 * road.sum()
     ends = np.round(np.concatenate([np.array([g.coords[0], g.coords[-1]])
                                     for g in big.roads.geometry]), 1)
     _, counts = np.unique(ends, axis=0, return_counts=True)
@@ -124,15 +126,26 @@ def test_network_is_connected_with_junctions_curves_and_varied_widths(big):
     assert big.roads["width_m"].max() - big.roads["width_m"].min() >= 5.0
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_full_network_is_one_connected_graph(seed):
+    paths = road_network(np.random.default_rng(seed), 400, 600, 0.5)
+    graph = nx.Graph()
+    for p in paths:
+        graph.add_edge(tuple(np.round(p.xy[0], 6)), tuple(np.round(p.xy[-1], 6)))
+    assert nx.is_connected(graph)
+    assert max(d for _, d in graph.degree) >= 3
+    assert {p.kind for p in paths} >= {"primary", "track"}
+
+
 def test_confusers_are_not_road():
     found = set()
     for seed in range(4):
         s = generate_scene(256, 256, seed=seed)
         found |= set(s.confusers["kind"])
-        for geom in s.confusers.geometry:
-            line = rasterize([(geom, 1)], out_shape=s.mask.shape, transform=s.transform,
-                             dtype="uint8").astype(bool)
-            assert s.mask[line].mean() < 0.4  # road only where a road crosses it
+        line = rasterize([(g, 1) for g in s.confusers.geometry], out_shape=s.mask.shape,
+                         transform=s.transform, dtype="uint8").astype(bool)
+        assert line.sum() > 100
+        assert s.mask[line].mean() < 0.25  # road only where a road crosses it
     assert found == {"river", "railway"}
 
 

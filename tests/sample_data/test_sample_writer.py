@@ -115,3 +115,16 @@ def test_committed_sample_data_matches_the_generator(tmp_path):
     assert total < 5_000_000
     sides = [(s["height"], s["width"]) for s in manifest["scenes"]]
     assert any(h % 256 and w % 256 for h, w in sides)
+
+
+def test_docs_preview_matches_the_generator(tmp_path):
+    """docs/sample_preview.png is preview() of the train_2 scene, as docs/readme says."""
+    from PIL import Image
+
+    from geoseg.sample_data import preview
+
+    spec = next(s for s in sample_specs() if s.name == "train_2")
+    path = preview(generate_scene(spec.height, spec.width, spec.seed), tmp_path / "p.png")
+    fresh = np.asarray(Image.open(path))
+    assert fresh.shape == (640, 1280, 3)
+    assert np.array_equal(fresh, np.asarray(Image.open(REPO / "docs" / "sample_preview.png")))
