@@ -10,7 +10,7 @@ import numpy as np
 from scipy import ndimage
 from shapely.geometry import LineString
 
-from geoseg.sample_data.canvas import burn, colour, jitter, paint, shade
+from geoseg.sample_data.canvas import burn, jitter, paint, shade
 from geoseg.sample_data.network import Path
 from geoseg.sample_data.noise import fine_grain, fractal_noise
 

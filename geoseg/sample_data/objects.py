@@ -53,7 +53,6 @@ def buildings(rng: np.random.Generator, img: np.ndarray, paths: list[Path], res:
               occupied: np.ndarray, centres: np.ndarray, radius: float,
               sun: np.ndarray) -> list[np.ndarray]:
     """Place and paint buildings along roads; return their centres (for garden trees)."""
-    shape = img.shape[1:]
     placed: list[np.ndarray] = []
     for path in paths:
         pts, tans = _stations(path, rng.uniform(13.0, 22.0) / res)
@@ -103,8 +102,8 @@ def _building(rng: np.random.Generator, img: np.ndarray, c: np.ndarray, t: np.nd
     return True
 
 
-def trees(rng: np.random.Generator, img: np.ndarray, crowns: np.ndarray, sun: np.ndarray,
-          res: float) -> None:
+def trees(rng: np.random.Generator, img: np.ndarray, crowns: np.ndarray,
+          sun: np.ndarray) -> None:
     """Paint crowns given as rows of (x, y, radius_px): shadows first, then lit crowns."""
     shape = img.shape[1:]
     for x, y, r in crowns:

@@ -46,7 +46,7 @@ class SampleScene:
 
 
 def default_origin(seed: int) -> tuple[float, float]:
-    """A seed-dependent upper-left corner in UTM 33N, so scenes of different seeds never overlap."""
+    """A seed-dependent upper-left corner in UTM 33N, 2 km apart for seeds 0..9999 (no overlap)."""
     k = seed % 10_000
     return 300_000.0 + 2_000.0 * (k % 100), 5_200_000.0 - 2_000.0 * (k // 100)
 
@@ -66,7 +66,7 @@ def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
         raise ValueError(f"bands={bands!r}: choose one of {', '.join(BAND_SETS)}")
     if res <= 0:
         raise ValueError(f"res={res}: the pixel size must be positive")
-    rng = np.random.default_rng([seed, height, width])
+    rng = np.random.default_rng([seed % 2**64, height, width])  # any int seed, negative too
     shape = (height, width)
     img = np.zeros((4, height, width), np.float32)
     pal = landcover.scene_palette(rng)
@@ -99,13 +99,14 @@ def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
     mask = linear.roads(rng, img, pal, paths, res)
     occupied |= ndimage.binary_dilation(mask.astype(bool), iterations=max(1, int(1.5 / res)))
 
-    sun = np.array([np.cos(a := rng.uniform(0, 2 * np.pi)), np.sin(a)])
+    azimuth = rng.uniform(0, 2 * np.pi)  # direction shadows fall, the same for the scene
+    sun = np.array([np.cos(azimuth), np.sin(azimuth)])
     towns = _towns(rng, paths, height, width, res)
     homes = objects.buildings(rng, img, paths, res, occupied, towns,
                               rng.uniform(70.0, 150.0) / res, sun)
     crowns = objects.crowns_along(rng, paths, res, 0.45)
     crowns += _scattered_crowns(rng, shape, res, homes, occupied)
-    objects.trees(rng, img, np.array(crowns).reshape(-1, 3), sun, res)
+    objects.trees(rng, img, np.array(crowns).reshape(-1, 3), sun)
 
     _finish(rng, img, res)
     valid = np.ones(shape, bool)
