@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from geoseg.batch.manifest import DONE, FAILED, SKIPPED, Manifest
-from geoseg.batch.merge import merge_lines
+from geoseg.batch.merge import core_regions, merge_lines
 from geoseg.batch.mosaic import build_mosaic
 from geoseg.batch.report import write_overview, write_summary
 from geoseg.batch.scenes import ScenePlan, parse_crs
@@ -49,8 +49,9 @@ def build_area(plan: ScenePlan, out_dir: Path, manifest: Manifest,
     lines = [read_roads(manifest.output_paths(records[s.name])["roads"], layer="roads")
              for s in done]
     lines = [g.to_crs(plan.work_crs) if g.crs is not None and len(g) else g for g in lines]
+    cores = core_regions([s.footprint for s in done]) if done else []
     merged, km = merge_lines(lines, [s.footprint for s in done], [s.name for s in done],
-                             work_crs=plan.work_crs, aoi=plan.aoi,
+                             work_crs=plan.work_crs, aoi=plan.aoi, cores=cores,
                              snap_m=snap_m if snap_m is not None else default_snap(plan))
     km_by_name = dict(zip((s.name for s in done), km))
     out_crs = parse_crs(plan.crs)
@@ -86,7 +87,7 @@ def build_area(plan: ScenePlan, out_dir: Path, manifest: Manifest,
     n_failed = sum(r["status"] != DONE and r["status"] != SKIPPED for r in rows)
     total_km = float(merged["length_m"].sum()) / 1000.0 if len(merged) else 0.0
     overview = write_overview(
-        out_dir / "overview.png", fps, statuses, names, roads=merged, aoi=plan.aoi,
+        out_dir / "overview.png", fps, statuses, names, roads=merged, aoi=plan.aoi, cores=cores,
         title=f"{len(done)} scenes mapped, {n_failed} failed, {total_km:.2f} km of roads "
               f"({plan.work_crs})")
     return AreaOutputs(roads_path=Path(roads_path), mosaic_path=mosaic, summary_path=summary,

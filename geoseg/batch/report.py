@@ -32,8 +32,10 @@ def write_summary(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
 
 def write_overview(path: str | Path, footprints: Sequence[Any], statuses: Sequence[str],
                    names: Sequence[str], roads: Any = None, aoi: Any = None,
-                   title: str = "", max_px: int = 1600) -> Path:
-    """A PNG map: scene footprints coloured by status, the AOI outline, roads in black.
+                   cores: Sequence[Any] = (), title: str = "", max_px: int = 1600) -> Path:
+    """A PNG map: scene footprints coloured by status, the core regions' seams (grey,
+    dotted: where one scene's roads hand over to the next), the AOI outline (blue,
+    dashed) and the roads in black.
 
     Geometries are in one CRS (the work CRS); `roads` is a GeoDataFrame or None.
     """
@@ -62,6 +64,10 @@ def write_overview(path: str | Path, footprints: Sequence[Any], statuses: Sequen
                 ax.fill(xs, ys, facecolor=colour, alpha=0.18, edgecolor=colour, linewidth=1.2)
             c = fp.representative_point()
             ax.annotate(name, (c.x, c.y), fontsize=7, color="#333333", ha="center")
+        for core in cores:
+            for poly in shapely.get_parts(core):
+                xs, ys = poly.exterior.xy
+                ax.plot(xs, ys, color="#555555", linewidth=0.6, linestyle=":")
         if aoi is not None:
             for poly in shapely.get_parts(aoi):
                 xs, ys = poly.exterior.xy

@@ -143,8 +143,11 @@ def predict_with(model: Any, **options: Any) -> Predictor:
 
 
 def vectorize_with(**options: Any) -> Vectorizer:
-    """The default vectorizer: :func:`geoseg.vectorize.vectorize_mask` of the mask."""
+    """The default vectorizer: :func:`geoseg.vectorize.vectorize_mask` of the mask
+    (its own progress bar off: the batch shows one)."""
     from geoseg.vectorize import vectorize_mask
+
+    options = {"progress": False, **options}
 
     def run(mask: Path, prob: Path | None) -> Any:
         return vectorize_mask(mask, prob=prob, **options)

@@ -179,7 +179,10 @@ def valid_footprint(path: Path, transform, width: int, height: int,
         return None
     cell = transform @ Affine.scale(width / shape[1], height / shape[0])
     polys = [shapely.geometry.shape(g) for g, _ in shapes(valid, mask=valid > 0, transform=cell)]
-    return shapely.union_all(polys) if polys else shapely.Polygon()
+    if not polys:
+        return shapely.Polygon()
+    # Straighten the pixel staircase (one decimated pixel at most).
+    return shapely.simplify(shapely.union_all(polys), max(abs(cell.a), abs(cell.e)))
 
 
 def transform_geometry(geom, src_crs, dst_crs):
