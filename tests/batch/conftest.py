@@ -171,19 +171,3 @@ def read_layer(path):
 
     return read_roads(path, layer="roads")
 
-
-def duplicated_length(gdf, tol: float = 2.0, step: float = 1.0, junction_m: float = 12.0) -> float:
-    """Metres of line that run within `tol` of another line, away from line ends
-    (junctions): zero when no road is mapped twice."""
-    import shapely
-
-    geoms = list(gdf.geometry)
-    ends = shapely.union_all([shapely.points(shapely.get_coordinates(g)[[0, -1]]) for g in geoms])
-    dup = 0.0
-    for i, g in enumerate(geoms):
-        others = shapely.union_all([h for j, h in enumerate(geoms) if j != i])
-        pts = shapely.points([g.interpolate(d).coords[0] for d in np.arange(0, g.length, step)])
-        near_other = shapely.distance(pts, others) < tol
-        near_end = shapely.distance(pts, ends) < junction_m
-        dup += step * float(np.sum(near_other & ~near_end))
-    return dup

@@ -12,11 +12,11 @@ import shapely
 from shapely.geometry import box
 
 from geoseg.batch import run_batch
+from geoseg.batch.merge import duplicated_length
 from geoseg.errors import GeoSegError
 from tests.batch.conftest import (
     X0,
     Y0,
-    duplicated_length,
     line_vectorizer,
     read_layer,
     reproject_scene,

@@ -7,7 +7,7 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, box
 
-from geoseg.batch.merge import core_regions, merge_lines
+from geoseg.batch.merge import core_regions, duplicated_length, merge_lines
 
 CRS = "EPSG:32633"
 
@@ -66,3 +66,11 @@ def test_ends_too_far_apart_stay_apart_and_aoi_clips():
 def test_empty_inputs_give_an_empty_layer():
     merged, km = merge_lines([], [], [], work_crs=CRS)
     assert len(merged) == 0 and km == [] and merged.crs == CRS
+
+
+def test_duplicated_length_counts_roads_mapped_twice_not_junctions():
+    road = LineString([(0, 0), (100, 0)])
+    cross = LineString([(50, -50), (50, 0)])  # a T junction: not a duplicate
+    assert duplicated_length(lines(road, cross)) == 0.0
+    twice = shapely.affinity.translate(road, 0, 1.0)  # the same road again, 1 m off
+    assert 70 <= duplicated_length(lines(road, twice)) / 2 <= 100
