@@ -38,10 +38,12 @@ class BatchResult:
     crs: str
     rank: int = 0
     world_size: int = 1
-    processed: int = 0  # scenes this process ran in this call
-    already_done: int = 0  # scenes this process skipped as finished earlier
+    # Scenes run / skipped as finished earlier and megapixels run in this call: by this
+    # rank, and on rank 0 (after the merge) by all ranks together.
+    processed: int = 0
+    already_done: int = 0
     seconds: float = 0.0
-    megapixels: float = 0.0  # processed by this process in this call
+    megapixels: float = 0.0
     area: AreaOutputs | None = None
     scenes: list[dict[str, Any]] = field(default_factory=list)  # summary rows (rank 0)
 
@@ -83,8 +85,8 @@ def _plan_on_rank0(ctx: DistContext, scenes: Any, out_dir: Path, aoi: Any, crs: 
     plan, error = None, None
     if ctx.rank == 0:
         try:
-            ensure_writable_dir(out_dir)
             plan = plan_scenes(scenes, aoi=aoi, crs=crs)
+            ensure_writable_dir(out_dir)
         except GeoSegError as exc:
             error = exc
     plan, error = ctx.broadcast((plan, error))
@@ -157,13 +159,18 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
                              megapixels=sum(s.megapixels for s in todo))
         # Barrier: every rank reports what it did; rank 0 then merges.
         reports = ctx.all_gather({"rank": ctx.rank, "error": error,
-                                  "done": [s.name for s in todo]})
+                                  "done": [s.name for s in todo],
+                                  "already": result.already_done,
+                                  "megapixels": result.megapixels})
         errors = [r["error"] for r in reports if r["error"] is not None]
         if errors:
             raise errors[0]
         if ctx.rank != 0:
             return result
         _check_shared(manifest, reports, plan)
+        result.processed = sum(len(r["done"]) for r in reports)  # the whole job's
+        result.already_done = sum(r["already"] for r in reports)
+        result.megapixels = sum(r["megapixels"] for r in reports)
         result.area = build_area(plan, out_dir, manifest, snap_m=snap_m)
         result.scenes = result.area.rows
         result.seconds = time.perf_counter() - t0

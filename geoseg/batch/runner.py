@@ -214,17 +214,22 @@ def run_share(todo: Sequence[SceneInfo], out_dir: Path, manifest: Manifest,
     total_mp = sum(s.megapixels for s in todo)
     label = f"rank {ctx.rank} " if ctx.active else ""
     records = []
-    with tqdm(total=round(total_mp, 3), unit="MP", unit_scale=False, disable=not progress,
-              position=ctx.local_rank if ctx.active else None, leave=True,
+    t0 = time.perf_counter()
+    fmt = "{desc} |{bar}| {n:.2f}/{total:.2f} MP [{elapsed}<{remaining}{postfix}]"
+    with tqdm(total=total_mp, disable=not progress, bar_format=fmt, leave=True,
+              position=ctx.local_rank if ctx.active else None,
               desc=f"{label}scenes 0/{len(todo)}") as bar:
         for i, scene in enumerate(todo, 1):
             rec = process_scene(scene, out_dir, manifest, params, ctx.rank, predictor,
                                 vectorizer)
             records.append(rec)
             failed = sum(r["status"] != "done" for r in records)
-            bar.set_description(f"{label}scenes {i}/{len(todo)}"
-                                + (f" ({failed} failed)" if failed else ""))
-            bar.update(round(scene.megapixels, 3))
+            done_mp = sum(s.megapixels for s in todo[:i])
+            bar.set_description_str(f"{label}scenes {i}/{len(todo)}"
+                                + (f" ({failed} failed)" if failed else ""), refresh=False)
+            bar.set_postfix_str(f"{done_mp / max(time.perf_counter() - t0, 1e-9):.2f} MP/s",
+                                refresh=False)
+            bar.update(min(scene.megapixels, bar.total - bar.n))
             log.info("%sscene %s %s in %.1f s (%d/%d)", label, scene.name, rec["status"],
                      rec.get("seconds", 0.0), i, len(todo))
     return records

@@ -151,7 +151,7 @@ def test_aoi_intersecting_nothing_is_an_error(area, tmp_path):
     with pytest.raises(GeoSegError, match="intersects none of the 4 scenes"):
         run_batch(area.scenes, tmp_path / "out", aoi=far, progress=False,
                   predictor=truth_predictor(area.truth_dir))
-    assert not (tmp_path / "out" / "manifest").exists()
+    assert not (tmp_path / "out").exists()  # nothing written
 
 
 def test_real_predict_and_vectorize_chain(area, tmp_path):

@@ -25,7 +25,7 @@ def test_torchrun_two_ranks_share_the_scenes(area, tmp_path):
 
     reports = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [(r["rank"], r["env_rank"], r["world_size"]) for r in reports] == [(0, 0, 2), (1, 1, 2)]
-    assert [r["processed"] for r in reports] == [2, 2]
+    assert [r["processed"] for r in reports] == [4, 2]  # rank 0 reports the whole job
     assert reports[0]["roads"] == str(out / "roads.gpkg") and reports[1]["roads"] is None
 
     records = {p.stem: json.loads(p.read_text()) for p in (out / "manifest").glob("*.json")}
