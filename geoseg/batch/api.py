@@ -167,7 +167,7 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
             raise errors[0]
         if ctx.rank != 0:
             return result
-        _check_shared(manifest, reports, plan)
+        _check_shared(manifest, reports)
         result.processed = sum(len(r["done"]) for r in reports)  # the whole job's
         result.already_done = sum(r["already"] for r in reports)
         result.megapixels = sum(r["megapixels"] for r in reports)
@@ -186,7 +186,7 @@ def _load_model(model: Any) -> Any:
     return model
 
 
-def _check_shared(manifest: Manifest, reports: list[dict[str, Any]], plan: ScenePlan) -> None:
+def _check_shared(manifest: Manifest, reports: list[dict[str, Any]]) -> None:
     """Rank 0 must see every other rank's records: OUTDIR has to be a shared folder."""
     records = manifest.records()
     for rep in reports:
