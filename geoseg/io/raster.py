@@ -218,13 +218,13 @@ def gdal_env(cache_mb: int = 64):
 
 
 def build_overviews(path: Path, resampling: str) -> None:
-    """Internal overviews (factors 2, 4, ... down to ~256 px) for quick display in GIS."""
+    """Internal overviews (factors 2, 4, ... down to ~64 px) for quick display in GIS."""
     import rasterio
     from rasterio.enums import Resampling
 
     with rasterio.open(path, "r+") as dst:
         factors, f = [], 2
-        while max(dst.width, dst.height) / f >= BLOCK / 2:
+        while max(dst.width, dst.height) / f > BLOCK / 4:
             factors.append(f)
             f *= 2
         if factors:
