@@ -182,11 +182,15 @@ class _OutputSink:
         self.float_output = float_output
 
     def __call__(self, prob: np.ndarray, valid: np.ndarray) -> None:
-        prob = np.where(valid, np.clip(prob, 0.0, 1.0), 0.0).astype(np.float32)
-        road = (prob >= self.threshold) & valid
-        values = prob if self.float_output else np.rint(prob * 255).astype(np.uint8)
-        self.prob.write(values, valid)
-        self.mask.write(road.astype(np.uint8), valid)
+        # in place: `prob` is a fresh (rows, width) array; temporaries would scale with width
+        np.clip(prob, 0.0, 1.0, out=prob)
+        prob[~valid] = 0.0
+        road = (prob >= self.threshold).view(np.uint8)
+        if not self.float_output:
+            prob *= 255
+            prob = np.rint(prob, out=prob).astype(np.uint8)
+        self.prob.write(prob, valid)
+        self.mask.write(road, valid)
 
     def close(self) -> None:
         self.prob.close()

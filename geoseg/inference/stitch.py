@@ -60,7 +60,7 @@ class Stitcher:
         wsum = self.wsum[:n]
         if not (wsum > 0).all():
             raise RuntimeError(f"rows {self.top}-{self.top + n} are not covered by any tile")
-        self.sink(self.acc[:n] / wsum, self.valid[:n].copy())
+        self.sink(np.divide(self.acc[:n], wsum), self.valid[:n].copy())  # sink owns both
         keep = self.acc.shape[0] - n
         for buf in (self.acc, self.wsum, self.valid):
             buf[:keep] = buf[n:]

@@ -1,0 +1,193 @@
+"""Benchmark `geoseg.predict_scene`: pipeline overhead and memory versus scene size.
+
+(a) end-to-end predict time / bare model forward time over the same number of tiles
+    (same model, tile, batch), on a 4096² scene.                      goal ≤ 1.15
+(b) peak RSS of a whole predict run, one fresh subprocess per case, for a 3072² and a
+    12288² scene, plus the bare forward pass at the same batch for reference.
+                                     goal: ratio ≤ 1.15 and ≤ 2 GB for 12288² with
+                                     LinkNet-ResNet34, tile 512, batch 4
+
+Scenes are synthetic uint8 RGB GeoTIFFs written block row by block row into a temporary
+folder (never held in memory).  The model is geoseg's LinkNet-ResNet34 when
+``geoseg.models`` is available, else segmentation_models_pytorch's ``Linknet("resnet34")``
+(same network family); random weights, since speed and memory do not depend on them.
+``--rss-model pixel`` swaps in a 1×1-conv model for (b): it measures what the pipeline
+itself (reader, stitcher, writer, GDAL cache) adds, in minutes instead of an hour on CPU.
+
+    python benchmarks/predict.py                 # full sizes (long on a CPU)
+    python benchmarks/predict.py --quick         # 1024² / 768² vs 3072²: checks it works
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def build_model(name: str):
+    """'linknet34' (geoseg's if present, else smp's) or 'pixel' (a 1×1 conv)."""
+    import torch
+
+    if name == "pixel":
+        model = torch.nn.Conv2d(3, 1, 1)
+        label = "1x1 conv (pipeline only)"
+    else:
+        try:
+            from geoseg.models import create_model
+
+            model = create_model("linknet", "resnet34", in_channels=3, encoder_weights=None)
+            label = "geoseg LinkNet-ResNet34"
+        except ImportError:
+            import segmentation_models_pytorch as smp
+
+            model = smp.Linknet("resnet34", encoder_weights=None, classes=1)
+            label = "smp Linknet-ResNet34"
+    model.norm_mean = [0.485, 0.456, 0.406]
+    model.norm_std = [0.229, 0.224, 0.225]
+    model.in_channels = 3
+    model.bench_label = label
+    return model.eval()
+
+
+def make_scene(path: Path, size: int) -> Path:
+    """A size² uint8 RGB GeoTIFF with a road-like grid over textured ground, written in
+    256-row strips (memory: one strip)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    profile = dict(driver="GTiff", width=size, height=size, count=3, dtype="uint8",
+                   crs="EPSG:32633", transform=from_origin(500000, 4100000, 0.5, 0.5),
+                   tiled=True, blockxsize=256, blockysize=256, compress="deflate",
+                   bigtiff="IF_SAFER")
+    rng = np.random.default_rng(0)
+    cols = np.arange(size)
+    with rasterio.open(path, "w", **profile) as dst:
+        for top in range(0, size, 256):
+            rows = np.arange(top, min(top + 256, size))[:, None]
+            ground = 90 + 30 * np.sin(rows / 37.0) * np.cos(cols / 53.0)
+            road = ((rows % 700) < 14) | ((cols % 900) < 14) | (np.abs(rows - cols) % 1500 < 10)
+            noise = rng.integers(0, 20, (3, rows.shape[0], size))
+            strip = np.where(road, 200, ground)[None] + noise
+            dst.write(strip.clip(0, 255).astype(np.uint8),
+                      window=rasterio.windows.Window(0, top, size, rows.shape[0]))
+    return path
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def bare_forward(model, n_tiles: int, tile: int, batch: int) -> float:
+    """Seconds for the model alone over `n_tiles` tiles, as predict_scene batches them."""
+    import torch
+
+    x = torch.randn(batch, 3, tile, tile)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, n_tiles, batch):
+            model(x[: min(batch, n_tiles - i)]).sigmoid()
+    return time.perf_counter() - start
+
+
+def child(args) -> None:
+    """One measured case in a fresh process; prints a JSON line."""
+    import torch
+
+    model = build_model(args.model)
+    if args.child == "forward":
+        from geoseg.inference.tiling import TileGrid
+
+        grid = TileGrid(args.size, args.size, args.tile, args.overlap)
+        seconds = bare_forward(model, min(len(grid), 3 * args.batch), args.tile, args.batch)
+        out = {"seconds": seconds, "tiles": min(len(grid), 3 * args.batch)}
+    else:
+        from geoseg import predict_scene
+
+        with tempfile.TemporaryDirectory() as tmp:
+            r = predict_scene(args.scene, model, tmp, tile=args.tile, overlap=args.overlap,
+                              batch_size=args.batch, device="cpu", progress=False)
+            out = {"seconds": r.seconds, "tiles": r.n_tiles, "mp_s": r.megapixels_per_s}
+    out.update(peak_mb=peak_rss_mb(), label=model.bench_label, threads=torch.get_num_threads())
+    print(json.dumps(out))
+
+
+def run_child(*argv: str) -> dict:
+    cmd = [sys.executable, __file__, *argv]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"child failed: {' '.join(cmd)}\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def overhead(tmp: Path, size: int, tile: int, overlap: int, batch: int) -> None:
+    from geoseg import predict_scene
+
+    model = build_model("linknet34")
+    scene = make_scene(tmp / f"a_{size}.tif", size)
+    bare_forward(model, batch, tile, batch)  # warm-up: first-call allocations
+    e2e = predict_scene(scene, model, tmp / "a_out", tile=tile, overlap=overlap,
+                        batch_size=batch, device="cpu")
+    bare = bare_forward(model, e2e.n_tiles, tile, batch)
+    print(f"\n(a) overhead, {size}² scene, {model.bench_label}, tile {tile}, overlap {overlap}, "
+          f"batch {batch}, CPU")
+    print(f"{'tiles':>6} {'end-to-end s':>13} {'bare forward s':>15} {'ratio':>6} {'MP/s':>6}")
+    print(f"{e2e.n_tiles:>6} {e2e.seconds:>13.1f} {bare:>15.1f} {e2e.seconds / bare:>6.3f} "
+          f"{e2e.megapixels_per_s:>6.3f}   (goal ratio ≤ 1.15)")
+
+
+def memory(tmp: Path, sizes: list[int], model: str, tile: int, overlap: int, batch: int) -> None:
+    common = ["--model", model, "--tile", str(tile), "--overlap", str(overlap), "--batch", str(batch)]
+    rows = []
+    ref = run_child("--child", "forward", "--size", str(sizes[0]), *common)
+    rows.append(("bare forward", ref))
+    for size in sizes:
+        scene = make_scene(tmp / f"b_{size}.tif", size)
+        rows.append((f"predict {size}²", run_child("--child", "predict", "--scene", str(scene), *common)))
+        scene.unlink()
+    print(f"\n(b) peak RSS, one subprocess per case, {rows[0][1]['label']}, tile {tile}, "
+          f"batch {batch}, CPU ({rows[0][1]['threads']} torch threads)")
+    print(f"{'case':<16} {'tiles':>6} {'seconds':>8} {'peak RSS MB':>12}")
+    for name, r in rows:
+        print(f"{name:<16} {r['tiles']:>6} {r['seconds']:>8.1f} {r['peak_mb']:>12.0f}")
+    small, big = rows[1][1]["peak_mb"], rows[-1][1]["peak_mb"]
+    print(f"ratio {sizes[-1]}²/{sizes[0]}²: {big / small:.3f} (goal ≤ 1.15); "
+          f"scene adds {big - ref['peak_mb']:.0f} MB over the bare forward")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small sizes, to check the script works")
+    p.add_argument("--only", choices=["a", "b"], help="run one part")
+    p.add_argument("--rss-model", default="linknet34", choices=["linknet34", "pixel"])
+    p.add_argument("--tile", type=int, default=512)
+    p.add_argument("--overlap", type=int, default=64)
+    p.add_argument("--batch", type=int, default=4)
+    # child-process arguments
+    p.add_argument("--child", choices=["predict", "forward"], help=argparse.SUPPRESS)
+    p.add_argument("--scene", help=argparse.SUPPRESS)
+    p.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--model", default="linknet34", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return child(args)
+    a_size, b_sizes = (1024, [768, 3072]) if args.quick else (4096, [3072, 12288])
+    with tempfile.TemporaryDirectory(prefix="geoseg-bench-") as tmp:
+        if args.only in (None, "a"):
+            overhead(Path(tmp), a_size, args.tile, args.overlap, args.batch)
+        if args.only in (None, "b"):
+            memory(Path(tmp), b_sizes, args.rss_model, args.tile, args.overlap, args.batch)
+
+
+if __name__ == "__main__":
+    main()
