@@ -36,7 +36,9 @@ class Stitcher:
     def add(self, values: np.ndarray, valid: np.ndarray, row_off: int, col_off: int) -> None:
         """Blend one ``(tile, tile)`` prediction whose window starts at (row_off, col_off)."""
         if row_off < self.top:
-            raise ValueError(f"tile at row {row_off} arrived after rows up to {self.top} were written")
+            raise ValueError(
+                f"tile at row {row_off} arrived after rows up to {self.top} were written"
+            )
         if row_off > self.top:
             self._emit(row_off - self.top)
         h = min(self.grid.tile, self.grid.height - row_off)

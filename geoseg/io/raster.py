@@ -125,7 +125,9 @@ def open_scene(path: str | Path, bands: Sequence[int] | str | None = None) -> Sc
         try:
             src.read(window=last)
         except RasterioIOError:
-            raise RasterReadError(f"{path}: cannot read pixels (truncated or corrupt file)") from None
+            raise RasterReadError(
+                f"{path}: cannot read pixels (truncated or corrupt file)"
+            ) from None
         flags = [src.mask_flag_enums[b - 1] for b in selected]
         has_mask = any(MaskFlags.all_valid not in f for f in flags)
         scene = Scene(

@@ -86,3 +86,13 @@ def test_every_bad_input_is_one_line_exit_1_and_leaves_no_file(env):
 def test_model_or_backbone_is_required(env):
     result = run("predict", env["scene"])
     assert result.exit_code == 2 and "--model" in result.output
+
+
+def test_scene_without_crs_warns_and_continues(env):
+    data = np.random.default_rng(3).integers(1, 256, (3, 40, 40)).astype(np.uint8)
+    plain = write_geotiff(env["tmp"] / "plain.tif", data, crs=None)
+    result = run("predict", plain, "--model", env["ckpt"], "--tile", 64, "-o", env["out"])
+    assert result.exit_code == 0, result.output
+    assert "no CRS" in result.output  # the warning reaches the user
+    with rasterio.open(env["out"] / "plain_prob.tif") as src:
+        assert src.crs is None and src.shape == (40, 40)
