@@ -297,8 +297,10 @@ def _scene_outputs(info: Scene, prob_path: Path, mask_path: Path, threshold: flo
 
 
 def _write_preview(scene: Scene, mask_path: Path, out_dir: Path, max_size: int = 1024) -> Path:
+    """`<name>_preview.png`: the scene, decimated, with the predicted roads in red."""
     from geoseg.viz import overlay_png
 
     image = read_decimated(scene.path, scene.bands, max_size)
     mask = read_decimated(mask_path, [1], max_size)[0]
-    return overlay_png(image, mask, out_dir / f"{scene.name}_preview.png", max_size=max_size)
+    valid = read_decimated(mask_path, [1], max_size, masks=True)[0] > 0
+    return overlay_png(image, mask, out_dir / f"{scene.name}_preview.png", max_size, valid=valid)

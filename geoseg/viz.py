@@ -1,4 +1,10 @@
-"""Quick-look images: a scene with a road mask overlaid, as a small PNG."""
+"""Quick-look PNGs: a scene with a road mask (or probabilities) drawn over it.
+
+Used for the sample-data preview and by ``geoseg predict --preview``.  Works for any
+``(bands, H, W)`` image: uint8 RGB is shown as is, other dtypes and band counts are
+stretched (2nd-98th percentile of the valid pixels of the shown bands) and the first three bands
+(or the ones named by `rgb`) are shown as red, green, blue.
+"""
 
 from __future__ import annotations
 
@@ -6,43 +12,66 @@ from pathlib import Path
 
 import numpy as np
 
+from geoseg.errors import BandMismatchError
 from geoseg.io.files import atomic_output
 
-ROAD_RGB = (255, 40, 40)
+ROAD_COLOUR = (255, 40, 40)
 
 
-def stretch_rgb(image: np.ndarray) -> np.ndarray:
-    """(C,H,W) any dtype -> (H,W,3) uint8, each band stretched between its 2nd and 98th
-    percentile (1–2 bands: the first band as grey; ≥3 bands: the first three)."""
-    bands = image[:3] if image.shape[0] >= 3 else image[:1].repeat(3, axis=0)
-    out = np.empty((*bands.shape[1:], 3), np.uint8)
-    for i, band in enumerate(bands.astype(np.float32)):
-        finite = band[np.isfinite(band)]
-        lo, hi = np.percentile(finite, (2, 98)) if finite.size else (0.0, 1.0)
-        scaled = (np.nan_to_num(band, nan=lo) - lo) / max(hi - lo, 1e-6)
-        out[..., i] = np.clip(scaled * 255, 0, 255).astype(np.uint8)
-    return out
+def to_display(image: np.ndarray, rgb: tuple[int, ...] | None = None,
+               valid: np.ndarray | None = None) -> np.ndarray:
+    """(bands, H, W) image -> (H, W, 3) uint8 for display."""
+    if image.ndim != 3:
+        raise BandMismatchError(f"preview: expected a (bands, rows, cols) image, got {image.shape}")
+    n = image.shape[0]
+    idx = list(rgb) if rgb is not None else ([0, 1, 2] if n >= 3 else [0, 0, 0])
+    if max(idx) >= n:
+        raise BandMismatchError(f"preview: band {max(idx) + 1} asked for, image has {n}")
+    sel = image[idx]
+    if sel.dtype == np.uint8:
+        return np.moveaxis(sel, 0, -1).copy()
+    # one stretch for all three bands (2nd-98th percentile) keeps the colour balance
+    sel = sel.astype(np.float32)
+    data = sel[:, valid] if valid is not None and valid.any() else sel.reshape(len(idx), -1)
+    lo, hi = np.percentile(data, [2, 98]) if data.size else (0.0, 1.0)
+    out = np.clip((sel - lo) / max(float(hi - lo), 1e-6) * 255.0, 0, 255).astype(np.uint8)
+    return np.moveaxis(out, 0, -1)
 
 
-def _downsample(array: np.ndarray, max_size: int) -> np.ndarray:
-    """Nearest-neighbour decimation of the last two axes to at most `max_size`."""
-    h, w = array.shape[-2:]
-    step = max(1, int(np.ceil(max(h, w) / max_size)))
-    return array[..., ::step, ::step]
+def _fraction(mask: np.ndarray) -> np.ndarray:
+    """A mask (0/1, 0/255 or probabilities 0..1) as float coverage 0..1."""
+    m = mask.astype(np.float32)
+    if np.issubdtype(mask.dtype, np.integer) and mask.size and mask.max() > 1:
+        m /= 255.0
+    return np.clip(np.nan_to_num(m), 0.0, 1.0)
 
 
-def overlay_png(
-    image: np.ndarray, mask: np.ndarray, path: str | Path, max_size: int = 1024, alpha: float = 0.6
-) -> Path:
-    """Write `image` (C,H,W) with road pixels of `mask` (H,W, nonzero = road) tinted red."""
+def overlay_png(image: np.ndarray, mask: np.ndarray, path: str | Path, max_size: int = 1024, *,
+                rgb: tuple[int, ...] | None = None, valid: np.ndarray | None = None,
+                colour: tuple[int, int, int] = ROAD_COLOUR, alpha: float = 0.6,
+                side_by_side: bool = False) -> Path:
+    """Write a PNG of `image` with `mask` tinted in `colour`, at most `max_size` px wide/high.
+
+    `mask` is (H, W): 0/1, 0/255 or probabilities in 0..1 (drawn with matching opacity).
+    Downsampling averages pixels (thin roads stay visible as fainter lines).  `valid`
+    (H, W bool) keeps nodata out of the contrast stretch.  With `side_by_side` the plain
+    image is put left of the overlay.  Returns the path.
+    """
     from PIL import Image
 
-    if image.shape[-2:] != mask.shape[-2:]:
-        raise ValueError(f"image {image.shape[-2:]} and mask {mask.shape[-2:]} differ in size")
-    rgb = stretch_rgb(_downsample(image, max_size)).astype(np.float32)
-    road = _downsample(mask, max_size).astype(bool)
-    rgb[road] = (1 - alpha) * rgb[road] + alpha * np.asarray(ROAD_RGB, np.float32)
-    path = Path(path)
+    if mask.shape != image.shape[1:]:
+        raise BandMismatchError(
+            f"{path}: mask shape {mask.shape} does not match image shape {image.shape[1:]}")
+    h, w = mask.shape
+    scale = min(1.0, max_size / max(h, w * (2 if side_by_side else 1)))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    base = Image.fromarray(to_display(image, rgb, valid)).resize(size, Image.Resampling.BOX)
+    cover = Image.fromarray((_fraction(mask) * 255).astype(np.uint8))
+    cover = np.asarray(cover.resize(size, Image.Resampling.BOX), np.float32) / 255.0
+    a = (alpha * np.clip(cover * 1.5, 0, 1))[..., None]
+    plain = np.asarray(base, np.float32)
+    tinted = (plain * (1 - a) + np.array(colour, np.float32) * a).round().astype(np.uint8)
+    out = np.concatenate([plain.astype(np.uint8), tinted], axis=1) if side_by_side else tinted
     with atomic_output(path) as tmp:
-        Image.fromarray(rgb.round().astype(np.uint8), "RGB").save(tmp, format="PNG")
-    return path
+        Image.fromarray(out).save(tmp, format="PNG", optimize=True)
+    return Path(path)

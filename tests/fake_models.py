@@ -1,14 +1,12 @@
-"""Small torch models for prediction tests (stand-ins until real tiny models are used).
+"""Small models for prediction tests.
 
 `PixelModel` is the "identity" model of the stitching tests: its logits are a fixed
 per-pixel function of the input, so stitched predictions must equal that function applied
-to the whole scene.  `TinyNet` is a real (random, seeded) 3×3 conv net.
+to the whole scene.  `TinyNet` is a (random, seeded) 3×3 conv net with a receptive field.
+`save_tiny_checkpoint` writes a real geoseg checkpoint of a tiny timm backbone.
 """
 
 from __future__ import annotations
-
-import sys
-import types
 
 import torch
 from torch import nn
@@ -51,27 +49,18 @@ class TinyNet(nn.Module):
         return self.body(x)
 
 
-def fake_create_model(arch, backbone, in_channels=3, encoder_weights=None, **kw):
-    return TinyNet(in_channels, arch, backbone)
-
-
-def install(monkeypatch) -> None:
-    """Make `geoseg.models.create_model` build TinyNet (models land on another branch)."""
-    module = types.ModuleType("geoseg.models")
-    module.create_model = fake_create_model
-    monkeypatch.setitem(sys.modules, "geoseg.models", module)
-
-
-def save_tiny_checkpoint(path, arch="linknet", backbone="tiny", in_channels=3, bands=None,
-                         threshold=0.5, seed=0):
+def save_tiny_checkpoint(path, arch="linknet", backbone="test_resnet", in_channels=3,
+                         bands=None, threshold=0.5, seed=0):
+    """A real geoseg checkpoint of a tiny timm backbone (random, seeded weights)."""
     from geoseg.checkpoint import save_checkpoint
+    from geoseg.models import create_model
     from geoseg.normalize import Normalizer
 
     torch.manual_seed(seed)
-    net = fake_create_model(arch, backbone, in_channels)
+    net = create_model(arch, backbone, in_channels=in_channels)
     norm = Normalizer.for_dtype("uint8", net.norm_mean, net.norm_std)
     return save_checkpoint(path, {
         "arch": arch, "backbone": backbone, "in_channels": in_channels, "bands": bands,
         "normalizer": norm.to_dict(), "tile": 64, "threshold": threshold,
-        "model_kwargs": {}, "state_dict": net.state_dict(),
+        "model_kwargs": dict(net.model_kwargs), "state_dict": net.state_dict(),
     })

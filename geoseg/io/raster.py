@@ -234,8 +234,11 @@ def build_overviews(path: Path, resampling: str) -> None:
             dst.update_tags(ns="rio_overview", resampling=resampling)
 
 
-def read_decimated(path: Path, bands: Sequence[int] | None, max_size: int) -> np.ndarray:
-    """Read bands of a raster downsampled so the longer side is at most `max_size`."""
+def read_decimated(
+    path: Path, bands: Sequence[int] | None, max_size: int, masks: bool = False
+) -> np.ndarray:
+    """Bands (or their validity masks) of a raster, decimated so the longer side is at most
+    `max_size` px (GDAL uses overviews where present; memory is the small result only)."""
     import rasterio
     from rasterio.enums import Resampling
 
@@ -246,7 +249,8 @@ def read_decimated(path: Path, bands: Sequence[int] | None, max_size: int) -> np
         else:
             shape = (src.height, src.width)
         indexes = list(bands) if bands else list(range(1, src.count + 1))
-        return src.read(indexes, out_shape=(len(indexes), *shape), resampling=Resampling.nearest)
+        read = src.read_masks if masks else src.read
+        return read(indexes, out_shape=(len(indexes), *shape), resampling=Resampling.nearest)
 
 
 class RowWriter:

@@ -11,11 +11,10 @@ from geoseg.cli.main import cli
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """A models folder with one trained checkpoint, a good scene and an output folder."""
-    fake_models.install(monkeypatch)
     models = tmp_path / "models"
     models.mkdir()
     monkeypatch.setenv("GEOSEG_MODELS", str(models))
-    ckpt = fake_models.save_tiny_checkpoint(models / "linknet_tiny_20250101-000000.pt")
+    ckpt = fake_models.save_tiny_checkpoint(models / "linknet_test_resnet_20250101-000000.pt")
     data = np.random.default_rng(0).integers(1, 256, (3, 100, 90)).astype(np.uint8)
     scene = write_geotiff(tmp_path / "scene.tif", data)
     return {"ckpt": ckpt, "scene": scene, "out": tmp_path / "out", "tmp": tmp_path}
@@ -26,7 +25,7 @@ def run(*args):
 
 
 def test_predict_with_backbone_finds_the_trained_checkpoint(env):
-    result = run("predict", env["scene"], "--backbone", "tiny", "-o", env["out"], "--tile", 64,
+    result = run("predict", env["scene"], "--backbone", "test_resnet", "-o", env["out"], "--tile", 64,
                  "--overlap", 16, "--tta", "flip", "--preview", "--float", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "4 tiles in" in result.output and "MP/s" in result.output
