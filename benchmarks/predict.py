@@ -16,6 +16,8 @@ itself (reader, stitcher, writer, GDAL cache) adds, in minutes instead of an hou
 
     python benchmarks/predict.py                 # full sizes (long on a CPU)
     python benchmarks/predict.py --quick         # 1024² / 768² vs 3072²: checks it works
+    python benchmarks/predict.py --only b --rss-model pixel          # pipeline memory only
+    python benchmarks/predict.py --only b --sizes 3072 12288x1536    # full width, fewer rows
 """
 
 from __future__ import annotations
@@ -60,21 +62,33 @@ def build_model(name: str):
     return model.eval()
 
 
-def make_scene(path: Path, size: int) -> Path:
-    """A size² uint8 RGB GeoTIFF with a road-like grid over textured ground, written in
-    256-row strips (memory: one strip)."""
+def parse_size(spec: str) -> tuple[int, int]:
+    """'3072' -> (3072, 3072); '12288x1536' -> (width 12288, height 1536)."""
+    w, _, h = str(spec).partition("x")
+    return int(w), int(h or w)
+
+
+def size_label(spec: str) -> str:
+    w, h = parse_size(spec)
+    return f"{w}²" if w == h else f"{w}×{h}"
+
+
+def make_scene(path: Path, size: int, height: int | None = None) -> Path:
+    """A size×height uint8 RGB GeoTIFF with a road-like grid over textured ground,
+    written in 256-row strips (memory: one strip)."""
     import rasterio
     from rasterio.transform import from_origin
 
-    profile = dict(driver="GTiff", width=size, height=size, count=3, dtype="uint8",
+    height = height or size
+    profile = dict(driver="GTiff", width=size, height=height, count=3, dtype="uint8",
                    crs="EPSG:32633", transform=from_origin(500000, 4100000, 0.5, 0.5),
                    tiled=True, blockxsize=256, blockysize=256, compress="deflate",
                    bigtiff="IF_SAFER")
     rng = np.random.default_rng(0)
     cols = np.arange(size)
     with rasterio.open(path, "w", **profile) as dst:
-        for top in range(0, size, 256):
-            rows = np.arange(top, min(top + 256, size))[:, None]
+        for top in range(0, height, 256):
+            rows = np.arange(top, min(top + 256, height))[:, None]
             ground = 90 + 30 * np.sin(rows / 37.0) * np.cos(cols / 53.0)
             road = ((rows % 700) < 14) | ((cols % 900) < 14) | (np.abs(rows - cols) % 1500 < 10)
             noise = rng.integers(0, 20, (3, rows.shape[0], size))
@@ -166,32 +180,38 @@ def overhead(tmp: Path, size: int, tile: int, overlap: int, batch: int) -> None:
     print("goal: ratio ≤ 1.15 (the time outside the model is what the pipeline adds)")
 
 
-def memory(tmp: Path, sizes: list[int], model: str, tile: int, overlap: int, batch: int) -> None:
-    common = ["--model", model, "--tile", str(tile), "--overlap", str(overlap), "--batch", str(batch)]
+def memory(tmp: Path, sizes: list[str], model: str, tile: int, overlap: int, batch: int) -> None:
+    common = ["--model", model, "--tile", str(tile), "--overlap", str(overlap),
+              "--batch", str(batch)]
     rows = []
-    ref = run_child("--child", "forward", "--size", str(sizes[0]), *common)
+    w0, h0 = parse_size(sizes[0])
+    ref = run_child("--child", "forward", "--size", str(max(w0, h0)), *common)
     rows.append(("bare forward", ref))
-    for size in sizes:
-        scene = make_scene(tmp / f"b_{size}.tif", size)
-        rows.append((f"predict {size}²", run_child("--child", "predict", "--scene", str(scene), *common)))
+    for spec in sizes:
+        scene = make_scene(tmp / f"b_{spec}.tif", *parse_size(spec))
+        result = run_child("--child", "predict", "--scene", str(scene), *common)
+        rows.append((f"predict {size_label(spec)}", result))
         scene.unlink()
     print(f"\n(b) peak RSS, one subprocess per case, {rows[0][1]['label']}, tile {tile}, "
           f"batch {batch}, CPU ({rows[0][1]['threads']} torch threads)")
-    print(f"{'case':<16} {'tiles':>6} {'seconds':>8} {'peak RSS MB':>12}")
+    print(f"{'case':<20} {'tiles':>6} {'seconds':>8} {'peak RSS MB':>12}")
     for name, r in rows:
-        print(f"{name:<16} {r['tiles']:>6} {r['seconds']:>8.1f} {r['peak_mb']:>12.0f}")
+        print(f"{name:<20} {r['tiles']:>6} {r['seconds']:>8.1f} {r['peak_mb']:>12.0f}")
     if len(sizes) > 1:
         small, big = rows[1][1]["peak_mb"], rows[-1][1]["peak_mb"]
-        print(f"ratio {sizes[-1]}²/{sizes[0]}²: {big / small:.3f} (goal ≤ 1.15); "
-              f"{sizes[-1]}² adds {big - ref['peak_mb']:.0f} MB over the bare forward")
+        print(f"ratio {size_label(sizes[-1])} / {size_label(sizes[0])}: {big / small:.3f} "
+              f"(goal ≤ 1.15); the largest adds {big - ref['peak_mb']:.0f} MB over the bare "
+              "forward")
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="small sizes, to check the script works")
     p.add_argument("--only", choices=["a", "b"], help="run one part")
     p.add_argument("--rss-model", default="linknet34", choices=["linknet34", "pixel"])
-    p.add_argument("--sizes", type=int, nargs="+", help="scene sizes for (b)")
+    p.add_argument("--sizes", nargs="+", help="scenes for (b): N (N²) or WxH, e.g. 12288x1536")
     p.add_argument("--tile", type=int, default=512)
     p.add_argument("--overlap", type=int, default=64)
     p.add_argument("--batch", type=int, default=4)
@@ -203,7 +223,7 @@ def main() -> None:
     args = p.parse_args()
     if args.child:
         return child(args)
-    a_size, b_sizes = (1024, [768, 3072]) if args.quick else (4096, [3072, 12288])
+    a_size, b_sizes = (1024, ["768", "3072"]) if args.quick else (4096, ["3072", "12288"])
     b_sizes = args.sizes or b_sizes
     with tempfile.TemporaryDirectory(prefix="geoseg-bench-") as tmp:
         if args.only in (None, "a"):
