@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,6 @@ class LoadedModel:
 
     module: Any
     normalizer: Normalizer | None
-    bands: tuple[int, ...] | None
     threshold: float | None
     in_channels: int | None
 
@@ -86,7 +86,7 @@ def resolve_checkpoint(
         model = find_latest(folder, arch, backbone)
         if model is None:
             what = f"{arch or '*'}_{backbone}"
-            example = f"configs/{arch}_{backbone}.yaml" if arch else "configs/<arch>_<backbone>.yaml"
+            example = f"configs/{arch or '<arch>'}_{backbone}.yaml"
             raise CheckpointError(
                 f"{folder}: no trained {what} checkpoint; train one with "
                 f"`geoseg train -c {example}` (it is saved there) or pass --model CKPT"
@@ -112,17 +112,10 @@ def load_model(model: Any, normalizer: Normalizer | None = None) -> LoadedModel:
 
         module = model_from_checkpoint(model)
         norm = normalizer or Normalizer.from_dict(model["normalizer"])
-        bands = model.get("bands")
-        return LoadedModel(
-            module,
-            norm,
-            tuple(bands) if bands else None,
-            model.get("threshold"),
-            int(model["in_channels"]),
-        )
+        return LoadedModel(module, norm, model.get("threshold"), int(model["in_channels"]))
     if isinstance(model, torch.nn.Module):
         channels = getattr(model, "in_channels", None)
-        return LoadedModel(model, normalizer, None, None, int(channels) if channels else None)
+        return LoadedModel(model, normalizer, None, int(channels) if channels else None)
     raise ModelError(
         f"model must be a checkpoint path, a checkpoint dict or a torch module, "
         f"not {type(model).__name__}"
@@ -164,8 +157,10 @@ def _check_bands(scene: Scene, loaded: LoadedModel, norm: Normalizer) -> None:
 def _check_params(tile: int, overlap: int, batch_size: int, threshold: float | None) -> None:
     if tile <= 0 or tile % STRIDE:
         raise ConfigError(f"tile must be a positive multiple of {STRIDE}, got {tile}")
-    if not 0 <= overlap < tile // 2 + 1:
-        raise ConfigError(f"overlap must be between 0 and half the tile ({tile // 2}), got {overlap}")
+    if not 0 <= overlap < tile // 2:
+        raise ConfigError(
+            f"overlap must be at least 0 and less than half the tile ({tile // 2}), got {overlap}"
+        )
     if batch_size < 1:
         raise ConfigError(f"batch size must be at least 1, got {batch_size}")
     if threshold is not None and not 0.0 < threshold < 1.0:
@@ -182,11 +177,15 @@ class _OutputSink:
         self.float_output = float_output
 
     def __call__(self, prob: np.ndarray, valid: np.ndarray) -> None:
-        prob = np.where(valid, np.clip(prob, 0.0, 1.0), 0.0).astype(np.float32)
-        road = (prob >= self.threshold) & valid
-        values = prob if self.float_output else np.rint(prob * 255).astype(np.uint8)
-        self.prob.write(values, valid)
-        self.mask.write(road.astype(np.uint8), valid)
+        # in place: `prob` is a fresh (rows, width) array; temporaries would scale with width
+        np.clip(prob, 0.0, 1.0, out=prob)
+        prob[~valid] = 0.0
+        road = (prob >= self.threshold).view(np.uint8)
+        if not self.float_output:
+            prob *= 255
+            prob = np.rint(prob, out=prob).astype(np.uint8)
+        self.prob.write(prob, valid)
+        self.mask.write(road, valid)
 
     def close(self) -> None:
         self.prob.close()
@@ -220,66 +219,85 @@ def predict_scene(
     ``<out_dir>/<name>_prob.tif``, ``<name>_mask.tif`` and, with `preview`,
     ``<name>_preview.png``.  `progress`: tqdm bar (None: only on a terminal).
     """
-    import rasterio
     from tqdm.auto import tqdm
 
     from geoseg.device import resolve_device
 
+    # cheap checks first: nothing is built or written before the inputs are known good
     _check_params(tile, overlap, batch_size, threshold)
     tta_views(tta)
+    dev = resolve_device(device)
+    if isinstance(model, (str, Path)):
+        model = load_checkpoint(model)
+    if bands is None and isinstance(model, dict) and model.get("bands"):
+        bands = model["bands"]
+    info = open_scene(scene, bands)
+    out_dir = ensure_writable_dir(out_dir)
     loaded = load_model(model, normalizer)
-    info = open_scene(scene, bands if bands is not None else loaded.bands)
     norm = _normalizer_for(loaded, info)
     _check_bands(info, loaded, norm)
-    out_dir = ensure_writable_dir(out_dir)
     threshold = threshold if threshold is not None else loaded.threshold or DEFAULT_THRESHOLD
-    dev = resolve_device(device)
     predictor = TilePredictor(loaded.module, dev, tta=tta)
     grid = TileGrid(info.height, info.width, tile, overlap)
 
     prob_path = out_dir / f"{info.name}_prob.tif"
     mask_path = out_dir / f"{info.name}_mask.tif"
-    start = time.perf_counter()
     megapixels = info.width * info.height / 1e6
-    with contextlib.ExitStack() as stack:
-        prob_tmp = stack.enter_context(atomic_output(prob_path))
-        mask_tmp = stack.enter_context(atomic_output(mask_path))
-        stack.enter_context(gdal_env())
-        prob_dst = stack.enter_context(
-            rasterio.open(prob_tmp, "w", **output_profile(info, "float32" if float_output else "uint8"))
-        )
-        mask_dst = stack.enter_context(rasterio.open(mask_tmp, "w", **output_profile(info, "uint8")))
-        sink = _OutputSink(prob_dst, mask_dst, threshold, float_output, info.has_mask)
+    start = time.perf_counter()
+    outputs = _scene_outputs(info, prob_path, mask_path, threshold, float_output, overviews)
+    bar = tqdm(total=len(grid), unit="tile", desc=info.name,
+               disable=None if progress is None else not progress)
+    with outputs as sink, bar:
         stitcher = Stitcher(grid, sink)
-        bar = stack.enter_context(
-            tqdm(total=len(grid), unit="tile", desc=info.name, disable=None if progress is None else not progress)
-        )
         for batch in read_batches(info, grid, batch_size, norm):
             probs = predictor(batch.images)
             for (r, c), p, v in zip(batch.offsets, probs, batch.valid):
                 stitcher.add(p, v, r, c)
             bar.update(len(batch.offsets))
-            done_mp = bar.n / len(grid) * megapixels
-            bar.set_postfix_str(f"{done_mp / max(time.perf_counter() - start, 1e-9):.2f} MP/s")
+            rate = bar.n / len(grid) * megapixels / max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix_str(f"{rate:.2f} MP/s")
         stitcher.close()
+    seconds = time.perf_counter() - start
+    preview_path = _write_preview(info, mask_path, out_dir) if preview else None
+    rate = megapixels / seconds
+    log.info("%s: %d tiles, %.1f s, %.2f MP/s -> %s, %s",
+             info.path, len(grid), seconds, rate, prob_path, mask_path)
+    return PredictResult(prob_path, mask_path, preview_path, len(grid), seconds, rate)
+
+
+@contextlib.contextmanager
+def _scene_outputs(info: Scene, prob_path: Path, mask_path: Path, threshold: float,
+                   float_output: bool, overviews: bool) -> Iterator[_OutputSink]:
+    """Open both outputs under temporary names and yield the sink that fills them; both
+    are renamed into place only when the block completes (removed on any error)."""
+    import rasterio
+
+    prob_dtype = "float32" if float_output else "uint8"
+    with contextlib.ExitStack() as stack:
+        prob_tmp = stack.enter_context(atomic_output(prob_path))
+        mask_tmp = stack.enter_context(atomic_output(mask_path))
+        stack.enter_context(gdal_env())
+        prob_dst = stack.enter_context(
+            rasterio.open(prob_tmp, "w", **output_profile(info, prob_dtype))
+        )
+        mask_dst = stack.enter_context(
+            rasterio.open(mask_tmp, "w", **output_profile(info, "uint8"))
+        )
+        sink = _OutputSink(prob_dst, mask_dst, threshold, float_output, info.has_mask)
+        yield sink
         sink.close()
         prob_dst.close()
         mask_dst.close()
         if overviews:
             build_overviews(prob_tmp, "average")
             build_overviews(mask_tmp, "nearest")
-    seconds = time.perf_counter() - start
-    preview_path = _write_preview(info, mask_path, out_dir) if preview else None
-    log.info(
-        "%s: %d tiles, %.1f s, %.2f MP/s -> %s, %s",
-        info.path, len(grid), seconds, megapixels / seconds, prob_path, mask_path,
-    )
-    return PredictResult(prob_path, mask_path, preview_path, len(grid), seconds, megapixels / seconds)
 
 
 def _write_preview(scene: Scene, mask_path: Path, out_dir: Path, max_size: int = 1024) -> Path:
+    """`<name>_preview.png`: the scene, decimated, with the predicted roads in red."""
     from geoseg.viz import overlay_png
 
     image = read_decimated(scene.path, scene.bands, max_size)
     mask = read_decimated(mask_path, [1], max_size)[0]
-    return overlay_png(image, mask, out_dir / f"{scene.name}_preview.png", max_size=max_size)
+    valid = read_decimated(mask_path, [1], max_size, masks=True)[0] > 0
+    return overlay_png(image, mask, out_dir / f"{scene.name}_preview.png", max_size, valid=valid)

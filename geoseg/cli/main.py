@@ -20,6 +20,7 @@ from geoseg.errors import GeoSegError
 # command name -> "module:attribute"; add one line per command module.
 COMMANDS: dict[str, str] = {
     "sample-data": "geoseg.cli.sample_data:sample_data",
+    "models": "geoseg.cli.models:models",
     "predict": "geoseg.cli.predict:predict",
     "vectorize": "geoseg.cli.vectorize:vectorize",
     "batch": "geoseg.cli.batch:batch",

@@ -145,6 +145,7 @@ class TilePredictor:
         out = total / len(self.views)
         if out.ndim != 4 or out.shape[1] != 1 or out.shape[-2:] != x.shape[-2:]:
             raise ValueError(
-                f"model returned shape {tuple(out.shape)}; expected (B, 1, {x.shape[-2]}, {x.shape[-1]})"
+                f"model returned shape {tuple(out.shape)}; "
+                f"expected (B, 1, {x.shape[-2]}, {x.shape[-1]})"
             )
         return out[:, 0].cpu().numpy()

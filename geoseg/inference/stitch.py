@@ -36,7 +36,9 @@ class Stitcher:
     def add(self, values: np.ndarray, valid: np.ndarray, row_off: int, col_off: int) -> None:
         """Blend one ``(tile, tile)`` prediction whose window starts at (row_off, col_off)."""
         if row_off < self.top:
-            raise ValueError(f"tile at row {row_off} arrived after rows up to {self.top} were written")
+            raise ValueError(
+                f"tile at row {row_off} arrived after rows up to {self.top} were written"
+            )
         if row_off > self.top:
             self._emit(row_off - self.top)
         h = min(self.grid.tile, self.grid.height - row_off)
@@ -60,7 +62,7 @@ class Stitcher:
         wsum = self.wsum[:n]
         if not (wsum > 0).all():
             raise RuntimeError(f"rows {self.top}-{self.top + n} are not covered by any tile")
-        self.sink(self.acc[:n] / wsum, self.valid[:n].copy())
+        self.sink(np.divide(self.acc[:n], wsum), self.valid[:n].copy())  # sink owns both
         keep = self.acc.shape[0] - n
         for buf in (self.acc, self.wsum, self.valid):
             buf[:keep] = buf[n:]

@@ -125,7 +125,9 @@ def open_scene(path: str | Path, bands: Sequence[int] | str | None = None) -> Sc
         try:
             src.read(window=last)
         except RasterioIOError:
-            raise RasterReadError(f"{path}: cannot read pixels (truncated or corrupt file)") from None
+            raise RasterReadError(
+                f"{path}: cannot read pixels (truncated or corrupt file)"
+            ) from None
         flags = [src.mask_flag_enums[b - 1] for b in selected]
         has_mask = any(MaskFlags.all_valid not in f for f in flags)
         scene = Scene(
@@ -218,13 +220,13 @@ def gdal_env(cache_mb: int = 64):
 
 
 def build_overviews(path: Path, resampling: str) -> None:
-    """Internal overviews (factors 2, 4, ... down to ~256 px) for quick display in GIS."""
+    """Internal overviews (factors 2, 4, ... down to ~64 px) for quick display in GIS."""
     import rasterio
     from rasterio.enums import Resampling
 
     with rasterio.open(path, "r+") as dst:
         factors, f = [], 2
-        while max(dst.width, dst.height) / f >= BLOCK / 2:
+        while max(dst.width, dst.height) / f > BLOCK / 4:
             factors.append(f)
             f *= 2
         if factors:
@@ -232,8 +234,11 @@ def build_overviews(path: Path, resampling: str) -> None:
             dst.update_tags(ns="rio_overview", resampling=resampling)
 
 
-def read_decimated(path: Path, bands: Sequence[int] | None, max_size: int) -> np.ndarray:
-    """Read bands of a raster downsampled so the longer side is at most `max_size`."""
+def read_decimated(
+    path: Path, bands: Sequence[int] | None, max_size: int, masks: bool = False
+) -> np.ndarray:
+    """Bands (or their validity masks) of a raster, decimated so the longer side is at most
+    `max_size` px (GDAL uses overviews where present; memory is the small result only)."""
     import rasterio
     from rasterio.enums import Resampling
 
@@ -244,7 +249,8 @@ def read_decimated(path: Path, bands: Sequence[int] | None, max_size: int) -> np
         else:
             shape = (src.height, src.width)
         indexes = list(bands) if bands else list(range(1, src.count + 1))
-        return src.read(indexes, out_shape=(len(indexes), *shape), resampling=Resampling.nearest)
+        read = src.read_masks if masks else src.read
+        return read(indexes, out_shape=(len(indexes), *shape), resampling=Resampling.nearest)
 
 
 class RowWriter:

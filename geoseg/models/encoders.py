@@ -127,7 +127,7 @@ def build_encoder(
                 f"backbone {backbone!r} cannot be used as an encoder: timm features_only "
                 f"failed ({_first_line(exc)})"
             ) from None
-        return Encoder(body, timm_name)
+        return _checked(Encoder(body, timm_name), backbone)
 
     overlay = {}
     if str(encoder_weights) != "imagenet":
@@ -149,7 +149,19 @@ def build_encoder(
             "check the internet connection, or use encoder_weights null or a local file"
         ) from None
     log.info("encoder %s: loaded %s weights", timm_name, encoder_weights)
-    return Encoder(body, timm_name)
+    return _checked(Encoder(body, timm_name), backbone)
+
+
+def _checked(encoder: Encoder, backbone: str) -> Encoder:
+    """Only feature pyramids (power-of-two reductions growing with depth) decode cleanly."""
+    red = encoder.reductions
+    pyramid = all(r & (r - 1) == 0 for r in red) and all(a < b for a, b in zip(red, red[1:]))
+    if not pyramid or encoder.output_stride < 4:
+        raise ModelError(
+            f"backbone {backbone!r} returns features with reductions {red}; geoseg needs a "
+            "feature pyramid (reductions such as 2, 4, 8, 16, 32), as CNN backbones give"
+        )
+    return encoder
 
 
 def _check_features_only(backbone: str, timm_name: str, in_channels: int) -> None:

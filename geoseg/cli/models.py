@@ -1,0 +1,36 @@
+"""`geoseg models`: the architectures and backbones, with measured size and cost."""
+
+from __future__ import annotations
+
+import click
+from tqdm import tqdm
+
+
+@click.command("models")
+@click.option("--arch", "archs", multiple=True, help="Only this architecture (repeatable).")
+@click.option(
+    "--backbone", "backbones", multiple=True,
+    help="Backbone alias or any timm name (repeatable); default: the seed backbones.",
+)
+@click.option("--size", default=1024, show_default=True, type=click.IntRange(32),
+              help="Square input side for the GFLOPs column.")
+def models(archs: tuple[str, ...], backbones: tuple[str, ...], size: int) -> None:
+    """List architectures x backbones with parameter counts and measured GFLOPs."""
+    from geoseg.models import BACKBONE_ALIASES, list_archs
+    from geoseg.models.summary import iter_model_table
+
+    archs = archs or tuple(list_archs())
+    backbones = backbones or tuple(BACKBONE_ALIASES)
+    rows = list(tqdm(iter_model_table(archs, backbones, size), total=len(archs) * len(backbones),
+                     desc="measuring", unit="model", leave=False, disable=None))
+    click.echo(f"{'arch':<10} {'backbone':<10} {'timm encoder':<16} {'params (M)':>10} "
+               f"{f'GFLOPs @{size}²':>14}")
+    for r in rows:
+        click.echo(f"{r.arch:<10} {r.backbone:<10} {r.timm_name:<16} {r.params / 1e6:>10.2f} "
+                   f"{r.gflops:>14.1f}")
+    click.echo(
+        f"\nGFLOPs measured with torch FlopCounterMode (batch 1, eval; 1 multiply-add = 2 FLOPs); "
+        f"params include AD-LinkNet's training-only auxiliary heads.\n"
+        f"Backbones: {', '.join(f'{k} ({v})' if k != v else k for k, v in BACKBONE_ALIASES.items())}"
+        "; any other timm model with features_only also works (e.g. --backbone efficientnet_b0)."
+    )
