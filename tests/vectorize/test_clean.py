@@ -37,3 +37,16 @@ def test_distance_at_pixels_equals_edt_with_anisotropy():
     for sampling in [(1.0, 1.0), (0.3, 0.24)]:
         expected = ndi.distance_transform_edt(mask, sampling=sampling)[rows, cols]
         np.testing.assert_allclose(distance_to_background(mask, rows, cols, sampling), expected)
+
+
+def test_hole_filling_matches_a_full_background_count():
+    rng = np.random.default_rng(1)
+    mask = ndi.binary_dilation(rng.random((120, 140)) > 0.93, iterations=2)
+    for limit in (3, 10, 40, 200):
+        labels, n = ndi.label(~mask)
+        sizes = np.bincount(labels.ravel())
+        border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        fill = sizes < limit
+        fill[0] = False
+        fill[border] = False
+        np.testing.assert_array_equal(fill_small_holes(mask, limit), mask | fill[labels])
