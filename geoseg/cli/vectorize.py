@@ -11,10 +11,13 @@ import click
               help="Output layer: .gpkg (recommended), .shp or .geojson.")
 @click.option("--prob", type=click.Path(dir_okay=False),
               help="Probability raster on the mask's grid, for the mean_prob attribute.")
-@click.option("--min-blob-m2", type=float, help="Drop road blobs smaller than this [max(20 m², 32 px)].")
+@click.option("--min-blob-m2", type=float,
+              help="Drop road blobs smaller than this [max(20 m², 32 px)].")
 @click.option("--hole-m2", type=float, help="Fill holes smaller than this [max(20 m², 32 px)].")
-@click.option("--prune-m", type=float, help="Remove dead-end spurs shorter than this [max(10 m, 5 px)].")
-@click.option("--bridge-m", type=float, help="Join aligned dead ends closer than this [max(10 m, 4 px)].")
+@click.option("--prune-m", type=float,
+              help="Remove dead-end spurs shorter than this [max(10 m, 5 px)].")
+@click.option("--bridge-m", type=float,
+              help="Join aligned dead ends closer than this [max(10 m, 4 px)].")
 @click.option("--simplify-m", type=float, help="Douglas–Peucker tolerance [1 pixel].")
 @click.option("--block-size", type=int, default=4096, show_default=True,
               help="Process the mask in blocks of this many pixels (bounded memory).")

@@ -39,7 +39,8 @@ def _border_labels(labels: np.ndarray, sides: Sides) -> np.ndarray:
     return np.unique(np.concatenate(found)) if found else np.empty(0, labels.dtype)
 
 
-def remove_small_blobs(mask: np.ndarray, min_pixels: float, cut: Sides = (False,) * 4) -> np.ndarray:
+def remove_small_blobs(mask: np.ndarray, min_pixels: float,
+                       cut: Sides = (False,) * 4) -> np.ndarray:
     """Drop 8-connected road components with fewer than `min_pixels` pixels.
 
     Components touching a cut side (`cut`: top, bottom, left, right) are kept.

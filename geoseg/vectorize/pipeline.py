@@ -2,7 +2,8 @@
 
 Pipeline: remove small blobs / fill small holes → skeletonize → skeleton graph (skan),
 block by block → merge through degree-2 nodes (joins seams) → collapse junction
-clusters → prune short spurs → trim end hooks → extend dead ends to the scene edge → bridge aligned gaps
+clusters → prune short spurs → trim end hooks → extend dead ends to the scene edge →
+bridge aligned gaps
 → Douglas–Peucker → CRS coordinates and attributes.
 """
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 def refine(graph: RoadGraph, params: VectorizeParams) -> None:
     """Topology repairs on the raw skeleton graph, in place."""
     graph.merge_degree2()
+    graph.canonicalize()
     graph.contract_junctions()
     graph.merge_degree2()
     prune_spurs(graph, params.prune_m)

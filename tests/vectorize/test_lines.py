@@ -43,7 +43,8 @@ def test_geographic_defaults_follow_pixel_size_in_metres():
     from rasterio.crs import CRS
 
     pixel = pixel_size_m(VEGAS, CRS.from_epsg(4326), (1300, 1300))
-    assert pixel.y == pytest.approx(0.2997, rel=1e-3) and pixel.x == pytest.approx(0.2430, rel=1e-3)
+    assert pixel.y == pytest.approx(0.2997, rel=1e-3)
+    assert pixel.x == pytest.approx(0.2430, rel=1e-3)
     params = VectorizeParams.resolve(pixel)
     assert params.simplify_m == pytest.approx(pixel.mean) and params.prune_m == 10.0
     feet = pixel_size_m(from_origin(0, 0, 2, 2), CRS.from_epsg(2263), (10, 10))  # US feet
@@ -57,4 +58,5 @@ def test_coordinates_are_pixel_centres_through_the_transform():
     roads = vectorize_mask(mask, transform=t, crs="EPSG:32632", min_area_m2=0, progress=False)
     xy = shapely.get_coordinates(roads.geometry.values)
     np.testing.assert_allclose(xy[:, 1], 6000000 - 205)
-    assert xy[:, 0].min() == pytest.approx(300000 + 55) and xy[:, 0].max() == pytest.approx(300000 + 745)
+    assert xy[:, 0].min() == pytest.approx(300000 + 55)
+    assert xy[:, 0].max() == pytest.approx(300000 + 745)
