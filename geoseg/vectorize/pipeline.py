@@ -94,3 +94,18 @@ def vectorize_mask(
         graph = build_graph(msrc, psrc, params, pixel, progress)
     refine(graph, params)
     return graph_to_roads(graph, msrc.transform, msrc.crs, params.simplify_m / pixel.mean)
+
+
+def vectorize_to_file(mask: str | Path | np.ndarray, output: str | Path,
+                      prob: str | Path | np.ndarray | None = None, *, style: bool = True,
+                      **options: Any):
+    """:func:`vectorize_mask` then :func:`geoseg.io.vector.write_roads` (.gpkg/.shp/.geojson).
+
+    The format is checked before the work starts.  Returns the roads GeoDataFrame.
+    """
+    from geoseg.io.vector import driver_for, write_roads
+
+    driver_for(Path(output))
+    roads = vectorize_mask(mask, prob, **options)
+    write_roads(roads, output, style=style)
+    return roads
