@@ -164,13 +164,21 @@ def write_roads(gdf, path: str | Path, style: bool = True, layer: str | None = N
 
 
 def read_roads(path: str | Path, layer: str | None = None):
-    """Read a road-line layer as a GeoDataFrame (one-line error when unreadable)."""
+    """Read a road-line layer as a GeoDataFrame (one-line error when unreadable).
+
+    Without `layer`, the first layer with geometry is read (a styled GeoPackage also
+    holds QGIS's ``layer_styles`` table).
+    """
     import pyogrio
 
     path = Path(path)
     if not path.exists():
         raise VectorReadError(f"{path}: file not found")
     try:
+        if layer is None:  # the first layer with geometry (not QGIS's layer_styles table)
+            layers = pyogrio.list_layers(path)
+            spatial = [name for name, geom in layers if geom is not None]
+            layer = spatial[0] if spatial else layers[0][0]
         return pyogrio.read_dataframe(path, layer=layer)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise VectorReadError(f"{path}: cannot read vector layer ({str(exc).splitlines()[0]})"

@@ -67,8 +67,8 @@ def build_graph(mask: GridSource, prob: GridSource | None, params: VectorizePara
     min_px, hole_px = params.min_area_m2 / area, params.hole_area_m2 / area
     halo = max(params.halo, RING + 1)
     blocks = list(iter_blocks(mask.shape, params.block_size, halo))
-    for block in tqdm(blocks, desc="vectorize", unit="block", disable=not progress or len(blocks) < 2,
-                      leave=False):
+    quiet = not progress or len(blocks) < 2
+    for block in tqdm(blocks, desc="vectorize", unit="block", disable=quiet, leave=False):
         road = mask_block(mask, *block.halo)
         if not road.any():
             continue

@@ -131,6 +131,34 @@ class RoadGraph:
                 e.prob = np.insert(e.prob, 0 if at_start else len(e.prob), e.prob[idx])
             e.length += chain_length(np.vstack([end, point]), self.pixel)
 
+    def canonicalize(self) -> None:
+        """Renumber and orient edges in a canonical order, independent of block order.
+
+        The repairs below visit edges in id order and break ties by it, so this makes
+        their result depend only on the skeleton, not on how the scene was cut into
+        blocks.  An isolated loop starts at its lowest pixel.
+        """
+        width = self.shape[1]
+        canon = []
+        for e in self.edges.values():
+            pixels = np.round(e.rc).astype(np.int64)
+            keys = pixels[:, 0] * width + pixels[:, 1]
+            if e.u == e.v and self.degree(e.u) == 2 and len(keys) > 2:
+                i = int(np.argmin(keys[:-1]))
+                order = np.r_[np.arange(i, len(keys) - 1), np.arange(0, i + 1)]
+                node = int(keys[i])
+                e = Edge(node, node, e.rc[order], e.dist[order],
+                         None if e.prob is None else e.prob[order], e.length)
+                keys = keys[order]
+            if (e.u, keys[min(1, len(keys) - 1)]) > (e.v, keys[max(len(keys) - 2, 0)]):
+                e, keys = e.oriented(e.v), keys[::-1]
+            canon.append(((e.u, e.v, tuple(keys[:3]), len(keys)), e))
+        canon.sort(key=lambda item: item[0])
+        self.edges, self.incident, self._next_id = {}, defaultdict(list), 0
+        self.moved.clear()
+        for _, e in canon:
+            self.add(e.u, e.v, e.rc, e.dist, e.prob, e.length)
+
     # -- topology ----------------------------------------------------------------------
     def merge_degree2(self, nodes: Iterable[int] | None = None) -> None:
         """Join the two edges at every degree-2 node into one (roads through seams)."""
@@ -331,7 +359,8 @@ def bridge_gaps(graph: RoadGraph, max_m: float, angle_deg: float = 35.0) -> None
     """Join dead ends whose roads are less than `max_m` metres apart and aligned.
 
     The gap is measured between road ends: skeleton ends stop about half a road width
-    short of the road's end, so each end's half width is taken off.  Two ends are bridged when the straight gap between them deviates from each end's
+    short of the road's end, so each end's half width is taken off.  Two ends are
+    bridged when the straight gap between them deviates from each end's
     own direction by at most `angle_deg`; closest pairs first, each end at most once.
     """
     ends = [n for n, inc in graph.incident.items() if len(inc) == 1]

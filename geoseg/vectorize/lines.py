@@ -68,13 +68,12 @@ def graph_to_roads(graph: RoadGraph, transform: Any, crs: Any, simplify_px: floa
     if not edges:
         return empty_roads(crs, graph.with_prob)
     # (row, col) -> (col + 0.5, row + 0.5) pixel space, simplified there
+    counts = [len(e.rc) for e in edges]
     lines = shapely.linestrings(np.vstack([e.rc[:, ::-1] + 0.5 for e in edges]),
-                                indices=np.repeat(np.arange(len(edges)), [len(e.rc) for e in edges]))
+                                indices=np.repeat(np.arange(len(edges)), counts))
     if simplify_px > 0:
         lines = shapely.simplify(lines, simplify_px, preserve_topology=False)
-    a, b, c, d, e_, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
-    lines = shapely.transform(lines, lambda xy: np.column_stack(
-        [a * xy[:, 0] + b * xy[:, 1] + c, d * xy[:, 0] + e_ * xy[:, 1] + f]))
+    lines = shapely.transform(lines, lambda xy: np.column_stack(transform @ (xy[:, 0], xy[:, 1])))
     keep = ~shapely.is_empty(lines) & shapely.is_valid(lines) & (shapely.length(lines) > 0)
     lines = lines[keep]
     edges = [e for e, k in zip(edges, keep) if k]

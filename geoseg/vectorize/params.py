@@ -93,7 +93,7 @@ def pixel_size_m(transform: Any, crs: Any, shape: tuple[int, int]) -> PixelSize:
         from pyproj import Geod
 
         geod = Geod(**ellipsoid_kwargs(crs))
-        cx, cy = transform * (shape[1] / 2, shape[0] / 2)
+        cx, cy = transform @ (shape[1] / 2, shape[0] / 2)
         _, _, dx = geod.inv(cx - rx / 2, cy, cx + rx / 2, cy)
         _, _, dy = geod.inv(cx, cy - ry / 2, cx, cy + ry / 2)
         return PixelSize(abs(dx), abs(dy))

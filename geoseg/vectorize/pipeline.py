@@ -2,7 +2,8 @@
 
 Pipeline: remove small blobs / fill small holes → skeletonize → skeleton graph (skan),
 block by block → merge through degree-2 nodes (joins seams) → collapse junction
-clusters → prune short spurs → trim end hooks → extend dead ends to the scene edge → bridge aligned gaps
+clusters → prune short spurs → trim end hooks → extend dead ends to the scene edge →
+bridge aligned gaps
 → Douglas–Peucker → CRS coordinates and attributes.
 """
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 def refine(graph: RoadGraph, params: VectorizeParams) -> None:
     """Topology repairs on the raw skeleton graph, in place."""
     graph.merge_degree2()
+    graph.canonicalize()
     graph.contract_junctions()
     graph.merge_degree2()
     prune_spurs(graph, params.prune_m)
@@ -92,3 +94,18 @@ def vectorize_mask(
         graph = build_graph(msrc, psrc, params, pixel, progress)
     refine(graph, params)
     return graph_to_roads(graph, msrc.transform, msrc.crs, params.simplify_m / pixel.mean)
+
+
+def vectorize_to_file(mask: str | Path | np.ndarray, output: str | Path,
+                      prob: str | Path | np.ndarray | None = None, *, style: bool = True,
+                      **options: Any):
+    """:func:`vectorize_mask` then :func:`geoseg.io.vector.write_roads` (.gpkg/.shp/.geojson).
+
+    The format is checked before the work starts.  Returns the roads GeoDataFrame.
+    """
+    from geoseg.io.vector import driver_for, write_roads
+
+    driver_for(Path(output))
+    roads = vectorize_mask(mask, prob, **options)
+    write_roads(roads, output, style=style)
+    return roads

@@ -14,22 +14,14 @@ import numpy as np
 from scipy.spatial import cKDTree
 from skimage.morphology import skeletonize as _skeletonize
 
+from geoseg.vectorize.clean import road_edge_background
+
 
 def skeletonize(mask: np.ndarray) -> np.ndarray:
     """One-pixel-wide, 8-connected centreline pixels of a boolean road mask."""
     if not mask.any():
         return np.zeros(mask.shape, dtype=bool)
     return _skeletonize(mask)
-
-
-def road_edge_background(mask: np.ndarray) -> np.ndarray:
-    """Background pixels 4-adjacent to road: the only candidates for a nearest background."""
-    grown = mask.copy()
-    grown[1:] |= mask[:-1]
-    grown[:-1] |= mask[1:]
-    grown[:, 1:] |= mask[:, :-1]
-    grown[:, :-1] |= mask[:, 1:]
-    return grown & ~mask
 
 
 def distance_to_background(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray,

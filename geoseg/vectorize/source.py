@@ -110,16 +110,13 @@ def mask_block(source: GridSource, rows: slice, cols: slice) -> np.ndarray:
         valid = values != source.nodata
     elif values.dtype.kind == "f":
         valid = ~np.isnan(values)
-    if values.dtype == np.uint8:
-        counts = np.bincount(values[valid] if valid is not None else values.ravel(),
-                             minlength=256)
-        counts[list(MASK_VALUES)] = 0
-        bad = np.flatnonzero(counts)
-        bad_value = bad[0] if bad.size else None
-    elif values.dtype == bool:
+    checked = values if valid is None else values[valid]
+    if values.dtype == bool or checked.size == 0:
         bad_value = None
+    elif values.dtype == np.uint8:  # fast path: two comparisons, no sort or histogram
+        odd = (checked > 1) & (checked < 255)
+        bad_value = checked[odd].flat[0] if odd.any() else None
     else:
-        checked = values[valid] if valid is not None else values
         ok = np.isin(checked, MASK_VALUES)
         bad_value = None if ok.all() else checked[~ok].flat[0]
     if bad_value is not None:

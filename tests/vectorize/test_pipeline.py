@@ -98,6 +98,20 @@ def test_network_across_blocks_equals_whole_scene():
     assert shapely.hausdorff_distance(a, b) < 1e-6
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_random_networks_do_not_depend_on_block_layout(seed):
+    rng = np.random.default_rng(seed)
+    lines = [rng.uniform(-20, 260, size=(rng.integers(2, 4), 2))
+             for _ in range(rng.integers(2, 7))]
+    mask = draw_roads((240, 240), lines, int(rng.integers(3, 14)))
+    mask[rng.random(mask.shape) < 0.01] = 255  # speckle for the cleanup to remove
+    whole = vectorize(mask)
+    blocked = vectorize(mask, block_size=int(rng.integers(64, 130)), halo=32)
+    assert len(blocked) == len(whole) > 0
+    assert (blocked.geometry.values == whole.geometry.values).all()  # same lines, same order
+    np.testing.assert_allclose(blocked.width_m, whole.width_m)
+
+
 def test_short_spur_is_pruned_long_branch_kept():
     main = [(10, 100), (290, 100)]
     spur = [(100, 100), (100, 112)]  # 12 px = 6 m < 10 m
