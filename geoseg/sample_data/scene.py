@@ -37,6 +37,7 @@ class SampleScene:
     nodata: int | None
     valid: np.ndarray          # (H, W) bool: where the image holds data
     confusers: "geopandas.GeoDataFrame | None" = None  # noqa: F821  rivers/railways (not road)
+    occluded: np.ndarray | None = None  # (H, W) bool: road pixels hidden under tree crowns
     band_names: tuple[str, ...] = field(default=("red", "green", "blue"))
     seed: int = 0
 
@@ -106,7 +107,7 @@ def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
                               rng.uniform(70.0, 150.0) / res, sun)
     crowns = objects.crowns_along(rng, paths, res, 0.45)
     crowns += _scattered_crowns(rng, shape, res, homes, occupied)
-    objects.trees(rng, img, np.array(crowns).reshape(-1, 3), sun)
+    canopy = objects.trees(rng, img, np.array(crowns).reshape(-1, 3), sun)
 
     _finish(rng, img, res)
     valid = np.ones(shape, bool)
@@ -120,7 +121,8 @@ def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
     roads = _centrelines(paths, width, height, footprint, transform, crs)
     others = _centrelines(lookalikes, width, height, footprint, transform, crs)
     return SampleScene(image, mask.astype(np.uint8), roads, transform, crs,
-                       0 if nodata_collar else None, valid, others, BAND_SETS[bands], seed)
+                       0 if nodata_collar else None, valid, others, mask.astype(bool) & canopy,
+                       BAND_SETS[bands], seed)
 
 
 def _clip_paths(paths: list[Path], frame: Polygon) -> list[Path]:

@@ -137,6 +137,17 @@ def test_full_network_is_one_connected_graph(seed):
     assert {p.kind for p in paths} >= {"primary", "track"}
 
 
+def test_roads_under_tree_crowns_stay_road(big):
+    """As in DeepGlobe, a road hidden by a crown is still road in the mask."""
+    hidden = big.occluded
+    assert hidden.dtype == bool and hidden.sum() > 50
+    assert big.mask[hidden].all()
+    red, green, blue = big.image.astype(np.float64)
+    open_road = big.mask.astype(bool) & ~hidden
+    # hidden pixels look like foliage (green over red), open road does not
+    assert (green - red)[hidden].mean() > (green - red)[open_road].mean() + 10
+
+
 def test_confusers_are_not_road():
     found = set()
     for seed in range(4):
