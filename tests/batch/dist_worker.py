@@ -1,4 +1,4 @@
-"""Run by tests/batch/test_distributed.py under torchrun: one rank of a batch over the
+"""Run by tests/batch/test_batch_distributed.py under torchrun: one rank of a batch over the
 test area, with the truth-mask predictor and the exact-line vectorizer (fast)."""
 
 from __future__ import annotations
