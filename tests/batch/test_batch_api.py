@@ -183,3 +183,34 @@ def test_real_predict_and_vectorize_chain(area, tmp_path):
     assert abs(roads.length.sum() - expected) < 0.06 * expected
     assert duplicated_length(roads) < 3.0
     assert (roads["mean_prob"] > 0.9).all()  # probabilities travelled with the lines
+
+
+def test_real_geographic_scenes_merge_in_utm(realdata, tmp_path):
+    """SpaceNet Las Vegas (EPSG:4326, 0.3 m) cut into two overlapping scenes: merged in
+    the UTM zone, as long as the network vectorized in one piece, nothing twice."""
+    from rasterio.windows import Window
+
+    from geoseg.vectorize import vectorize_mask
+
+    folder = realdata / "spacenet_vegas_pan"
+    windows = {"west": Window(0, 0, 760, 700), "east": Window(540, 0, 760, 700),
+               "whole": Window(0, 0, 1300, 700)}
+    for sub, name in (("scenes", "vegas_pan.tif"), ("truth", "vegas_pan_roads_mask.tif")):
+        (tmp_path / sub).mkdir()
+        with rasterio.open(folder / name) as src:
+            for key, win in windows.items():
+                profile = src.profile | {"width": win.width, "height": win.height,
+                                         "transform": src.window_transform(win),
+                                         "blockysize": 16}
+                with rasterio.open(tmp_path / sub / f"{key}.tif", "w", **profile) as dst:
+                    dst.write(src.read(window=win))
+    scenes = [tmp_path / "scenes" / "west.tif", tmp_path / "scenes" / "east.tif"]
+    result = run_batch(scenes, tmp_path / "out", predictor=truth_predictor(tmp_path / "truth"),
+                       progress=False)
+    assert result.ok and result.crs == "EPSG:32611"  # Las Vegas: UTM zone 11 north
+    roads = read_layer(result.roads_path)
+    assert roads.crs == "EPSG:32611"
+    whole = vectorize_mask(tmp_path / "truth" / "whole.tif", progress=False).to_crs(roads.crs)
+    assert abs(roads.length.sum() - whole.length.sum()) < 0.03 * whole.length.sum()
+    assert duplicated_length(roads) < 0.01 * roads.length.sum()
+    assert np.allclose(roads["length_m"], roads.length, rtol=1e-6)
