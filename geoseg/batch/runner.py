@@ -172,6 +172,14 @@ def one_line(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 
+def remove_partials(folder: Path) -> None:
+    """Delete temporary files a killed run left (``.<name>.partial-<id>.<ext>``, see
+    :func:`geoseg.io.files.temp_name`); only this scene's rank writes in its folder."""
+    for p in folder.glob(".*.partial-*"):
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
 def process_scene(scene: SceneInfo, out_dir: Path, manifest: Manifest, params: dict[str, Any],
                   rank: int, predictor: Predictor, vectorizer: Vectorizer) -> dict[str, Any]:
     """Predict and vectorize one scene into OUTDIR/scenes/<name>/ and record the outcome.
@@ -188,6 +196,7 @@ def process_scene(scene: SceneInfo, out_dir: Path, manifest: Manifest, params: d
     stats = {"megapixels": round(scene.megapixels, 4)}
     try:
         scene_dir.mkdir(parents=True, exist_ok=True)
+        remove_partials(scene_dir)
         mask, prob = predictor(scene, scene_dir)
         gdf = vectorizer(mask, prob)
         roads = write_roads(gdf, scene_dir / "roads.gpkg", style=False)

@@ -88,6 +88,45 @@ def test_interrupted_run_resumes_to_the_same_result(area, tmp_path):
     assert {r["scene"]: r["attempts"] for r in forced.scenes} == {"a": 2, "b": 2, "c": 3, "d": 2}
 
 
+def test_killed_run_leaves_nothing_that_looks_finished(area, tmp_path):
+    """SIGKILL while scene c's mask is half written: no cleanup code runs, yet nothing
+    looks finished, and the rerun completes to the uninterrupted result."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, str(repo / "tests" / "batch" / "kill_worker.py"),
+         str(area.scenes[0].parent.parent), str(out), "c"],
+        env={**os.environ, "PYTHONPATH": str(repo)}, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not list((out / "scenes" / "c").glob(".c_mask.partial-*")):
+            assert proc.poll() is None and time.time() < deadline, "worker never reached c"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    states = {p.stem: json.loads(p.read_text())["status"] for p in (out / "manifest").iterdir()}
+    assert states == {"a": "done", "b": "done", "c": "running"}
+    assert [p.name for p in (out / "scenes" / "c").iterdir()][0].startswith(".c_mask.partial-")
+    assert not (out / "scenes" / "c" / "c_mask.tif").exists()
+
+    vec = line_vectorizer(area.roads)
+    resumed = run_batch(area.scenes, out, predictor=truth_predictor(area.truth_dir),
+                        vectorizer=vec, progress=False)
+    whole = run_batch(area.scenes, tmp_path / "whole", predictor=truth_predictor(area.truth_dir),
+                      vectorizer=vec, progress=False)
+    assert (resumed.processed, resumed.already_done) == (2, 2)
+    assert _snapshot(resumed.roads_path) == _snapshot(whole.roads_path)
+    assert not list(out.rglob(".*partial*"))  # the killed run's temporary file is gone
+
+
 def test_failed_scenes_are_recorded_and_the_batch_goes_on(area, tmp_path):
     garbage = tmp_path / "garbage.tif"
     garbage.write_bytes(b"not a raster at all")
