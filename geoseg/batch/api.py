@@ -76,7 +76,9 @@ def model_identity(model: Any) -> Any:
     if isinstance(model, (str, Path)):
         return {"checkpoint": str(Path(model).resolve()), **(fingerprint(model) or {})}
     if isinstance(model, dict):
-        return {k: model.get(k) for k in ("path", "arch", "backbone", "created", "epoch")}
+        ident = {k: model.get(k) for k in ("arch", "backbone", "created", "epoch")}
+        return {"checkpoint": str(Path(model["path"]).resolve()) if model.get("path") else None,
+                **ident}
     return {"module": type(model).__name__}
 
 

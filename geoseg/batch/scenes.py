@@ -89,7 +89,7 @@ def expand_inputs(items: Iterable[str | Path]) -> list[Path]:
     paths: list[Path] = []
     pending = [str(i) for i in items]
     pending.reverse()
-    depth_guard = 0
+    lists_read = 0
     while pending:
         item = pending.pop()
         if _is_glob(item):
@@ -98,8 +98,8 @@ def expand_inputs(items: Iterable[str | Path]) -> list[Path]:
                 raise ConfigError(f"{item}: the pattern matches no files")
             paths.extend(Path(m) for m in matches if Path(m).is_file())
         elif Path(item).suffix.lower() in LIST_SUFFIXES and Path(item).is_file():
-            depth_guard += 1
-            if depth_guard > 1000:
+            lists_read += 1
+            if lists_read > 1000:
                 raise ConfigError(f"{item}: scene lists include each other endlessly")
             pending.extend(reversed(_read_list(Path(item))))
         else:
