@@ -20,6 +20,7 @@ from geoseg.errors import GeoSegError
 # command name -> "module:attribute"; add one line per command module.
 COMMANDS: dict[str, str] = {
     "sample-data": "geoseg.cli.sample_data:sample_data",
+    "evaluate": "geoseg.cli.evaluate:evaluate",
 }
 
 log = logging.getLogger("geoseg")

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 COINCIDENT_M = 0.05  # points closer than this to a node are that node (reference: 5 cm)
 
 
-def _is_metric(crs: CRS) -> bool:
+def is_metric_crs(crs: CRS) -> bool:
+    """True for a projected CRS whose axes are in metres."""
     return crs.is_projected and all(
         (a.unit_name or "").lower() in ("metre", "meter", "m") for a in crs.axis_info[:2])
 
@@ -75,7 +76,7 @@ def to_metric_lines(truth, proposal, crs=None) -> tuple[list[LineString], list[L
     if t_crs is None or p_crs is None:
         raise DataError("one road network has a CRS and the other has none")
     work = t_crs
-    if not _is_metric(t_crs):
+    if not is_metric_crs(t_crs):
         sample = t_lines or p_lines
         if not sample:
             return t_lines, p_lines, t_crs
