@@ -52,7 +52,15 @@ Comparison with the CosmiQ reference (``apls/apls.py``, ``make_graphs`` +
 * Lengths: the reference projects with ``utm``/osmnx, geoseg with pyproj through
   geopandas' ``estimate_utm_crs`` — centimetre-level differences at most.
 
-``benchmarks/metrics.py`` runs both on the same inputs when ``apls`` 0.1.0 is present.
+* Duplicated roads (two features with the same vertices): the reference's
+  ``create_edge_linestrings`` drops *both* copies from the graphs it processes (the
+  proposal, the truth's control-point graph) but not from the truth it snaps into, so
+  even identical inputs score below 1; geoseg keeps one copy in every graph.
+
+``benchmarks/metrics.py`` runs both on the same graphs when ``apls`` 0.1.0 is present: on
+the SpaceNet Vegas centerlines against six perturbed proposals (warped, lines dropped,
+spur, shifted beyond the snapping distance) the scores agree to 4 decimals in both
+directions.
 """
 
 from __future__ import annotations

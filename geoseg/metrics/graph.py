@@ -4,7 +4,7 @@ A road network given as LineStrings becomes an undirected :class:`networkx.Multi
 nodes at line endpoints and at vertices shared by two or more lines (or visited twice by
 one line), edges along the lines between them with their ``geometry`` (a LineString; its first
 node is the edge's ``start`` attribute, :func:`edge_line` orients it) and ``length`` in
-metres; degree-2 nodes are merged away (a road cut into two features is one edge), as
+metres; duplicated pieces of road are kept once; degree-2 nodes are merged away (a road cut into two features is one edge), as
 osmnx's ``simplify_graph`` does for the SpaceNet reference.  Lines that cross without a
 shared vertex (bridges, overpasses) do not meet, unless ``node_crossings=True``.
 
@@ -124,14 +124,18 @@ def build_graph(lines: Iterable[LineString], *, node_crossings: bool = False,
             graph.add_node(ids[k], xy=(float(p[0]), float(p[1])))
         return ids[k]
 
+    seen: set[bytes] = set()  # duplicated roads (same vertices, either direction) count once
     for xy in coords:
         start = 0
         for i in range(1, len(xy)):
             if i == len(xy) - 1 or count[_key(xy[i], precision)] > 1:
                 piece = xy[start:i + 1]
-                if len(piece) >= 2:
-                    add_edge(graph, node(piece[0]), node(piece[-1]), LineString(piece))
                 start = i
+                line = LineString(piece)
+                key = shapely.normalize(shapely.set_precision(line, precision)).wkb
+                if len(piece) >= 2 and key not in seen:
+                    seen.add(key)
+                    add_edge(graph, node(piece[0]), node(piece[-1]), line)
     if simplify:
         merge_degree_two(graph)
     return graph

@@ -52,3 +52,9 @@ def test_geographic_input_is_projected_to_utm_metres():
 def test_points_are_rejected():
     with pytest.raises(DataError, match="LineStrings"):
         to_metric_lines([Point(0, 0)], [])
+
+
+def test_duplicated_roads_count_once():
+    road = LineString([(0, 0), (60, 0), (100, 0)])
+    g = build_graph([road, road.reverse(), LineString([(60, 0), (60, 50)])])
+    assert g.number_of_edges() == 3 and total_length(g) == pytest.approx(150)
