@@ -117,6 +117,50 @@ def test_geographic_raster_with_vector_truth_width_in_metres(tmp_path, geotiff_f
     assert rows == pytest.approx(6.0 / (res * 111320), abs=1)
 
 
+def test_vector_prediction_on_a_raster_truth(tmp_path, geotiff_factory):
+    y = Y0 - 10 * 0.5
+    pred = write_lines(tmp_path / "p.gpkg", [LineString([(X0, y), (X0 + 32, y)])], width_m=[1.0])
+    truth = geotiff_factory(band(slice(9, 11)))
+    assert evaluate_pair(pred, truth).scores["iou"] == 1.0
+
+
+def test_vector_truth_without_crs_takes_the_raster_crs(tmp_path, geotiff_factory, caplog):
+    y = Y0 - 10 * 0.5
+    with pytest.warns(UserWarning, match="crs"):  # pyogrio warns when writing no CRS
+        road = write_lines(tmp_path / "r.gpkg", [LineString([(X0, y), (X0 + 32, y)])], crs=None,
+                           width_m=[1.0])
+    assert evaluate_pair(geotiff_factory(band(slice(9, 11))), road).scores["iou"] == 1.0
+    assert "no CRS" in caplog.text
+
+
+def test_empty_vector_truth(tmp_path, geotiff_factory):
+    empty = tmp_path / "none.gpkg"
+    gpd.GeoDataFrame(geometry=[], crs="EPSG:32633").to_file(empty)
+    r = evaluate_pair(geotiff_factory(band(slice(9, 11))), empty)
+    assert (r.scores["iou"], r.scores["precision"], r.scores["recall"]) == (0.0, 0.0, 1.0)
+    assert evaluate_pair(geotiff_factory(np.zeros((8, 8), np.uint8)), empty).scores["iou"] == 1.0
+
+
+def test_real_mask_warped_to_utm_scores_close_to_one(realdata, tmp_path):
+    import rasterio
+    from rasterio.warp import calculate_default_transform, reproject
+
+    truth = realdata / "spacenet_vegas_pan" / "vegas_pan_roads_mask.tif"
+    with rasterio.open(truth) as src:
+        tr, w, h = calculate_default_transform(src.crs, "EPSG:32611", src.width, src.height,
+                                               *src.bounds, resolution=0.3)
+        out = np.zeros((h, w), np.uint8)
+        reproject(src.read(1), out, src_transform=src.transform, src_crs=src.crs,
+                  dst_transform=tr, dst_crs="EPSG:32611")
+        profile = dict(driver="GTiff", width=w, height=h, count=1, dtype="uint8",
+                       crs="EPSG:32611", transform=tr)
+    with rasterio.open(tmp_path / "utm_pred.tif", "w", **profile) as dst:
+        dst.write(out[None])
+    r = evaluate_pair(tmp_path / "utm_pred.tif", truth, EvalOptions(block=512))
+    assert r.scores["iou"] > 0.8 and r.scores["relaxed_f1"] > 0.99
+    assert r.pixel.confusion.total > 0.95 * 1300 * 1300
+
+
 def test_vector_pair_gives_apls(tmp_path):
     lines = [LineString([(X0, Y0), (X0 + 100, Y0), (X0 + 200, Y0)]),
              LineString([(X0 + 100, Y0), (X0 + 100, Y0 + 150)])]
@@ -192,6 +236,11 @@ def test_bad_inputs_raise_one_sentence_errors(tmp_path, geotiff_factory):
     junk.write_bytes(b"not a tiff at all")
     with pytest.raises(RasterReadError, match="junk.tif: not a readable raster"):
         evaluate_pair(junk, good)
+    full = geotiff_factory(band(slice(1, 3), (256, 256)), "full.tif")
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 3])
+    with pytest.raises(RasterReadError, match="cut.tif: cannot read its pixels"):
+        evaluate_pair(cut, full)
     with pytest.raises(RasterReadError, match="unknown file type"):
         evaluate_pair(tmp_path / "a.xyz", good)
     small = geotiff_factory(band(slice(1, 3), (32, 32)), crs=None)

@@ -126,9 +126,9 @@ class RasterMask:
         try:
             values = self.ds.read(1, window=win)
             valid = self.ds.read_masks(1, window=win) > 0
-        except RasterioIOError as exc:
-            raise RasterReadError(f"{self.path}: cannot read pixels (truncated or corrupt? "
-                                  f"{exc})") from None
+        except RasterioIOError:
+            raise RasterReadError(f"{self.path}: cannot read its pixels (truncated or "
+                                  "corrupt file)") from None
         return binarize(values, self.threshold), valid
 
 
