@@ -74,6 +74,18 @@ def test_prediction_on_a_finer_grid_is_warped_onto_the_truth_grid(geotiff_factor
     assert r.pixel.confusion == Confusion(tp=4 * 32, fp=0, fn=0, tn=28 * 32)
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # writing it
+def test_png_prediction_of_the_truth_size_is_taken_pixel_for_pixel(tmp_path, geotiff_factory):
+    import rasterio
+
+    pred = band(slice(10, 14), shape=(32, 32)) * 255
+    with rasterio.open(tmp_path / "p.png", "w", driver="PNG", width=32, height=32, count=1,
+                       dtype="uint8") as dst:
+        dst.write(pred[None])
+    r = evaluate_pair(tmp_path / "p.png", geotiff_factory(band(slice(10, 12), shape=(32, 32))))
+    assert r.scores["iou"] == pytest.approx(0.5)
+
+
 def test_prediction_covering_part_of_the_truth_scores_only_its_extent(geotiff_factory):
     truth = band(slice(10, 14), shape=(32, 32))
     left = truth[:, :16].copy()
@@ -244,7 +256,7 @@ def test_bad_inputs_raise_one_sentence_errors(tmp_path, geotiff_factory):
     with pytest.raises(RasterReadError, match="unknown file type"):
         evaluate_pair(tmp_path / "a.xyz", good)
     small = geotiff_factory(band(slice(1, 3), (32, 32)), crs=None)
-    with pytest.raises(GridMismatchError, match="without a CRS"):
+    with pytest.raises(GridMismatchError, match="without a CRS on both"):
         evaluate_pair(small, geotiff_factory(band(slice(1, 3)), crs=None))
     pts = tmp_path / "pts.geojson"
     gpd.GeoDataFrame(geometry=[Point(X0, Y0)], crs="EPSG:32633").to_file(pts)

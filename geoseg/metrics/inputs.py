@@ -95,16 +95,17 @@ class RasterMask:
             self.grid = grid
 
     def _same_grid(self, grid: Grid) -> bool:
+        """True when no warp is needed: same grid, or same size where a CRS is missing
+        (a PNG/JPEG mask is taken pixel for pixel)."""
         own = self.grid
-        if (own.height, own.width) == (grid.height, grid.width) and (
-                own.crs is None or grid.crs is None or own.crs == grid.crs) and \
-                own.transform.almost_equals(grid.transform):
-            return True
+        same_size = (own.height, own.width) == (grid.height, grid.width)
         if own.crs is None or grid.crs is None:
-            raise GridMismatchError(
-                f"{self.path}: {own.height}×{own.width} pixels without a CRS cannot be "
-                f"matched to the truth's {grid.height}×{grid.width} grid")
-        return False
+            if not same_size:
+                raise GridMismatchError(
+                    f"{self.path}: {own.height}×{own.width} pixels cannot be matched to the "
+                    f"truth's {grid.height}×{grid.width} grid without a CRS on both")
+            return True
+        return same_size and own.crs == grid.crs and own.transform.almost_equals(grid.transform)
 
     def _warped(self, src, grid: Grid):
         from rasterio.enums import Resampling
