@@ -104,16 +104,12 @@ def build_graph(lines: Iterable[LineString], *, node_crossings: bool = False,
     if node_crossings and lines:
         noded = shapely.node(MultiLineString(lines))
         lines = [g for g in noded.geoms if g.length > 0]
+    # a vertex seen twice (in two lines, or twice in one: a loop) is a node
     count: dict[tuple[int, int], int] = defaultdict(int)
-    coords = []
-    for ln in lines:
-        xy = np.asarray(ln.coords)[:, :2]
-        coords.append(xy)
-        for k in {_key(p, precision) for p in xy}:
-            count[k] += 1
-        for k, n in _counts([_key(p, precision) for p in xy]).items():
-            if n > 1:  # a line through its own vertex twice (a loop)
-                count[k] += 1
+    coords = [np.asarray(ln.coords)[:, :2] for ln in lines]
+    for xy in coords:
+        for p in xy:
+            count[_key(p, precision)] += 1
     graph = nx.MultiGraph()
     ids: dict[tuple[int, int], int] = {}
 
@@ -133,19 +129,12 @@ def build_graph(lines: Iterable[LineString], *, node_crossings: bool = False,
                 start = i
                 line = LineString(piece)
                 key = shapely.normalize(shapely.set_precision(line, precision)).wkb
-                if len(piece) >= 2 and key not in seen:
+                if key not in seen:
                     seen.add(key)
                     add_edge(graph, node(piece[0]), node(piece[-1]), line)
     if simplify:
         merge_degree_two(graph)
     return graph
-
-
-def _counts(keys):
-    out: dict = defaultdict(int)
-    for k in keys:
-        out[k] += 1
-    return out
 
 
 def add_edge(graph: nx.MultiGraph, u: int, v: int, line: LineString) -> None:
