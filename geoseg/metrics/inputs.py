@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".png", ".jpg", ".jpeg", ".img", ".jp2"}
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".gml", ".kml"}
 DEFAULT_WIDTH_M = 4.0  # SpaceNet's road masks buffer centerlines by 2 m each side
+GDAL_CACHE_MB = 64
 
 
 def kind_of(path: str | Path) -> str:
@@ -210,7 +211,11 @@ def open_pair(pred: str | Path, truth: str | Path, *, threshold: float | None = 
     ``(pred_mask, truth_mask, valid)`` for :func:`geoseg.metrics.pixel.score_blockwise`."""
     pred, truth = Path(pred), Path(truth)
     kinds = kind_of(pred), kind_of(truth)
+    import rasterio
+
     with contextlib.ExitStack() as stack:
+        # every tile is read once: a small GDAL block cache keeps memory O(block²)
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB))
         if kinds == ("vector", "vector"):
             raise ValueError("two vector layers are scored with APLS, not pixel metrics")
         if kinds[1] == "raster":
