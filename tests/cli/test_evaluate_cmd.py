@@ -87,3 +87,15 @@ def test_bad_inputs_exit_1_with_one_line(geotiff_factory, tmp_path):
 def test_usage_errors(geotiff_factory, tmp_path):
     assert run().exit_code == 2
     assert run(geotiff_factory(mask(slice(1, 2))), tmp_path).exit_code == 2
+
+
+def test_cli_defaults_are_the_library_defaults():
+    from geoseg.cli.evaluate import evaluate
+    from geoseg.evaluate import EvalOptions
+
+    defaults = {p.name: p.default for p in evaluate.params}
+    lib = EvalOptions()
+    assert (defaults["rho"], defaults["width_m"], defaults["snap_m"], defaults["spacing_m"],
+            defaults["junction_radius_m"], defaults["block"]) == \
+        (lib.rho, lib.default_width_m, lib.snap_m, lib.control_spacing_m,
+         lib.junction_radius_m, lib.block)
