@@ -11,6 +11,9 @@ __version__ = "0.1.0"
 # stays fast and does not pull in torch until a model is needed.
 _LAZY = {
     "GeoSegError": "geoseg.errors",
+    "evaluate_pair": "geoseg.evaluate",
+    "evaluate_pairs": "geoseg.evaluate",
+    "apls": "geoseg.metrics.apls",
 }
 
 

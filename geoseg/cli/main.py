@@ -21,6 +21,7 @@ from geoseg.errors import GeoSegError
 COMMANDS: dict[str, str] = {
     "sample-data": "geoseg.cli.sample_data:sample_data",
     "models": "geoseg.cli.models:models",
+    "evaluate": "geoseg.cli.evaluate:evaluate",
 }
 
 log = logging.getLogger("geoseg")
