@@ -15,6 +15,9 @@ _LAZY = {
     "vectorize_mask": "geoseg.vectorize",
     "write_roads": "geoseg.io.vector",
     "run_batch": "geoseg.batch",
+    "evaluate_pair": "geoseg.evaluate",
+    "evaluate_pairs": "geoseg.evaluate",
+    "apls": "geoseg.metrics.apls",
 }
 
 

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "predict": "geoseg.cli.predict:predict",
     "vectorize": "geoseg.cli.vectorize:vectorize",
     "batch": "geoseg.cli.batch:batch",
+    "evaluate": "geoseg.cli.evaluate:evaluate",
 }
 
 log = logging.getLogger("geoseg")

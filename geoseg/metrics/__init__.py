@@ -1,0 +1,1 @@
+"""Scoring: pixel metrics (IoU and friends, relaxed) and road-graph metrics (APLS)."""

@@ -1,0 +1,237 @@
+"""Predictions and truths as binary road masks on one grid, read window by window.
+
+Scoring needs both masks on the same pixels.  The *grid* is the truth raster's (a
+prediction on another grid is warped onto it with nearest-neighbour resampling through
+a GDAL warped VRT, so it is still read in windows); when the truth is a vector layer the
+grid is the prediction raster's.  Vector roads are rasterized on that grid as their
+LineStrings buffered by half their ``width_m`` attribute (or `default_width_m`), in
+metres — through a local UTM zone when the grid is geographic.
+
+Binarisation: integer rasters are roads where non-zero (0/1 and 0/255 masks); float
+rasters where ≥ 0.5.  With a `threshold` (0–1, for probability rasters) roads are pixels
+≥ threshold, integer rasters being read as probability × dtype max (uint8 0–255, the
+``prob.tif`` convention).  Nodata (nodata value, internal mask or alpha, and prediction
+pixels outside the prediction's extent) is excluded from scoring.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from geoseg.errors import GridMismatchError, RasterReadError, VectorReadError
+
+log = logging.getLogger(__name__)
+
+RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".png", ".jpg", ".jpeg", ".img", ".jp2"}
+VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".gml", ".kml"}
+DEFAULT_WIDTH_M = 4.0  # SpaceNet's road masks buffer centerlines by 2 m each side
+GDAL_CACHE_MB = 64
+
+
+def kind_of(path: str | Path) -> str:
+    """'raster' or 'vector' from the file suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix in RASTER_SUFFIXES:
+        return "raster"
+    if suffix in VECTOR_SUFFIXES:
+        return "vector"
+    raise RasterReadError(f"{path}: unknown file type {suffix!r} (expected a raster such as "
+                          ".tif or a vector layer such as .gpkg/.geojson/.shp)")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Pixel grid the masks are scored on."""
+
+    height: int
+    width: int
+    transform: object  # affine.Affine
+    crs: object  # rasterio CRS or None
+
+
+def _open_raster(path: Path):
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    if not path.exists():
+        raise RasterReadError(f"{path}: file not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
+    except RasterioIOError as exc:
+        raise RasterReadError(f"{path}: not a readable raster ({exc})") from None
+
+
+def binarize(values: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Road mask of raster values (see the module doc for the rules)."""
+    integer = np.issubdtype(values.dtype, np.integer) or values.dtype == bool
+    if threshold is None:
+        return values != 0 if integer else values >= 0.5
+    if integer and values.dtype != bool:
+        return values >= threshold * np.iinfo(values.dtype).max
+    return values >= threshold
+
+
+class RasterMask:
+    """One band of a raster, binarised, optionally warped onto another grid."""
+
+    def __init__(self, path: Path, stack: contextlib.ExitStack, threshold: float | None = None,
+                 grid: Grid | None = None):
+        self.path, self.threshold = path, threshold
+        src = stack.enter_context(_open_raster(path))
+        if src.count > 1:
+            log.warning("%s: %d bands, scoring band 1", path, src.count)
+        self.grid = Grid(src.height, src.width, src.transform, src.crs)
+        self.ds = src
+        if grid is not None and not self._same_grid(grid):
+            self.ds = stack.enter_context(self._warped(src, grid))
+            self.grid = grid
+
+    def _same_grid(self, grid: Grid) -> bool:
+        """True when no warp is needed: same grid, or same size where a CRS is missing
+        (a PNG/JPEG mask is taken pixel for pixel)."""
+        own = self.grid
+        same_size = (own.height, own.width) == (grid.height, grid.width)
+        if own.crs is None or grid.crs is None:
+            if not same_size:
+                raise GridMismatchError(
+                    f"{self.path}: {own.height}×{own.width} pixels cannot be matched to the "
+                    f"truth's {grid.height}×{grid.width} grid without a CRS on both")
+            return True
+        return same_size and own.crs == grid.crs and own.transform.almost_equals(grid.transform)
+
+    def _warped(self, src, grid: Grid):
+        from rasterio.enums import Resampling
+        from rasterio.vrt import WarpedVRT
+
+        log.info("%s: warping onto the truth grid (nearest)", self.path)
+        try:
+            return WarpedVRT(src, crs=grid.crs, transform=grid.transform, width=grid.width,
+                             height=grid.height, resampling=Resampling.nearest, add_alpha=True)
+        except Exception as exc:  # rasterio raises several types for impossible warps
+            raise GridMismatchError(f"{self.path}: cannot be warped onto the truth grid "
+                                    f"({exc})") from None
+
+    def read(self, row: int, col: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+        from rasterio.errors import RasterioIOError
+        from rasterio.windows import Window
+
+        win = Window(col, row, cols, rows)
+        try:
+            values = self.ds.read(1, window=win)
+            valid = self.ds.read_masks(1, window=win) > 0
+        except RasterioIOError:
+            raise RasterReadError(f"{self.path}: cannot read its pixels (truncated or "
+                                  "corrupt file)") from None
+        return binarize(values, self.threshold), valid
+
+
+class VectorMask:
+    """Road centerlines rasterized on a grid as polygons of their width, per window."""
+
+    def __init__(self, path: Path, grid: Grid, default_width_m: float = DEFAULT_WIDTH_M):
+        import shapely
+
+        if grid.crs is None:
+            raise GridMismatchError(f"{path}: vector roads cannot be placed on a raster "
+                                    "without a CRS")
+        self.path, self.grid = path, grid
+        polys = road_polygons(path, grid.crs, default_width_m)
+        self.polys = np.asarray(polys, dtype=object)
+        self.tree = shapely.STRtree(self.polys)
+
+    def read(self, row: int, col: int, rows: int, cols: int) -> tuple[np.ndarray, None]:
+        from rasterio.features import rasterize
+        from rasterio.windows import Window, bounds, transform
+        from shapely.geometry import box
+
+        win = Window(col, row, cols, rows)
+        hits = self.tree.query(box(*bounds(win, self.grid.transform)))
+        if len(hits) == 0:
+            return np.zeros((rows, cols), bool), None
+        burned = rasterize(self.polys[hits], out_shape=(rows, cols), fill=0, default_value=1,
+                           transform=transform(win, self.grid.transform), dtype="uint8")
+        return burned.astype(bool), None
+
+
+def read_lines(path: Path):
+    """A vector layer as a GeoDataFrame of its line features (VectorReadError otherwise)."""
+    import geopandas as gpd
+
+    if not path.exists():
+        raise VectorReadError(f"{path}: file not found")
+    try:
+        df = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises its own DataSourceError and friends
+        raise VectorReadError(f"{path}: not a readable vector layer ({exc})") from None
+    df = df[df.geometry.notna() & ~df.geometry.is_empty]
+    bad = ~df.geom_type.isin(["LineString", "MultiLineString"])
+    if bad.any():
+        raise VectorReadError(f"{path}: roads must be LineStrings, found "
+                              f"{df.geom_type[bad].iloc[0]}")
+    return df
+
+
+def road_polygons(path: Path, crs, default_width_m: float) -> list:
+    """Road lines of `path` buffered by width_m/2 metres, in `crs`."""
+    from pyproj import CRS
+
+    from geoseg.metrics.graph import is_metric_crs
+
+    df = read_lines(path)
+    if df.crs is None:
+        log.warning("%s: no CRS, assuming the raster's", path)
+        df = df.set_crs(crs)
+    target = CRS.from_user_input(crs)
+    widths = np.full(len(df), float(default_width_m))
+    if "width_m" in df.columns:
+        given = np.asarray(df["width_m"], dtype=float)
+        ok = np.isfinite(given) & (given > 0)
+        widths[ok] = given[ok]
+    if df.empty:
+        return []
+    work = target if is_metric_crs(target) else df.to_crs(4326).estimate_utm_crs()
+    buffered = df.to_crs(work).geometry.buffer(widths / 2, cap_style="flat")
+    return list(buffered.to_crs(target).values)
+
+
+@contextlib.contextmanager
+def open_pair(pred: str | Path, truth: str | Path, *, threshold: float | None = None,
+              truth_threshold: float | None = None,
+              default_width_m: float = DEFAULT_WIDTH_M) -> Iterator[tuple[Grid, object]]:
+    """Yield ``(grid, read)`` where ``read(row, col, rows, cols)`` gives
+    ``(pred_mask, truth_mask, valid)`` for :func:`geoseg.metrics.pixel.score_blockwise`."""
+    pred, truth = Path(pred), Path(truth)
+    kinds = kind_of(pred), kind_of(truth)
+    import rasterio
+
+    with contextlib.ExitStack() as stack:
+        # every tile is read once: a small GDAL block cache keeps memory O(block²)
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB))
+        if kinds == ("vector", "vector"):
+            raise ValueError("two vector layers are scored with APLS, not pixel metrics")
+        if kinds[1] == "raster":
+            t = RasterMask(truth, stack, truth_threshold)
+            grid = t.grid
+            p = RasterMask(pred, stack, threshold, grid) if kinds[0] == "raster" \
+                else VectorMask(pred, grid, default_width_m)
+        else:
+            p = RasterMask(pred, stack, threshold)
+            grid = p.grid
+            t = VectorMask(truth, grid, default_width_m)
+
+        def read(row: int, col: int, rows: int, cols: int):
+            pm, pv = p.read(row, col, rows, cols)
+            tm, tv = t.read(row, col, rows, cols)
+            valid = pv if tv is None else tv if pv is None else pv & tv
+            return pm, tm, valid
+
+        yield grid, read
