@@ -164,14 +164,9 @@ class VectorMask:
 
 def read_lines(path: Path):
     """A vector layer as a GeoDataFrame of its line features (VectorReadError otherwise)."""
-    import geopandas as gpd
+    from geoseg.io.vector import read_roads
 
-    if not path.exists():
-        raise VectorReadError(f"{path}: file not found")
-    try:
-        df = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises its own DataSourceError and friends
-        raise VectorReadError(f"{path}: not a readable vector layer ({exc})") from None
+    df = read_roads(path)
     df = df[df.geometry.notna() & ~df.geometry.is_empty]
     bad = ~df.geom_type.isin(["LineString", "MultiLineString"])
     if bad.any():
