@@ -17,15 +17,10 @@ from typing import Any
 import numpy as np
 
 from geoseg.vectorize.blocks import build_graph
-from geoseg.vectorize.graph import (
-    RoadGraph,
-    bridge_gaps,
-    extend_to_border,
-    prune_spurs,
-    trim_dead_ends,
-)
+from geoseg.vectorize.graph import RoadGraph
 from geoseg.vectorize.lines import graph_to_roads
 from geoseg.vectorize.params import VectorizeParams, pixel_size_m
+from geoseg.vectorize.repair import bridge_gaps, extend_to_border, prune_spurs, trim_dead_ends
 from geoseg.vectorize.source import check_same_grid, open_grid
 
 log = logging.getLogger(__name__)
