@@ -117,6 +117,8 @@ def clean_lines(gdf):
 def _embed_gpkg_style(path: Path, layer: str, qml: str) -> None:
     """Store `qml` as the layer's default style in the GeoPackage (QGIS reads it on open)."""
     with sqlite3.connect(path) as con:
+        found = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?",
+                            (layer,)).fetchone()
         con.execute(
             "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, "
             "f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256), "
@@ -126,8 +128,8 @@ def _embed_gpkg_style(path: Path, layer: str, qml: str) -> None:
         con.execute(
             "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
             "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
-            "owner) VALUES ('', '', ?, 'geom', ?, ?, '', 1, 'geoseg roads', '')",
-            (layer, layer, qml))
+            "owner) VALUES ('', '', ?, ?, ?, ?, '', 1, 'geoseg roads', '')",
+            (layer, found[0] if found else "geom", layer, qml))
     con.close()
 
 
