@@ -13,9 +13,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from geoseg.errors import OutputError, VectorReadError
 from geoseg.io.files import atomic_output
+
+if TYPE_CHECKING:
+    import geopandas
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +83,7 @@ def driver_for(path: Path) -> str:
     return driver
 
 
-def _shapefile_fields(gdf):
+def _shapefile_fields(gdf: geopandas.GeoDataFrame) -> geopandas.GeoDataFrame:
     """Shorten field names to 10 characters (unique), as the DBF format requires."""
     renames, used = {}, set()
     for name in gdf.columns:
@@ -100,7 +104,7 @@ def _shapefile_fields(gdf):
     return gdf.rename(columns=renames)
 
 
-def clean_lines(gdf):
+def clean_lines(gdf: geopandas.GeoDataFrame) -> geopandas.GeoDataFrame:
     """Only valid, non-empty LineStrings (MultiLineStrings are split into their parts)."""
     import shapely
 
@@ -133,7 +137,8 @@ def _embed_gpkg_style(path: Path, layer: str, qml: str) -> None:
     con.close()
 
 
-def write_roads(gdf, path: str | Path, style: bool = True, layer: str | None = None) -> Path:
+def write_roads(gdf: geopandas.GeoDataFrame, path: str | Path, style: bool = True,
+                layer: str | None = None) -> Path:
     """Write road lines to `path` (.gpkg, .shp or .geojson, by suffix) atomically.
 
     Keeps the CRS, drops invalid/empty/non-line geometries, and with `style` writes a
@@ -165,7 +170,7 @@ def write_roads(gdf, path: str | Path, style: bool = True, layer: str | None = N
     return path
 
 
-def read_roads(path: str | Path, layer: str | None = None):
+def read_roads(path: str | Path, layer: str | None = None) -> geopandas.GeoDataFrame:
     """Read a road-line layer as a GeoDataFrame (one-line error when unreadable).
 
     Without `layer`, the first layer with geometry is read (a styled GeoPackage also
