@@ -32,7 +32,8 @@ def test_ground_truth_mask_gives_ground_truth_network(seed):
     h, w = scene.mask.shape
     (x0, y1), (x1, y0) = scene.transform @ (0, 0), scene.transform @ (w, h)
     truth = _clip(scene.roads, shapely.box(x0, y0, x1, y1))
-    t_all, f_all = shapely.union_all(truth.geometry.values), shapely.union_all(roads.geometry.values)
+    t_all = shapely.union_all(truth.geometry.values)
+    f_all = shapely.union_all(roads.geometry.values)
     res = scene.res
 
     assert _mean_offset(f_all, t_all, res) < 2 * res and _mean_offset(t_all, f_all, res) < 2 * res
