@@ -11,6 +11,8 @@ __version__ = "0.1.0"
 # stays fast and does not pull in torch until a model is needed.
 _LAZY = {
     "GeoSegError": "geoseg.errors",
+    "train_model": "geoseg.train.api",
+    "TrainResult": "geoseg.train.loop",
 }
 
 

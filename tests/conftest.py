@@ -51,3 +51,37 @@ def geotiff_factory(tmp_path):
         return write_geotiff(tmp_path / (name or f"r{next(counter)}.tif"), array, **kw)
 
     return make
+
+
+def easy_road_scene(size: int = 256, seed: int = 0, road_px: int = 6):
+    """(image (3,H,W) uint8, mask (H,W) uint8): grey straight roads on textured ground."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((size, size), np.uint8)
+    for _ in range(3):
+        for axis in (0, 1):
+            at = int(rng.integers(road_px, size - road_px))
+            sl = slice(at - road_px // 2, at + road_px // 2)
+            if axis == 0:
+                mask[sl, :] = 1
+            else:
+                mask[:, sl] = 1
+    ground = np.stack([rng.normal(m, 18, (size, size)) for m in (70, 110, 60)])
+    road = np.stack([rng.normal(m, 10, (size, size)) for m in (190, 185, 180)])
+    image = np.where(mask[None] == 1, road, ground)
+    return np.clip(image, 0, 255).astype(np.uint8), mask
+
+
+@pytest.fixture
+def road_scenes(tmp_path):
+    """Call with n -> list of (scene.tif, mask.tif) paths of easy road scenes (UTM 33N)."""
+
+    def make(n: int = 2, size: int = 256, seed: int = 0) -> list[tuple[Path, Path]]:
+        out = []
+        for i in range(n):
+            image, mask = easy_road_scene(size, seed + i)
+            img = write_geotiff(tmp_path / f"scene{seed + i}.tif", image)
+            msk = write_geotiff(tmp_path / f"scene{seed + i}_mask.tif", mask)
+            out.append((img, msk))
+        return out
+
+    return make
