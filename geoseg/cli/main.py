@@ -20,6 +20,7 @@ from geoseg.errors import GeoSegError
 # command name -> "module:attribute"; add one line per command module.
 COMMANDS: dict[str, str] = {
     "sample-data": "geoseg.cli.sample_data:sample_data",
+    "train": "geoseg.cli.train:train",
 }
 
 log = logging.getLogger("geoseg")

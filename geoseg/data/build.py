@@ -156,7 +156,7 @@ def fit_normalizer(sources: Sequence[Source], mean: Sequence[float], std: Sequen
     px = np.concatenate(samples, axis=1)
     if px.size == 0:
         raise DataError(f"{sources[0].name}: no valid pixels to measure the value range")
-    low, high = np.percentile(px, percentiles, axis=1)
+    low, high = np.nanpercentile(px, percentiles, axis=1)
     high = np.maximum(high, low + 1e-6)
     return Normalizer(tuple(map(float, low)), tuple(map(float, high)), mean, std)
 
