@@ -34,6 +34,7 @@ Window = tuple[int, int, int, int]  # row_off, col_off, height, width
 
 class Source(Protocol):
     name: str
+    path: Path
     height: int
     width: int
     count: int
@@ -230,7 +231,7 @@ class Region:
     def __init__(self, source, row_off: int, height: int, tag: str) -> None:
         if not 0 <= row_off < row_off + height <= source.height:
             raise DataError(f"{source.name}: region rows {row_off}+{height} outside the scene")
-        self.source, self.row_off = source, row_off
+        self.source, self.row_off, self.path = source, row_off, source.path
         self.height, self.width = height, source.width
         self.count, self.dtype = source.count, source.dtype
         self.name = f"{source.name}[{tag}]"

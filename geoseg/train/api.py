@@ -52,7 +52,7 @@ def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
                               seed=cfg.train.seed, augment=cfg.train.augment)
         if data.in_channels != cfg.model.in_channels:
             raise BandMismatchError(
-                f"{data.train.sources[0].name}: {data.in_channels} band(s) are used but "
+                f"{data.train.sources[0].path}: {data.in_channels} band(s) are used but "
                 f"model.in_channels is {cfg.model.in_channels}; set data.bands or "
                 "model.in_channels")
         log.info("data: %s", data.summary)
