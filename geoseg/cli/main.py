@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "vectorize": "geoseg.cli.vectorize:vectorize",
     "batch": "geoseg.cli.batch:batch",
     "evaluate": "geoseg.cli.evaluate:evaluate",
+    "train": "geoseg.cli.train:train",
+    "demo": "geoseg.cli.demo:demo",
 }
 
 log = logging.getLogger("geoseg")

@@ -31,3 +31,9 @@ batch_size_opt = click.option(
 threshold_opt = click.option(
     "--threshold", type=float, help="Road if probability ≥ this [default: the checkpoint's, else 0.5]."
 )
+models_dir_opt = click.option(
+    "--models-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Model directory (default: $GEOSEG_MODELS or ~/.local/share/geoseg/models).",
+)
