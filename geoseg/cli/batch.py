@@ -9,9 +9,12 @@ import click
 from geoseg.cli.options import (
     batch_size_opt,
     device_opt,
+    model_source_opts,
     overlap_opt,
+    resolve_model_source,
     threshold_opt,
     tile_opt,
+    tile_overlap,
     tta_opt,
 )
 
@@ -20,11 +23,7 @@ from geoseg.cli.options import (
 @click.argument("scenes", nargs=-1, required=True)
 @click.option("-o", "--output", "out_dir", required=True,
               type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-@click.option("-m", "--model", type=click.Path(path_type=Path), help="Checkpoint (.pt) to predict with.")
-@click.option("--arch", help="Architecture; checked against --model.")
-@click.option("--backbone", help="Without --model: the newest checkpoint trained with this backbone.")
-@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where trained checkpoints are [default: $GEOSEG_MODELS or ~/.local/share/geoseg/models].")
+@model_source_opts
 @click.option("--aoi", type=click.Path(path_type=Path),
               help="Area of interest (any vector file): skip scenes outside it, clip roads to it.")
 @click.option("--crs", help="CRS of the merged outputs, e.g. EPSG:32633 [default: the first scene's, or its UTM zone].")
@@ -52,13 +51,10 @@ def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, s
     torchrun --nnodes 2 --nproc-per-node 4 ... -m geoseg batch scenes.txt -o /shared/county --model m.pt
     """
     from geoseg.batch import run_batch
-    from geoseg.predict import resolve_checkpoint
 
-    if model is None and not backbone:
-        raise click.UsageError("give --model CKPT, or --backbone B (and optionally --arch A)")
-    ckpt = resolve_checkpoint(model, arch=arch, backbone=backbone, models_dir=models_dir)
+    ckpt = resolve_model_source(model, arch, backbone, models_dir)
     result = run_batch(scenes, out_dir, ckpt, aoi=aoi, crs=crs, force=force, tta=tta,
-                       device=device, tile=tile, overlap=overlap, batch_size=batch_size,
+                       device=device, tile=tile, overlap=tile_overlap(tile, overlap), batch_size=batch_size,
                        threshold=threshold, snap_m=snap_m)
     mp_s = f"{result.megapixels_per_s:.2f} MP/s" if result.processed else "nothing to do"
     if result.rank != 0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 seed_opt = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
@@ -23,7 +25,7 @@ tile_opt = click.option(
     "--tile", type=int, default=512, show_default=True, help="Tile size in pixels (multiple of 32)."
 )
 overlap_opt = click.option(
-    "--overlap", type=int, default=64, show_default=True, help="Overlap between tiles in pixels."
+    "--overlap", type=int, help="Overlap between tiles in pixels [default: 64, at most tile/4]."
 )
 batch_size_opt = click.option(
     "--batch-size", type=int, default=4, show_default=True, help="Tiles per forward pass."
@@ -33,7 +35,36 @@ threshold_opt = click.option(
 )
 models_dir_opt = click.option(
     "--models-dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Model directory (default: $GEOSEG_MODELS or ~/.local/share/geoseg/models).",
+    help="Trained checkpoints [default: $GEOSEG_MODELS or ~/.local/share/geoseg/models].",
 )
+
+
+def model_source_opts(func):
+    """-m/--model CKPT, or --backbone (+ --arch) to pick the newest trained checkpoint."""
+    for option in reversed([
+        click.option("-m", "--model", type=click.Path(path_type=Path),
+                     help="Checkpoint (.pt) to predict with."),
+        click.option("--arch", help="Architecture (unet, linknet, dlinknet, adlinknet); "
+                     "checked against the checkpoint."),
+        click.option("--backbone", help="Without --model: the newest checkpoint trained "
+                     "with this backbone."),
+        models_dir_opt,
+    ]):
+        func = option(func)
+    return func
+
+
+def resolve_model_source(model, arch, backbone, models_dir):
+    """The checkpoint the model options name (UsageError when they name none)."""
+    from geoseg.predict import resolve_checkpoint
+
+    if model is None and not backbone:
+        raise click.UsageError("give --model CKPT, or --backbone B (and optionally --arch A)")
+    return resolve_checkpoint(model, arch=arch, backbone=backbone, models_dir=models_dir)
+
+
+def tile_overlap(tile: int, overlap: int | None) -> int:
+    """The --overlap value, defaulting to min(64, tile/4)."""
+    return overlap if overlap is not None else min(64, tile // 4)

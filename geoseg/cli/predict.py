@@ -6,39 +6,40 @@ from pathlib import Path
 
 import click
 
-from geoseg.cli.options import device_opt
+from geoseg.cli.options import (
+    batch_size_opt,
+    device_opt,
+    model_source_opts,
+    overlap_opt,
+    resolve_model_source,
+    threshold_opt,
+    tile_opt,
+    tile_overlap,
+    tta_opt,
+)
 
 
 @click.command("predict")
 @click.argument("scene", type=click.Path(path_type=Path))
-@click.option("-m", "--model", type=click.Path(path_type=Path),
-              help="Checkpoint (.pt) to predict with.")
-@click.option("--arch", help="Architecture (unet, linknet, dlinknet, adlinknet); checked.")
-@click.option("--backbone",
-              help="Backbone; without --model, the newest checkpoint trained with it is used.")
-@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Trained checkpoints [default: $GEOSEG_MODELS or ~/.local/share/geoseg/models].")
+@model_source_opts
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder [default: the scene's folder].")
-@click.option("--tile", type=int, default=512, show_default=True,
-              help="Tile size in pixels (multiple of 32).")
-@click.option("--overlap", type=int,
-              help="Overlap between tiles in pixels [default: 64, at most tile/4].")
-@click.option("--batch-size", type=int, default=4, show_default=True,
-              help="Tiles per forward pass.")
-@click.option("--tta", type=click.Choice(["none", "flip", "d4"]), default="none",
-              show_default=True, help="Test-time augmentation: none, 4 flips, 8 rotations/flips.")
+@tile_opt
+@overlap_opt
+@batch_size_opt
+@tta_opt
 @click.option("--bands", help="1-based bands to read, e.g. 1,2,3 [default: the checkpoint's].")
-@click.option("--threshold", type=float,
-              help="Road where probability ≥ this [default: the checkpoint's, else 0.5].")
+@threshold_opt
 @click.option("--float", "float_output", is_flag=True,
               help="Probabilities as float32 (default: uint8 0–255).")
 @click.option("--overviews", is_flag=True, help="Build internal overviews in the outputs.")
 @click.option("--preview", is_flag=True,
               help="Also write <name>_preview.png: the scene with the mask overlaid.")
+@click.option("--vector", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also vectorize the mask into road centerlines (.gpkg, .shp or .geojson).")
 @device_opt
 def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overlap, batch_size,
-            tta, bands, threshold, float_output, overviews, preview, device) -> None:
+            tta, bands, threshold, float_output, overviews, preview, vector, device) -> None:
     """Predict roads in SCENE (a GeoTIFF of any size) with a trained checkpoint.
 
     Writes <name>_prob.tif and <name>_mask.tif on the scene's grid; nodata in the
@@ -47,18 +48,21 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
     \b
     geoseg predict scene.tif --model runs/dlinknet_resnet34.pt -o out/
     geoseg predict scene.tif --arch adlinknet --backbone xception --tta d4 --preview
+    geoseg predict scene.tif --model m.pt --vector roads.shp
     """
-    from geoseg.predict import predict_scene, resolve_checkpoint
+    from geoseg.predict import predict_scene
 
-    if model is None and not backbone:
-        raise click.UsageError("give --model CKPT, or --backbone B (and optionally --arch A)")
-    ckpt = resolve_checkpoint(model, arch=arch, backbone=backbone, models_dir=models_dir)
+    ckpt = resolve_model_source(model, arch, backbone, models_dir)
+    if vector is not None:
+        from geoseg.io.vector import driver_for
+
+        driver_for(vector)  # an unknown format fails now, not after the prediction
     result = predict_scene(
         scene,
         ckpt,
         out_dir if out_dir is not None else scene.parent,
         tile=tile,
-        overlap=overlap if overlap is not None else min(64, tile // 4),
+        overlap=tile_overlap(tile, overlap),
         batch_size=batch_size,
         tta=tta,
         device=device,
@@ -72,6 +76,12 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
     click.echo(f"mask:          {result.mask_path}")
     if result.preview_path:
         click.echo(f"preview:       {result.preview_path}")
+    if vector is not None:
+        from geoseg.vectorize import vectorize_to_file
+
+        roads = vectorize_to_file(result.mask_path, vector, prob=result.prob_path)
+        km = float(roads["length_m"].sum()) / 1000.0 if len(roads) else 0.0
+        click.echo(f"roads:         {vector} ({len(roads)} lines, {km:.2f} km)")
     click.echo(
         f"{result.n_tiles} tiles in {result.seconds:.1f} s ({result.megapixels_per_s:.2f} MP/s)"
     )

@@ -95,3 +95,29 @@ def test_scene_without_crs_warns_and_continues(env):
     assert "no CRS" in result.output  # the warning reaches the user
     with rasterio.open(env["out"] / "plain_prob.tif") as src:
         assert src.crs is None and src.shape == (40, 40)
+
+
+def test_vector_option_writes_centerlines_of_the_mask(env):
+    import geopandas as gpd
+
+    from geoseg.vectorize import vectorize_mask
+
+    roads = env["out"] / "roads.gpkg"
+    result = run("predict", env["scene"], "--model", env["ckpt"], "-o", env["out"], "--tile", 64,
+                 "--overlap", 16, "--threshold", "0.3", "--vector", roads, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    written = gpd.read_file(roads)
+    expected = vectorize_mask(env["out"] / "scene_mask.tif", prob=env["out"] / "scene_prob.tif")
+    with rasterio.open(env["scene"]) as ref:
+        assert written.crs == ref.crs
+    assert len(written) == len(expected)
+    assert written["length_m"].sum() == pytest.approx(expected["length_m"].sum())
+    assert f"roads:         {roads} ({len(expected)} lines" in result.output
+
+
+def test_vector_option_with_unknown_format_fails_before_predicting(env):
+    result = run("predict", env["scene"], "--model", env["ckpt"], "-o", env["out"],
+                 "--vector", env["tmp"] / "roads.txt", "--device", "cpu")
+    assert result.exit_code == 1
+    assert "roads.txt" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not env["out"].exists() or not any(env["out"].iterdir())
