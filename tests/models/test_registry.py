@@ -59,3 +59,13 @@ def test_register_arch_adds_a_buildable_architecture():
         assert count_parameters(model) == count_parameters(model.encoder) + 96 + 1
     finally:
         ARCHS.pop("plain_head")
+
+
+@pytest.mark.parametrize("backbone", ["convnext_tiny", "efficientnet_b0", "densenet121"])
+@pytest.mark.parametrize("arch", ["unet", "adlinknet"])
+def test_other_timm_families_fit_every_size(arch, backbone):
+    # shapes only, traced on the meta device (no memory, no compute)
+    with torch.device("meta"):
+        model = create_model(arch, backbone).eval()
+        out = model(torch.empty(1, 3, 300, 420))
+    assert out.shape == (1, 1, 300, 420)
