@@ -153,7 +153,15 @@ def build_encoder(
 
 
 def _checked(encoder: Encoder, backbone: str) -> Encoder:
-    """Only feature pyramids (power-of-two reductions growing with depth) decode cleanly."""
+    """Only feature pyramids (power-of-two reductions growing with depth) decode cleanly,
+    and tiles of any size need a backbone without a fixed input size."""
+    cfg = getattr(encoder.body, "pretrained_cfg", None) or {}
+    if cfg.get("fixed_input_size"):
+        size = "x".join(str(v) for v in cfg.get("input_size", ())[1:])
+        raise ModelError(
+            f"backbone {backbone!r} only accepts a fixed input size ({size}); "
+            "use a convolutional backbone, which works at any tile size"
+        )
     red = encoder.reductions
     pyramid = all(r & (r - 1) == 0 for r in red) and all(a < b for a, b in zip(red, red[1:]))
     if not pyramid or encoder.output_stride < 4:

@@ -85,6 +85,13 @@ def test_imagenet_offline_is_a_clear_error(monkeypatch):
         create_model("linknet", "test_resnet", encoder_weights="imagenet")
 
 
-def test_non_pyramid_backbone_is_rejected():
+def test_fixed_size_backbone_is_rejected():
+    with pytest.raises(ModelError, match="fixed input size \\(224x224\\)"):
+        build_encoder("swin_tiny_patch4_window7_224")
+
+
+def test_non_pyramid_check():
+    enc = build_encoder("test_resnet")
+    enc.reductions = [16, 16, 16]
     with pytest.raises(ModelError, match="feature pyramid"):
-        build_encoder("vit_tiny_patch16_224")
+        encoders._checked(enc, "flat")
