@@ -30,9 +30,10 @@ def models(archs: tuple[str, ...], backbones: tuple[str, ...], size: int) -> Non
     for row in [header, *table]:
         left = "  ".join(c.ljust(w) for c, w in zip(row[:3], widths[:3]))
         click.echo(left + "  " + "  ".join(c.rjust(w) for c, w in zip(row[3:], widths[3:])))
+    aliases = ", ".join(k if k == v else f"{k} ({v})" for k, v in BACKBONE_ALIASES.items())
     click.echo(
         f"\nGFLOPs measured with torch FlopCounterMode (batch 1, eval; 1 multiply-add = 2 FLOPs); "
         f"params include AD-LinkNet's training-only auxiliary heads.\n"
-        f"Backbones: {', '.join(f'{k} ({v})' if k != v else k for k, v in BACKBONE_ALIASES.items())}"
+        f"Backbones: {aliases}"
         "; any other timm model with features_only also works (e.g. --backbone efficientnet_b0)."
     )

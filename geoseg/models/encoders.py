@@ -133,7 +133,9 @@ def build_encoder(
     if str(encoder_weights) != "imagenet":
         path = Path(encoder_weights).expanduser()
         if not path.is_file():
-            raise ModelError(f"{path}: encoder weights file not found (use null, imagenet or a file)")
+            raise ModelError(
+                f"{path}: encoder weights file not found (use null, imagenet or a file)"
+            )
         overlay = {"pretrained_cfg_overlay": {"file": str(path)}}
     try:
         body = _create_body(timm_name, in_channels, pretrained=True, **overlay)
