@@ -123,10 +123,7 @@ def build_encoder(
         try:
             body = _create_body(timm_name, in_channels, pretrained=False)
         except Exception as exc:  # timm raises assorted types for unsupported features_only
-            raise ModelError(
-                f"backbone {backbone!r} cannot be used as an encoder: timm features_only "
-                f"failed ({_first_line(exc)})"
-            ) from None
+            raise _unusable(backbone, exc) from None
         return _checked(Encoder(body, timm_name), backbone)
 
     overlay = {}
@@ -137,6 +134,8 @@ def build_encoder(
                 f"{path}: encoder weights file not found (use null, imagenet or a file)"
             )
         overlay = {"pretrained_cfg_overlay": {"file": str(path)}}
+    else:
+        log.info("downloading ImageNet weights for %s (needs internet access)", timm_name)
     try:
         body = _create_body(timm_name, in_channels, pretrained=True, **overlay)
     except Exception as exc:
@@ -180,10 +179,14 @@ def _check_features_only(backbone: str, timm_name: str, in_channels: int) -> Non
         with torch.device("meta"):
             _create_body(timm_name, in_channels, pretrained=False)
     except Exception as exc:
-        raise ModelError(
-            f"backbone {backbone!r} cannot be used as an encoder: timm features_only "
-            f"failed ({_first_line(exc)})"
-        ) from None
+        raise _unusable(backbone, exc) from None
+
+
+def _unusable(backbone: str, exc: BaseException) -> ModelError:
+    return ModelError(
+        f"backbone {backbone!r} cannot be used as an encoder: timm features_only "
+        f"failed ({_first_line(exc)})"
+    )
 
 
 def _first_line(exc: BaseException) -> str:

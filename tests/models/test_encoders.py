@@ -95,3 +95,14 @@ def test_non_pyramid_check():
     enc.reductions = [16, 16, 16]
     with pytest.raises(ModelError, match="feature pyramid"):
         encoders._checked(enc, "flat")
+
+
+def test_backbone_without_features_only_is_a_model_error(monkeypatch):
+    def no_features(*args, **kw):
+        raise RuntimeError("features_only not implemented for Vision Transformer models.")
+
+    monkeypatch.setattr(encoders, "_create_body", no_features)
+    with pytest.raises(ModelError, match="'resnet34' cannot be used as an encoder.*features_only"):
+        build_encoder("resnet34")
+    with pytest.raises(ModelError, match="cannot be used as an encoder"):
+        build_encoder("resnet34", encoder_weights="imagenet")
