@@ -23,14 +23,17 @@ def models(archs: tuple[str, ...], backbones: tuple[str, ...], size: int) -> Non
     backbones = backbones or tuple(BACKBONE_ALIASES)
     rows = list(tqdm(iter_model_table(archs, backbones, size), total=len(archs) * len(backbones),
                      desc="measuring", unit="model", leave=False, disable=None))
-    click.echo(f"{'arch':<10} {'backbone':<10} {'timm encoder':<16} {'params (M)':>10} "
-               f"{f'GFLOPs @{size}²':>14}")
-    for r in rows:
-        click.echo(f"{r.arch:<10} {r.backbone:<10} {r.timm_name:<16} {r.params / 1e6:>10.2f} "
-                   f"{r.gflops:>14.1f}")
+    header = ("arch", "backbone", "timm encoder", "params (M)", f"GFLOPs @{size}²")
+    table = [(r.arch, r.backbone, r.timm_name, f"{r.params / 1e6:.2f}", f"{r.gflops:.1f}")
+             for r in rows]
+    widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
+    for row in [header, *table]:
+        left = "  ".join(c.ljust(w) for c, w in zip(row[:3], widths[:3]))
+        click.echo(left + "  " + "  ".join(c.rjust(w) for c, w in zip(row[3:], widths[3:])))
+    aliases = ", ".join(k if k == v else f"{k} ({v})" for k, v in BACKBONE_ALIASES.items())
     click.echo(
         f"\nGFLOPs measured with torch FlopCounterMode (batch 1, eval; 1 multiply-add = 2 FLOPs); "
         f"params include AD-LinkNet's training-only auxiliary heads.\n"
-        f"Backbones: {', '.join(f'{k} ({v})' if k != v else k for k, v in BACKBONE_ALIASES.items())}"
+        f"Backbones: {aliases}"
         "; any other timm model with features_only also works (e.g. --backbone efficientnet_b0)."
     )

@@ -47,3 +47,12 @@ def test_pad_to_multiple_keeps_the_original_top_left(h, w):
     assert y.shape[-2] % 32 == 0 and y.shape[-1] % 32 == 0
     assert y.shape[-2] - h < 32 and y.shape[-1] - w < 32
     torch.testing.assert_close(y[..., :h, :w], x)
+
+
+def test_linknet_head_values_do_not_depend_on_memory_format():
+    torch.manual_seed(0)
+    head = LinkNetHead(16).eval()
+    x = torch.randn(1, 16, 12, 10)
+    with torch.no_grad():
+        ref = torch.nn.Sequential(*head)(x)  # plain NCHW path
+        torch.testing.assert_close(head(x), ref, rtol=1e-5, atol=1e-5)

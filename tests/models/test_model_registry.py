@@ -14,7 +14,8 @@ def test_builtin_archs_and_aliases():
 
 
 def test_unknown_arch_lists_valid_names():
-    with pytest.raises(ModelError, match="unknown architecture 'dlinknett'.*adlinknet, dlinknet, linknet, unet"):
+    valid = "adlinknet, dlinknet, linknet, unet"
+    with pytest.raises(ModelError, match=f"unknown architecture 'dlinknett'.*{valid}"):
         create_model("dlinknett", "resnet34")
 
 
@@ -59,3 +60,13 @@ def test_register_arch_adds_a_buildable_architecture():
         assert count_parameters(model) == count_parameters(model.encoder) + 96 + 1
     finally:
         ARCHS.pop("plain_head")
+
+
+@pytest.mark.parametrize("backbone", ["convnext_tiny", "efficientnet_b0", "densenet121"])
+@pytest.mark.parametrize("arch", ["unet", "adlinknet"])
+def test_other_timm_families_fit_every_size(arch, backbone):
+    # shapes only, traced on the meta device (no memory, no compute)
+    with torch.device("meta"):
+        model = create_model(arch, backbone).eval()
+        out = model(torch.empty(1, 3, 300, 420))
+    assert out.shape == (1, 1, 300, 420)

@@ -85,6 +85,24 @@ def test_imagenet_offline_is_a_clear_error(monkeypatch):
         create_model("linknet", "test_resnet", encoder_weights="imagenet")
 
 
-def test_non_pyramid_backbone_is_rejected():
+def test_fixed_size_backbone_is_rejected():
+    with pytest.raises(ModelError, match="fixed input size \\(224x224\\)"):
+        build_encoder("swin_tiny_patch4_window7_224")
+
+
+def test_non_pyramid_check():
+    enc = build_encoder("test_resnet")
+    enc.reductions = [16, 16, 16]
     with pytest.raises(ModelError, match="feature pyramid"):
-        build_encoder("vit_tiny_patch16_224")
+        encoders._checked(enc, "flat")
+
+
+def test_backbone_without_features_only_is_a_model_error(monkeypatch):
+    def no_features(*args, **kw):
+        raise RuntimeError("features_only not implemented for Vision Transformer models.")
+
+    monkeypatch.setattr(encoders, "_create_body", no_features)
+    with pytest.raises(ModelError, match="'resnet34' cannot be used as an encoder.*features_only"):
+        build_encoder("resnet34")
+    with pytest.raises(ModelError, match="cannot be used as an encoder"):
+        build_encoder("resnet34", encoder_weights="imagenet")
