@@ -14,6 +14,8 @@ _LAZY = {
     "evaluate_pair": "geoseg.evaluate",
     "evaluate_pairs": "geoseg.evaluate",
     "apls": "geoseg.metrics.apls",
+    "train_model": "geoseg.train.api",
+    "TrainResult": "geoseg.train.loop",
 }
 
 

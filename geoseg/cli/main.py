@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "sample-data": "geoseg.cli.sample_data:sample_data",
     "models": "geoseg.cli.models:models",
     "evaluate": "geoseg.cli.evaluate:evaluate",
+    "train": "geoseg.cli.train:train",
 }
 
 log = logging.getLogger("geoseg")

@@ -15,3 +15,9 @@ config_opt = click.option(
     "-c", "--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file."
 )
 output_dir_arg = click.argument("outdir", type=click.Path(file_okay=False))
+models_dir_opt = click.option(
+    "--models-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Model directory (default: $GEOSEG_MODELS or ~/.local/share/geoseg/models).",
+)

@@ -1,0 +1,252 @@
+"""Labelled imagery that training reads window by window.
+
+A *source* is one image with its road labels.  Every source answers the same three
+questions, so samplers and datasets never care where pixels come from:
+
+- ``height``, ``width``, ``count``, ``dtype`` — its size and raw band type;
+- ``read(window)`` → ``(image (C,h,w) raw values, mask (h,w) uint8 0/1)``;
+- ``road_density(cell)`` → coarse map of road fraction per ``cell``-px block (or None
+  when unknown), used to draw windows that contain roads more often.
+
+:class:`RasterScene` is a GeoTIFF with either a mask GeoTIFF on the same grid or
+vector centerlines (rasterized per window); reads are windowed, a big scene is never
+loaded whole.  :class:`ImageTile` is a DeepGlobe-style ``*_sat.jpg`` + ``*_mask.png``
+pair (small, read whole).  :class:`Region` restricts a source to a band of rows
+(the validation strip when a single scene is split).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Optional, Protocol
+
+import numpy as np
+
+from geoseg.errors import BandMismatchError, DataError, GridMismatchError, RasterReadError
+
+log = logging.getLogger(__name__)
+
+Window = tuple[int, int, int, int]  # row_off, col_off, height, width
+
+
+class Source(Protocol):
+    name: str
+    path: Path
+    height: int
+    width: int
+    count: int
+    dtype: str
+
+    def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def road_density(self, cell: int) -> Optional[np.ndarray]: ...
+
+
+def _select_bands(count: int, bands: Optional[list[int]], where: str) -> list[int]:
+    if bands is None:
+        return list(range(1, count + 1))
+    bad = [b for b in bands if not 1 <= b <= count]
+    if bad:
+        raise BandMismatchError(f"{where}: has {count} band(s); band(s) {bad} do not exist")
+    return list(bands)
+
+
+def _open(path: Path, what: str):
+    import rasterio
+
+    if not path.is_file():
+        raise RasterReadError(f"{path}: {what} not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            return rasterio.open(path)
+    except rasterio.errors.RasterioIOError:
+        raise RasterReadError(f"{path}: not a readable raster") from None
+
+
+class RasterScene:
+    """A GeoTIFF scene labelled by a mask GeoTIFF or by vector road lines."""
+
+    def __init__(self, image: str | Path, mask: str | Path | None = None,
+                 labels: str | Path | None = None, *, bands: Optional[list[int]] = None,
+                 label_width_m: float = 6.0) -> None:
+        if (mask is None) == (labels is None):
+            raise DataError(f"{image}: give either a mask raster or vector labels for the scene")
+        self.path = Path(image)
+        self.name = self.path.name
+        with _open(self.path, "scene") as src:
+            self.height, self.width = src.height, src.width
+            self.crs, self.transform = src.crs, src.transform
+            self.bounds = tuple(src.bounds)
+            self.dtype = src.dtypes[0]
+            self.nodata = src.nodata
+            self.bands = _select_bands(src.count, bands, str(self.path))
+        if self.height == 0 or self.width == 0:
+            raise DataError(f"{self.path}: the scene is empty (0 pixels)")
+        self.count = len(self.bands)
+        self.mask_path = Path(mask) if mask is not None else None
+        self.labels = None
+        self._mask_cut = 1
+        if self.mask_path is not None:
+            self._check_mask_grid()
+        else:
+            from geoseg.data.labels import VectorLabels
+
+            self.labels = VectorLabels(labels, self.crs, self.bounds, label_width_m, self.name)
+        self._handles: dict[str, object] = {}
+        self._pid = None
+
+    def _check_mask_grid(self) -> None:
+        with _open(self.mask_path, "mask") as m:
+            same = (m.width, m.height) == (self.width, self.height) and m.crs == self.crs
+            if same:
+                same = m.transform.almost_equals(self.transform, precision=1e-9 * max(
+                    1.0, abs(self.transform.a)))
+            if not same:
+                raise GridMismatchError(
+                    f"{self.mask_path}: mask grid ({m.width}x{m.height} px, {m.crs}, origin "
+                    f"{m.transform.c:.6g},{m.transform.f:.6g}, pixel {m.transform.a:.6g}) "
+                    f"differs from {self.name} ({self.width}x{self.height} px, {self.crs}, origin "
+                    f"{self.transform.c:.6g},{self.transform.f:.6g}, pixel {self.transform.a:.6g})"
+                )
+            # 0/255 (or anti-aliased 0..255) masks binarise at 128; 0/1 masks at 1.
+            if m.dtypes[0] == "uint8":
+                overview = m.read(1, out_shape=(min(m.height, 256), min(m.width, 256)))
+                self._mask_cut = 128 if overview.max() > 1 else 1
+
+    def _handle(self, key: str, path: Path):
+        # rasterio handles must not cross fork(): reopen in every worker process.
+        if self._pid != os.getpid():
+            self._handles, self._pid = {}, os.getpid()
+        if key not in self._handles:
+            self._handles[key] = _open(path, key)
+        return self._handles[key]
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_handles"], state["_pid"] = {}, None
+        return state
+
+    def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        from rasterio.windows import Window as RioWindow
+        from rasterio.windows import transform as window_transform
+
+        r, c, h, w = window
+        rio_win = RioWindow(c, r, w, h)
+        try:
+            image = self._handle("scene", self.path).read(self.bands, window=rio_win)
+            if self.mask_path is not None:
+                raw = self._handle("mask", self.mask_path).read(1, window=rio_win)
+                mask = (raw >= self._mask_cut).astype(np.uint8)
+            else:
+                mask = self.labels.rasterize(window_transform(rio_win, self.transform), (h, w))
+        except Exception as exc:  # rasterio raises RasterioIOError/CPLE_* on corrupt blocks
+            if isinstance(exc, (DataError, RasterReadError)):
+                raise
+            raise RasterReadError(f"{self.path}: cannot read window {window} ({exc})") from None
+        if self.nodata is not None:
+            mask[np.all(image == self.nodata, axis=0)] = 0
+        return image, mask
+
+    def road_density(self, cell: int) -> np.ndarray:
+        """Road fraction per `cell`-px block from a decimated read (or coarse rasterization)."""
+        from rasterio.enums import Resampling
+        from rasterio.transform import Affine
+
+        shape = (max(1, -(-self.height // cell)), max(1, -(-self.width // cell)))
+        if self.labels is not None:
+            sy, sx = self.height / shape[0], self.width / shape[1]
+            coarse = self.transform @ Affine.scale(sx, sy)
+            return self.labels.rasterize(coarse, shape, all_touched=True).astype(np.float32)
+        m = self._handle("mask", self.mask_path)
+        raw = m.read(1, out_shape=shape, resampling=Resampling.average, out_dtype="float32")
+        return np.clip(raw / (255.0 if self._mask_cut > 1 else 1.0), 0.0, 1.0)
+
+    def sample_pixels(self, max_side: int = 512) -> np.ndarray:
+        """(C, h, w) decimated view of the scene (for percentile normalisation)."""
+        scale = max(1.0, max(self.height, self.width) / max_side)
+        shape = (self.count, max(1, int(self.height / scale)), max(1, int(self.width / scale)))
+        return self._handle("scene", self.path).read(self.bands, out_shape=shape)
+
+
+def _read_picture(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise RasterReadError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+
+
+class ImageTile:
+    """A DeepGlobe-style tile: ``<id>_sat.jpg|png`` + ``<id>_mask.png`` (road ≥ 128)."""
+
+    dtype = "uint8"
+
+    def __init__(self, image: str | Path, mask: str | Path, *,
+                 bands: Optional[list[int]] = None) -> None:
+        from PIL import Image
+
+        self.path, self.mask_path = Path(image), Path(mask)
+        self.name = self.path.name
+        try:
+            with Image.open(self.path) as im:
+                self.width, self.height = im.size
+                nbands = len(im.getbands())
+        except OSError as exc:
+            raise RasterReadError(f"{self.path}: not a readable image ({exc.__class__.__name__})")
+        self.bands = _select_bands(nbands, bands, str(self.path))
+        self.count = len(self.bands)
+
+    def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        r, c, h, w = window
+        image = _read_picture(self.path)
+        mask = _read_picture(self.mask_path)
+        if image.ndim == 2:
+            image = image[:, :, None]
+        if mask.ndim == 3:  # the 1024 px DeepGlobe masks are RGB with equal channels
+            mask = mask[:, :, 0]
+        if mask.shape != image.shape[:2]:
+            raise GridMismatchError(
+                f"{self.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} px but "
+                f"{self.name} is {image.shape[1]}x{image.shape[0]} px"
+            )
+        image = np.moveaxis(image[r:r + h, c:c + w], -1, 0)[[b - 1 for b in self.bands]]
+        return np.ascontiguousarray(image), (mask[r:r + h, c:c + w] >= 128).astype(np.uint8)
+
+    def road_density(self, cell: int) -> None:
+        return None  # unknown without reading the mask; windows are drawn uniformly
+
+    def sample_pixels(self, max_side: int = 512) -> np.ndarray:
+        return self.read((0, 0, self.height, self.width))[0]
+
+
+class Region:
+    """Rows ``[row_off, row_off + height)`` of another source, seen as a source."""
+
+    def __init__(self, source, row_off: int, height: int, tag: str) -> None:
+        if not 0 <= row_off < row_off + height <= source.height:
+            raise DataError(f"{source.name}: region rows {row_off}+{height} outside the scene")
+        self.source, self.row_off, self.path = source, row_off, source.path
+        self.height, self.width = height, source.width
+        self.count, self.dtype = source.count, source.dtype
+        self.name = f"{source.name}[{tag}]"
+
+    def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        r, c, h, w = window
+        return self.source.read((r + self.row_off, c, h, w))
+
+    def road_density(self, cell: int) -> Optional[np.ndarray]:
+        full = self.source.road_density(cell)
+        if full is None:
+            return None
+        start = self.row_off // cell
+        stop = -(-(self.row_off + self.height) // cell)
+        return full[start:stop]
+
+    def sample_pixels(self, max_side: int = 512) -> np.ndarray:
+        return self.source.sample_pixels(max_side)

@@ -1,0 +1,95 @@
+"""``train_model``: the one call behind ``geoseg train``.
+
+Builds the model from the config, the datasets (with the normaliser fitted on the
+training data and the backbone's mean/std), and runs the :class:`Trainer`; under
+``torchrun`` it joins the process group first.  The best checkpoint goes into the
+models directory as ``<arch>_<backbone>_<timestamp>.pt`` (where ``geoseg predict
+--backbone X`` looks); logs and ``last.pt`` go into the run folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from geoseg.checkpoint import checkpoint_name, default_models_dir, load_checkpoint
+from geoseg.config import RunConfig
+from geoseg.errors import BandMismatchError
+from geoseg.io.files import ensure_writable_dir
+from geoseg.train import distributed
+from geoseg.train.loop import Trainer, TrainResult
+
+log = logging.getLogger(__name__)
+
+
+def build_model(cfg: RunConfig) -> torch.nn.Module:
+    from geoseg.models import create_model
+
+    m = cfg.model
+    return create_model(m.arch, m.backbone, in_channels=m.in_channels,
+                        encoder_weights=m.encoder_weights)
+
+
+def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
+                out_dir: str | Path | None = None, resume: str | Path | None = None,
+                device: str = "auto") -> TrainResult:
+    """Train the model that `cfg` describes; return the best checkpoint and history.
+
+    `models_dir` receives the best checkpoint (default: :func:`default_models_dir`);
+    `out_dir` receives metrics.csv, curves.png and last.pt (default ``runs/<name>``);
+    `resume` is a previous run's ``last.pt`` to continue from.
+    """
+    from geoseg.data import build_datasets
+
+    dist = distributed.setup(device)
+    try:
+        torch.manual_seed(cfg.train.seed)
+        model = build_model(cfg)
+        data = build_datasets(cfg.data, mean=model.norm_mean, std=model.norm_std,
+                              seed=cfg.train.seed, augment=cfg.train.augment)
+        if data.in_channels != cfg.model.in_channels:
+            raise BandMismatchError(
+                f"{data.train.sources[0].path}: {data.in_channels} band(s) are used but "
+                f"model.in_channels is {cfg.model.in_channels}; set data.bands or "
+                "model.in_channels")
+        log.info("data: %s", data.summary)
+        best_path, run_dir = _output_paths(cfg, models_dir, out_dir, resume)
+        if dist.is_main:
+            ensure_writable_dir(best_path.parent)
+            ensure_writable_dir(run_dir)
+        meta = {
+            "arch": cfg.model.arch,
+            "backbone": cfg.model.backbone,
+            "in_channels": cfg.model.in_channels,
+            "model_kwargs": dict(getattr(model, "model_kwargs", {}) or {}),
+            "bands": list(cfg.data.bands) if cfg.data.bands else None,
+            "normalizer": data.normalizer.to_dict(),
+            "tile": cfg.data.tile,
+            "config": cfg.to_dict(),
+        }
+        trainer = Trainer(model, data.train, data.val, cfg, meta, best_path=best_path,
+                          run_dir=run_dir, dist=dist)
+        if resume is not None:
+            trainer.resume(resume)
+        return trainer.fit()
+    finally:
+        dist.close()
+
+
+def _output_paths(cfg: RunConfig, models_dir, out_dir, resume) -> tuple[Path, Path]:
+    """Best-checkpoint path and run folder; a resumed run keeps both of its own."""
+    if resume is not None:
+        ckpt = load_checkpoint(resume)
+        if ckpt.get("best_path") and models_dir is None:
+            best = Path(ckpt["best_path"])
+        else:
+            name = Path(ckpt["best_path"]).name if ckpt.get("best_path") else None
+            best = Path(models_dir or default_models_dir()) / (
+                name or checkpoint_name(cfg.model.arch, cfg.model.backbone))
+        return best, Path(out_dir) if out_dir else Path(resume).parent
+    name = checkpoint_name(cfg.model.arch, cfg.model.backbone)
+    best = Path(models_dir or default_models_dir()) / name
+    return best, Path(out_dir) if out_dir else Path("runs") / Path(name).stem
