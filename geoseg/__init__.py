@@ -16,6 +16,7 @@ _LAZY = {
     "apls": "geoseg.metrics.apls",
     "train_model": "geoseg.train.api",
     "TrainResult": "geoseg.train.loop",
+    "predict_scene": "geoseg.predict",
 }
 
 

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "models": "geoseg.cli.models:models",
     "evaluate": "geoseg.cli.evaluate:evaluate",
     "train": "geoseg.cli.train:train",
+    "predict": "geoseg.cli.predict:predict",
 }
 
 log = logging.getLogger("geoseg")

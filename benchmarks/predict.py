@@ -1,0 +1,236 @@
+"""Benchmark `geoseg.predict_scene`: pipeline overhead and memory versus scene size.
+
+(a) end-to-end predict time / bare model forward time over the same number of tiles
+    (same model, tile, batch), on a 4096² scene.                      goal ≤ 1.15
+(b) peak RSS of a whole predict run, one fresh subprocess per case, for a 3072² and a
+    12288² scene, plus the bare forward pass at the same batch for reference.
+                                     goal: ratio ≤ 1.15 and ≤ 2 GB for 12288² with
+                                     LinkNet-ResNet34, tile 512, batch 4
+
+Scenes are synthetic uint8 RGB GeoTIFFs written block row by block row into a temporary
+folder (never held in memory).  The model is geoseg's LinkNet-ResNet34 when
+``geoseg.models`` is available, else segmentation_models_pytorch's ``Linknet("resnet34")``
+(same network family); random weights, since speed and memory do not depend on them.
+``--rss-model pixel`` swaps in a 1×1-conv model for (b): it measures what the pipeline
+itself (reader, stitcher, writer, GDAL cache) adds, in minutes instead of an hour on CPU.
+
+    python benchmarks/predict.py                 # full sizes (long on a CPU)
+    python benchmarks/predict.py --quick         # 1024² / 768² vs 3072²: checks it works
+    python benchmarks/predict.py --only b --rss-model pixel          # pipeline memory only
+    python benchmarks/predict.py --only b --sizes 3072 12288x1536    # full width, fewer rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def build_model(name: str):
+    """'linknet34' (geoseg's if present, else smp's) or 'pixel' (a 1×1 conv)."""
+    import torch
+
+    if name == "pixel":
+        model = torch.nn.Conv2d(3, 1, 1)
+        label = "1x1 conv (pipeline only)"
+    else:
+        try:
+            from geoseg.models import create_model
+
+            model = create_model("linknet", "resnet34", in_channels=3, encoder_weights=None)
+            label = "geoseg LinkNet-ResNet34"
+        except ImportError:
+            import segmentation_models_pytorch as smp
+
+            model = smp.Linknet("resnet34", encoder_weights=None, classes=1)
+            label = "smp Linknet-ResNet34"
+    model.norm_mean = [0.485, 0.456, 0.406]
+    model.norm_std = [0.229, 0.224, 0.225]
+    model.in_channels = 3
+    model.bench_label = label
+    return model.eval()
+
+
+def parse_size(spec: str) -> tuple[int, int]:
+    """'3072' -> (3072, 3072); '12288x1536' -> (width 12288, height 1536)."""
+    w, _, h = str(spec).partition("x")
+    return int(w), int(h or w)
+
+
+def size_label(spec: str) -> str:
+    w, h = parse_size(spec)
+    return f"{w}²" if w == h else f"{w}×{h}"
+
+
+def make_scene(path: Path, size: int, height: int | None = None) -> Path:
+    """A size×height uint8 RGB GeoTIFF with a road-like grid over textured ground,
+    written in 256-row strips (memory: one strip)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    height = height or size
+    profile = dict(driver="GTiff", width=size, height=height, count=3, dtype="uint8",
+                   crs="EPSG:32633", transform=from_origin(500000, 4100000, 0.5, 0.5),
+                   tiled=True, blockxsize=256, blockysize=256, compress="deflate",
+                   bigtiff="IF_SAFER")
+    rng = np.random.default_rng(0)
+    cols = np.arange(size)
+    with rasterio.open(path, "w", **profile) as dst:
+        for top in range(0, height, 256):
+            rows = np.arange(top, min(top + 256, height))[:, None]
+            ground = 90 + 30 * np.sin(rows / 37.0) * np.cos(cols / 53.0)
+            road = ((rows % 700) < 14) | ((cols % 900) < 14) | (np.abs(rows - cols) % 1500 < 10)
+            noise = rng.integers(0, 20, (3, rows.shape[0], size))
+            strip = np.where(road, 200, ground)[None] + noise
+            dst.write(strip.clip(0, 255).astype(np.uint8),
+                      window=rasterio.windows.Window(0, top, size, rows.shape[0]))
+    return path
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def bare_forward(model, n_tiles: int, tile: int, batch: int) -> float:
+    """Seconds for the model alone over `n_tiles` tiles, as predict_scene batches them."""
+    import torch
+
+    x = torch.randn(batch, 3, tile, tile)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, n_tiles, batch):
+            model(x[: min(batch, n_tiles - i)]).sigmoid()
+    return time.perf_counter() - start
+
+
+def child(args) -> None:
+    """One measured case in a fresh process; prints a JSON line."""
+    import torch
+
+    model = build_model(args.model)
+    if args.child == "forward":
+        from geoseg.inference.tiling import TileGrid
+
+        grid = TileGrid(args.size, args.size, args.tile, args.overlap)
+        seconds = bare_forward(model, min(len(grid), 3 * args.batch), args.tile, args.batch)
+        out = {"seconds": seconds, "tiles": min(len(grid), 3 * args.batch)}
+    else:
+        from geoseg import predict_scene
+
+        with tempfile.TemporaryDirectory() as tmp:
+            r = predict_scene(args.scene, model, tmp, tile=args.tile, overlap=args.overlap,
+                              batch_size=args.batch, device="cpu", progress=False)
+            out = {"seconds": r.seconds, "tiles": r.n_tiles, "mp_s": r.megapixels_per_s}
+    out.update(peak_mb=peak_rss_mb(), label=model.bench_label, threads=torch.get_num_threads())
+    print(json.dumps(out))
+
+
+def run_child(*argv: str) -> dict:
+    cmd = [sys.executable, __file__, *argv]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"child failed: {' '.join(cmd)}\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def overhead(tmp: Path, size: int, tile: int, overlap: int, batch: int) -> None:
+    """Bare forward before and after the end-to-end run (averaged: the CPU is shared and
+    noisy), plus the time predict_scene spent outside the model's forward."""
+    from geoseg import predict_scene
+    from geoseg.inference.tiling import TileGrid
+
+    model = build_model("linknet34")
+    scene = make_scene(tmp / f"a_{size}.tif", size)
+    n_tiles = len(TileGrid(size, size, tile, overlap))
+    bare_forward(model, batch, tile, batch)  # warm-up: first-call allocations
+    before = bare_forward(model, n_tiles, tile, batch)
+    in_model = []
+    forward = model.forward
+
+    def timed(x):
+        t = time.perf_counter()
+        y = forward(x)
+        in_model.append(time.perf_counter() - t)
+        return y
+
+    model.forward = timed
+    e2e = predict_scene(scene, model, tmp / "a_out", tile=tile, overlap=overlap,
+                        batch_size=batch, device="cpu")
+    model.forward = forward
+    after = bare_forward(model, n_tiles, tile, batch)
+    bare = (before + after) / 2
+    outside = e2e.seconds - sum(in_model)
+    print(f"\n(a) overhead, {size}² scene, {model.bench_label}, tile {tile}, overlap {overlap}, "
+          f"batch {batch}, CPU")
+    print(f"{'tiles':>6} {'end-to-end s':>13} {'bare fwd s (before/after)':>26} {'ratio':>6} "
+          f"{'outside model s':>16} {'MP/s':>6}")
+    print(f"{e2e.n_tiles:>6} {e2e.seconds:>13.1f} {bare:>11.1f} ({before:.1f}/{after:.1f}) "
+          f"{e2e.seconds / bare:>6.3f} {outside:>16.1f} {e2e.megapixels_per_s:>6.3f}")
+    print("goal: ratio ≤ 1.15 (the time outside the model is what the pipeline adds)")
+
+
+def memory(tmp: Path, sizes: list[str], model: str, tile: int, overlap: int, batch: int) -> None:
+    common = ["--model", model, "--tile", str(tile), "--overlap", str(overlap),
+              "--batch", str(batch)]
+    rows = []
+    w0, h0 = parse_size(sizes[0])
+    ref = run_child("--child", "forward", "--size", str(max(w0, h0)), *common)
+    rows.append(("bare forward", ref))
+    for spec in sizes:
+        scene = make_scene(tmp / f"b_{spec}.tif", *parse_size(spec))
+        result = run_child("--child", "predict", "--scene", str(scene), *common)
+        rows.append((f"predict {size_label(spec)}", result))
+        scene.unlink()
+    print(f"\n(b) peak RSS, one subprocess per case, {rows[0][1]['label']}, tile {tile}, "
+          f"batch {batch}, CPU ({rows[0][1]['threads']} torch threads)")
+    print(f"{'case':<20} {'tiles':>6} {'seconds':>8} {'peak RSS MB':>12}")
+    for name, r in rows:
+        print(f"{name:<20} {r['tiles']:>6} {r['seconds']:>8.1f} {r['peak_mb']:>12.0f}")
+    if len(sizes) > 1:
+        small, big = rows[1][1]["peak_mb"], rows[-1][1]["peak_mb"]
+        print(f"ratio {size_label(sizes[-1])} / {size_label(sizes[0])}: {big / small:.3f} "
+              f"(goal ≤ 1.15); the largest adds {big - ref['peak_mb']:.0f} MB over the bare "
+              "forward")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--quick", action="store_true", help="small sizes, to check the script works")
+    p.add_argument("--only", choices=["a", "b"], help="run one part")
+    p.add_argument("--rss-model", default="linknet34", choices=["linknet34", "pixel"])
+    p.add_argument("--sizes", nargs="+", help="scenes for (b): N (N²) or WxH, e.g. 12288x1536")
+    p.add_argument("--tile", type=int, default=512)
+    p.add_argument("--overlap", type=int, default=64)
+    p.add_argument("--batch", type=int, default=4)
+    # child-process arguments
+    p.add_argument("--child", choices=["predict", "forward"], help=argparse.SUPPRESS)
+    p.add_argument("--scene", help=argparse.SUPPRESS)
+    p.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--model", default="linknet34", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return child(args)
+    a_size, b_sizes = (1024, ["768", "3072"]) if args.quick else (4096, ["3072", "12288"])
+    b_sizes = args.sizes or b_sizes
+    with tempfile.TemporaryDirectory(prefix="geoseg-bench-") as tmp:
+        if args.only in (None, "a"):
+            overhead(Path(tmp), a_size, args.tile, args.overlap, args.batch)
+        if args.only in (None, "b"):
+            memory(Path(tmp), b_sizes, args.rss_model, args.tile, args.overlap, args.batch)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Tiled inference: tile grid and blending, batched prediction, streamed stitching."""

@@ -1,0 +1,71 @@
+"""Blend overlapping tile predictions into full-width rows, streaming them out.
+
+The :class:`Stitcher` holds accumulators (weighted sum, weight, validity) for one band of
+``tile`` rows only.  Tiles must arrive in the grid's row-major order; when the first tile
+of a new tile row arrives, no later tile can touch the rows above it, so those rows are
+normalised (sum / weight) and handed to the sink at once.  Memory is O(tile × width),
+independent of the scene height.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from geoseg.inference.tiling import TileGrid
+
+# sink(values (rows, width) float32, valid (rows, width) bool), called top to bottom
+Sink = Callable[[np.ndarray, np.ndarray], None]
+
+
+class Stitcher:
+    """Weighted-average stitching of tiles of a :class:`TileGrid` into a row sink."""
+
+    def __init__(self, grid: TileGrid, sink: Sink) -> None:
+        self.grid = grid
+        self.sink = sink
+        self.window = grid.weights()
+        rows = grid.band_height
+        self.acc = np.zeros((rows, grid.width), np.float32)
+        self.wsum = np.zeros((rows, grid.width), np.float32)
+        self.valid = np.zeros((rows, grid.width), bool)
+        self.top = 0  # scene row held in accumulator row 0
+        self.emitted = 0
+
+    def add(self, values: np.ndarray, valid: np.ndarray, row_off: int, col_off: int) -> None:
+        """Blend one ``(tile, tile)`` prediction whose window starts at (row_off, col_off)."""
+        if row_off < self.top:
+            raise ValueError(
+                f"tile at row {row_off} arrived after rows up to {self.top} were written"
+            )
+        if row_off > self.top:
+            self._emit(row_off - self.top)
+        h = min(self.grid.tile, self.grid.height - row_off)
+        w = min(self.grid.tile, self.grid.width - col_off)
+        r = row_off - self.top
+        cols = slice(col_off, col_off + w)
+        weight = self.window[:h, :w]
+        self.acc[r:r + h, cols] += values[:h, :w] * weight
+        self.wsum[r:r + h, cols] += weight
+        self.valid[r:r + h, cols] = valid[:h, :w]
+
+    def close(self) -> None:
+        """Emit the remaining rows; every scene row has then gone to the sink once."""
+        self._emit(self.grid.height - self.top)
+        if self.emitted != self.grid.height:
+            raise RuntimeError(f"stitched {self.emitted} of {self.grid.height} rows")
+
+    def _emit(self, n: int) -> None:
+        if n <= 0:
+            return
+        wsum = self.wsum[:n]
+        if not (wsum > 0).all():
+            raise RuntimeError(f"rows {self.top}-{self.top + n} are not covered by any tile")
+        self.sink(np.divide(self.acc[:n], wsum), self.valid[:n].copy())  # sink owns both
+        keep = self.acc.shape[0] - n
+        for buf in (self.acc, self.wsum, self.valid):
+            buf[:keep] = buf[n:]
+            buf[keep:] = 0
+        self.top += n
+        self.emitted += n

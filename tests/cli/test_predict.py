@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+import fake_models
+from conftest import write_geotiff
+from geoseg.cli.main import cli
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A models folder with one trained checkpoint, a good scene and an output folder."""
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("GEOSEG_MODELS", str(models))
+    ckpt = fake_models.save_tiny_checkpoint(models / "linknet_test_resnet_20250101-000000.pt")
+    data = np.random.default_rng(0).integers(1, 256, (3, 100, 90)).astype(np.uint8)
+    scene = write_geotiff(tmp_path / "scene.tif", data)
+    return {"ckpt": ckpt, "scene": scene, "out": tmp_path / "out", "tmp": tmp_path}
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_predict_with_backbone_finds_the_trained_checkpoint(env):
+    result = run("predict", env["scene"], "--backbone", "test_resnet", "-o", env["out"], "--tile", 64,
+                 "--overlap", 16, "--tta", "flip", "--preview", "--float", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "4 tiles in" in result.output and "MP/s" in result.output
+    names = sorted(p.name for p in env["out"].iterdir())
+    assert names == ["scene_mask.tif", "scene_preview.png", "scene_prob.tif"]
+    with rasterio.open(env["out"] / "scene_prob.tif") as src, rasterio.open(env["scene"]) as ref:
+        assert src.dtypes[0] == "float32"
+        assert (src.crs, src.transform, src.shape) == (ref.crs, ref.transform, ref.shape)
+
+
+def test_default_output_is_next_to_the_scene(env):
+    result = run("predict", env["scene"], "--model", env["ckpt"], "--tile", 64, "--overlap", 8, "--bands", "1,2,3")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(env["tmp"] / "scene_mask.tif") as src:
+        assert set(np.unique(src.read(1))) <= {0, 1}
+
+
+def bad_inputs(env):
+    tmp = env["tmp"]
+    (tmp / "notes.tif").write_text("not a raster")
+    (tmp / "empty.tif").touch()
+    good = write_geotiff(tmp / "big.tif", np.ones((3, 300, 300), np.uint8))
+    (tmp / "cut.tif").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    write_geotiff(tmp / "two.tif", np.ones((2, 50, 50), np.uint8))
+    fake_models.save_tiny_checkpoint(tmp / "unet.pt", arch="unet")
+    (tmp / "afile").write_text("x")
+    m = ["--model", env["ckpt"]]
+    return {
+        "missing file": ([tmp / "nope.tif", *m], "nope.tif: file not found"),
+        "text file": ([tmp / "notes.tif", *m], "not a raster"),
+        "truncated": ([tmp / "cut.tif", *m], "truncated or corrupt"),
+        "empty": ([tmp / "empty.tif", *m], "empty"),
+        "band count": ([tmp / "two.tif", *m], "2 bands selected but the model expects 3"),
+        "missing band": ([env["scene"], *m, "--bands", "1,2,5"], "band 5 does not exist"),
+        "other arch": ([env["scene"], "--model", tmp / "unet.pt", "--arch", "linknet"],
+                       "is a unet model, not linknet"),
+        "no checkpoint": ([env["scene"], "--arch", "dlinknet", "--backbone", "xception"],
+                          "geoseg train -c configs/dlinknet_xception.yaml"),
+        "missing checkpoint": ([env["scene"], "--model", tmp / "none.pt"], "checkpoint not found"),
+        "unwritable output": ([env["scene"], *m, "-o", tmp / "afile" / "out"], "cannot create"),
+        "bad tile": ([env["scene"], *m, "--tile", 100], "multiple of 32"),
+    }
+
+
+def test_every_bad_input_is_one_line_exit_1_and_leaves_no_file(env):
+    for name, (args, words) in bad_inputs(env).items():
+        out = env["tmp"] / f"out_{name.replace(' ', '_')}"
+        if "-o" not in args:
+            args = [*args, "-o", out]
+        result = run("predict", *args)
+        assert result.exit_code == 1, (name, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0], (name, result.output)
+        assert not out.exists() or list(out.iterdir()) == [], name
+
+
+def test_model_or_backbone_is_required(env):
+    result = run("predict", env["scene"])
+    assert result.exit_code == 2 and "--model" in result.output
+
+
+def test_scene_without_crs_warns_and_continues(env):
+    data = np.random.default_rng(3).integers(1, 256, (3, 40, 40)).astype(np.uint8)
+    plain = write_geotiff(env["tmp"] / "plain.tif", data, crs=None)
+    result = run("predict", plain, "--model", env["ckpt"], "--tile", 64, "-o", env["out"])
+    assert result.exit_code == 0, result.output
+    assert "no CRS" in result.output  # the warning reaches the user
+    with rasterio.open(env["out"] / "plain_prob.tif") as src:
+        assert src.crs is None and src.shape == (40, 40)
