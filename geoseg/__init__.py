@@ -17,6 +17,8 @@ _LAZY = {
     "train_model": "geoseg.train.api",
     "TrainResult": "geoseg.train.loop",
     "predict_scene": "geoseg.predict",
+    "vectorize_mask": "geoseg.vectorize",
+    "write_roads": "geoseg.io.vector",
 }
 
 

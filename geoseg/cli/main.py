@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "geoseg.cli.evaluate:evaluate",
     "train": "geoseg.cli.train:train",
     "predict": "geoseg.cli.predict:predict",
+    "vectorize": "geoseg.cli.vectorize:vectorize",
 }
 
 log = logging.getLogger("geoseg")

@@ -1,0 +1,185 @@
+"""Write and read road-line layers (pyogrio): GeoPackage, Shapefile, GeoJSON.
+
+Outputs are QGIS-ready: only valid, non-empty LineStrings; Shapefiles get ``.prj`` and a
+UTF-8 ``.cpg`` and field names of at most 10 characters; a QGIS style (``.qml``) next
+to the layer draws each road as wide as its ``width_m`` (in metres on the ground,
+whatever the CRS), and a GeoPackage also carries that style as its default in the
+``layer_styles`` table, so QGIS opens it styled.  Every file is written under a
+temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from geoseg.errors import OutputError, VectorReadError
+from geoseg.io.files import atomic_output
+
+log = logging.getLogger(__name__)
+
+DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}
+SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
+SHAPEFILE_FIELD_LIMIT = 10
+
+QML = """<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<qgis version="3.28.0" styleCategories="Symbology">
+  <renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">
+    <symbols>
+      <symbol type="line" name="0" alpha="1" clip_to_extent="1" force_rhr="0">
+{casing}
+{fill}
+      </symbol>
+    </symbols>
+  </renderer-v2>
+  <layerGeometryType>1</layerGeometryType>
+</qgis>
+"""
+
+LAYER = """        <layer class="SimpleLine" pass="{pass_}" enabled="1" locked="0">
+          <Option type="Map">
+            <Option type="QString" name="line_color" value="{color}"/>
+            <Option type="QString" name="line_style" value="solid"/>
+            <Option type="QString" name="line_width" value="{default}"/>
+            <Option type="QString" name="line_width_unit" value="RenderMetersInMapUnits"/>
+            <Option type="QString" name="capstyle" value="round"/>
+            <Option type="QString" name="joinstyle" value="round"/>
+          </Option>
+          <data_defined_properties>
+            <Option type="Map">
+              <Option type="QString" name="name" value=""/>
+              <Option type="Map" name="properties">
+                <Option type="Map" name="outlineWidth">
+                  <Option type="bool" name="active" value="true"/>
+                  <Option type="QString" name="expression" value="{expression}"/>
+                  <Option type="int" name="type" value="3"/>
+                </Option>
+              </Option>
+              <Option type="QString" name="type" value="collection"/>
+            </Option>
+          </data_defined_properties>
+        </layer>"""
+
+
+def qml_style(width_field: str = "width_m", default_m: float = 6.0) -> str:
+    """QGIS style: a dark casing under a light fill, widths in ground metres from a field."""
+    width = f"coalesce(&quot;{width_field}&quot;, {default_m:g})"
+    casing = LAYER.format(pass_=0, color="90,90,90,255", default=default_m + 1,
+                          expression=f"{width} + 1")
+    fill = LAYER.format(pass_=1, color="255,235,160,255", default=default_m, expression=width)
+    return QML.format(casing=casing, fill=fill)
+
+
+def driver_for(path: Path) -> str:
+    driver = DRIVERS.get(path.suffix.lower())
+    if driver is None:
+        raise OutputError(
+            f"{path}: unknown vector format {path.suffix!r}; use .gpkg, .shp or .geojson")
+    return driver
+
+
+def _shapefile_fields(gdf):
+    """Shorten field names to 10 characters (unique), as the DBF format requires."""
+    renames, used = {}, set()
+    for name in gdf.columns:
+        if name == gdf.geometry.name:
+            continue
+        short = name[:SHAPEFILE_FIELD_LIMIT]
+        k = 1
+        while short in used:
+            suffix = f"_{k}"
+            short = name[:SHAPEFILE_FIELD_LIMIT - len(suffix)] + suffix
+            k += 1
+        used.add(short)
+        if short != name:
+            renames[name] = short
+    if renames:
+        log.warning("shapefile field names shortened: %s",
+                    ", ".join(f"{a}→{b}" for a, b in renames.items()))
+    return gdf.rename(columns=renames)
+
+
+def clean_lines(gdf):
+    """Only valid, non-empty LineStrings (MultiLineStrings are split into their parts)."""
+    import shapely
+
+    gdf = gdf.explode(index_parts=False, ignore_index=True) if len(gdf) else gdf
+    geoms = gdf.geometry.values
+    ok = (~shapely.is_empty(geoms) & shapely.is_valid(geoms)
+          & (shapely.get_type_id(geoms) == 1))
+    dropped = int((~ok).sum())
+    if dropped:
+        log.warning("dropped %d empty, invalid or non-line geometries", dropped)
+    return gdf[ok].reset_index(drop=True)
+
+
+def _embed_gpkg_style(path: Path, layer: str, qml: str) -> None:
+    """Store `qml` as the layer's default style in the GeoPackage (QGIS reads it on open)."""
+    with sqlite3.connect(path) as con:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256), "
+            "f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT, styleSLD TEXT, "
+            "useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30), "
+            "update_time DATETIME DEFAULT CURRENT_TIMESTAMP)")
+        con.execute(
+            "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+            "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+            "owner) VALUES ('', '', ?, 'geom', ?, ?, '', 1, 'geoseg roads', '')",
+            (layer, layer, qml))
+    con.close()
+
+
+def write_roads(gdf, path: str | Path, style: bool = True, layer: str | None = None) -> Path:
+    """Write road lines to `path` (.gpkg, .shp or .geojson, by suffix) atomically.
+
+    Keeps the CRS, drops invalid/empty/non-line geometries, and with `style` writes a
+    ``.qml`` QGIS style beside the file (and into a GeoPackage).  Returns `path`.
+    """
+    import pyogrio
+
+    path = Path(path)
+    driver = driver_for(path)
+    layer = layer or path.stem
+    gdf = clean_lines(gdf)
+    options = {}
+    if driver == "ESRI Shapefile":
+        gdf = _shapefile_fields(gdf)
+        options["encoding"] = "UTF-8"  # also writes the .cpg
+    qml = qml_style() if style else None
+    sidecars = SHAPEFILE_SIDECARS if driver == "ESRI Shapefile" else ()
+    try:
+        with atomic_output(path, sidecars=sidecars) as tmp:
+            pyogrio.write_dataframe(gdf, tmp, layer=layer, driver=driver,
+                                    geometry_type="LineString", **options)
+            if qml and driver == "GPKG":
+                _embed_gpkg_style(tmp, layer, qml)
+        if qml:
+            with atomic_output(path.with_suffix(".qml")) as tmp:
+                tmp.write_text(qml, encoding="utf-8")
+    except pyogrio.errors.DataSourceError as exc:
+        raise OutputError(f"{path}: cannot write layer ({str(exc).splitlines()[0]})") from None
+    return path
+
+
+def read_roads(path: str | Path, layer: str | None = None):
+    """Read a road-line layer as a GeoDataFrame (one-line error when unreadable).
+
+    Without `layer`, the first layer with geometry is read (a styled GeoPackage also
+    holds QGIS's ``layer_styles`` table).
+    """
+    import pyogrio
+
+    path = Path(path)
+    if not path.exists():
+        raise VectorReadError(f"{path}: file not found")
+    try:
+        if layer is None:  # the first layer with geometry (not QGIS's layer_styles table)
+            layers = pyogrio.list_layers(path)
+            spatial = [name for name, geom in layers if geom is not None]
+            layer = spatial[0] if spatial else layers[0][0]
+        return pyogrio.read_dataframe(path, layer=layer)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise VectorReadError(f"{path}: cannot read vector layer ({str(exc).splitlines()[0]})"
+                              ) from None

@@ -1,0 +1,94 @@
+"""Block-wise skeleton graph of a large mask in bounded memory.
+
+The scene is cut into square *cores* (``block_size``); each is read with a *halo* of
+context so cleanup and thinning near the core behave as on the whole scene (thinning
+only looks as far as half the widest road, blob decisions as far as the blob reaches).
+Only the core plus a thin ring goes to the graph builder, which keeps just the skeleton
+links the block owns (see :mod:`geoseg.vectorize.graph`).  Memory is a few arrays of
+(block_size + 2·halo)², whatever the scene size.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from geoseg.vectorize.clean import clean_mask
+from geoseg.vectorize.graph import RING, RoadGraph, add_skeleton_paths
+from geoseg.vectorize.params import PixelSize, VectorizeParams
+from geoseg.vectorize.skeleton import distance_to_background, skeletonize
+from geoseg.vectorize.source import GridSource, mask_block, prob_block
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Block:
+    """Scene slices of one block: its core, core + ring, and core + halo (all clipped)."""
+
+    core: tuple[slice, slice]
+    ring: tuple[slice, slice]
+    halo: tuple[slice, slice]
+    cut: tuple[bool, bool, bool, bool]  # halo sides inside the scene: top, bottom, left, right
+
+
+def _grow(core: tuple[slice, slice], by: int, shape: tuple[int, int]) -> tuple[slice, slice]:
+    return tuple(slice(max(0, s.start - by), min(n, s.stop + by))
+                 for s, n in zip(core, shape))  # type: ignore[return-value]
+
+
+def iter_blocks(shape: tuple[int, int], block_size: int, halo: int) -> Iterator[Block]:
+    """Blocks covering `shape` row by row; every pixel is in exactly one core."""
+    h, w = shape
+    for r0 in range(0, h, block_size):
+        for c0 in range(0, w, block_size):
+            core = (slice(r0, min(h, r0 + block_size)), slice(c0, min(w, c0 + block_size)))
+            grown = _grow(core, halo, shape)
+            cut = (grown[0].start > 0, grown[0].stop < h, grown[1].start > 0, grown[1].stop < w)
+            yield Block(core, _grow(core, RING, shape), grown, cut)
+
+
+def _local(inner: tuple[slice, slice], outer: tuple[slice, slice]) -> tuple[slice, slice]:
+    """`inner` scene slices relative to the start of `outer`."""
+    return tuple(slice(i.start - o.start, i.stop - o.start)
+                 for i, o in zip(inner, outer))  # type: ignore[return-value]
+
+
+def build_graph(mask: GridSource, prob: GridSource | None, params: VectorizeParams,
+                pixel: PixelSize, progress: bool = True) -> RoadGraph:
+    """Skeleton graph of the whole mask, block by block (shows a progress bar)."""
+    from tqdm import tqdm
+
+    graph = RoadGraph(mask.shape, pixel, with_prob=prob is not None)
+    area = pixel.x * pixel.y
+    min_px, hole_px = params.min_area_m2 / area, params.hole_area_m2 / area
+    halo = max(params.halo, RING + 1)
+    blocks = list(iter_blocks(mask.shape, params.block_size, halo))
+    quiet = not progress or len(blocks) < 2
+    for block in tqdm(blocks, desc="vectorize", unit="block", disable=quiet, leave=False):
+        road = mask_block(mask, *block.halo)
+        if not road.any():
+            continue
+        road = clean_mask(road, min_px, hole_px, block.cut)
+        skeleton = skeletonize(road)
+        ring = _local(block.ring, block.halo)
+        skel_ring = skeleton[ring]
+        if not skel_ring.any():
+            continue
+        prob_ring = prob_block(prob, *block.ring) if prob is not None else None
+        h0, w0 = block.halo[0].start, block.halo[1].start
+        r0, c0 = block.ring[0].start, block.ring[1].start
+
+        def attributes(rows: np.ndarray, cols: np.ndarray, road=road, prob_ring=prob_ring,
+                       h0=h0, w0=w0, r0=r0, c0=c0):
+            dist = distance_to_background(road, rows - h0, cols - w0, (pixel.y, pixel.x))
+            values = None if prob_ring is None else prob_ring[rows - r0, cols - c0]
+            return dist.astype(np.float32), values
+
+        add_skeleton_paths(graph, skel_ring, (r0, c0), block.core, attributes)
+        del road, skeleton
+    log.debug("skeleton graph: %d edges, %d nodes", len(graph.edges), len(graph.incident))
+    return graph

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+from click.testing import CliRunner
+
+from geoseg.cli.main import cli
+
+
+def test_vectorize_writes_a_styled_shapefile(tmp_path, geotiff_factory):
+    mask = np.zeros((160, 200), np.uint8)
+    mask[76:85, 10:190] = 255
+    mask[80:150, 96:105] = 255
+    prob = np.where(mask > 0, 230, 20).astype(np.uint8)
+    mpath = geotiff_factory(mask, name="mask.tif", crs="EPSG:32633", res=0.5)
+    ppath = geotiff_factory(prob, name="prob.tif", crs="EPSG:32633", res=0.5)
+    out = tmp_path / "out" / "roads.shp"
+    result = CliRunner().invoke(cli, ["vectorize", str(mpath), "-o", str(out), "--prob",
+                                      str(ppath), "--prune-m", "5", "--block-size", "64"])
+    assert result.exit_code == 0, result.output
+    assert "3 lines, 4 nodes" in result.output
+    roads = gpd.read_file(out)
+    assert roads.crs.to_epsg() == 32633 and len(roads) == 3
+    assert np.allclose(roads["mean_prob"], 230 / 255, atol=1e-6)
+    assert (out.with_suffix(".prj")).exists() and (out.with_suffix(".qml")).exists()
+
+
+def test_vectorize_rejects_a_non_mask_in_one_line(tmp_path, geotiff_factory):
+    path = geotiff_factory(np.full((30, 30), 0.4, np.float32), name="prob.tif")
+    out = tmp_path / "roads.gpkg"
+    result = CliRunner().invoke(cli, ["vectorize", str(path), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "not a road mask" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
