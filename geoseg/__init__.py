@@ -19,6 +19,7 @@ _LAZY = {
     "predict_scene": "geoseg.predict",
     "vectorize_mask": "geoseg.vectorize",
     "write_roads": "geoseg.io.vector",
+    "compare_models": "geoseg.compare",
 }
 
 

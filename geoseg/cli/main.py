@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "train": "geoseg.cli.train:train",
     "predict": "geoseg.cli.predict:predict",
     "vectorize": "geoseg.cli.vectorize:vectorize",
+    "compare": "geoseg.cli.compare:compare",
 }
 
 log = logging.getLogger("geoseg")
