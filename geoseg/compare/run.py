@@ -9,7 +9,8 @@ checkpoint's threshold), the predicted mask is scored against the truth mask wit
 vectorized with :func:`geoseg.vectorize_mask` and scored with APLS against the data's
 centrelines — or, where the data has none, against the truth mask vectorized the same
 way.  Inference speed is megapixels of held-out imagery per second of ``predict_scene``
-(reading, forward passes, stitching and writing; after one untimed warm-up batch).
+(reading, forward passes, stitching and writing; on CUDA after one untimed warm-up
+batch).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class Comparison:
     runs: list[ModelRun]
     references: dict[str, str]  # held-out image → REFERENCE_* kind
     out_dir: Path
+    device: str = "cpu"  # where inference was timed, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
     outputs: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -143,12 +145,25 @@ def reference_roads(sample: Sample, ref_dir: Path) -> tuple[Path, str]:
     return path, REFERENCE_VECTORIZED
 
 
+def device_label(device) -> str:
+    """A torch device as the table names it: the GPU model, or the CPU thread count."""
+    import torch
+
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return f"{device.type} ({torch.get_num_threads()} threads)"
+
+
 def _warm_up(loaded, device, tile: int, batch_size: int, tta: str) -> None:
-    """One untimed batch, so lazy CUDA/cuDNN set-up is not billed to the first image."""
+    """One untimed batch on CUDA, so lazy CUDA/cuDNN set-up is not billed to the first
+    image (a CPU has no such set-up worth a batch)."""
     import numpy as np
 
     from geoseg.inference.predictor import TilePredictor
 
+    if device.type != "cuda":
+        return
     channels = loaded.in_channels or loaded.normalizer.bands
     TilePredictor(loaded.module, device, tta=tta)(
         np.zeros((batch_size, channels, tile, tile), np.float32))
@@ -178,7 +193,8 @@ def predict_and_score(run: ModelRun, test: Sequence[Sample], references: dict[st
         run.seconds += res.seconds
         run.megapixels += res.megapixels_per_s * res.seconds
         roads = vectorize_mask(res.mask_path, res.prob_path, progress=False)
-        roads_path = write_roads(roads, out_dir / f"{sample.name}_roads.gpkg", style=False)
+        roads_path = write_roads(roads, out_dir / f"{sample.image.stem}_roads.gpkg",
+                                 style=False)
         pixel_pairs.append((res.mask_path, sample.mask))
         graph_pairs.append((roads_path, references[sample.name]))
     report = evaluate_pairs(pixel_pairs)
@@ -200,12 +216,14 @@ def compare_models(configs: Sequence[str | Path], data: str | Path, *,
     ``out_dir/table.md``, ``table.csv`` and ``chart.png``.
     """
     from geoseg.compare.table import write_outputs
+    from geoseg.device import resolve_device
     from geoseg.train import train_model
 
     if not configs:
         raise ConfigError("give at least one config to compare")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs must be at least 1, got {epochs}")
+    timed_on = device_label(resolve_device(device))
     paths = [Path(c) for c in configs]
     loaded_cfgs = [load_config(p) for p in paths]  # bad configs fail before any work
     given = match_checkpoints(loaded_cfgs, checkpoints)
@@ -226,12 +244,12 @@ def compare_models(configs: Sequence[str | Path], data: str | Path, *,
         else:
             log.info("%s: training %s/%s on %d image(s)", name, cfg.model.arch,
                      cfg.model.backbone, len(split.train))
-            result = train_model(cfg, models_dir=out / "models" / name, out_dir=out / "runs" / name,
-                                 device=device)
+            result = train_model(cfg, models_dir=out / "models" / name,
+                                 out_dir=out / "runs" / name, device=device)
             run = ModelRun(name, path, cfg, Path(result.checkpoint_path), trained=True)
         predict_and_score(run, split.test, references, out / "predictions" / name, device,
                           progress)
         runs.append(run)
-    comparison = Comparison(split, runs, kinds, out)
+    comparison = Comparison(split, runs, kinds, out, timed_on)
     comparison.outputs = write_outputs(comparison)
     return comparison

@@ -68,10 +68,10 @@ def markdown(comparison: Comparison) -> str:
     lines = [head, "|" + "|".join(["---"] * 3 + ["---:"] * 7) + "|"]
     for r in rows(comparison):
         mps = r["megapixels_per_s"]
-        lines.append(
-            f"| {r['model']} | {r['architecture']} | {r['backbone']} | {r['params'] / 1e6:.2f} | "
-            + " | ".join(_pct(r[k]) for k in SCORES)
-            + f" | {'–' if math.isnan(mps) else f'{mps:.3g}'} | {_pct(r['paper_iou_deepglobe'])} |")
+        cells = [r["model"], r["architecture"], r["backbone"], f"{r['params'] / 1e6:.2f}",
+                 *(_pct(r[k]) for k in SCORES), "–" if math.isnan(mps) else f"{mps:.3g}",
+                 _pct(r["paper_iou_deepglobe"])]
+        lines.append("| " + " | ".join(cells) + " |")
     names = ", ".join(s.name for s in split.test)
     ref = comparison.reference_kind
     ref_text = ("the data's road centrelines" if ref == "centrelines"
@@ -86,7 +86,9 @@ def markdown(comparison: Comparison) -> str:
         "IoU mean: mean of per-image IoUs; F1 from the accumulated counts.",
         f"APLS: vectorized predictions against {ref_text}; mean over held-out images.",
         "MP/s: held-out megapixels per second of `predict_scene` (read, forward passes with "
-        "the config's TTA, stitching, writing), after an untimed warm-up batch.",
+        "the config's TTA, stitching, writing) on "
+        f"{comparison.device}" + (", after an untimed warm-up batch." if
+                                    comparison.device.startswith("cuda") else "."),
     ]
     for run in comparison.runs:
         how = "trained here" if run.trained else "given checkpoint"

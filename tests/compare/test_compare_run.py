@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import csv
 import math
+from pathlib import Path
 
 import pytest
 
 from geoseg.checkpoint import load_checkpoint
 from geoseg.compare import compare_models
 from geoseg.compare.split import Sample
+from geoseg.compare.table import markdown
 from geoseg.errors import CheckpointError, ConfigError
 from geoseg.evaluate import evaluate_pair, evaluate_pairs
 
-from conftest import write_tiny_configs
+from tiny_configs import write_tiny_configs
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory) -> Path:
+    """Three generated scenes in the sample_data layout (image, mask, centrelines)."""
+    from geoseg.sample_data import generate_scene, write_scene
+
+    folder = tmp_path_factory.mktemp("data")
+    for i, name in enumerate(("a", "b", "c")):
+        write_scene(generate_scene(96, 96, seed=10 + i), folder, name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def compared(scenes, tmp_path_factory):
+    """compare_models on the scenes: both configs trained for one step on CPU."""
+    root = tmp_path_factory.mktemp("cmp")
+    configs = write_tiny_configs(root)
+    return compare_models(configs, scenes, out_dir=root / "out", device="cpu", progress=False)
 
 
 def read_csv(path):
@@ -55,6 +76,7 @@ def test_one_row_per_config_matching_a_direct_evaluation(compared, scenes):
         graph = evaluate_pair(pred_dir / "c_roads.gpkg", scenes / "c_roads.gpkg")
         assert math.isclose(float(row["apls"]), graph.scores["apls"], abs_tol=1e-12)
         assert compared.references == {"c": "centrelines"}
+        assert compared.device.startswith("cpu")
 
 
 def test_table_files(compared):
@@ -119,3 +141,14 @@ def test_reference_is_the_vectorized_mask_without_centrelines(scenes, tmp_path):
     assert roads.crs == read_roads(scenes / "b_roads.gpkg").crs
     # the vectorized mask follows the true centrelines: APLS against them is high
     assert evaluate_pair(path, scenes / "b_roads.gpkg").scores["apls"] > 0.5
+
+
+def test_markdown_shows_percentages_and_labels_the_reference(compared):
+    text = markdown(compared)
+    row = next(line for line in text.splitlines() if line.startswith("| linknet_tiny"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    run = compared.runs[0]
+    assert cells[4] == f"{100 * run.scores()['iou_accumulated']:.2f}"
+    assert cells[-1] == "–"  # no published number for linknet
+    assert "Zhang et al. 2020, DeepGlobe" in text and "not measured here" in text
+    assert "held out: c" in text
