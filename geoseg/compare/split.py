@@ -7,9 +7,10 @@ Two folder layouts (the same two ``geoseg train`` reads):
 - **DeepGlobe**: ``<id>_sat.jpg|png`` + ``<id>_mask.png``.
 
 Held-out images: the names given (`holdout`), else the roles of a ``manifest.json``
-(``geoseg sample-data``'s: role ``train`` trains, ``holdout``/``test`` is scored, other
-scenes are left out), else the last ``test_fraction`` of the images by name (at least
-one, and at least one left to train on).  Held-out images never reach training: the
+(``geoseg sample-data``'s: scenes of role ``train`` train, every other scene with the
+same band count and data type is held out, the rest is left out), else the last
+``test_fraction`` of the images by name (at least one, and at least one left to train
+on).  Held-out images never reach training: the
 training config lists only the training images, and training carves its own validation
 part from them.
 """
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".tif", ".tiff")
 ROAD_SUFFIXES = (".gpkg", ".geojson", ".shp")
-TEST_ROLES = ("holdout", "test")
 
 
 @dataclass(frozen=True)
@@ -100,14 +100,19 @@ def _manifest_roles(folder: Path) -> dict[str, str]:
         return {}
 
 
-def _check_bands(samples: Sequence[Sample]) -> None:
-    """All scenes must feed the same model: same band count and data type."""
+def _band_layout(path: Path) -> tuple[int, str]:
+    """(band count, data type) of a raster."""
     import rasterio
 
+    with rasterio.open(path) as src:
+        return src.count, src.dtypes[0]
+
+
+def _check_bands(samples: Sequence[Sample]) -> None:
+    """All scenes must feed the same model: same band count and data type."""
     first = None
     for s in samples:
-        with rasterio.open(s.image) as src:
-            kind = (src.count, src.dtypes[0])
+        kind = _band_layout(s.image)
         if first is None:
             first = (s, kind)
         elif kind != first[1]:
@@ -134,15 +139,16 @@ def split_data(folder: str | Path, holdout: Sequence[str] = (),
         test = [by_name[n] for n in dict.fromkeys(names)]
         train = [s for s in samples if s not in test]
         rule = "held-out images chosen with --holdout"
-    elif any(roles.get(s.name) in TEST_ROLES for s in samples):
+    elif any(roles.get(s.name) == "train" for s in samples):
         train = [s for s in samples if roles.get(s.name) == "train"]
-        test = [s for s in samples if roles.get(s.name) in TEST_ROLES]
+        bands = _band_layout(train[0].image)
+        test = [s for s in samples if s not in train and _band_layout(s.image) == bands]
         left = [s.name for s in samples if s not in train and s not in test]
-        rule = "roles of manifest.json (train / holdout)"
+        rule = "manifest.json: its train scenes train, the others are held out"
         if left:
-            log.info("%s: scenes left out of the comparison (manifest role): %s", folder,
+            log.info("%s: left out (bands unlike the training scenes'): %s", folder,
                      ", ".join(left))
-            rule += f"; left out: {', '.join(left)}"
+            rule += f"; left out for their bands: {', '.join(left)}"
     else:
         if len(samples) < 2:
             raise DataError(f"{folder}: one image only; a comparison needs images to train on "

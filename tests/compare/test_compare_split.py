@@ -40,13 +40,14 @@ def test_holdout_names_and_manifest_roles(tmp_path):
     assert [s.name for s in split.train] == ["b", "d"]
     with pytest.raises(DataError, match="not in the folder: zz"):
         split_data(tmp_path, holdout=["zz"])
-    roles = {"a": "train", "b": "holdout", "c": "train", "d": "nodata"}
+    scene_folder(tmp_path, ["e"], bands=4)
+    roles = {"a": "train", "b": "holdout", "c": "train", "d": "nodata", "e": "multiband"}
     (tmp_path / "manifest.json").write_text(json.dumps(
         {"scenes": [{"name": n, "role": r} for n, r in roles.items()]}))
     split = split_data(tmp_path)
     assert [s.name for s in split.train] == ["a", "c"]
-    assert [s.name for s in split.test] == ["b"]
-    assert "left out: d" in split.rule
+    assert [s.name for s in split.test] == ["b", "d"]
+    assert "left out for their bands: e" in split.rule
 
 
 def test_deepglobe_layout(tmp_path):
