@@ -23,8 +23,8 @@ from geoseg.cli.options import device_opt
               help="Folder for table.md, table.csv, chart.png, models, runs, predictions.")
 @click.option("--epochs", type=click.IntRange(1), help="Override train.epochs of every config.")
 @click.option("--holdout", multiple=True,
-              help="Name of an image to hold out for scoring (repeat; default: the "
-                   "manifest's holdout scenes, else the last 20% by name).")
+              help="Name of an image to hold out for scoring (repeat; default: the scenes "
+                   "a manifest.json does not mark as train, else the last 20% by name).")
 @device_opt
 def compare(configs: tuple[str, ...], data_dir: str, checkpoints: tuple[str, ...],
             out_dir: str, epochs: Optional[int], holdout: tuple[str, ...], device: str) -> None:

@@ -152,3 +152,17 @@ def test_markdown_shows_percentages_and_labels_the_reference(compared):
     assert cells[-1] == "–"  # no published number for linknet
     assert "Zhang et al. 2020, DeepGlobe" in text and "not measured here" in text
     assert "held out: c" in text
+
+
+def test_each_config_trains_on_the_training_images_with_its_own_settings(scenes, tmp_path):
+    from geoseg.compare.run import _run_config
+    from geoseg.compare.split import split_data
+
+    path = write_tiny_configs(tmp_path, archs=("dlinknet",))[0]
+    cfg = _run_config(path, split_data(scenes), epochs=3)
+    assert cfg.train.epochs == 3 and cfg.train.max_steps == 1
+    assert cfg.data.scenes == [str(scenes / "a.tif"), str(scenes / "b.tif")]
+    assert cfg.data.masks == [str(scenes / "a_mask.tif"), str(scenes / "b_mask.tif")]
+    assert cfg.data.tile == 64 and cfg.predict.overlap == 8 and cfg.model.arch == "dlinknet"
+    with pytest.raises(ConfigError, match="at least 1"):
+        compare_models([path], scenes, epochs=0, out_dir=tmp_path / "o")
