@@ -64,6 +64,7 @@ class TrainConfig:
     augment: bool = True
     seed: int = 0
     max_steps: Optional[int] = None
+    max_minutes: Optional[float] = None  # wall-clock budget for training (incl. validation)
 
 
 @dataclass
@@ -183,6 +184,10 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
         (0.0 <= cfg.data.val_fraction < 1.0, "data.val_fraction: must be in [0, 1)"),
         (cfg.train.lr > 0, "train.lr: must be positive"),
         (cfg.train.epochs >= 1, "train.epochs: must be at least 1"),
+        (cfg.train.max_steps is None or cfg.train.max_steps >= 1,
+         "train.max_steps: must be at least 1"),
+        (cfg.train.max_minutes is None or cfg.train.max_minutes > 0,
+         "train.max_minutes: must be positive"),
         (cfg.predict.tile >= 32, "predict.tile: must be at least 32 px"),
         (0 <= cfg.predict.overlap < cfg.predict.tile // 2, "predict.overlap: must be in [0, tile/2)"),
         (

@@ -1,27 +1,11 @@
 """Training: losses, the Trainer loop (AMP, DDP, resume) and ``train_model``.
 
-Imported lazily so ``import geoseg.train`` does not pull in torch until used.
+``geoseg.train_model`` is the lazily imported alias of :func:`train_model` (importing
+this package imports torch).
 """
 
-from __future__ import annotations
+from geoseg.train.api import build_model, train_model
+from geoseg.train.loop import Trainer, TrainResult
+from geoseg.train.losses import SegmentationLoss
 
-from importlib import import_module
-from typing import Any
-
-_LAZY = {
-    "train_model": "geoseg.train.api",
-    "build_model": "geoseg.train.api",
-    "Trainer": "geoseg.train.loop",
-    "TrainResult": "geoseg.train.loop",
-    "SegmentationLoss": "geoseg.train.losses",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'geoseg.train' has no attribute {name!r}")
-    return getattr(import_module(module), name)
-
-
-__all__ = list(_LAZY)
+__all__ = ["SegmentationLoss", "TrainResult", "Trainer", "build_model", "train_model"]

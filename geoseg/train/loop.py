@@ -85,6 +85,7 @@ class Trainer:
         self.start_epoch, self.step = 1, 0
         self.history: list[dict[str, Any]] = []
         self.best_score, self.best_metrics, self.stale = -math.inf, {}, 0
+        self._deadline: Optional[float] = None  # perf_counter() time when max_minutes ends
 
     # ---------------------------------------------------------------- resume
     def resume(self, path: str | Path) -> None:
@@ -114,7 +115,7 @@ class Trainer:
     # ----------------------------------------------------------------- loops
     def fit(self) -> TrainResult:
         t = self.cfg.train
-        epoch = self.start_epoch
+        self._deadline = (time.perf_counter() + 60.0 * t.max_minutes) if t.max_minutes else None
         try:
             for epoch in range(self.start_epoch, t.epochs + 1):
                 started = time.perf_counter()
@@ -141,7 +142,8 @@ class Trainer:
                 if t.schedule == "plateau" and self.stale >= t.early_stop:
                     log.info("stopping: no better score for %d epochs", self.stale)
                     break
-                if t.max_steps is not None and self.step >= t.max_steps:
+                if self._out_of_budget():
+                    log.info("stopping: train.max_steps or train.max_minutes reached")
                     break
         finally:
             self.logger.close(self.history)
@@ -174,12 +176,12 @@ class Trainer:
         self.train_ds.set_epoch(epoch)
         self.net.train()
         loader = self._loader(self.train_ds, True, epoch)
-        clip, max_steps = self.cfg.train.grad_clip, self.cfg.train.max_steps
+        clip = self.cfg.train.grad_clip
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not self.dist.is_main,
                    unit="batch")
         for batch in bar:
-            if max_steps is not None and self.step >= max_steps:
+            if self._out_of_budget():
                 break
             image = batch["image"].to(self.device, non_blocking=True)
             mask = batch["mask"].to(self.device, non_blocking=True)
@@ -204,6 +206,15 @@ class Trainer:
             count += 1
             bar.set_postfix(loss=f"{total / count:.4f}")
         return self.dist.mean(total / max(count, 1))
+
+    def _out_of_budget(self) -> bool:
+        """max_steps reached, or the max_minutes deadline passed (on any rank)."""
+        max_steps = self.cfg.train.max_steps
+        if max_steps is not None and self.step >= max_steps:
+            return True
+        if self._deadline is None:
+            return False
+        return self.dist.any(time.perf_counter() > self._deadline)
 
     @torch.no_grad()
     def validate(self) -> dict[str, Optional[float]]:
