@@ -170,14 +170,16 @@ def overhead(tmp: Path, size: int, tile: int, overlap: int, batch: int) -> None:
     model.forward = forward
     after = bare_forward(model, n_tiles, tile, batch)
     bare = (before + after) / 2
-    outside = e2e.seconds - sum(in_model)
     print(f"\n(a) overhead, {size}² scene, {model.bench_label}, tile {tile}, overlap {overlap}, "
           f"batch {batch}, CPU")
-    print(f"{'tiles':>6} {'end-to-end s':>13} {'bare fwd s (before/after)':>26} {'ratio':>6} "
-          f"{'outside model s':>16} {'MP/s':>6}")
-    print(f"{e2e.n_tiles:>6} {e2e.seconds:>13.1f} {bare:>11.1f} ({before:.1f}/{after:.1f}) "
-          f"{e2e.seconds / bare:>6.3f} {outside:>16.1f} {e2e.megapixels_per_s:>6.3f}")
-    print("goal: ratio ≤ 1.15 (the time outside the model is what the pipeline adds)")
+    print(f"{'tiles':>5} {'end-to-end s':>12} {'bare fwd s (before/after)':>26} "
+          f"{'e2e/bare':>8} {'in model s':>10} {'e2e/in model':>12} {'MP/s':>6}")
+    print(f"{e2e.n_tiles:>5} {e2e.seconds:>12.1f} {bare:>9.1f} ({before:.1f}/{after:.1f})"
+          f"{'':>4} {e2e.seconds / bare:>8.3f} {sum(in_model):>10.1f} "
+          f"{e2e.seconds / sum(in_model):>12.3f} {e2e.megapixels_per_s:>6.3f}")
+    print("goal: end-to-end / bare forward ≤ 1.15.  On a shared CPU the two bare runs can "
+          "differ a lot;\ne2e/in model (end-to-end over the forward time inside that same "
+          "run) is the robust figure.")
 
 
 def memory(tmp: Path, sizes: list[str], model: str, tile: int, overlap: int, batch: int) -> None:

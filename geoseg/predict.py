@@ -63,7 +63,6 @@ class LoadedModel:
 
     module: Any
     normalizer: Normalizer | None
-    bands: tuple[int, ...] | None
     threshold: float | None
     in_channels: int | None
 
@@ -113,17 +112,10 @@ def load_model(model: Any, normalizer: Normalizer | None = None) -> LoadedModel:
 
         module = model_from_checkpoint(model)
         norm = normalizer or Normalizer.from_dict(model["normalizer"])
-        bands = model.get("bands")
-        return LoadedModel(
-            module,
-            norm,
-            tuple(bands) if bands else None,
-            model.get("threshold"),
-            int(model["in_channels"]),
-        )
+        return LoadedModel(module, norm, model.get("threshold"), int(model["in_channels"]))
     if isinstance(model, torch.nn.Module):
         channels = getattr(model, "in_channels", None)
-        return LoadedModel(model, normalizer, None, None, int(channels) if channels else None)
+        return LoadedModel(model, normalizer, None, int(channels) if channels else None)
     raise ModelError(
         f"model must be a checkpoint path, a checkpoint dict or a torch module, "
         f"not {type(model).__name__}"
@@ -231,15 +223,20 @@ def predict_scene(
 
     from geoseg.device import resolve_device
 
+    # cheap checks first: nothing is built or written before the inputs are known good
     _check_params(tile, overlap, batch_size, threshold)
     tta_views(tta)
+    dev = resolve_device(device)
+    if isinstance(model, (str, Path)):
+        model = load_checkpoint(model)
+    if bands is None and isinstance(model, dict) and model.get("bands"):
+        bands = model["bands"]
+    info = open_scene(scene, bands)
+    out_dir = ensure_writable_dir(out_dir)
     loaded = load_model(model, normalizer)
-    info = open_scene(scene, bands if bands is not None else loaded.bands)
     norm = _normalizer_for(loaded, info)
     _check_bands(info, loaded, norm)
-    out_dir = ensure_writable_dir(out_dir)
     threshold = threshold if threshold is not None else loaded.threshold or DEFAULT_THRESHOLD
-    dev = resolve_device(device)
     predictor = TilePredictor(loaded.module, dev, tta=tta)
     grid = TileGrid(info.height, info.width, tile, overlap)
 
