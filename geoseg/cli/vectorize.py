@@ -30,13 +30,11 @@ def vectorize(mask: str, output: str, prob: str | None, min_blob_m2: float | Non
     Lines carry id, node_from/node_to (a routable graph), length_m, width_m and, with
     --prob, mean_prob.  Defaults in [brackets] follow the pixel size.
     """
-    from geoseg.io.vector import write_roads
-    from geoseg.vectorize import vectorize_mask
+    from geoseg.vectorize import vectorize_to_file
 
-    roads = vectorize_mask(mask, prob, min_area_m2=min_blob_m2, hole_area_m2=hole_m2,
-                           prune_m=prune_m, bridge_m=bridge_m, simplify_m=simplify_m,
-                           block_size=block_size)
-    path = write_roads(roads, output, style=not no_style)
+    roads = vectorize_to_file(mask, output, prob, style=not no_style, min_area_m2=min_blob_m2,
+                              hole_area_m2=hole_m2, prune_m=prune_m, bridge_m=bridge_m,
+                              simplify_m=simplify_m, block_size=block_size)
     nodes = len(set(roads["node_from"]) | set(roads["node_to"]))
-    click.echo(f"{path}: {len(roads)} lines, {nodes} nodes, "
+    click.echo(f"{output}: {len(roads)} lines, {nodes} nodes, "
                f"{roads['length_m'].sum() / 1000:.2f} km of road")

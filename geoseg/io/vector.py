@@ -13,9 +13,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from geoseg.errors import OutputError, VectorReadError
 from geoseg.io.files import atomic_output
+
+if TYPE_CHECKING:
+    import geopandas
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +83,7 @@ def driver_for(path: Path) -> str:
     return driver
 
 
-def _shapefile_fields(gdf):
+def _shapefile_fields(gdf: geopandas.GeoDataFrame) -> geopandas.GeoDataFrame:
     """Shorten field names to 10 characters (unique), as the DBF format requires."""
     renames, used = {}, set()
     for name in gdf.columns:
@@ -100,7 +104,7 @@ def _shapefile_fields(gdf):
     return gdf.rename(columns=renames)
 
 
-def clean_lines(gdf):
+def clean_lines(gdf: geopandas.GeoDataFrame) -> geopandas.GeoDataFrame:
     """Only valid, non-empty LineStrings (MultiLineStrings are split into their parts)."""
     import shapely
 
@@ -117,6 +121,8 @@ def clean_lines(gdf):
 def _embed_gpkg_style(path: Path, layer: str, qml: str) -> None:
     """Store `qml` as the layer's default style in the GeoPackage (QGIS reads it on open)."""
     with sqlite3.connect(path) as con:
+        found = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?",
+                            (layer,)).fetchone()
         con.execute(
             "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, "
             "f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256), "
@@ -126,12 +132,13 @@ def _embed_gpkg_style(path: Path, layer: str, qml: str) -> None:
         con.execute(
             "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
             "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
-            "owner) VALUES ('', '', ?, 'geom', ?, ?, '', 1, 'geoseg roads', '')",
-            (layer, layer, qml))
+            "owner) VALUES ('', '', ?, ?, ?, ?, '', 1, 'geoseg roads', '')",
+            (layer, found[0] if found else "geom", layer, qml))
     con.close()
 
 
-def write_roads(gdf, path: str | Path, style: bool = True, layer: str | None = None) -> Path:
+def write_roads(gdf: geopandas.GeoDataFrame, path: str | Path, style: bool = True,
+                layer: str | None = None) -> Path:
     """Write road lines to `path` (.gpkg, .shp or .geojson, by suffix) atomically.
 
     Keeps the CRS, drops invalid/empty/non-line geometries, and with `style` writes a
@@ -163,7 +170,7 @@ def write_roads(gdf, path: str | Path, style: bool = True, layer: str | None = N
     return path
 
 
-def read_roads(path: str | Path, layer: str | None = None):
+def read_roads(path: str | Path, layer: str | None = None) -> geopandas.GeoDataFrame:
     """Read a road-line layer as a GeoDataFrame (one-line error when unreadable).
 
     Without `layer`, the first layer with geometry is read (a styled GeoPackage also

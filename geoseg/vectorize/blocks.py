@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -57,6 +58,18 @@ def _local(inner: tuple[slice, slice], outer: tuple[slice, slice]) -> tuple[slic
                  for i, o in zip(inner, outer))  # type: ignore[return-value]
 
 
+def _pixel_attributes(road: np.ndarray, block: Block, prob_ring: np.ndarray | None,
+                      pixel: PixelSize, rows: np.ndarray, cols: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Distance to background (metres) and probability at scene pixels of one block."""
+    dist = distance_to_background(road, rows - block.halo[0].start, cols - block.halo[1].start,
+                                  (pixel.y, pixel.x))
+    values = None
+    if prob_ring is not None:
+        values = prob_ring[rows - block.ring[0].start, cols - block.ring[1].start]
+    return dist.astype(np.float32), values
+
+
 def build_graph(mask: GridSource, prob: GridSource | None, params: VectorizeParams,
                 pixel: PixelSize, progress: bool = True) -> RoadGraph:
     """Skeleton graph of the whole mask, block by block (shows a progress bar)."""
@@ -79,16 +92,9 @@ def build_graph(mask: GridSource, prob: GridSource | None, params: VectorizePara
         if not skel_ring.any():
             continue
         prob_ring = prob_block(prob, *block.ring) if prob is not None else None
-        h0, w0 = block.halo[0].start, block.halo[1].start
-        r0, c0 = block.ring[0].start, block.ring[1].start
-
-        def attributes(rows: np.ndarray, cols: np.ndarray, road=road, prob_ring=prob_ring,
-                       h0=h0, w0=w0, r0=r0, c0=c0):
-            dist = distance_to_background(road, rows - h0, cols - w0, (pixel.y, pixel.x))
-            values = None if prob_ring is None else prob_ring[rows - r0, cols - c0]
-            return dist.astype(np.float32), values
-
-        add_skeleton_paths(graph, skel_ring, (r0, c0), block.core, attributes)
+        attributes = partial(_pixel_attributes, road, block, prob_ring, pixel)
+        add_skeleton_paths(graph, skel_ring, (block.ring[0].start, block.ring[1].start),
+                           block.core, attributes)
         del road, skeleton
     log.debug("skeleton graph: %d edges, %d nodes", len(graph.edges), len(graph.incident))
     return graph

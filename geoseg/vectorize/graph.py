@@ -1,11 +1,11 @@
-"""Road graph: skeleton paths (from skan) as edges between pixel nodes.
+"""Road graph: skeleton paths (skan's pixel graph) as edges between pixel nodes.
 
 A node is keyed by its pixel's raveled index in the *scene* (row × width + col), so
 blocks that see the same pixel share the node without any bookkeeping.  An edge keeps
 its pixel chain (row, col), the distance to background at each pixel (metres, for
 widths) and, when given, the probability at each pixel.
 
-Block seams: a block runs skan on its core plus a 3-pixel ring (whose skeleton is the
+Block seams: a block builds the paths of its core plus a 3-pixel ring (whose skeleton is the
 scene's skeleton thanks to the halo).  Every link between two neighbouring skeleton
 pixels is *owned* by the block whose core holds the link's lower-index pixel, and a block
 only keeps the links it owns, cut at ring pixels.  The union over blocks is then exactly
@@ -225,9 +225,76 @@ class RoadGraph:
 PixelAttributes = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 
 
+def skeleton_paths(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split a skeleton into node-to-node pixel paths, as ``skan.Skeleton`` does.
+
+    skan builds the pixel graph (8-neighbour links, junction clusters reduced to their
+    minimum spanning tree); its paths run from a node (degree ≠ 2) through degree-2
+    pixels to the next node, and isolated loops are closed paths.  ``skan.Skeleton``
+    walks them with Numba functions compiled anew in every process (~3 s); here the
+    same paths come from one depth-first pass (scipy) over the degree-2 pixels.
+    Returns (coordinates (N, 2), path indptr, path pixel indices): path k is
+    ``indices[indptr[k]:indptr[k + 1]]``.
+    """
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components, depth_first_order
+    from skan.csr import skeleton_to_csgraph
+
+    graph, coords = skeleton_to_csgraph(skeleton)
+    graph = sparse.csr_matrix(graph)
+    graph.eliminate_zeros()
+    coords = np.column_stack(coords)
+    n = graph.shape[0]
+    inner = np.diff(graph.indptr) == 2  # pixels in the middle of a path
+    links = graph.tocoo()
+    a, b = links.row[links.row < links.col], links.col[links.row < links.col]
+    direct = ~inner[a] & ~inner[b]  # node next to node: a one-link path
+    paths = list(np.column_stack([a[direct], b[direct]]))
+    both = inner[a] & inner[b]
+    chain_a, chain_b = a[both], b[both]
+    # node neighbours of chain pixels (a chain end has one; a one-pixel chain has two)
+    mixed = inner[a] != inner[b]
+    pix = np.where(inner[a], a, b)[mixed]
+    nbr = np.where(inner[a], b, a)[mixed]
+    order = np.argsort(pix, kind="stable")
+    pix, nbr = pix[order], nbr[order]
+    first_nbr, second_nbr = np.full(n, -1), np.full(n, -1)
+    new_pix = np.r_[True, pix[1:] != pix[:-1]] if pix.size else np.empty(0, bool)
+    last_of = np.r_[pix[1:] != pix[:-1], True] if pix.size else np.empty(0, bool)
+    first_nbr[pix[new_pix]] = nbr[new_pix]
+    second_nbr[pix[last_of]] = nbr[last_of]
+    # one depth-first pass from a virtual root through every chain, each from an end
+    chain_graph = sparse.coo_matrix((np.ones(chain_a.size), (chain_a, chain_b)), shape=(n, n))
+    _, label = connected_components(chain_graph, directed=False)
+    chain_pixels = np.flatnonzero(inner)
+    ends = chain_pixels[first_nbr[chain_pixels] >= 0]
+    start = np.full(n, n)
+    np.minimum.at(start, label[chain_pixels], chain_pixels)  # loops: any pixel
+    is_path = np.zeros(n, bool)
+    is_path[label[ends]] = True
+    end_start = np.full(n, n)
+    np.minimum.at(end_start, label[ends], ends)
+    start = np.where(is_path, end_start, start)
+    roots = np.unique(start[label[chain_pixels]])
+    rooted = sparse.coo_matrix(
+        (np.ones(chain_a.size + roots.size),
+         (np.r_[chain_a, np.full(roots.size, n)], np.r_[chain_b, roots])), shape=(n + 1, n + 1))
+    walk = depth_first_order(rooted.tocsr(), n, directed=False, return_predecessors=False)[1:]
+    cuts = np.flatnonzero(np.diff(label[walk])) + 1
+    for run in np.split(walk, cuts) if walk.size else []:
+        if is_path[label[run[0]]]:
+            tail = second_nbr[run[-1]] if run.size == 1 else first_nbr[run[-1]]
+            paths.append(np.r_[first_nbr[run[0]], run, tail])
+        else:
+            paths.append(np.r_[run, run[0]])
+    indptr = np.r_[0, np.cumsum([p.size for p in paths])]
+    indices = np.concatenate(paths) if paths else np.empty(0, dtype=np.int64)
+    return coords, indptr, indices.astype(np.int64)
+
+
 def add_skeleton_paths(graph: RoadGraph, skeleton: np.ndarray, origin: tuple[int, int],
                        core: tuple[slice, slice], attributes: PixelAttributes) -> None:
-    """Add the skan paths of `skeleton` that this block owns to `graph`.
+    """Add the skeleton paths of `skeleton` that this block owns to `graph`.
 
     `skeleton` covers scene pixels from `origin` (row, col): the block core (`core`,
     scene slices) plus a ring of :data:`RING` pixels.  `attributes(rows, cols)` gives the
@@ -235,22 +302,17 @@ def add_skeleton_paths(graph: RoadGraph, skeleton: np.ndarray, origin: tuple[int
     """
     if np.count_nonzero(skeleton) < 2:
         return
-    from skan import Skeleton
-
-    skel = Skeleton(skeleton, keep_images=False)
-    if skel.n_paths == 0:
+    coords, indptr, pix = skeleton_paths(skeleton)
+    if pix.size < 2:
         return
-    rows = skel.coordinates[:, 0].astype(np.int64) + origin[0]
-    cols = skel.coordinates[:, 1].astype(np.int64) + origin[1]
+    rows = coords[:, 0].astype(np.int64) + origin[0]
+    cols = coords[:, 1].astype(np.int64) + origin[1]
     keys = rows * graph.shape[1] + cols
     in_core = ((rows >= core[0].start) & (rows < core[0].stop)
                & (cols >= core[1].start) & (cols < core[1].stop))
     dist, prob = attributes(rows, cols)
 
-    pix = skel.paths.indices  # skan pixel ids, path after path
-    if pix.size < 2:
-        return
-    path_of = np.repeat(np.arange(skel.n_paths), np.diff(skel.paths.indptr))
+    path_of = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     a, b = pix[:-1], pix[1:]
     owner = np.where(keys[a] < keys[b], a, b)
     kept = (path_of[:-1] == path_of[1:]) & in_core[owner]  # link j joins pix[j], pix[j+1]
@@ -263,138 +325,3 @@ def add_skeleton_paths(graph: RoadGraph, skeleton: np.ndarray, origin: tuple[int
         ids = pix[s:e + 2]
         graph.add(int(keys[ids[0]]), int(keys[ids[-1]]), rc[ids], dist[ids],
                   None if prob is None else prob[ids])
-
-
-# -- repairs on the whole graph ----------------------------------------------------------
-def prune_spurs(graph: RoadGraph, max_m: float, rounds: int = 3) -> None:
-    """Remove dead-end spurs, isolated bits and tiny loops shorter than `max_m` metres.
-
-    All spurs of a round are chosen before any is removed, so both prongs of the fork
-    that a skeleton leaves at a wide road's end go together and the road ends straight.
-    """
-    if max_m <= 0:
-        return
-    for _ in range(rounds):
-        doomed = []
-        for eid, e in graph.edges.items():
-            if e.length >= max_m:
-                continue
-            du, dv = graph.degree(e.u), graph.degree(e.v)
-            # a tiny loop (unfilled hole), a spur off a junction, or an isolated bit
-            if e.u == e.v or (min(du, dv) == 1 and max(du, dv) != 2):
-                doomed.append(eid)
-        if not doomed:
-            return
-        touched = set()
-        for eid in doomed:
-            e = graph.remove(eid)
-            touched.update((e.u, e.v))
-        graph.merge_degree2(touched)
-
-
-def trim_dead_ends(graph: RoadGraph) -> None:
-    """Cut the thinning artefacts off dead ends.
-
-    Near a road's end the skeleton runs into the end cap, where the distance to the
-    background falls below the road's half width and thinning leaves a one- or
-    two-pixel hook.  The tail whose distance is clearly below the edge's median (at most
-    a half width long) is dropped, so the line ends straight.
-    """
-    p = graph.pixel.mean
-    for node in [n for n, inc in graph.incident.items() if len(inc) == 1]:
-        eid = graph.incident[node][0]
-        edge = graph.edges[eid]
-        if edge.u == edge.v or len(edge.rc) < 4:
-            continue
-        run = edge.oriented(node)
-        level = run.half_width() - 0.75 * p
-        limit = min(int(level / p) + 2, len(run.rc) - 2)
-        cut = 0
-        while cut < limit and run.dist[cut] < level:
-            cut += 1
-        if cut == 0:
-            continue
-        graph.remove(eid)
-        prob = None if run.prob is None else run.prob[cut:]
-        graph.add(node, run.v, run.rc[cut:], run.dist[cut:], prob)
-        graph.moved[node] = run.rc[cut].copy()
-
-
-def extend_to_border(graph: RoadGraph, slack_px: float = 2.0) -> None:
-    """Extend dead ends that stop short of the scene edge to the edge itself.
-
-    A road leaving the scene is cut there, and its skeleton stops about half a road width
-    before the edge.  A dead end closer to the edge than its half width + `slack_px` is
-    carried on along its own direction (or straight across when that meets the edge far
-    away) to the raster boundary, so roads of neighbouring scenes meet.
-    """
-    h, w = graph.shape
-    lo, hi = np.array([-0.5, -0.5]), np.array([h - 0.5, w - 0.5])
-    p = graph.pixel
-    for node in [n for n, inc in graph.incident.items() if len(inc) == 1]:
-        eid = graph.incident[node][0]
-        edge = graph.edges[eid].oriented(node)
-        pos = graph.position(node)
-        reach = float(edge.dist[0]) / p.mean + slack_px if edge.dist.size else slack_px
-        gaps = np.concatenate([pos - lo, hi - pos])  # to top, left, bottom, right edges
-        if gaps.min() > reach + 0.5:
-            continue
-        direction = graph.end_direction(node, eid, look_m=max(3 * reach * p.mean, 3 * p.mean))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(direction > 0, (hi - pos) / direction,
-                         np.where(direction < 0, (lo - pos) / direction, np.inf))
-        t_hit = float(t.min()) if np.isfinite(t).any() else np.inf
-        if t_hit <= 2 * reach + 1:
-            target = pos + t_hit * direction
-        else:  # straight across to the nearest edge
-            side = int(gaps.argmin())
-            target = pos.copy()
-            target[side % 2] = lo[side % 2] if side < 2 else hi[side % 2]
-        target = np.clip(target, lo, hi)
-        graph.attach(eid, node, target)
-        graph.moved[node] = target
-
-
-def bridge_gaps(graph: RoadGraph, max_m: float, angle_deg: float = 35.0) -> None:
-    """Join dead ends whose roads are less than `max_m` metres apart and aligned.
-
-    The gap is measured between road ends: skeleton ends stop about half a road width
-    short of the road's end, so each end's half width is taken off.  Two ends are
-    bridged when the straight gap between them deviates from each end's
-    own direction by at most `angle_deg`; closest pairs first, each end at most once.
-    """
-    ends = [n for n, inc in graph.incident.items() if len(inc) == 1]
-    if max_m <= 0 or len(ends) < 2:
-        return
-    from scipy.spatial import cKDTree
-
-    scale = np.array([graph.pixel.y, graph.pixel.x])
-    where = np.array([graph.position(n) for n in ends]) * scale
-    half = np.array([graph.edges[graph.incident[n][0]].half_width() for n in ends])
-    pairs = cKDTree(where).query_pairs(max_m + 2 * half.max(), output_type="ndarray")
-    if pairs.size == 0:
-        return
-    gap = np.hypot(*(where[pairs[:, 0]] - where[pairs[:, 1]]).T)
-    cos_min = np.cos(np.radians(angle_deg))
-    look = max(max_m / 2, 5 * graph.pixel.mean)
-    used: set[int] = set()
-    bridged = []
-    for k in np.argsort(gap, kind="stable"):
-        i, j = (int(x) for x in pairs[k])
-        a, b = ends[i], ends[j]
-        if a in used or b in used or gap[k] == 0 or gap[k] - half[i] - half[j] > max_m:
-            continue
-        ea, eb = graph.incident[a][0], graph.incident[b][0]
-        if ea == eb and graph.edges[ea].length < 3 * gap[k]:
-            continue  # the two ends of one short piece: not a gap in a road
-        towards = (where[j] - where[i]) / gap[k]
-        if (graph.end_direction(a, ea, look, scale) @ towards < cos_min
-                or graph.end_direction(b, eb, look, scale) @ -towards < cos_min):
-            continue
-        ra, rb = graph.edges[ea].oriented(a), graph.edges[eb].oriented(b)
-        prob = None if ra.prob is None else np.array([ra.prob[0], rb.prob[0]])
-        graph.add(a, b, np.vstack([graph.position(a), graph.position(b)]),
-                  np.array([ra.dist[0], rb.dist[0]]), prob)
-        used.update((a, b))
-        bridged.extend((a, b))
-    graph.merge_degree2(bridged)

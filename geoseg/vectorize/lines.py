@@ -16,19 +16,22 @@ the tolerance converted from metres.  Attributes:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geoseg.vectorize.graph import RoadGraph
 from geoseg.vectorize.params import ellipsoid_kwargs
 
+if TYPE_CHECKING:
+    import geopandas
+
 COLUMNS = ["id", "node_from", "node_to", "length_m", "width_m"]
 DTYPES = {"id": "int64", "node_from": "int64", "node_to": "int64",
           "length_m": "float64", "width_m": "float64", "mean_prob": "float64"}
 
 
-def empty_roads(crs: Any, with_prob: bool):
+def empty_roads(crs: Any, with_prob: bool) -> geopandas.GeoDataFrame:
     """An empty roads layer with the full schema and CRS."""
     import geopandas as gpd
     import pandas as pd
@@ -57,7 +60,8 @@ def lengths_m(geoms: np.ndarray, crs: Any) -> np.ndarray:
     return np.bincount(index[:-1][same], weights=np.abs(seg), minlength=len(geoms))
 
 
-def graph_to_roads(graph: RoadGraph, transform: Any, crs: Any, simplify_px: float):
+def graph_to_roads(graph: RoadGraph, transform: Any, crs: Any,
+                   simplify_px: float) -> geopandas.GeoDataFrame:
     """The graph's edges as a GeoDataFrame of LineStrings (see the module docstring)."""
     import geopandas as gpd
     import shapely

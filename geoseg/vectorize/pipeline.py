@@ -12,21 +12,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geoseg.vectorize.blocks import build_graph
-from geoseg.vectorize.graph import (
-    RoadGraph,
-    bridge_gaps,
-    extend_to_border,
-    prune_spurs,
-    trim_dead_ends,
-)
+from geoseg.vectorize.graph import RoadGraph
 from geoseg.vectorize.lines import graph_to_roads
 from geoseg.vectorize.params import VectorizeParams, pixel_size_m
+from geoseg.vectorize.repair import bridge_gaps, extend_to_border, prune_spurs, trim_dead_ends
 from geoseg.vectorize.source import check_same_grid, open_grid
+
+if TYPE_CHECKING:
+    import geopandas
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +59,7 @@ def vectorize_mask(
     bridge_angle_deg: float = 35.0,
     nodata: float | None = None,
     progress: bool = True,
-):
+) -> geopandas.GeoDataFrame:
     """Road centrelines of a mask as a GeoDataFrame of LineStrings in the mask's CRS.
 
     `mask` is a raster path (one band, 0/1 or 0/255, nodata allowed) or a 2-D array with
@@ -94,3 +92,18 @@ def vectorize_mask(
         graph = build_graph(msrc, psrc, params, pixel, progress)
     refine(graph, params)
     return graph_to_roads(graph, msrc.transform, msrc.crs, params.simplify_m / pixel.mean)
+
+
+def vectorize_to_file(mask: str | Path | np.ndarray, output: str | Path,
+                      prob: str | Path | np.ndarray | None = None, *, style: bool = True,
+                      **options: Any) -> geopandas.GeoDataFrame:
+    """:func:`vectorize_mask` then :func:`geoseg.io.vector.write_roads` (.gpkg/.shp/.geojson).
+
+    The format is checked before the work starts.  Returns the roads GeoDataFrame.
+    """
+    from geoseg.io.vector import driver_for, write_roads
+
+    driver_for(Path(output))
+    roads = vectorize_mask(mask, prob, **options)
+    write_roads(roads, output, style=style)
+    return roads

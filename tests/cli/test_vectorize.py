@@ -32,3 +32,9 @@ def test_vectorize_rejects_a_non_mask_in_one_line(tmp_path, geotiff_factory):
     assert result.exit_code == 1
     assert "not a road mask" in result.output and len(result.output.strip().splitlines()) == 1
     assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_vectorize_rejects_an_unknown_format_before_working(tmp_path, geotiff_factory):
+    path = geotiff_factory(np.zeros((30, 30), np.uint8), name="mask.tif")
+    result = CliRunner().invoke(cli, ["vectorize", str(path), "-o", str(tmp_path / "r.kml")])
+    assert result.exit_code == 1 and "unknown vector format" in result.output
