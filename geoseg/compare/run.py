@@ -173,13 +173,15 @@ def predict_and_score(run: ModelRun, test: Sequence[Sample], references: dict[st
                       out_dir: Path, device: str = "auto", progress: bool = True) -> None:
     """Predict every held-out image with `run`'s checkpoint, vectorize and score (fills
     `run.params`, `run.report`, `run.megapixels`, `run.seconds`)."""
+    from geoseg.checkpoint import load_checkpoint
     from geoseg.device import resolve_device
     from geoseg.io.vector import write_roads
     from geoseg.models.registry import count_parameters
     from geoseg.predict import load_model, predict_scene
     from geoseg.vectorize import vectorize_mask
 
-    loaded = load_model(run.checkpoint)
+    ckpt = load_checkpoint(run.checkpoint)
+    loaded = load_model(ckpt)  # built once, reused for every image
     run.params = count_parameters(loaded.module)
     p = run.config.predict
     _warm_up(loaded, resolve_device(device), p.tile, p.batch_size, p.tta)
@@ -188,7 +190,7 @@ def predict_and_score(run: ModelRun, test: Sequence[Sample], references: dict[st
     for sample in test:
         res = predict_scene(sample.image, loaded.module, out_dir, tile=p.tile,
                             overlap=p.overlap, batch_size=p.batch_size, tta=p.tta,
-                            device=device, threshold=loaded.threshold, bands=loaded.bands,
+                            device=device, threshold=loaded.threshold, bands=ckpt.get("bands"),
                             normalizer=loaded.normalizer, progress=progress)
         run.seconds += res.seconds
         run.megapixels += res.megapixels_per_s * res.seconds
