@@ -51,10 +51,18 @@ class DataSplit:
     rule: str  # how the held-out images were chosen, for the report
 
     def data_overrides(self) -> dict[str, Any]:
-        """``data`` config keys that make training read exactly the training images."""
-        return {"scenes": [str(s.image) for s in self.train],
-                "masks": [str(s.mask) for s in self.train], "labels": [],
-                "deepglobe": None, "val_scenes": [], "val_masks": [], "val_labels": []}
+        """``data`` config keys that make training read exactly the training images.
+
+        DeepGlobe tiles are listed as scenes too (so the held-out ones stay out), with as
+        many windows per epoch as tiles: the epoch length ``geoseg train --data-dir`` has.
+        """
+        data: dict[str, Any] = {
+            "scenes": [str(s.image) for s in self.train],
+            "masks": [str(s.mask) for s in self.train], "labels": [], "deepglobe": None,
+            "val_scenes": [], "val_masks": [], "val_labels": []}
+        if self.layout == "deepglobe":
+            data["samples_per_epoch"] = len(self.train)
+        return data
 
 
 def _scene_samples(folder: Path) -> list[Sample]:

@@ -31,6 +31,7 @@ def test_last_scenes_by_name_are_held_out(tmp_path):
     data = split.data_overrides()
     assert data["scenes"] == [str(tmp_path / f"s{i}.tif") for i in range(1, 6)]
     assert data["masks"][0] == str(tmp_path / "s1_mask.tif") and data["deepglobe"] is None
+    assert "samples_per_epoch" not in data  # scenes: the config's own epoch length
 
 
 def test_holdout_names_and_manifest_roles(tmp_path):
@@ -62,6 +63,9 @@ def test_deepglobe_layout(tmp_path):
     assert split.layout == "deepglobe"
     assert [s.name for s in split.test] == ["200"]
     assert split.test[0].mask == tmp_path / "200_mask.png"
+    data = split.data_overrides()
+    assert data["scenes"] == [str(tmp_path / "104_sat.png"), str(tmp_path / "113_sat.png")]
+    assert data["samples_per_epoch"] == 2 and data["deepglobe"] is None
     assert [s.name for s in split_data(tmp_path, holdout=["104_sat.png"]).test] == ["104"]
 
 
