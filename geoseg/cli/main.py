@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "geoseg.cli.evaluate:evaluate",
     "train": "geoseg.cli.train:train",
     "demo": "geoseg.cli.demo:demo",
+    "compare": "geoseg.cli.compare:compare",
 }
 
 log = logging.getLogger("geoseg")

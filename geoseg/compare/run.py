@@ -1,0 +1,257 @@
+"""Train (or take) several models, predict the same held-out images, score them alike.
+
+For every config: the model is trained on the split's training images
+(:func:`geoseg.train.train_model`) unless a checkpoint of the same architecture and
+backbone is given; then every held-out image is predicted with
+:func:`geoseg.predict_scene` (the config's ``predict`` tile/overlap/batch/TTA, the
+checkpoint's threshold), the predicted mask is scored against the truth mask with
+:func:`geoseg.evaluate.evaluate_pairs` (accumulated and per-image mean IoU, F1 …),
+vectorized with :func:`geoseg.vectorize_mask` and scored with APLS against the data's
+centrelines — or, where the data has none, against the truth mask vectorized the same
+way.  Inference speed is megapixels of held-out imagery per second of ``predict_scene``
+(reading, forward passes, stitching and writing; on CUDA after one untimed warm-up
+batch).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from geoseg.compare.split import DataSplit, Sample, split_data
+from geoseg.config import RunConfig, config_from_dict, load_config
+from geoseg.errors import CheckpointError, ConfigError
+from geoseg.evaluate import EvaluationReport, evaluate_pairs, write_csv
+from geoseg.io.files import ensure_writable_dir
+
+log = logging.getLogger(__name__)
+
+REFERENCE_CENTRELINES = "centrelines"  # the data's *_roads vector files
+REFERENCE_VECTORIZED = "vectorized truth mask"
+
+
+@dataclass
+class ModelRun:
+    """One compared model: where it came from, its size, scores and speed."""
+
+    name: str
+    config_path: Path
+    config: RunConfig
+    checkpoint: Path
+    trained: bool
+    params: int = 0
+    report: Optional[EvaluationReport] = None
+    megapixels: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def arch(self) -> str:
+        return self.config.model.arch
+
+    @property
+    def backbone(self) -> str:
+        return self.config.model.backbone
+
+    @property
+    def megapixels_per_s(self) -> float:
+        return self.megapixels / self.seconds if self.seconds > 0 else float("nan")
+
+    def scores(self) -> dict[str, float]:
+        """Accumulated IoU/F1/precision/recall, mean per-image IoU/F1, mean APLS."""
+        summary = self.report.summary() if self.report else {}
+        acc = summary.get("pixel", {}).get("accumulated", {})
+        mean = summary.get("pixel", {}).get("mean", {})
+        apls = summary.get("apls", {}).get("mean", {})
+        nan = float("nan")
+        return {"iou_accumulated": acc.get("iou", nan), "iou_mean": mean.get("iou", nan),
+                "f1": acc.get("f1", nan), "f1_mean": mean.get("f1", nan),
+                "precision": acc.get("precision", nan), "recall": acc.get("recall", nan),
+                "apls": apls.get("apls", nan), "junction_f1": apls.get("junction_f1", nan)}
+
+
+@dataclass
+class Comparison:
+    """Everything a comparison produced; :mod:`geoseg.compare.table` writes it out."""
+
+    split: DataSplit
+    runs: list[ModelRun]
+    references: dict[str, str]  # held-out image → REFERENCE_* kind
+    out_dir: Path
+    device: str = "cpu"  # where inference was timed, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def reference_kind(self) -> str:
+        kinds = sorted(set(self.references.values()))
+        return kinds[0] if len(kinds) == 1 else "mixed: " + ", ".join(
+            f"{n} ({k})" for n, k in self.references.items())
+
+
+def _unique_names(paths: Sequence[Path]) -> list[str]:
+    names, seen = [], {}
+    for p in paths:
+        stem = p.stem
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return names
+
+
+def _run_config(path: Path, split: DataSplit, epochs: Optional[int]) -> RunConfig:
+    """The config with the split's training images (and `epochs`, when given)."""
+    cfg = load_config(path)
+    merged = cfg.to_dict()
+    merged["data"].update(split.data_overrides())
+    if epochs is not None:
+        merged["train"]["epochs"] = epochs
+    return config_from_dict(merged, f"{path} (+ compare data/epochs)")
+
+
+def match_checkpoints(configs: Sequence[RunConfig], checkpoints: Sequence[str | Path]
+                      ) -> dict[int, dict[str, Any]]:
+    """Config index → loaded checkpoint: each checkpoint goes to the first config (in
+    order) of the same architecture and backbone that has none yet."""
+    from geoseg.checkpoint import load_checkpoint
+
+    taken: dict[int, dict[str, Any]] = {}
+    for path in checkpoints:
+        ckpt = load_checkpoint(path)
+        key = (ckpt["arch"], ckpt["backbone"])
+        free = [i for i, c in enumerate(configs)
+                if (c.model.arch, c.model.backbone) == key and i not in taken]
+        if not free:
+            have = ", ".join(sorted({f"{c.model.arch}/{c.model.backbone}" for c in configs}))
+            raise CheckpointError(f"{path}: a {key[0]}/{key[1]} checkpoint matches no "
+                                  f"config left (configs: {have})")
+        taken[free[0]] = ckpt
+    return taken
+
+
+def reference_roads(sample: Sample, ref_dir: Path) -> tuple[Path, str]:
+    """Truth centrelines of a held-out image: its vector file, else its mask vectorized."""
+    if sample.roads is not None:
+        return sample.roads, REFERENCE_CENTRELINES
+    import rasterio
+
+    from geoseg.io.vector import write_roads
+    from geoseg.metrics.inputs import binarize
+    from geoseg.vectorize import vectorize_mask
+
+    with rasterio.open(sample.mask) as src:  # band 1: DeepGlobe masks are 3-band PNGs
+        mask = binarize(src.read(1), None).astype("uint8")
+        roads = vectorize_mask(mask, transform=src.transform, crs=src.crs, progress=False)
+    path = write_roads(roads, ref_dir / f"{sample.name}_roads.gpkg", style=False)
+    return path, REFERENCE_VECTORIZED
+
+
+def device_label(device) -> str:
+    """A torch device as the table names it: the GPU model, or the CPU thread count."""
+    import torch
+
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return f"{device.type} ({torch.get_num_threads()} threads)"
+
+
+def _warm_up(loaded, device, tile: int, batch_size: int, tta: str) -> None:
+    """One untimed batch on CUDA, so lazy CUDA/cuDNN set-up is not billed to the first
+    image (a CPU has no such set-up worth a batch)."""
+    import numpy as np
+
+    from geoseg.inference.predictor import TilePredictor
+
+    if device.type != "cuda":
+        return
+    channels = loaded.in_channels or loaded.normalizer.bands
+    TilePredictor(loaded.module, device, tta=tta)(
+        np.zeros((batch_size, channels, tile, tile), np.float32))
+
+
+def predict_and_score(run: ModelRun, test: Sequence[Sample], references: dict[str, Path],
+                      out_dir: Path, device: str = "auto", progress: bool = True) -> None:
+    """Predict every held-out image with `run`'s checkpoint, vectorize and score (fills
+    `run.params`, `run.report`, `run.megapixels`, `run.seconds`)."""
+    from geoseg.checkpoint import load_checkpoint
+    from geoseg.device import resolve_device
+    from geoseg.io.vector import write_roads
+    from geoseg.models.registry import count_parameters
+    from geoseg.predict import load_model, predict_scene
+    from geoseg.vectorize import vectorize_mask
+
+    ckpt = load_checkpoint(run.checkpoint)
+    loaded = load_model(ckpt)  # built once, reused for every image
+    run.params = count_parameters(loaded.module)
+    p = run.config.predict
+    _warm_up(loaded, resolve_device(device), p.tile, p.batch_size, p.tta)
+    pixel_pairs, graph_pairs = [], []
+    run.megapixels = run.seconds = 0.0
+    for sample in test:
+        res = predict_scene(sample.image, loaded.module, out_dir, tile=p.tile,
+                            overlap=p.overlap, batch_size=p.batch_size, tta=p.tta,
+                            device=device, threshold=loaded.threshold, bands=ckpt.get("bands"),
+                            normalizer=loaded.normalizer, progress=progress)
+        run.seconds += res.seconds
+        run.megapixels += res.megapixels_per_s * res.seconds
+        roads = vectorize_mask(res.mask_path, res.prob_path, progress=False)
+        roads_path = write_roads(roads, out_dir / f"{sample.image.stem}_roads.gpkg",
+                                 style=False)
+        pixel_pairs.append((res.mask_path, sample.mask))
+        graph_pairs.append((roads_path, references[sample.name]))
+    report = evaluate_pairs(pixel_pairs)
+    report.pairs += evaluate_pairs(graph_pairs).pairs
+    write_csv(report, out_dir / "scores.csv")
+    run.report = report
+
+
+def compare_models(configs: Sequence[str | Path], data: str | Path, *,
+                   checkpoints: Sequence[str | Path] = (), out_dir: str | Path = "compare",
+                   epochs: Optional[int] = None, holdout: Sequence[str] = (),
+                   device: str = "auto", progress: bool = True) -> Comparison:
+    """Compare the models of `configs` on one split of `data`; write the table files.
+
+    Each config is trained on the split's training images (checkpoints into
+    ``out_dir/models/<config>``, run logs into ``out_dir/runs/<config>``) unless one of
+    `checkpoints` has its architecture and backbone.  Predictions, vectorized roads and
+    per-image scores go to ``out_dir/predictions/<config>``; the table to
+    ``out_dir/table.md``, ``table.csv`` and ``chart.png``.
+    """
+    from geoseg.compare.table import write_outputs
+    from geoseg.device import resolve_device
+    from geoseg.train import train_model
+
+    if not configs:
+        raise ConfigError("give at least one config to compare")
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"--epochs must be at least 1, got {epochs}")
+    timed_on = device_label(resolve_device(device))
+    paths = [Path(c) for c in configs]
+    loaded_cfgs = [load_config(p) for p in paths]  # bad configs fail before any work
+    given = match_checkpoints(loaded_cfgs, checkpoints)
+    split = split_data(data, holdout)
+    out = ensure_writable_dir(out_dir)
+    ref_dir = out / "reference"
+    references: dict[str, Path] = {}
+    kinds: dict[str, str] = {}
+    for sample in split.test:
+        references[sample.name], kinds[sample.name] = reference_roads(sample, ref_dir)
+
+    runs = []
+    for i, (name, path) in enumerate(zip(_unique_names(paths), paths)):
+        cfg = _run_config(path, split, epochs)
+        if i in given:
+            run = ModelRun(name, path, cfg, Path(given[i]["path"]), trained=False)
+            log.info("%s: using checkpoint %s", name, run.checkpoint)
+        else:
+            log.info("%s: training %s/%s on %d image(s)", name, cfg.model.arch,
+                     cfg.model.backbone, len(split.train))
+            result = train_model(cfg, models_dir=out / "models" / name,
+                                 out_dir=out / "runs" / name, device=device)
+            run = ModelRun(name, path, cfg, Path(result.checkpoint_path), trained=True)
+        predict_and_score(run, split.test, references, out / "predictions" / name, device,
+                          progress)
+        runs.append(run)
+    comparison = Comparison(split, runs, kinds, out, timed_on)
+    comparison.outputs = write_outputs(comparison)
+    return comparison
