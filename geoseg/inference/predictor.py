@@ -3,7 +3,7 @@
 :func:`read_batches` reads and normalises tiles in a background thread (its own dataset
 handle; GDAL and numpy release the GIL) and keeps a few batches queued, so the model never
 waits on the disk.  :class:`TilePredictor` runs a batch through the model under
-``torch.inference_mode`` (AMP + channels_last on CUDA) and averages the sigmoid
+``torch.inference_mode`` (channels_last; AMP on CUDA) and averages the sigmoid
 probabilities over the TTA views (``none``: 1, ``flip``: the 4 flips, ``d4``: the 8
 rotations/reflections D-LinkNet used), mapping each view back before averaging.
 """
@@ -115,21 +115,19 @@ class TilePredictor:
         self.views = tta_views(tta)
         self.device = device
         self.amp = amp
-        self.channels_last = device.type == "cuda"
         self.model = prepare_model(model, device).eval()
         self._torch = torch
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """(B,C,t,t) float32 normalised tiles -> (B,t,t) float32 road probabilities."""
         torch = self._torch
-        from geoseg.device import autocast
+        from geoseg.device import as_input, autocast
 
         x = torch.from_numpy(images)
         if self.device.type == "cuda":
             x = x.pin_memory()
         x = x.to(self.device, non_blocking=True)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = as_input(x)
         total = None
         with torch.inference_mode(), autocast(self.device, enabled=self.amp):
             for k, flip in self.views:

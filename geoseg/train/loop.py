@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subs
 
 from geoseg.checkpoint import load_checkpoint, save_checkpoint
 from geoseg.config import RunConfig
-from geoseg.device import amp_dtype, autocast, prepare_model
+from geoseg.device import amp_dtype, as_input, autocast, prepare_model
 from geoseg.errors import CheckpointError, TrainingError
 from geoseg.train.distributed import DistContext
 from geoseg.train.logs import RunLogger
@@ -185,8 +185,7 @@ class Trainer:
                 break
             image = batch["image"].to(self.device, non_blocking=True)
             mask = batch["mask"].to(self.device, non_blocking=True)
-            if self.device.type == "cuda":
-                image = image.contiguous(memory_format=torch.channels_last)
+            image = as_input(image)
             with autocast(self.device, self.amp):
                 loss = self.loss_fn(self.net(image), mask)
             if self.dist.any(not bool(torch.isfinite(loss))):
@@ -224,7 +223,7 @@ class Trainer:
         sweep = ThresholdSweep(device=self.device)
         total, count = 0.0, 0
         for batch in self._loader(self.val_ds, False, 0):
-            image = batch["image"].to(self.device)
+            image = as_input(batch["image"].to(self.device))
             mask = batch["mask"].to(self.device)
             with autocast(self.device, self.amp):
                 logits, _ = split_output(self.model(image))
