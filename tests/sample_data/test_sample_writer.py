@@ -118,7 +118,7 @@ def test_committed_sample_data_matches_the_generator(tmp_path):
 
 
 def test_docs_preview_matches_the_generator(tmp_path):
-    """docs/sample_preview.png is preview() of the train_2 scene, as docs/readme says."""
+    """docs/sample_preview.png is preview() of the train_2 scene, as docs/sample_data.md says."""
     from PIL import Image
 
     from geoseg.sample_data import preview
