@@ -64,7 +64,8 @@ def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, s
     rows = result.scenes
     count = {s: sum(r["status"] == s for r in rows) for s in ("done", "skipped")}
     failed = result.failed
-    click.echo(f"{len(rows)} scenes: {count['done']} mapped ({result.processed} now, "
+    click.echo(f"{len(rows)} scenes: {count['done']} mapped "
+               f"({count['done'] - result.already_done} now, "
                f"{result.already_done} earlier), {len(failed)} failed, "
                f"{count['skipped']} outside the AOI  [{mp_s}, {result.seconds:.1f} s]")
     for r in failed:
