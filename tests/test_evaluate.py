@@ -246,7 +246,7 @@ def test_bad_inputs_raise_one_sentence_errors(tmp_path, geotiff_factory):
         evaluate_pair(tmp_path / "missing.tif", good)
     junk = tmp_path / "junk.tif"
     junk.write_bytes(b"not a tiff at all")
-    with pytest.raises(RasterReadError, match="junk.tif: not a readable raster"):
+    with pytest.raises(RasterReadError, match="junk.tif: not a raster GDAL can read"):
         evaluate_pair(junk, good)
     full = geotiff_factory(band(slice(1, 3), (256, 256)), "full.tif")
     cut = tmp_path / "cut.tif"

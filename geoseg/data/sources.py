@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from pathlib import Path
 from typing import Optional, Protocol
 
 import numpy as np
 
 from geoseg.errors import BandMismatchError, DataError, GridMismatchError, RasterReadError
+from geoseg.io.raster import open_raster
 
 log = logging.getLogger(__name__)
 
@@ -54,19 +54,6 @@ def _select_bands(count: int, bands: Optional[list[int]], where: str) -> list[in
     return list(bands)
 
 
-def _open(path: Path, what: str):
-    import rasterio
-
-    if not path.is_file():
-        raise RasterReadError(f"{path}: {what} not found")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            return rasterio.open(path)
-    except rasterio.errors.RasterioIOError:
-        raise RasterReadError(f"{path}: not a readable raster") from None
-
-
 class RasterScene:
     """A GeoTIFF scene labelled by a mask GeoTIFF or by vector road lines."""
 
@@ -77,7 +64,7 @@ class RasterScene:
             raise DataError(f"{image}: give either a mask raster or vector labels for the scene")
         self.path = Path(image)
         self.name = self.path.name
-        with _open(self.path, "scene") as src:
+        with open_raster(self.path, "scene") as src:
             self.height, self.width = src.height, src.width
             self.crs, self.transform = src.crs, src.transform
             self.bounds = tuple(src.bounds)
@@ -100,7 +87,7 @@ class RasterScene:
         self._pid = None
 
     def _check_mask_grid(self) -> None:
-        with _open(self.mask_path, "mask") as m:
+        with open_raster(self.mask_path, "mask") as m:
             same = (m.width, m.height) == (self.width, self.height) and m.crs == self.crs
             if same:
                 same = m.transform.almost_equals(self.transform, precision=1e-9 * max(
@@ -122,7 +109,7 @@ class RasterScene:
         if self._pid != os.getpid():
             self._handles, self._pid = {}, os.getpid()
         if key not in self._handles:
-            self._handles[key] = _open(path, key)
+            self._handles[key] = open_raster(path, key)
         return self._handles[key]
 
     def __getstate__(self) -> dict:

@@ -67,19 +67,29 @@ def parse_bands(text: str | Sequence[int] | None) -> tuple[int, ...] | None:
     return tuple(items)
 
 
-def _open(path: Path):
-    """rasterio.open with geoseg's one-line errors for the usual ways a file is bad."""
-    import rasterio
-    from rasterio.errors import RasterioIOError
+def open_raster(path: str | Path, what: str = "file"):
+    """rasterio.open with geoseg's one-line errors for the usual ways a file is bad.
 
+    `what` names the file in the "not found" message ("scene", "mask"...).  rasterio's
+    NotGeoreferencedWarning is silenced: callers that care about a missing CRS say so
+    in their own words (a warning log line).
+    """
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    path = Path(path)
     if not path.exists():
-        raise RasterReadError(f"{path}: file not found")
+        raise RasterReadError(f"{path}: {what} not found")
     if path.is_dir():
         raise RasterReadError(f"{path}: is a folder, not a raster")
     if path.stat().st_size == 0:
         raise RasterReadError(f"{path}: file is empty")
     try:
-        return rasterio.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
     except RasterioIOError as exc:
         reason = str(exc).splitlines()[0]
         if "not recognized" in reason:
@@ -100,7 +110,7 @@ def open_scene(path: str | Path, bands: Sequence[int] | str | None = None) -> Sc
 
     path = Path(path)
     selected = parse_bands(bands)
-    with _open(path) as src:
+    with open_raster(path) as src:
         if src.width == 0 or src.height == 0 or src.count == 0:
             raise RasterReadError(
                 f"{path}: raster is empty ({src.width}×{src.height}, {src.count} bands)"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from geoseg.errors import GridMismatchError, RasterReadError, VectorReadError
+from geoseg.io.raster import open_raster
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +56,6 @@ class Grid:
     crs: object  # rasterio CRS or None
 
 
-def _open_raster(path: Path):
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-
-    if not path.exists():
-        raise RasterReadError(f"{path}: file not found")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return rasterio.open(path)
-    except RasterioIOError as exc:
-        raise RasterReadError(f"{path}: not a readable raster ({exc})") from None
-
-
 def binarize(values: np.ndarray, threshold: float | None) -> np.ndarray:
     """Road mask of raster values (see the module doc for the rules)."""
     integer = np.issubdtype(values.dtype, np.integer) or values.dtype == bool
@@ -86,7 +72,7 @@ class RasterMask:
     def __init__(self, path: Path, stack: contextlib.ExitStack, threshold: float | None = None,
                  grid: Grid | None = None):
         self.path, self.threshold = path, threshold
-        src = stack.enter_context(_open_raster(path))
+        src = stack.enter_context(open_raster(path))
         if src.count > 1:
             log.warning("%s: %d bands, scoring band 1", path, src.count)
         self.grid = Grid(src.height, src.width, src.transform, src.crs)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from geoseg.errors import BandMismatchError, GridMismatchError, RasterReadError
+from geoseg.io.raster import open_raster
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +36,6 @@ class GridSource:
     read: Callable[[slice, slice], np.ndarray]  # (row slice, col slice) -> 2-D array
 
 
-def _open_raster(path: Path):
-    import rasterio
-    from rasterio.errors import RasterioIOError
-
-    if not path.exists():
-        raise RasterReadError(f"{path}: file not found")
-    if path.is_dir():
-        raise RasterReadError(f"{path}: is a folder, not a raster")
-    try:
-        return rasterio.open(path)
-    except RasterioIOError as exc:
-        reason = str(exc).splitlines()[0]
-        if "not recognized" in reason:
-            raise RasterReadError(f"{path}: not a raster GDAL can read") from None
-        raise RasterReadError(f"{path}: cannot open raster ({reason})") from None
-
-
 @contextlib.contextmanager
 def open_grid(data: str | Path | np.ndarray, what: str, transform=None, crs=None,
               nodata: float | None = None) -> Iterator[GridSource]:
@@ -61,7 +45,7 @@ def open_grid(data: str | Path | np.ndarray, what: str, transform=None, crs=None
     """
     if isinstance(data, (str, Path)):
         path = Path(data)
-        with _open_raster(path) as src:
+        with open_raster(path) as src:
             if src.count != 1:
                 raise BandMismatchError(
                     f"{path}: a {what} must have one band, this raster has {src.count}")
