@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -77,6 +76,13 @@ def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
         return trainer.fit()
     finally:
         dist.close()
+
+
+def config_from_checkpoint(path: str | Path) -> RunConfig:
+    """The RunConfig a checkpoint was trained with (``--resume`` without ``-c``)."""
+    from geoseg.config import config_from_dict
+
+    return config_from_dict(load_checkpoint(path).get("config") or {}, str(path))
 
 
 def _output_paths(cfg: RunConfig, models_dir, out_dir, resume) -> tuple[Path, Path]:
