@@ -42,6 +42,8 @@ class DataConfig:
     val_masks: list[str] = field(default_factory=list)
     val_labels: list[str] = field(default_factory=list)
     val_fraction: float = 0.2
+    # Without val_scenes: hold out whole "scenes", or the bottom rows of every scene ("rows").
+    val_split: Literal["scenes", "rows"] = "scenes"
     bands: Optional[list[int]] = None
     tile: int = 512
     samples_per_epoch: int = 256

@@ -50,7 +50,8 @@ def _overrides(**kw: Any) -> dict[str, dict[str, Any]]:
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False),
               help="Run folder for metrics.csv, curves.png, last.pt (default runs/<name>).")
 @click.option("--resume", type=click.Path(dir_okay=False),
-              help="Continue a run from its last.pt (same optimizer state and epoch).")
+              help="Continue a run from its last.pt (same optimizer state and epoch; without "
+                   "-c, with the run's own config).")
 @device_opt
 def train(config_path: Optional[str], models_dir: Optional[str], out_dir: Optional[str],
           resume: Optional[str], device: str, **overrides: Any) -> None:
@@ -66,14 +67,18 @@ def train(config_path: Optional[str], models_dir: Optional[str], out_dir: Option
     """
     from geoseg.config import RunConfig, config_from_dict, load_config
     from geoseg.train import train_model
+    from geoseg.train.api import config_from_checkpoint
 
-    cfg = load_config(config_path) if config_path else RunConfig()
+    if config_path:
+        cfg = load_config(config_path)
+    else:  # resuming without -c continues with the run's own config
+        cfg = config_from_checkpoint(resume) if resume else RunConfig()
     extra = _overrides(**overrides)
     if extra:
         merged = cfg.to_dict()
         for section, values in extra.items():
             merged[section].update(values)
-        cfg = config_from_dict(merged, f"{config_path or 'defaults'} + command line")
+        cfg = config_from_dict(merged, f"{config_path or resume or 'defaults'} + command line")
     result = train_model(cfg, models_dir=models_dir, out_dir=out_dir, resume=resume,
                          device=device)
     if int(os.environ.get("RANK", "0")) != 0:

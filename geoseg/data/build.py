@@ -5,8 +5,9 @@ Two layouts:
 - **scenes**: GeoTIFFs in ``data.scenes`` with a mask GeoTIFF each (``data.masks``)
   or vector centerlines (``data.labels``: one file per scene, or one shared file).
   Validation: ``data.val_scenes`` when given; else the last ``val_fraction`` of the
-  scenes; a single scene is split into a training part and a validation strip (its
-  bottom ``val_fraction`` of rows).
+  scenes (``val_split: scenes``), or — with ``val_split: rows`` and always for a single
+  scene — every scene is split into training rows and a validation strip (its bottom
+  ``val_fraction`` of rows).
 - **DeepGlobe folder** (``data.deepglobe``): ``<id>_sat.jpg|png`` + ``<id>_mask.png``.
   Validation: the ids/file names in ``data.val_scenes`` when given, else a seeded
   random ``val_fraction`` of the tiles.
@@ -97,15 +98,17 @@ def _split_scenes(data: DataConfig) -> tuple[list[Source], list[Source]]:
         return train, val
     if data.val_fraction <= 0:
         return train, []
-    if len(train) >= 2:
+    if len(train) >= 2 and data.val_split == "scenes":
         n_val = min(len(train) - 1, max(1, round(len(train) * data.val_fraction)))
         return train[:-n_val], train[-n_val:]
-    (scene,) = train
-    val_rows = max(1, round(scene.height * data.val_fraction))
-    if scene.height - val_rows < 1:
-        raise DataError(f"{scene.name}: too small to split into training and validation rows")
-    return ([Region(scene, 0, scene.height - val_rows, "train")],
-            [Region(scene, scene.height - val_rows, val_rows, "val")])
+    fit, val = [], []
+    for scene in train:
+        val_rows = max(1, round(scene.height * data.val_fraction))
+        if scene.height - val_rows < 1:
+            raise DataError(f"{scene.path}: too small to split into training and validation rows")
+        fit.append(Region(scene, 0, scene.height - val_rows, "train"))
+        val.append(Region(scene, scene.height - val_rows, val_rows, "val"))
+    return fit, val
 
 
 def _split_deepglobe(data: DataConfig, seed: int) -> tuple[list[Source], list[Source]]:

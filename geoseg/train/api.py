@@ -78,6 +78,13 @@ def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
         dist.close()
 
 
+def config_from_checkpoint(path: str | Path) -> RunConfig:
+    """The RunConfig a checkpoint was trained with (``--resume`` without ``-c``)."""
+    from geoseg.config import config_from_dict
+
+    return config_from_dict(load_checkpoint(path).get("config") or {}, str(path))
+
+
 def _output_paths(cfg: RunConfig, models_dir, out_dir, resume) -> tuple[Path, Path]:
     """Best-checkpoint path and run folder; a resumed run keeps both of its own."""
     if resume is not None:

@@ -43,6 +43,14 @@ def test_train_command_writes_best_checkpoint_and_logs(road_scenes, tmp_path):
     assert data["config"]["data"]["scenes"] == [str(s) for s, _ in pairs]
     assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 3
 
+    # --resume without -c continues with the run's own config (and scenes) for one more epoch.
+    result = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "run" / "last.pt"),
+                                      "--epochs", "3", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 3
+    assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 4
+    assert len(list((tmp_path / "models").glob("*.pt"))) == 1
+
 
 def test_bad_input_is_one_line_without_traceback(road_scenes, tmp_path):
     ((scene, _),) = road_scenes(1, size=64)

@@ -97,3 +97,13 @@ def test_scene_without_labels_or_with_a_mismatched_mask(road_scenes, tmp_path):
     other = write_geotiff(tmp_path / "big_mask.tif", np.zeros((80, 80), np.uint8))
     with pytest.raises(GridMismatchError, match="big_mask.tif: mask grid"):
         build_datasets(DataConfig(scenes=[str(scene)], masks=[str(other)]), mean=MEAN, std=STD)
+
+
+def test_rows_split_keeps_every_scene_in_training(road_scenes):
+    pairs = road_scenes(2, size=100)
+    data = DataConfig(scenes=[str(s) for s, _ in pairs], masks=[str(m) for _, m in pairs],
+                      tile=32, val_fraction=0.25, val_split="rows")
+    built = build_datasets(data, mean=MEAN, std=STD)
+    assert [(s.name, s.height) for s in built.train.sources] == [
+        ("scene0.tif[train]", 75), ("scene1.tif[train]", 75)]
+    assert [(s.row_off, s.height) for s in built.val.sources] == [(75, 25), (75, 25)]
