@@ -34,3 +34,24 @@ def test_unknown_command_exits_nonzero():
 def test_console_entry_point_runs_as_module():
     out = subprocess.run([sys.executable, "-m", "geoseg", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "Usage" in out.stdout
+
+
+def test_config_typo_is_one_line_exit_1(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  arch: linknet\ntrain:\n  epoch: 3\n")
+    result = CliRunner().invoke(cli, ["train", "-c", str(bad), "--models-dir", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert str(bad) in lines[0] and "train.epoch" in lines[0] and "unknown key" in lines[0]
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_library_error_shows_traceback_only_with_verbose(tmp_path):
+    missing = tmp_path / "nope.tif"
+    quiet = CliRunner().invoke(cli, ["vectorize", str(missing), "-o", str(tmp_path / "r.gpkg")])
+    assert quiet.exit_code == 1 and "Traceback" not in quiet.output
+    assert quiet.output.strip() == f"Error: {missing}: file not found"
+    loud = CliRunner().invoke(cli, ["-v", "vectorize", str(missing), "-o", str(tmp_path / "r.gpkg")])
+    assert loud.exit_code == 1 and "Traceback" in loud.output
