@@ -3,7 +3,8 @@
 Data: the 80 real aerial tiles of ``../shared/realdata/eth_cil_400`` (400x400 RGB,
 roads >= 128 in the grey ground truth), split once with a fixed seed into 64 for
 training and 16 held out.  Each contender trains for the same wall-clock budget
-(``--minutes``, default 15) on the same 64 tiles with the same batch size, crop size
+(``--minutes``, default 15) — both at the same time, one torch thread each, so the
+shared machine's load hits them alike — on the same 64 tiles with the same batch size, crop size
 and learning rate, from random initialisation (no pretrained weights: no network):
 
 - **geoseg**: ``train_model`` with D-LinkNet-ResNet34 — its full recipe: DeepGlobe
@@ -22,6 +23,10 @@ confusion matrix over all tiles, DeepGlobe's convention) and mean per-tile IoU.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -142,6 +147,17 @@ def run_smp(eth: Path, train_ids, test_ids, args) -> dict:
             "epochs": None, "threshold": 0.5, **score(counts)}
 
 
+def run_one(which: str, args) -> dict:
+    """Train and score one contender in this process (one torch thread)."""
+    torch.set_num_threads(args.threads)
+    eth = args.realdata / "eth_cil_400"
+    train_ids, test_ids = split(args.seed)
+    if which == "smp":
+        return run_smp(eth, train_ids, test_ids, args)
+    with tempfile.TemporaryDirectory() as work:
+        return run_geoseg(eth, train_ids, test_ids, args, Path(work))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=15.0, help="training budget per model")
@@ -149,19 +165,37 @@ def main() -> None:
     ap.add_argument("--crop", type=int, default=256, help="training crop size (px)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per contender")
     ap.add_argument("--realdata", type=Path, default=REALDATA)
+    ap.add_argument("--only", choices=["geoseg", "smp"], help=argparse.SUPPRESS)
+    ap.add_argument("--json", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     eth = args.realdata / "eth_cil_400"
     if not eth.is_dir():
         raise SystemExit(f"{eth}: not found (the real-data folder is needed for this benchmark)")
+    if args.only:
+        args.json.write_text(json.dumps(run_one(args.only, args)))
+        return
     train_ids, test_ids = split(args.seed)
     print(f"eth_cil_400: {len(train_ids)} training / {len(test_ids)} held-out tiles; budget "
           f"{args.minutes:g} min per model; batch {args.batch}, crops {args.crop} px, "
-          f"lr {args.lr:g}, torch threads {torch.get_num_threads()}\n")
+          f"lr {args.lr:g}; both contenders train at the same time, {args.threads} torch "
+          "thread(s) each, so machine load hits them alike\n")
     rows = []
-    with tempfile.TemporaryDirectory() as work:
-        rows.append(run_geoseg(eth, train_ids, test_ids, args, Path(work)))
-    rows.append(run_smp(eth, train_ids, test_ids, args))
+    with tempfile.TemporaryDirectory() as tmp:
+        procs = {}
+        for which in ("geoseg", "smp"):
+            out = Path(tmp) / f"{which}.json"
+            cmd = [sys.executable, __file__, "--only", which, "--json", str(out),
+                   "--minutes", str(args.minutes), "--batch", str(args.batch),
+                   "--crop", str(args.crop), "--lr", str(args.lr), "--seed", str(args.seed),
+                   "--threads", str(args.threads), "--realdata", str(args.realdata)]
+            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+            procs[which] = (subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL), out)
+        for which, (proc, out) in procs.items():
+            if proc.wait() != 0:
+                raise SystemExit(f"{which} run failed (exit code {proc.returncode})")
+            rows.append(json.loads(out.read_text()))
     print(f"{'model':<26} {'steps':>6} {'train s':>8} {'thr':>5} {'held-out IoU':>13} "
           f"{'mean IoU':>9} {'P':>6} {'R':>6}")
     for r in rows:

@@ -89,12 +89,11 @@ def road_scenes(tmp_path):
 
 @pytest.fixture
 def easy_config(road_scenes):
-    """Call with section overrides -> RunConfig training on 3 easy 256 px scenes (tile 64)."""
+    """Call with section overrides -> RunConfig training on 3 easy scenes (256 px, tile 64)."""
     from geoseg.config import config_from_dict
 
-    pairs = road_scenes(3)
-
-    def make(model=None, data=None, train=None):
+    def make(model=None, data=None, train=None, size=256):
+        pairs = road_scenes(3, size=size)
         cfg = {
             "model": {"arch": "linknet", "backbone": "resnet18", **(model or {})},
             "data": {"scenes": [str(s) for s, _ in pairs], "masks": [str(m) for _, m in pairs],

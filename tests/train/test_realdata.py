@@ -15,10 +15,10 @@ def _as_deepglobe(realdata, folder, ids):
 
 
 def test_loss_decreases_on_real_tiles(realdata, tmp_path):
-    folder = _as_deepglobe(realdata, tmp_path / "eth", range(1, 13))
+    folder = _as_deepglobe(realdata, tmp_path / "eth", range(1, 12))
     cfg = config_from_dict({
         "model": {"arch": "linknet", "backbone": "resnet18"},
-        "data": {"deepglobe": str(folder), "val_scenes": ["011", "012"], "tile": 96,
+        "data": {"deepglobe": str(folder), "val_scenes": ["011"], "tile": 96,
                  "batch_size": 5},
         "train": {"epochs": 4, "lr": 1e-3, "schedule": "cosine"}}, "test")
     result = train_model(cfg, models_dir=tmp_path / "models", out_dir=tmp_path / "run",
