@@ -15,7 +15,7 @@ from geoseg.errors import BandMismatchError, CheckpointError, ConfigError, Outpu
 from geoseg.inference.tiling import TileGrid
 from geoseg.normalize import Normalizer
 from geoseg.predict import resolve_checkpoint
-from conftest import write_geotiff as write_scene
+from helpers import write_geotiff as write_scene
 
 FAST = dict(tile=64, overlap=16, batch_size=3, device="cpu", progress=False)
 

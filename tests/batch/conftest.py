@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import write_geotiff
+from tests.helpers import write_geotiff
 
 CRS = "EPSG:32633"
 RES = 1.0

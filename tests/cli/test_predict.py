@@ -4,7 +4,7 @@ import rasterio
 from click.testing import CliRunner
 
 import fake_models
-from conftest import write_geotiff
+from helpers import write_geotiff
 from geoseg.cli.main import cli
 
 

@@ -10,7 +10,7 @@ import pytest
 from geoseg.compare.split import split_data
 from geoseg.errors import DataError
 
-from conftest import write_geotiff
+from helpers import write_geotiff
 
 
 def scene_folder(folder, names, bands=3):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import easy_road_scene, write_geotiff
+from helpers import easy_road_scene, write_geotiff
 from geoseg.config import DataConfig
 from geoseg.data import build_datasets, deepglobe_pairs
 from geoseg.errors import DataError, GridMismatchError

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString
 
-from conftest import easy_road_scene, write_geotiff
+from helpers import easy_road_scene, write_geotiff
 from geoseg.data.sources import ImageTile, RasterScene, Region
 from geoseg.errors import DataError, GridMismatchError, RasterReadError
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import easy_road_scene, write_geotiff
+from helpers import easy_road_scene, write_geotiff
 from geoseg.config import config_from_dict
 from geoseg.errors import BandMismatchError, TrainingError
 from geoseg.train import train_model
