@@ -20,6 +20,7 @@ from geoseg.errors import GeoSegError
 # command name -> "module:attribute"; add one line per command module.
 COMMANDS: dict[str, str] = {
     "sample-data": "geoseg.cli.sample_data:sample_data",
+    "models": "geoseg.cli.models:models",
     "train": "geoseg.cli.train:train",
 }
 

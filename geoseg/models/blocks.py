@@ -49,7 +49,12 @@ class LinkNetDecoderBlock(nn.Sequential):
 
 
 class LinkNetHead(nn.Sequential):
-    """Stride-2 map -> full-resolution 1-channel logits."""
+    """Stride-2 map -> full-resolution 1-channel logits.
+
+    The head runs at full resolution with few channels, where oneDNN (CPU) is about twice
+    as fast on channels_last tensors; the input is converted (a no-op when it already is,
+    as on CUDA with ``prepare_model``).  Values are identical either way.
+    """
 
     def __init__(self, cin: int, mid: int = 32, out_channels: int = 1) -> None:
         super().__init__(
@@ -59,6 +64,9 @@ class LinkNetHead(nn.Sequential):
             nn.ReLU(inplace=True),
             nn.Conv2d(mid, out_channels, 3, padding=1),
         )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.contiguous(memory_format=torch.channels_last))
 
 
 class DilatedCenter(nn.Module):

@@ -123,18 +123,19 @@ def build_encoder(
         try:
             body = _create_body(timm_name, in_channels, pretrained=False)
         except Exception as exc:  # timm raises assorted types for unsupported features_only
-            raise ModelError(
-                f"backbone {backbone!r} cannot be used as an encoder: timm features_only "
-                f"failed ({_first_line(exc)})"
-            ) from None
-        return Encoder(body, timm_name)
+            raise _unusable(backbone, exc) from None
+        return _checked(Encoder(body, timm_name), backbone)
 
     overlay = {}
     if str(encoder_weights) != "imagenet":
         path = Path(encoder_weights).expanduser()
         if not path.is_file():
-            raise ModelError(f"{path}: encoder weights file not found (use null, imagenet or a file)")
+            raise ModelError(
+                f"{path}: encoder weights file not found (use null, imagenet or a file)"
+            )
         overlay = {"pretrained_cfg_overlay": {"file": str(path)}}
+    else:
+        log.info("downloading ImageNet weights for %s (needs internet access)", timm_name)
     try:
         body = _create_body(timm_name, in_channels, pretrained=True, **overlay)
     except Exception as exc:
@@ -149,7 +150,27 @@ def build_encoder(
             "check the internet connection, or use encoder_weights null or a local file"
         ) from None
     log.info("encoder %s: loaded %s weights", timm_name, encoder_weights)
-    return Encoder(body, timm_name)
+    return _checked(Encoder(body, timm_name), backbone)
+
+
+def _checked(encoder: Encoder, backbone: str) -> Encoder:
+    """Only feature pyramids (power-of-two reductions growing with depth) decode cleanly,
+    and tiles of any size need a backbone without a fixed input size."""
+    cfg = getattr(encoder.body, "pretrained_cfg", None) or {}
+    if cfg.get("fixed_input_size"):
+        size = "x".join(str(v) for v in cfg.get("input_size", ())[1:])
+        raise ModelError(
+            f"backbone {backbone!r} only accepts a fixed input size ({size}); "
+            "use a convolutional backbone, which works at any tile size"
+        )
+    red = encoder.reductions
+    pyramid = all(r & (r - 1) == 0 for r in red) and all(a < b for a, b in zip(red, red[1:]))
+    if not pyramid or encoder.output_stride < 4:
+        raise ModelError(
+            f"backbone {backbone!r} returns features with reductions {red}; geoseg needs a "
+            "feature pyramid (reductions such as 2, 4, 8, 16, 32), as CNN backbones give"
+        )
+    return encoder
 
 
 def _check_features_only(backbone: str, timm_name: str, in_channels: int) -> None:
@@ -158,10 +179,14 @@ def _check_features_only(backbone: str, timm_name: str, in_channels: int) -> Non
         with torch.device("meta"):
             _create_body(timm_name, in_channels, pretrained=False)
     except Exception as exc:
-        raise ModelError(
-            f"backbone {backbone!r} cannot be used as an encoder: timm features_only "
-            f"failed ({_first_line(exc)})"
-        ) from None
+        raise _unusable(backbone, exc) from None
+
+
+def _unusable(backbone: str, exc: BaseException) -> ModelError:
+    return ModelError(
+        f"backbone {backbone!r} cannot be used as an encoder: timm features_only "
+        f"failed ({_first_line(exc)})"
+    )
 
 
 def _first_line(exc: BaseException) -> str:

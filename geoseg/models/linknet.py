@@ -23,8 +23,9 @@ whose outputs are *added* to the skip of the same stride::
     stage's output after its skip is added (d16, d8, d4, d2);
   - deep supervision: auxiliary heads (conv3x3-BN-ReLU to 32 channels, 1x1 conv to one
     logit) on d16, d8 and d4, bilinearly upsampled to the input size.  In ``train()``
-    mode the model returns ``(logits, [aux16, aux8, aux4])``; the suggested loss is
-    ``loss(logits) + aux_weight * mean(loss(aux))`` with ``aux_weight`` about 0.4.  In
+    mode the model returns ``(logits, [aux16, aux8, aux4])``; geoseg's trainer
+    (``geoseg.train.losses``) minimises ``loss(logits) + aux_weight * sum(loss(aux_i))``
+    with ``aux_weight`` 0.4 by default.  In
     ``eval()`` mode the auxiliary heads are skipped and only the logits are returned.
 """
 

@@ -8,6 +8,7 @@ stamps the model with what a checkpoint needs to rebuild it.
 from __future__ import annotations
 
 import inspect
+import logging
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +17,8 @@ from torch import nn
 from geoseg.errors import ModelError
 from geoseg.models.base import SegmentationModel
 from geoseg.models.encoders import build_encoder, normalization
+
+log = logging.getLogger(__name__)
 
 Builder = Callable[..., SegmentationModel]
 ARCHS: dict[str, Builder] = {}
@@ -26,7 +29,10 @@ def register_arch(fn_or_name: Builder | str | None = None):
     (``@register_arch("name")``)."""
 
     def deco(fn: Builder, name: str | None = None) -> Builder:
-        ARCHS[name or fn.__name__] = fn
+        name = name or fn.__name__
+        if name in ARCHS and ARCHS[name] is not fn:
+            log.warning("architecture %r is registered again; the new builder replaces it", name)
+        ARCHS[name] = fn
         return fn
 
     if callable(fn_or_name):
