@@ -116,11 +116,13 @@ def forest(rng: np.random.Generator, img: np.ndarray, pal: dict, res: float, cov
            avoid: np.ndarray) -> np.ndarray:
     """Paint forest patches (lumpy canopy texture) over about `cover` outside `avoid`."""
     shape = img.shape[1:]
-    zn = fractal_noise(rng, shape, 110.0 / res, 3)
+    canopy = fractal_noise(rng, shape, 3.0 / res, 2)
+    # large patches with edges made ragged by crown clusters and single crowns
+    zn = (fractal_noise(rng, shape, 110.0 / res, 3) + 0.12 * fractal_noise(rng, shape, 8.0 / res, 2)
+          + 0.05 * canopy)
     zone = (zn > np.quantile(zn, 1.0 - cover)) & ~avoid
     if not zone.any():
         return zone
-    canopy = fractal_noise(rng, shape, 3.0 / res, 2)
     relief = canopy - np.roll(canopy, (2, 2), axis=(0, 1))
     bright = (0.85 + 0.12 * canopy + 0.18 * relief)
     bright = np.where(canopy < -1.3, 0.55, bright)  # gaps between crowns

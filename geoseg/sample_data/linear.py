@@ -17,14 +17,17 @@ from geoseg.sample_data.noise import fine_grain, fractal_noise
 
 def river(rng: np.random.Generator, img: np.ndarray, pal: dict, path: Path,
           res: float) -> np.ndarray:
-    """A meandering river with irregular banks and a vegetated riparian strip; returns water."""
+    """A meandering river with irregular banks and a vegetated riparian strip.
+
+    Returns where the river and its banks are (no buildings go there).
+    """
     shape = img.shape[1:]
     line = LineString(path.xy)
     half = path.width_m / 2 / res
-    core = burn([(line.buffer(max(half - 2.0 / res, 1.0)), 1)], shape).astype(bool)
-    outer = burn([(line.buffer(half + 2.0 / res), 1)], shape).astype(bool)
+    core = burn([(line.buffer(max(half - 1.5 / res, 1.0)), 1)], shape).astype(bool)
+    outer = burn([(line.buffer(half + 1.5 / res), 1)], shape).astype(bool)
     bank = burn([(line.buffer(half + 7.0 / res), 1)], shape).astype(bool)
-    wobble = fractal_noise(rng, shape, 6.0 / res, 2)
+    wobble = fractal_noise(rng, shape, 15.0 / res, 2)
     water = core | (outer & (wobble > 0.0))
     strip = bank & ~water
     veg = fractal_noise(rng, shape, 2.5 / res, 2)
@@ -33,7 +36,7 @@ def river(rng: np.random.Generator, img: np.ndarray, pal: dict, path: Path,
     paint(img, water, pal["water"], flow, 0.08)
     edge = water & ~ndimage.binary_erosion(water, iterations=2)
     shade(img, edge, 0.8)
-    return water
+    return bank
 
 
 def railway(rng: np.random.Generator, img: np.ndarray, pal: dict, path: Path,

@@ -69,11 +69,14 @@ class _UnionFind:
         return True
 
 
-def road_network(rng: np.random.Generator, height: int, width: int, res: float) -> list[Path]:
-    """Road centrelines for a `height` x `width` scene at `res` metres per pixel."""
+def road_network(rng: np.random.Generator, height: int, width: int, res: float,
+                 angle: float) -> list[Path]:
+    """Road centrelines for a `height` x `width` scene at `res` metres per pixel.
+
+    The junction grid (and so the main road) is rotated by `angle` radians.
+    """
     spacing = rng.uniform(110.0, 190.0) / res
     spacing = min(spacing, 0.6 * max(height, width))
-    angle = rng.uniform(-0.6, 0.6)
     centre = np.array([width / 2.0, height / 2.0])
     n = int(np.ceil(0.5 * np.hypot(width, height) / spacing)) + 1
     shift = rng.uniform(-0.5, 0.5, 2) * spacing
@@ -146,10 +149,9 @@ def _curved_edge(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, kind: s
 
 
 def meander(rng: np.random.Generator, height: int, width: int, amplitude_px: float,
-            wavelength_px: float, width_m: float, kind: str) -> Path:
-    """A path crossing the whole scene: a straight base line plus two sine meanders."""
+            wavelength_px: float, width_m: float, kind: str, phi: float) -> Path:
+    """A path crossing the whole scene along direction `phi`, with two sine meanders."""
     centre = np.array([width / 2.0, height / 2.0]) + rng.uniform(-0.3, 0.3, 2) * [width, height]
-    phi = rng.uniform(0, np.pi)
     u = np.array([np.cos(phi), np.sin(phi)])
     v = np.array([-u[1], u[0]])
     half = 0.5 * np.hypot(width, height) + 3 * amplitude_px + 50

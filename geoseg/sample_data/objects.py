@@ -103,9 +103,13 @@ def _building(rng: np.random.Generator, img: np.ndarray, c: np.ndarray, t: np.nd
 
 
 def trees(rng: np.random.Generator, img: np.ndarray, crowns: np.ndarray,
-          sun: np.ndarray) -> None:
-    """Paint crowns given as rows of (x, y, radius_px): shadows first, then lit crowns."""
+          sun: np.ndarray) -> np.ndarray:
+    """Paint crowns given as rows of (x, y, radius_px): shadows first, then lit crowns.
+
+    Returns where crowns were painted (H, W bool).
+    """
     shape = img.shape[1:]
+    canopy = np.zeros(shape, bool)
     for x, y, r in crowns:
         off = sun * r * 1.2
         rr, cc = disk((y + off[1] - 0.5, x + off[0] - 0.5), r, shape=shape)
@@ -121,6 +125,8 @@ def trees(rng: np.random.Generator, img: np.ndarray, crowns: np.ndarray,
         light = light * (1.0 + 0.1 * rng.standard_normal(rr.size))
         col = jitter(rng, greens[int(rng.integers(len(greens)))], 0.1)
         img[:, rr, cc] = col[:, None] * light[None].astype(np.float32)
+        canopy[rr, cc] = True
+    return canopy
 
 
 def crowns_along(rng: np.random.Generator, paths: list[Path], res: float,

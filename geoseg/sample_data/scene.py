@@ -37,6 +37,7 @@ class SampleScene:
     nodata: int | None
     valid: np.ndarray          # (H, W) bool: where the image holds data
     confusers: "geopandas.GeoDataFrame | None" = None  # noqa: F821  rivers/railways (not road)
+    occluded: np.ndarray | None = None  # (H, W) bool: road pixels hidden under tree crowns
     band_names: tuple[str, ...] = field(default=("red", "green", "blue"))
     seed: int = 0
 
@@ -71,8 +72,8 @@ def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
     img = np.zeros((4, height, width), np.float32)
     pal = landcover.scene_palette(rng)
 
-    paths = road_network(rng, height, width, res)
-    grid_angle = float(rng.uniform(-0.6, 0.6))
+    grid_angle = float(rng.uniform(-0.6, 0.6))  # roads and field parcels follow one grid
+    paths = road_network(rng, height, width, res, grid_angle)
     landcover.ground(rng, img, pal, res)
     farmland = landcover.fields(rng, img, res, grid_angle, rng.uniform(0.15, 0.45))
     woods = landcover.forest(rng, img, pal, res, rng.uniform(0.05, 0.2), farmland)
@@ -80,15 +81,17 @@ def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
     occupied = woods.copy()  # nobody builds in the woods
     lookalikes = []
     which = ("river", "railway", "both")[int(rng.integers(3))]
+    # rivers and railways cross the road grid diagonally instead of running along a road
+    diagonals = grid_angle + np.pi / 4 + np.pi / 2 * rng.permutation(2) + rng.uniform(-0.2, 0.2, 2)
     if which in ("river", "both"):
         path = meander(rng, height, width, rng.uniform(20, 55) / res, rng.uniform(180, 380) / res,
-                       rng.uniform(8.0, 20.0), "river")
+                       rng.uniform(8.0, 20.0), "river", diagonals[0])
         path.surface = "water"
         occupied |= linear.river(rng, img, pal, path, res)
         lookalikes.append(path)
     if which in ("railway", "both"):
         path = meander(rng, height, width, rng.uniform(5, 25) / res, rng.uniform(900, 1600) / res,
-                       3.2, "railway")
+                       3.2, "railway", diagonals[1])
         path.surface = "ballast"
         occupied |= linear.railway(rng, img, pal, path, res)
         lookalikes.append(path)
@@ -106,7 +109,7 @@ def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
                               rng.uniform(70.0, 150.0) / res, sun)
     crowns = objects.crowns_along(rng, paths, res, 0.45)
     crowns += _scattered_crowns(rng, shape, res, homes, occupied)
-    objects.trees(rng, img, np.array(crowns).reshape(-1, 3), sun)
+    canopy = objects.trees(rng, img, np.array(crowns).reshape(-1, 3), sun)
 
     _finish(rng, img, res)
     valid = np.ones(shape, bool)
@@ -120,7 +123,8 @@ def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
     roads = _centrelines(paths, width, height, footprint, transform, crs)
     others = _centrelines(lookalikes, width, height, footprint, transform, crs)
     return SampleScene(image, mask.astype(np.uint8), roads, transform, crs,
-                       0 if nodata_collar else None, valid, others, BAND_SETS[bands], seed)
+                       0 if nodata_collar else None, valid, others, mask.astype(bool) & canopy,
+                       BAND_SETS[bands], seed)
 
 
 def _clip_paths(paths: list[Path], frame: Polygon) -> list[Path]:

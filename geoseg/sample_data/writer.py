@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from geoseg import __version__
+from geoseg.errors import OutputError
 from geoseg.io.files import atomic_output, ensure_writable_dir
 from geoseg.sample_data.scene import SampleScene, generate_scene
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 BLOCK = 256
 FIXED_DATE = "2020-01-01T00:00:00Z"  # GeoPackage "last change": fixed so files are reproducible
 DEFAULT_SIZE = 768
+README_TITLE = "# geoseg sample data"
 
 
 def _profile(scene: SampleScene, count: int, dtype: str, nodata) -> dict:
@@ -131,6 +133,10 @@ def make_sample_set(outdir: str | Path, size: int = DEFAULT_SIZE, seed: int = 0)
     The same `size` and `seed` always give byte-identical files.
     """
     outdir = ensure_writable_dir(outdir)
+    readme = outdir / "README.md"
+    if readme.is_file() and not readme.read_text(errors="replace").startswith(README_TITLE):
+        raise OutputError(f"{readme}: a README.md that sample-data did not write is in the way; "
+                          "choose an empty folder")
     written: list[Path] = []
     entries = []
     for spec in tqdm(sample_specs(size, seed), desc="sample scenes", unit="scene", leave=False,
@@ -168,7 +174,7 @@ def _command(size: int, seed: int) -> str:
 def _readme(manifest: dict) -> str:
     """A README describing every file of the set, made from the manifest."""
     lines = [
-        "# geoseg sample data",
+        README_TITLE,
         "",
         "Synthetic DeepGlobe-like aerial scenes (0.5 m pixels, UTM zone 33N, EPSG:32633) with",
         "exact ground truth, made by geoseg's deterministic generator. Regenerate with:",

@@ -75,3 +75,13 @@ def test_read_only_folder_is_one_line_error(tmp_path):
 def test_size_too_small_is_a_usage_error(tmp_path):
     result = run(str(tmp_path), "--size", "10")
     assert result.exit_code == 2 and "--size" in result.output
+
+
+def test_someone_elses_readme_is_not_overwritten(tmp_path):
+    (tmp_path / "README.md").write_text("# my project\n")
+    line = one_line_error(run(str(tmp_path), "--size", "64"))
+    assert "README.md" in line
+    assert (tmp_path / "README.md").read_text() == "# my project\n"
+    assert list(tmp_path.iterdir()) == [tmp_path / "README.md"]
+    assert run(str(tmp_path / "again"), "--size", "64").exit_code == 0
+    assert run(str(tmp_path / "again"), "--size", "64").exit_code == 0  # its own README is fine
