@@ -103,14 +103,19 @@ def peak_rss_mb() -> float:
 
 
 def bare_forward(model, n_tiles: int, tile: int, batch: int) -> float:
-    """Seconds for the model alone over `n_tiles` tiles, as predict_scene batches them."""
+    """Seconds for the model alone over `n_tiles` tiles, as predict_scene batches them
+    (same memory format and precision: channels_last, AMP where the CPU has bf16)."""
     import torch
 
-    x = torch.randn(batch, 3, tile, tile)
+    from geoseg.device import as_input, autocast, prepare_model
+
+    cpu = torch.device("cpu")
+    model = prepare_model(model, cpu)
+    x = as_input(torch.randn(batch, 3, tile, tile))
     start = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(cpu):
         for i in range(0, n_tiles, batch):
-            model(x[: min(batch, n_tiles - i)]).sigmoid()
+            model(x[: min(batch, n_tiles - i)]).float().sigmoid()
     return time.perf_counter() - start
 
 

@@ -62,11 +62,14 @@ class TrainConfig:
     plateau_factor: float = 0.2
     early_stop: int = 6
     grad_clip: float = 5.0
-    amp: bool = True
-    augment: bool = True
+    amp: bool = True  # mixed precision on CUDA, and on CPUs with native bf16 (AMX/AVX512-BF16)
+    # true: D-LinkNet's augmentation (colour, shift-scale-rotate, flips); "flips": only the
+    # 8 lossless flips/rotations; false: none
+    augment: Union[bool, Literal["flips"]] = True
     seed: int = 0
     max_steps: Optional[int] = None
     max_minutes: Optional[float] = None  # wall-clock budget for training (incl. validation)
+    val_every: int = 1  # validate (and write last.pt) every N epochs, and after the last
 
 
 @dataclass
@@ -190,6 +193,7 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
          "train.max_steps: must be at least 1"),
         (cfg.train.max_minutes is None or cfg.train.max_minutes > 0,
          "train.max_minutes: must be positive"),
+        (cfg.train.val_every >= 1, "train.val_every: must be at least 1"),
         (cfg.predict.tile >= 32, "predict.tile: must be at least 32 px"),
         (0 <= cfg.predict.overlap < cfg.predict.tile // 2, "predict.overlap: must be in [0, tile/2)"),
         (

@@ -209,6 +209,7 @@ def predict_scene(
     preview: bool = False,
     normalizer: Normalizer | None = None,
     progress: bool | None = None,
+    amp: bool = True,
 ) -> PredictResult:
     """Predict roads on a GeoTIFF of any size, streaming tiles through `model`.
 
@@ -217,7 +218,9 @@ def predict_scene(
     ``"1,2,3"``) overrides the checkpoint's band choice; `threshold` overrides its
     threshold (default 0.5; road = probability ≥ threshold).  Writes
     ``<out_dir>/<name>_prob.tif``, ``<name>_mask.tif`` and, with `preview`,
-    ``<name>_preview.png``.  `progress`: tqdm bar (None: only on a terminal).
+    ``<name>_preview.png``.  `progress`: tqdm bar (None: only on a terminal).  `amp`:
+    mixed precision where the device has it (:func:`geoseg.device.amp_dtype`: CUDA, and
+    CPUs with native bf16); False runs in fp32.
     """
     from tqdm.auto import tqdm
 
@@ -237,7 +240,7 @@ def predict_scene(
     norm = _normalizer_for(loaded, info)
     _check_bands(info, loaded, norm)
     threshold = threshold if threshold is not None else loaded.threshold or DEFAULT_THRESHOLD
-    predictor = TilePredictor(loaded.module, dev, tta=tta)
+    predictor = TilePredictor(loaded.module, dev, tta=tta, amp=amp)
     grid = TileGrid(info.height, info.width, tile, overlap)
 
     prob_path = out_dir / f"{info.name}_prob.tif"

@@ -129,7 +129,7 @@ def test_real_checkpoint_roundtrip_threshold_bands_and_alpha(tmp_path):
     data[3] = 255
     data[3, 50:, :10] = 0  # GDAL reads band 4 of a uint8 RGBA TIFF as alpha: transparent = nodata
     path = write_scene(tmp_path / "s.tif", data)
-    result = predict_scene(path, ckpt, tmp_path / "out", float_output=True, **FAST)
+    result = predict_scene(path, ckpt, tmp_path / "out", float_output=True, amp=False, **FAST)
     assert result.n_tiles == 1
     prob, valid, *_ = read(result.prob_path)
     mask, *_ = read(result.mask_path)
@@ -146,8 +146,13 @@ def test_real_checkpoint_roundtrip_threshold_bands_and_alpha(tmp_path):
     assert prob[~valid].max() == 0
     # the same checkpoint as a dict, or as the module plus its normaliser, gives the same
     again = predict_scene(path, net, tmp_path / "again", bands="3,2,1", normalizer=norm,
-                          float_output=True, **FAST)
+                          float_output=True, amp=False, **FAST)
     np.testing.assert_array_equal(read(again.prob_path)[0], prob)
+    # mixed precision (bf16 on CUDA or on a CPU with AMX/AVX512-BF16; fp32 elsewhere)
+    # stays within bf16 rounding of the fp32 result
+    mixed = predict_scene(path, net, tmp_path / "amp", bands="3,2,1", normalizer=norm,
+                          float_output=True, amp=True, **FAST)
+    np.testing.assert_allclose(read(mixed.prob_path)[0], prob, atol=2e-2)
 
 
 def test_tiled_real_model_has_no_seams(tmp_path):

@@ -16,6 +16,7 @@ from geoseg.cli.options import (
     tile_opt,
     tile_overlap,
     tta_opt,
+    amp_opt,
 )
 
 
@@ -31,12 +32,13 @@ from geoseg.cli.options import (
 @click.option("--snap", "snap_m", type=float,
               help="Join road ends across scene borders within this many metres [default: 8 px, ≥ 3 m].")
 @tta_opt
+@amp_opt
 @tile_opt
 @overlap_opt
 @batch_size_opt
 @threshold_opt
 @device_opt
-def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, snap_m, tta, tile,
+def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, snap_m, tta, amp, tile,
           overlap, batch_size, threshold, device) -> None:
     """Map roads over SCENES (files, globs or text files listing paths) into OUTDIR.
 
@@ -55,7 +57,8 @@ def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, s
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
     result = run_batch(scenes, out_dir, ckpt, aoi=aoi, crs=crs, force=force, tta=tta,
                        device=device, tile=tile, overlap=tile_overlap(tile, overlap), batch_size=batch_size,
-                       threshold=threshold, snap_m=snap_m)
+                       threshold=threshold, snap_m=snap_m,
+                       predict_options=None if amp else {"amp": False})
     mp_s = f"{result.megapixels_per_s:.2f} MP/s" if result.processed else "nothing to do"
     if result.rank != 0:
         click.echo(f"rank {result.rank}: {result.processed} scenes mapped ({mp_s}), "

@@ -16,6 +16,7 @@ from geoseg.cli.options import (
     tile_opt,
     tile_overlap,
     tta_opt,
+    amp_opt,
 )
 
 
@@ -28,6 +29,7 @@ from geoseg.cli.options import (
 @overlap_opt
 @batch_size_opt
 @tta_opt
+@amp_opt
 @click.option("--bands", help="1-based bands to read, e.g. 1,2,3 [default: the checkpoint's].")
 @threshold_opt
 @click.option("--float", "float_output", is_flag=True,
@@ -39,7 +41,7 @@ from geoseg.cli.options import (
               help="Also vectorize the mask into road centerlines (.gpkg, .shp or .geojson).")
 @device_opt
 def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overlap, batch_size,
-            tta, bands, threshold, float_output, overviews, preview, vector, device) -> None:
+            tta, amp, bands, threshold, float_output, overviews, preview, vector, device) -> None:
     """Predict roads in SCENE (a GeoTIFF of any size) with a trained checkpoint.
 
     Writes <name>_prob.tif and <name>_mask.tif on the scene's grid; nodata in the
@@ -65,6 +67,7 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
         overlap=tile_overlap(tile, overlap),
         batch_size=batch_size,
         tta=tta,
+        amp=amp,
         device=device,
         threshold=threshold,
         bands=bands,

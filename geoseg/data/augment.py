@@ -10,6 +10,10 @@ Applied to images already rescaled to [0, 1] (before mean/std standardisation):
   mask nearest, through one ``affine_grid`` so both move the same way;
 - horizontal flip, vertical flip, rot90 (square tiles), each with p = 0.5.
 
+``train.augment: flips`` keeps only the last line (:meth:`Augment.flips_only`): the
+eight lossless rotations/reflections, which change no pixel value — the better choice
+for short training budgets, where colour and resampling jitter slow learning down.
+
 Randomness comes from a numpy Generator passed in, so a sample's augmentation is
 reproducible from ``(seed, epoch, index)``.
 """
@@ -32,14 +36,23 @@ class Augment:
     scale: float = 0.1
     aspect: float = 0.1
     rotate: float = 15.0
+    colour_and_affine: bool = True  # False: flips and rot90 only
+
+    @classmethod
+    def from_setting(cls, setting: bool | str) -> "Augment | None":
+        """``train.augment``: true (D-LinkNet's set), ``"flips"`` or false (None)."""
+        if setting == "flips":
+            return cls(colour_and_affine=False)
+        return cls() if setting else None
 
     def __call__(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
                  ) -> tuple[np.ndarray, np.ndarray]:
         """`image` (C,H,W) float32 in [0,1], `mask` (H,W) uint8 -> augmented copies."""
-        if rng.random() < self.p:
-            image = self.colour(image, rng)
-        if rng.random() < self.p:
-            image, mask = self.shift_scale_rotate(image, mask, rng)
+        if self.colour_and_affine:
+            if rng.random() < self.p:
+                image = self.colour(image, rng)
+            if rng.random() < self.p:
+                image, mask = self.shift_scale_rotate(image, mask, rng)
         if rng.random() < self.p:
             image, mask = image[:, :, ::-1], mask[:, ::-1]
         if rng.random() < self.p:

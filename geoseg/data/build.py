@@ -165,8 +165,11 @@ def fit_normalizer(sources: Sequence[Source], mean: Sequence[float], std: Sequen
 
 
 def build_datasets(data: DataConfig, *, mean: Sequence[float], std: Sequence[float],
-                   seed: int = 0, augment: bool = True) -> TrainingData:
-    """Training and validation datasets plus the normaliser fitted on training data."""
+                   seed: int = 0, augment: bool | str = True) -> TrainingData:
+    """Training and validation datasets plus the normaliser fitted on training data.
+
+    `augment`: ``train.augment`` — true (D-LinkNet's augmentation), ``"flips"`` or false.
+    """
     if data.deepglobe:
         if data.scenes:
             raise DataError("data: give either data.scenes or data.deepglobe, not both")
@@ -186,7 +189,7 @@ def build_datasets(data: DataConfig, *, mean: Sequence[float], std: Sequence[flo
     normalizer = fit_normalizer(train, mean, std)
     train_ds = WindowDataset(train, data.tile, normalizer, length=length,
                              road_weight=data.road_weight, seed=seed,
-                             augment=Augment() if augment else None)
+                             augment=Augment.from_setting(augment))
     val_ds = GridDataset(val, data.tile, normalizer) if val else None
     summary = (f"{len(train)} training and {len(val)} validation image(s), "
                f"{len(train_ds)} training windows/epoch, "

@@ -77,13 +77,16 @@ def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
     epochs = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
-    if any(h.get("val_loss") is not None for h in history):
-        ax1.plot(epochs, [h.get("val_loss") for h in history], "o-", label="validation")
+    validated = [h for h in history if h.get("val_iou") is not None]  # every val_every epochs
+    val_epochs = [h["epoch"] for h in validated]
+    if any(h.get("val_loss") is not None for h in validated):
+        ax1.plot(val_epochs, [h["val_loss"] for h in validated], "o-", label="validation")
     ax1.set(xlabel="epoch", ylabel="BCE + Dice loss", title="loss")
     ax1.legend()
-    if any(h.get("val_iou") is not None for h in history):
-        ax2.plot(epochs, [h.get("val_iou") for h in history], "o-", label="best threshold")
-        ax2.plot(epochs, [h.get("val_iou_at_0.5") for h in history], "o--", label="at 0.5")
+    if validated:
+        ax2.plot(val_epochs, [h["val_iou"] for h in validated], "o-", label="best threshold")
+        ax2.plot(val_epochs, [h.get("val_iou_at_0.5") for h in validated], "o--",
+                 label="at 0.5")
         ax2.legend()
     ax2.set(xlabel="epoch", ylabel="IoU", title="validation IoU", ylim=(0, 1))
     fig.tight_layout()

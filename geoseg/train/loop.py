@@ -7,12 +7,15 @@ validates: accumulated IoU over all validation tiles at every threshold
 (:class:`~geoseg.train.threshold.ThresholdSweep`); the best threshold and its IoU
 are the epoch's score.
 
-Schedules: ``plateau`` (D-LinkNet: lr ÷ 5 after ``plateau_patience`` epochs without a
-better score, stop after ``early_stop`` such epochs) or ``cosine`` (annealed over
-``epochs``).  Rank 0 writes two checkpoints: the *best* one (weights and everything
-prediction needs, into the models directory) whenever the score improves, and
-``last.pt`` in the run folder after every epoch with optimizer/scheduler/scaler
-state and the history, which ``--resume`` continues from exactly.
+Validation runs every ``val_every`` epochs and after the last one (the last epoch,
+``max_steps`` or the ``max_minutes`` budget reached).  Schedules
+(:mod:`geoseg.train.schedule`): ``plateau`` (D-LinkNet: lr ÷ 5 after
+``plateau_patience`` validations without a better score, stop after ``early_stop``
+such validations) or ``cosine`` (annealed to 0 per step over the training budget).
+Rank 0 writes two checkpoints: the *best* one (weights and everything prediction
+needs, into the models directory) whenever the score improves, and ``last.pt`` in
+the run folder after every validation with optimizer/scheduler/scaler state, the
+history and the training time spent, which ``--resume`` continues from exactly.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from geoseg.errors import CheckpointError, TrainingError
 from geoseg.train.distributed import DistContext
 from geoseg.train.logs import RunLogger
 from geoseg.train.losses import SegmentationLoss, dice_bce, split_output
+from geoseg.train.schedule import BudgetCosine, budget_progress
 from geoseg.train.threshold import ThresholdSweep
 
 log = logging.getLogger(__name__)
@@ -48,7 +52,7 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains `model` on `train_ds`, validating on `val_ds` (optional) every epoch.
+    """Trains `model` on `train_ds`, validating on `val_ds` (optional) every `val_every` epochs.
 
     `meta` holds the checkpoint's descriptive fields (arch, backbone, in_channels,
     model_kwargs, bands, normalizer, tile, config).
@@ -75,8 +79,7 @@ class Trainer:
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 self.optimizer, mode="max", factor=t.plateau_factor, patience=t.plateau_patience)
         else:
-            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-                self.optimizer, T_max=t.epochs)
+            self.scheduler = BudgetCosine(self.optimizer)
         self.amp = bool(t.amp) and amp_dtype(self.device) is not None
         fp16 = self.amp and amp_dtype(self.device) == torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
@@ -85,7 +88,8 @@ class Trainer:
         self.start_epoch, self.step = 1, 0
         self.history: list[dict[str, Any]] = []
         self.best_score, self.best_metrics, self.stale = -math.inf, {}, 0
-        self._deadline: Optional[float] = None  # perf_counter() time when max_minutes ends
+        self.elapsed_before = 0.0  # training seconds spent before this process (resume)
+        self._t0 = time.perf_counter()
 
     # ---------------------------------------------------------------- resume
     def resume(self, path: str | Path) -> None:
@@ -110,44 +114,59 @@ class Trainer:
         self.best_score = float(ckpt.get("best_score", -math.inf))
         self.best_metrics = dict(ckpt.get("metrics") or {})
         self.stale = int(ckpt.get("stale", 0))
+        self.elapsed_before = float(ckpt.get("elapsed_s", 0.0))
         log.info("resuming %s after epoch %d", path, self.start_epoch - 1)
 
     # ----------------------------------------------------------------- loops
     def fit(self) -> TrainResult:
         t = self.cfg.train
-        self._deadline = (time.perf_counter() + 60.0 * t.max_minutes) if t.max_minutes else None
+        self._t0 = time.perf_counter()
         try:
             for epoch in range(self.start_epoch, t.epochs + 1):
                 started = time.perf_counter()
+                lr = self.optimizer.param_groups[0]["lr"]
                 train_loss = self.train_epoch(epoch)
-                row = {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"],
-                       "train_loss": train_loss, **self.validate()}
-                row["seconds"] = time.perf_counter() - started
-                self.history.append(row)
-                score = row["val_iou"] if row.get("val_iou") is not None else -train_loss
-                improved = score > self.best_score
-                if improved:
-                    self.best_score, self.stale = score, 0
-                    self.best_metrics = _metrics(row)
+                final = epoch == t.epochs or self._out_of_budget()
+                row = {"epoch": epoch, "lr": lr, "train_loss": train_loss}
+                if final or epoch % t.val_every == 0:
+                    row.update(self.validate())
+                    row["seconds"] = time.perf_counter() - started
+                    self.history.append(row)
+                    self._after_validation(epoch, row)
                 else:
-                    self.stale += 1
-                if t.schedule == "plateau":
-                    self.scheduler.step(score)
-                else:
-                    self.scheduler.step()
-                self._save(epoch, row, improved)
-                log.info("epoch %d: train loss %.4f, val IoU %s (threshold %s)%s", epoch,
-                         train_loss, _f(row.get("val_iou")), _f(row.get("threshold")),
-                         " - best" if improved else "")
+                    row["seconds"] = time.perf_counter() - started
+                    self.history.append(row)
+                    log.info("epoch %d: train loss %.4f", epoch, train_loss)
                 if t.schedule == "plateau" and self.stale >= t.early_stop:
-                    log.info("stopping: no better score for %d epochs", self.stale)
+                    log.info("stopping: no better score for %d validations", self.stale)
                     break
-                if self._out_of_budget():
+                if final and epoch < t.epochs:
                     log.info("stopping: train.max_steps or train.max_minutes reached")
                     break
         finally:
             self.logger.close(self.history)
         return TrainResult(self.best_path, self.best_metrics, self.history, self.run_dir)
+
+    def _after_validation(self, epoch: int, row: dict[str, Any]) -> None:
+        """Best-checkpoint bookkeeping, plateau step, last.pt, log line."""
+        score = row["val_iou"] if row.get("val_iou") is not None else -row["train_loss"]
+        improved = score > self.best_score
+        if improved:
+            self.best_score, self.stale = score, 0
+            self.best_metrics = _metrics(row)
+        else:
+            self.stale += 1
+        if self.cfg.train.schedule == "plateau":
+            self.scheduler.step(score)
+        self._save(epoch, row, improved)
+        log.info("epoch %d: train loss %.4f, val IoU %s (threshold %s)%s", epoch,
+                 row["train_loss"], _f(row.get("val_iou")), _f(row.get("threshold")),
+                 " - best" if improved else "")
+
+    @property
+    def elapsed(self) -> float:
+        """Training seconds spent so far, across resumes."""
+        return self.elapsed_before + time.perf_counter() - self._t0
 
     def _loader(self, dataset, shuffle: bool, epoch: int) -> DataLoader:
         data = self.cfg.data
@@ -176,7 +195,8 @@ class Trainer:
         self.train_ds.set_epoch(epoch)
         self.net.train()
         loader = self._loader(self.train_ds, True, epoch)
-        clip = self.cfg.train.grad_clip
+        t = self.cfg.train
+        clip, per_epoch = t.grad_clip, len(loader)
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not self.dist.is_main,
                    unit="batch")
@@ -201,6 +221,9 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.step += 1
+            if isinstance(self.scheduler, BudgetCosine):
+                self.scheduler.update(budget_progress(self.step, per_epoch, t.epochs,
+                                                      t.max_steps, self.elapsed, t.max_minutes))
             total += float(loss.detach())
             count += 1
             bar.set_postfix(loss=f"{total / count:.4f}")
@@ -211,9 +234,9 @@ class Trainer:
         max_steps = self.cfg.train.max_steps
         if max_steps is not None and self.step >= max_steps:
             return True
-        if self._deadline is None:
+        if not self.cfg.train.max_minutes:
             return False
-        return self.dist.any(time.perf_counter() > self._deadline)
+        return self.dist.any(self.elapsed > 60.0 * self.cfg.train.max_minutes)
 
     @torch.no_grad()
     def validate(self) -> dict[str, Optional[float]]:
@@ -255,7 +278,8 @@ class Trainer:
                         scheduler=self.scheduler.state_dict(),
                         scaler=self.scaler.state_dict() if self.scaler.is_enabled() else {},
                         step=self.step, history=self.history, best_score=self.best_score,
-                        stale=self.stale, best_path=str(self.best_path))
+                        stale=self.stale, best_path=str(self.best_path),
+                        elapsed_s=self.elapsed)
             save_checkpoint(self.last_path, last)
             self.logger.epoch(self.history)
         self.dist.barrier()

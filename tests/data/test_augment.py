@@ -47,3 +47,26 @@ def test_colour_jitter_on_four_bands_keeps_range():
     x = np.random.default_rng(0).random((4, 16, 16)).astype(np.float32)
     out = Augment(p=1.0).colour(x, np.random.default_rng(1))
     assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+
+
+def test_flips_setting_is_one_of_the_eight_lossless_views():
+    image, mask = _pair()
+    aug = Augment.from_setting("flips")
+    views = []
+    for k in range(4):
+        for flip in (False, True):
+            v_img = np.rot90(image, k, axes=(1, 2))
+            v_msk = np.rot90(mask, k)
+            if flip:
+                v_img, v_msk = v_img[:, :, ::-1], v_msk[:, ::-1]
+            views.append((v_img, v_msk))
+    seen = set()
+    for seed in range(40):
+        x, y = aug(image, mask, np.random.default_rng(seed))
+        match = [i for i, (vi, vm) in enumerate(views)
+                 if np.array_equal(vi, x) and np.array_equal(vm, y)]
+        assert match, seed  # the exact pixels of a rotation/reflection: no resampling, no colour
+        seen.add(match[0])
+    assert len(seen) >= 6  # and the views actually vary
+    assert Augment.from_setting(False) is None
+    assert Augment.from_setting(True) == Augment()

@@ -1,0 +1,212 @@
+"""CUDA checks and GPU speed in one short run: what a GPU user relies on.
+
+1. **Train with AMP** (bf16 on Ampere/Hopper, else fp16 + GradScaler): ``configs/demo.yaml``
+   on the sample scenes, ``train.amp: true``; validation IoU and wall time.
+2. **Predict with AMP** on the held-out sample scene with that checkpoint, against the
+   same checkpoint in fp32 on the CPU: largest/mean probability difference, masks that
+   differ, and IoU against the truth for both (and d4 TTA on the GPU).
+3. **Predict speed**: a synthetic ``--scene`` ² GeoTIFF through LinkNet-ResNet34 (tile
+   512, ``--batch``) — end-to-end seconds vs the model's own time inside that run
+   (CUDA-synchronised), and megapixels/s.
+4. **Training step vs segmentation_models_pytorch** on the GPU (``--train-batch`` ×
+   512², AMP as the trainer runs it, and fp32): median step time and ratio.
+
+    python benchmarks/gpu.py                 # needs CUDA; ~3 min on an H100
+    python benchmarks/gpu.py --device cpu --quick   # checks the script itself on a CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_amp(work: Path, device: str, epochs: int):
+    from geoseg.demo import demo_config, sample_folder
+    from geoseg.train import train_model
+
+    sample = sample_folder(work)
+    cfg = demo_config(REPO / "configs" / "demo.yaml", sample, epochs)
+    cfg.train.amp = True
+    t = time.perf_counter()
+    result = train_model(cfg, models_dir=work / "models", out_dir=work / "run", device=device)
+    seconds = time.perf_counter() - t
+    print(f"\n1. train configs/demo.yaml on {device}, AMP, {epochs} epochs: {seconds:.1f} s, "
+          f"best val IoU {result.best_metrics.get('val_iou', float('nan')):.4f} "
+          f"(threshold {result.best_metrics.get('threshold', 0.5):.2f}); "
+          f"loss {result.history[0]['train_loss']:.3f} -> {result.history[-1]['train_loss']:.3f}")
+    return sample, result.checkpoint_path
+
+
+def predict_agreement(work: Path, sample: Path, checkpoint: Path, device: str) -> None:
+    import rasterio
+
+    from geoseg.evaluate import evaluate_pair
+    from geoseg.predict import predict_scene
+
+    scene, truth = sample / "holdout.tif", sample / "holdout_mask.tif"
+    runs = {}
+    for name, dev, tta, amp in (("cpu fp32", "cpu", "none", False),
+                                (f"{device} amp", device, "none", True),
+                                (f"{device} amp d4", device, "d4", True)):
+        t = time.perf_counter()
+        r = predict_scene(scene, checkpoint, work / name.replace(" ", "_"), tile=256,
+                          overlap=32, batch_size=8, tta=tta, device=dev, progress=False,
+                          float_output=True, amp=amp)
+        seconds = time.perf_counter() - t
+        with rasterio.open(r.prob_path) as src:
+            prob = src.read(1)
+        with rasterio.open(r.mask_path) as src:
+            mask = src.read(1) > 0
+        iou = evaluate_pair(r.mask_path, truth).scores["iou"]
+        runs[name] = (prob, mask, iou, seconds)
+    ref_prob, ref_mask, _, _ = runs["cpu fp32"]
+    print(f"\n2. predict holdout.tif ({ref_prob.shape[1]}x{ref_prob.shape[0]}) with that "
+          "checkpoint, tile 256, float probabilities")
+    print(f"{'run':<16} {'seconds':>8} {'IoU vs truth':>13} {'max |dp|':>9} {'mean |dp|':>10} "
+          f"{'mask px differ':>15}")
+    for name, (prob, mask, iou, seconds) in runs.items():
+        diff = np.abs(prob.astype(np.float64) - ref_prob)
+        print(f"{name:<16} {seconds:>8.2f} {iou:>13.4f} {diff.max():>9.4f} {diff.mean():>10.5f} "
+              f"{int((mask != ref_mask).sum()):>8} ({(mask != ref_mask).mean():.4%})")
+
+
+def predict_speed(work: Path, size: int, batch: int, device: str) -> None:
+    sys_path = str(REPO / "benchmarks")
+    import sys
+
+    if sys_path not in sys.path:
+        sys.path.insert(0, sys_path)
+    from predict import make_scene  # benchmarks/predict.py: block-written synthetic scene
+
+    from geoseg.device import resolve_device
+    from geoseg.models import create_model
+    from geoseg.predict import predict_scene
+
+    dev = resolve_device(device)
+    scene = make_scene(work / f"speed_{size}.tif", size)
+    model = create_model("linknet", "resnet34").eval()
+    in_model: list[float] = []
+    forward = model.forward
+
+    def timed(x):
+        sync(dev)
+        t = time.perf_counter()
+        y = forward(x)
+        sync(dev)
+        in_model.append(time.perf_counter() - t)
+        return y
+
+    model.forward = timed
+    predict_scene(scene, model, work / "warm", tile=512, overlap=64, batch_size=batch,
+                  device=device, progress=False)  # warm-up: cuDNN autotune, allocator
+    in_model.clear()
+    r = predict_scene(scene, model, work / "speed", tile=512, overlap=64, batch_size=batch,
+                      device=device, progress=False)
+    print(f"\n3. predict speed, {size}² uint8 RGB scene, LinkNet-ResNet34, tile 512, overlap "
+          f"64, batch {batch}, {device}")
+    print(f"{'tiles':>6} {'end-to-end s':>13} {'in model s':>11} {'e2e/in model':>13} "
+          f"{'MP/s':>8}")
+    print(f"{r.n_tiles:>6} {r.seconds:>13.2f} {sum(in_model):>11.2f} "
+          f"{r.seconds / sum(in_model):>13.2f} {r.megapixels_per_s:>8.1f}")
+
+
+def train_steps(batch: int, tile: int, steps: int, device: str) -> None:
+    import segmentation_models_pytorch as smp
+
+    from geoseg.device import amp_dtype, as_input, autocast, prepare_model, resolve_device
+    from geoseg.models import create_model
+    from geoseg.train.losses import SegmentationLoss
+
+    dev = resolve_device(device)
+    print(f"\n4. training step, batch {batch} x {tile}², Adam, BCE + Dice, {device} "
+          "(median of interleaved steps)")
+    print(f"{'model':<18} {'precision':<10} {'geoseg s':>9} {'smp s':>9} {'ratio':>6}")
+    for (arch, backbone), smp_arch in ((("linknet", "resnet34"), "Linknet"),
+                                       (("unet", "resnet34"), "Unet")):
+        torch.manual_seed(0)
+        models = {"geoseg": create_model(arch, backbone),
+                  "smp": getattr(smp, smp_arch)(backbone, encoder_weights=None, classes=1)}
+        x = as_input(torch.randn(batch, 3, tile, tile, device=dev))
+        y = (torch.rand(batch, 1, tile, tile, device=dev) > 0.9).float()
+        for amp in (True, False):
+            fns = {}
+            for name, m in models.items():
+                m = prepare_model(m, dev).train()
+                opt = torch.optim.Adam(m.parameters(), lr=2e-4)
+                fns[name] = _step(m, opt, SegmentationLoss(), x, y, dev, amp, autocast)
+            for fn in fns.values():
+                fn(), fn()  # warm-up
+            times = {k: [] for k in fns}
+            for _ in range(steps):
+                for k, fn in fns.items():
+                    times[k].append(fn())
+            med = {k: statistics.median(v) for k, v in times.items()}
+            label = str(amp_dtype(dev) if amp and amp_dtype(dev) else "float32")
+            label = label.replace("torch.", "")
+            print(f"{arch + '-' + backbone:<18} {label:<10} {med['geoseg']:>9.4f} "
+                  f"{med['smp']:>9.4f} {med['geoseg'] / med['smp']:>6.3f}")
+
+
+def _step(model, opt, loss_fn, x, y, dev, amp, autocast):
+    def step() -> float:
+        sync(dev)
+        t = time.perf_counter()
+        with autocast(dev, amp):
+            loss = loss_fn(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sync(dev)
+        return time.perf_counter() - t
+
+    return step
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, to check the script")
+    ap.add_argument("--epochs", type=int, default=16)
+    ap.add_argument("--scene", type=int, default=8192, help="predict-speed scene size (px)")
+    ap.add_argument("--batch", type=int, default=16, help="predict batch")
+    ap.add_argument("--train-batch", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--only", nargs="+", type=int, choices=[1, 2, 3, 4], default=[1, 2, 3, 4])
+    args = ap.parse_args()
+    if args.quick:
+        args.epochs, args.scene, args.batch, args.train_batch, args.steps = 1, 1024, 4, 2, 2
+    if args.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SystemExit("CUDA is not available here (use --device cpu --quick to check "
+                             "the script)")
+        torch.backends.cudnn.benchmark = True
+        print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, "
+              f"CUDA {torch.version.cuda}, bf16 {torch.cuda.is_bf16_supported()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if 1 in args.only or 2 in args.only:
+            sample, checkpoint = train_amp(work, args.device, args.epochs)
+            if 2 in args.only:
+                predict_agreement(work, sample, checkpoint, args.device)
+        if 3 in args.only:
+            predict_speed(work, args.scene, args.batch, args.device)
+    if 4 in args.only:
+        train_steps(args.train_batch, 128 if args.quick else 512, args.steps, args.device)
+
+
+if __name__ == "__main__":
+    main()
