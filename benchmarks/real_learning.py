@@ -11,9 +11,11 @@ and learning rate, from random initialisation (no pretrained weights: no network
   budget: DeepGlobe folder dataset, the 8 lossless flips/rotations
   (``train.augment: flips``), BCE + Dice, cosine learning rate annealed over the
   wall-clock budget, mixed precision where the hardware has it (bf16 on CPUs with
-  AMX/AVX512-BF16; ``--geoseg-fp32`` turns it off), validation every 5 epochs on 8 of
-  the 64 tiles (that time counts against its budget), best checkpoint and threshold
-  chosen on those 8;
+  AMX/AVX512-BF16; ``--geoseg-fp32`` turns it off).  Like smp it sees all 64 tiles and
+  predicts at threshold 0.5 (no validation data: the checkpoint kept is the one with
+  the lowest training loss, checked every 5 epochs and at the end).  ``--geoseg-val N``
+  instead holds out N of the 64 for validation (its time counts against the budget)
+  and keeps the checkpoint and threshold that score best on them;
 - **smp**: ``segmentation_models_pytorch.Linknet("resnet34")`` trained by a plain
   loop: random crops, BCE + Dice, Adam, no augmentation, threshold 0.5.
 
@@ -70,20 +72,25 @@ def score(counts: list[np.ndarray]) -> dict[str, float]:
 
 
 @torch.no_grad()
-def predict(model, image: np.ndarray, pad_to: int = 32) -> np.ndarray:
-    """Probability map of a full tile (reflect-padded to a multiple of 32 for smp)."""
+def predict(model, image: np.ndarray, pad_to: int = 32, tta=None) -> np.ndarray:
+    """Probability map of a full tile (reflect-padded to a multiple of 32 for smp).
+
+    `tta`: a geoseg ``TilePredictor`` (test-time augmentation, its precision) to run
+    the padded tile through instead of a plain fp32 forward pass."""
     x = torch.from_numpy((image.astype(np.float32) / 255.0 - MEAN) / STD)[None]
     h, w = x.shape[-2:]
     x = F.pad(x, (0, (-w) % pad_to, 0, (-h) % pad_to), mode="reflect")
+    if tta is not None:
+        return tta(x.numpy())[0, :h, :w]
     out = model(x)
     return torch.sigmoid(out[..., :h, :w])[0, 0].numpy()
 
 
-def evaluate(model, eth: Path, ids, threshold: float) -> list[np.ndarray]:
+def evaluate(model, eth: Path, ids, threshold: float, tta=None) -> list[np.ndarray]:
     counts = []
     for i in ids:
         image, truth = load_tile(eth, i)
-        counts.append(confusion(predict(model, image), truth, threshold))
+        counts.append(confusion(predict(model, image, tta=tta), truth, threshold))
     return counts
 
 
@@ -99,8 +106,9 @@ def run_geoseg(eth: Path, train_ids, test_ids, args, work: Path) -> dict:
         (folder / f"{i:03d}_mask.png").symlink_to(eth / "groundtruth" / f"satImage_{i:03d}.png")
     cfg = config_from_dict({
         "model": {"arch": "dlinknet", "backbone": "resnet34"},
-        "data": {"deepglobe": str(folder), "val_scenes": [f"{i:03d}" for i in train_ids[-8:]],
-                 "tile": args.crop, "batch_size": args.batch},
+        "data": {"deepglobe": str(folder), "tile": args.crop, "batch_size": args.batch,
+                 "val_scenes": [f"{i:03d}" for i in train_ids[len(train_ids) - args.geoseg_val:]]
+                 if args.geoseg_val else [], "val_fraction": 0.0},
         "train": {"epochs": 10_000, "lr": args.lr, "schedule": "cosine", "augment": "flips",
                   "val_every": 5, "amp": not args.geoseg_fp32, "max_minutes": args.minutes,
                   "seed": args.seed},
@@ -116,9 +124,15 @@ def run_geoseg(eth: Path, train_ids, test_ids, args, work: Path) -> dict:
     ckpt = load_checkpoint(result.checkpoint_path)
     model = model_from_checkpoint(ckpt).eval()
     counts = evaluate(model, eth, test_ids, ckpt["threshold"])
+    from geoseg.inference.predictor import TilePredictor
+
+    d4 = TilePredictor(model, torch.device("cpu"), tta="d4")  # `geoseg predict --tta d4`
+    tta_counts = evaluate(model, eth, test_ids, ckpt["threshold"], tta=d4)
     steps = int(load_checkpoint(work / "run" / "last.pt")["step"])
-    return {"name": f"geoseg dlinknet-r34 {precision}", "steps": steps, "seconds": trained,
-            "epochs": len(result.history), "threshold": ckpt["threshold"], **score(counts)}
+    name = f"geoseg dlinknet-r34 {precision}" + (f" val{args.geoseg_val}" if args.geoseg_val else "")
+    return {"name": name, "steps": steps, "seconds": trained,
+            "epochs": len(result.history), "threshold": ckpt["threshold"], **score(counts),
+            "tta": score(tta_counts)}
 
 
 def run_smp(eth: Path, train_ids, test_ids, args) -> dict:
@@ -178,6 +192,8 @@ def main() -> None:
     ap.add_argument("--realdata", type=Path, default=REALDATA)
     ap.add_argument("--geoseg-fp32", action="store_true",
                     help="geoseg without mixed precision (fp32, like the smp loop)")
+    ap.add_argument("--geoseg-val", type=int, default=0, metavar="N",
+                    help="hold out N of geoseg's 64 training tiles for validation")
     ap.add_argument("--only", choices=["geoseg", "smp"], help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -202,20 +218,25 @@ def main() -> None:
                    "--crop", str(args.crop), "--lr", str(args.lr), "--seed", str(args.seed),
                    "--threads", str(args.threads), "--realdata", str(args.realdata)]
             cmd += ["--geoseg-fp32"] if args.geoseg_fp32 else []
+            cmd += ["--geoseg-val", str(args.geoseg_val)]
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
             procs[which] = (subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL), out)
         for which, (proc, out) in procs.items():
             if proc.wait() != 0:
                 raise SystemExit(f"{which} run failed (exit code {proc.returncode})")
             rows.append(json.loads(out.read_text()))
-    print(f"{'model':<30} {'steps':>6} {'train s':>8} {'thr':>5} {'held-out IoU':>13} "
+    rows.insert(1, {**rows[0], **rows[0].pop("tta"), "name": rows[0]["name"] + " +TTA d4"})
+    print(f"{'model':<38} {'steps':>6} {'train s':>8} {'thr':>5} {'held-out IoU':>13} "
           f"{'mean IoU':>9} {'P':>6} {'R':>6}")
     for r in rows:
-        print(f"{r['name']:<30} {r['steps']:>6} {r['seconds']:>8.0f} {r['threshold']:>5.2f} "
+        print(f"{r['name']:<38} {r['steps']:>6} {r['seconds']:>8.0f} {r['threshold']:>5.2f} "
               f"{r['iou']:>13.4f} {r['mean_iou']:>9.4f} {r['precision']:>6.3f} "
               f"{r['recall']:>6.3f}")
-    verdict = "geoseg >= smp" if rows[0]["iou"] >= rows[1]["iou"] else "geoseg < smp"
-    print(f"\nheld-out accumulated IoU: {verdict}")
+    print()
+    for r in rows[:2]:
+        verdict = ">=" if r["iou"] >= rows[2]["iou"] else "<"
+        print(f"held-out accumulated IoU: {r['name']} {verdict} smp "
+              f"({r['iou']:.4f} vs {rows[2]['iou']:.4f})")
 
 
 if __name__ == "__main__":

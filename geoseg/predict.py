@@ -28,6 +28,7 @@ from geoseg.checkpoint import default_models_dir, find_latest, load_checkpoint
 from geoseg.errors import BandMismatchError, CheckpointError, ConfigError, ModelError
 from geoseg.inference.predictor import TilePredictor, read_batches, tta_views
 from geoseg.inference.stitch import Stitcher
+from geoseg.inference.writer import BackgroundSink
 from geoseg.inference.tiling import TileGrid
 from geoseg.io.files import atomic_output, ensure_writable_dir
 from geoseg.io.raster import (
@@ -251,15 +252,16 @@ def predict_scene(
     bar = tqdm(total=len(grid), unit="tile", desc=info.name,
                disable=None if progress is None else not progress)
     with outputs as sink, bar:
-        stitcher = Stitcher(grid, sink)
-        for batch in read_batches(info, grid, batch_size, norm):
-            probs = predictor(batch.images)
-            for (r, c), p, v in zip(batch.offsets, probs, batch.valid):
-                stitcher.add(p, v, r, c)
-            bar.update(len(batch.offsets))
-            rate = bar.n / len(grid) * megapixels / max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix_str(f"{rate:.2f} MP/s")
-        stitcher.close()
+        with BackgroundSink(sink) as writer:  # compress + write while the model runs
+            stitcher = Stitcher(grid, writer)
+            for batch in read_batches(info, grid, batch_size, norm):
+                probs = predictor(batch.images)
+                for (r, c), p, v in zip(batch.offsets, probs, batch.valid):
+                    stitcher.add(p, v, r, c)
+                bar.update(len(batch.offsets))
+                rate = bar.n / len(grid) * megapixels / max(time.perf_counter() - start, 1e-9)
+                bar.set_postfix_str(f"{rate:.2f} MP/s")
+            stitcher.close()
     seconds = time.perf_counter() - start
     preview_path = _write_preview(info, mask_path, out_dir) if preview else None
     rate = megapixels / seconds
