@@ -128,14 +128,14 @@ class Trainer:
                 train_loss = self.train_epoch(epoch)
                 final = epoch == t.epochs or self._out_of_budget()
                 row = {"epoch": epoch, "lr": lr, "train_loss": train_loss}
-                if final or epoch % t.val_every == 0:
+                validating = final or epoch % t.val_every == 0
+                if validating:
                     row.update(self.validate())
-                    row["seconds"] = time.perf_counter() - started
-                    self.history.append(row)
+                row["seconds"] = time.perf_counter() - started
+                self.history.append(row)
+                if validating:
                     self._after_validation(epoch, row)
                 else:
-                    row["seconds"] = time.perf_counter() - started
-                    self.history.append(row)
                     log.info("epoch %d: train loss %.4f", epoch, train_loss)
                 if t.schedule == "plateau" and self.stale >= t.early_stop:
                     log.info("stopping: no better score for %d validations", self.stale)
