@@ -85,11 +85,9 @@ def predict_agreement(work: Path, sample: Path, checkpoint: Path, device: str) -
 
 
 def predict_speed(work: Path, size: int, batch: int, device: str) -> None:
-    sys_path = str(REPO / "benchmarks")
     import sys
 
-    if sys_path not in sys.path:
-        sys.path.insert(0, sys_path)
+    sys.path.insert(0, str(REPO / "benchmarks"))
     from predict import make_scene  # benchmarks/predict.py: block-written synthetic scene
 
     from geoseg.device import resolve_device

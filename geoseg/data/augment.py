@@ -10,7 +10,7 @@ Applied to images already rescaled to [0, 1] (before mean/std standardisation):
   mask nearest, through one ``affine_grid`` so both move the same way;
 - horizontal flip, vertical flip, rot90 (square tiles), each with p = 0.5.
 
-``train.augment: flips`` keeps only the last line (:meth:`Augment.flips_only`): the
+``train.augment: flips`` keeps only the last line (:meth:`Augment.from_setting`): the
 eight lossless rotations/reflections, which change no pixel value — the better choice
 for short training budgets, where colour and resampling jitter slow learning down.
 
