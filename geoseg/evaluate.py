@@ -15,6 +15,7 @@ the mean of per-image metrics; for APLS pairs the mean of each score.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import re
@@ -23,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from geoseg.errors import DataError, GeoSegError
-from geoseg.io.files import atomic_output
+from geoseg.io.files import write_text_output
+from geoseg.io.provenance import report_header
 from geoseg.metrics.inputs import DEFAULT_WIDTH_M, kind_of, open_pair, read_lines
 from geoseg.metrics.pixel import DEFAULT_BLOCK, DEFAULT_RHO, PixelScores, ScoreAccumulator, \
     score_blockwise
@@ -213,8 +215,10 @@ def pairs_from_csv(path: str | Path) -> list[tuple[Path, Path]]:
 
 
 def write_json(report: EvaluationReport, path: str | Path) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    """The report as JSON, with a ``"geoseg"`` provenance member; verified on disk."""
+    data = {"geoseg": report_header("report"), **report.to_json()}
+    write_text_output(path, json.dumps(data, indent=2) + "\n", kind="report",
+                      verify=lambda tmp: json.loads(tmp.read_text(encoding="utf-8")))
 
 
 def write_csv(report: EvaluationReport, path: str | Path) -> None:
@@ -223,10 +227,11 @@ def write_csv(report: EvaluationReport, path: str | Path) -> None:
                *APLS_COLUMNS]
     extra = [k for r in rows for k in r if k not in columns]
     columns += list(dict.fromkeys(extra))
-    with atomic_output(path) as tmp, tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_output(path, buffer.getvalue(), kind="report")
 
 
 def format_table(report: EvaluationReport, percent: bool = True) -> str:

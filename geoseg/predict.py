@@ -30,7 +30,8 @@ from geoseg.inference.predictor import TilePredictor, read_batches, tta_views
 from geoseg.inference.stitch import Stitcher
 from geoseg.inference.writer import BackgroundSink
 from geoseg.inference.tiling import TileGrid
-from geoseg.io.files import atomic_output, ensure_writable_dir
+from geoseg.io.files import atomic_output, ensure_writable_dir, output_set, readable_path
+from geoseg.io.provenance import tags
 from geoseg.io.raster import (
     RowWriter,
     Scene,
@@ -39,12 +40,16 @@ from geoseg.io.raster import (
     open_scene,
     output_profile,
     read_decimated,
+    raster_verifier,
 )
 from geoseg.normalize import Normalizer
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.5
+# `geoseg predict SCENE` without -o writes into this folder beside the scene: never
+# beside it, where `<name>_mask.tif` is the name ground-truth masks use.
+DEFAULT_OUTPUT_FOLDER = "predictions"
 STRIDE = 32  # encoders downsample by 32: tiles must be a multiple of it
 
 
@@ -248,46 +253,61 @@ def predict_scene(
     mask_path = out_dir / f"{info.name}_mask.tif"
     megapixels = info.width * info.height / 1e6
     start = time.perf_counter()
-    outputs = _scene_outputs(info, prob_path, mask_path, threshold, float_output, overviews)
+    provenance = {"checkpoint": _checkpoint_name(model), "threshold": f"{threshold:g}",
+                  "scene": info.path.name}
+    outputs = _scene_outputs(info, prob_path, mask_path, threshold, float_output, overviews,
+                             provenance)
     bar = tqdm(total=len(grid), unit="tile", desc=info.name,
                disable=None if progress is None else not progress)
-    with outputs as sink, bar:
-        with BackgroundSink(sink) as writer:  # compress + write while the model runs
-            stitcher = Stitcher(grid, writer)
-            for batch in read_batches(info, grid, batch_size, norm):
-                probs = predictor(batch.images)
-                for (r, c), p, v in zip(batch.offsets, probs, batch.valid):
-                    stitcher.add(p, v, r, c)
-                bar.update(len(batch.offsets))
-                rate = bar.n / len(grid) * megapixels / max(time.perf_counter() - start, 1e-9)
-                bar.set_postfix_str(f"{rate:.2f} MP/s")
-            stitcher.close()
-    seconds = time.perf_counter() - start
-    preview_path = _write_preview(info, mask_path, out_dir) if preview else None
+    with output_set():  # prob, mask and preview appear together, or none of them
+        with outputs as sink, bar:
+            with BackgroundSink(sink) as writer:  # compress + write while the model runs
+                stitcher = Stitcher(grid, writer)
+                for batch in read_batches(info, grid, batch_size, norm):
+                    probs = predictor(batch.images)
+                    for (r, c), p, v in zip(batch.offsets, probs, batch.valid):
+                        stitcher.add(p, v, r, c)
+                    bar.update(len(batch.offsets))
+                    rate = bar.n / len(grid) * megapixels / max(time.perf_counter() - start,
+                                                                1e-9)
+                    bar.set_postfix_str(f"{rate:.2f} MP/s")
+                stitcher.close()
+        seconds = time.perf_counter() - start
+        preview_path = _write_preview(info, mask_path, out_dir) if preview else None
     rate = megapixels / seconds
     log.info("%s: %d tiles, %.1f s, %.2f MP/s -> %s, %s",
              info.path, len(grid), seconds, rate, prob_path, mask_path)
     return PredictResult(prob_path, mask_path, preview_path, len(grid), seconds, rate)
 
 
+def _checkpoint_name(model: Any) -> str | None:
+    if isinstance(model, dict) and model.get("path"):
+        return Path(model["path"]).name
+    return None
+
+
 @contextlib.contextmanager
 def _scene_outputs(info: Scene, prob_path: Path, mask_path: Path, threshold: float,
-                   float_output: bool, overviews: bool) -> Iterator[_OutputSink]:
+                   float_output: bool, overviews: bool,
+                   provenance: dict[str, Any]) -> Iterator[_OutputSink]:
     """Open both outputs under temporary names and yield the sink that fills them; both
-    are renamed into place only when the block completes (removed on any error)."""
+    are verified, then renamed into place together when the enclosing output set
+    completes (removed on any error)."""
     import rasterio
 
     prob_dtype = "float32" if float_output else "uint8"
+    prob_profile = output_profile(info, prob_dtype)
+    mask_profile = output_profile(info, "uint8")
     with contextlib.ExitStack() as stack:
-        prob_tmp = stack.enter_context(atomic_output(prob_path))
-        mask_tmp = stack.enter_context(atomic_output(mask_path))
+        prob_tmp = stack.enter_context(atomic_output(
+            prob_path, kind="probability", verify=raster_verifier(prob_profile)))
+        mask_tmp = stack.enter_context(atomic_output(
+            mask_path, kind="mask", verify=raster_verifier(mask_profile)))
         stack.enter_context(gdal_env())
-        prob_dst = stack.enter_context(
-            rasterio.open(prob_tmp, "w", **output_profile(info, prob_dtype))
-        )
-        mask_dst = stack.enter_context(
-            rasterio.open(mask_tmp, "w", **output_profile(info, "uint8"))
-        )
+        prob_dst = stack.enter_context(rasterio.open(prob_tmp, "w", **prob_profile))
+        mask_dst = stack.enter_context(rasterio.open(mask_tmp, "w", **mask_profile))
+        prob_dst.update_tags(**tags("probability", **provenance))
+        mask_dst.update_tags(**tags("mask", **provenance))
         sink = _OutputSink(prob_dst, mask_dst, threshold, float_output, info.has_mask)
         yield sink
         sink.close()
@@ -303,6 +323,7 @@ def _write_preview(scene: Scene, mask_path: Path, out_dir: Path, max_size: int =
     from geoseg.viz import overlay_png
 
     image = read_decimated(scene.path, scene.bands, max_size)
+    mask_path = readable_path(mask_path)  # staged in this run's output set
     mask = read_decimated(mask_path, [1], max_size)[0]
     valid = read_decimated(mask_path, [1], max_size, masks=True)[0] > 0
     return overlay_png(image, mask, out_dir / f"{scene.name}_preview.png", max_size, valid=valid)

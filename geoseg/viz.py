@@ -14,6 +14,7 @@ import numpy as np
 
 from geoseg.errors import BandMismatchError
 from geoseg.io.files import atomic_output
+from geoseg.io.provenance import software
 
 ROAD_COLOUR = (255, 40, 40)
 
@@ -72,6 +73,34 @@ def overlay_png(image: np.ndarray, mask: np.ndarray, path: str | Path, max_size:
     plain = np.asarray(base, np.float32)
     tinted = (plain * (1 - a) + np.array(colour, np.float32) * a).round().astype(np.uint8)
     out = np.concatenate([plain.astype(np.uint8), tinted], axis=1) if side_by_side else tinted
-    with atomic_output(path) as tmp:
-        Image.fromarray(out).save(tmp, format="PNG", optimize=True)
+    save_png(Image.fromarray(out), path, "preview")
+    return Path(path)
+
+
+def save_png(image, path: str | Path, kind: str) -> Path:
+    """Save a PIL image as a verified, atomically written PNG tagged as geoseg's `kind`."""
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", software(kind))
+
+    def verify(tmp: Path) -> None:
+        with Image.open(tmp) as im:
+            im.load()
+
+    with atomic_output(path, kind=kind, verify=verify) as tmp:
+        image.save(tmp, format="PNG", optimize=True, pnginfo=info)
+    return Path(path)
+
+
+def save_figure(fig, path: str | Path, kind: str, **kwargs) -> Path:
+    """Save a matplotlib figure as a verified PNG tagged as geoseg's `kind`."""
+    from PIL import Image
+
+    def verify(tmp: Path) -> None:
+        with Image.open(tmp) as im:
+            im.load()
+
+    with atomic_output(path, kind=kind, verify=verify) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": software(kind)}, **kwargs)
     return Path(path)

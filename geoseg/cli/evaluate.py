@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+from geoseg.cli.options import overwrite_opt
+from geoseg.io.files import claim_outputs, output_set
+
 
 @click.command("evaluate")
 @click.argument("pred", required=False, type=click.Path(exists=True))
@@ -30,6 +33,7 @@ import click
               help="Block size in pixels (memory ~ block²).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write a CSV report.")
+@overwrite_opt
 def evaluate(pred, truth, pairs_csv, threshold, truth_threshold, rho, width_m, snap_m,
              spacing_m, junction_radius_m, block, json_path, csv_path) -> None:
     """Score PRED against TRUTH: two files, two folders (matched by name, ignoring
@@ -51,12 +55,15 @@ def evaluate(pred, truth, pairs_csv, threshold, truth_threshold, rho, width_m, s
         pairs = ev.pairs_from_folders(pred, truth) if Path(pred).is_dir() else [(pred, truth)]
     else:
         raise click.UsageError("give PRED and TRUTH, or --pairs")
+    reports = {p: "report" for p in (json_path, csv_path) if p}
+    claim_outputs(reports, inputs=tuple(x for pair in pairs for x in pair))
     options = ev.EvalOptions(threshold=threshold, truth_threshold=truth_threshold, rho=rho,
                              block=block, default_width_m=width_m, control_spacing_m=spacing_m,
                              snap_m=snap_m, junction_radius_m=junction_radius_m)
     report = ev.evaluate_pairs(pairs, options)
     click.echo(ev.format_table(report))
-    if json_path:
-        ev.write_json(report, json_path)
-    if csv_path:
-        ev.write_csv(report, csv_path)
+    with output_set():  # both reports appear together
+        if json_path:
+            ev.write_json(report, json_path)
+        if csv_path:
+            ev.write_csv(report, csv_path)

@@ -9,6 +9,7 @@ errors (:class:`geoseg.errors.GeoSegError`) become one-line messages with exit c
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from importlib import import_module
 
@@ -16,6 +17,7 @@ import click
 
 from geoseg import __version__
 from geoseg.errors import GeoSegError
+from geoseg.io.files import describe_os_error, run_scope
 
 # command name -> "module:attribute"; add one line per command module.
 COMMANDS: dict[str, str] = {
@@ -47,14 +49,61 @@ class LazyGroup(click.Group):
         return getattr(import_module(module), attr)
 
     def invoke(self, ctx: click.Context):
+        previous = _install_sigterm()
         try:
-            return super().invoke(ctx)
+            with run_scope():
+                return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
         except GeoSegError as exc:
-            if ctx.meta.get("geoseg.verbose", 0) > 0:
-                log.exception("traceback follows")
+            _traceback_if_verbose(ctx)
             raise click.ClickException(str(exc)) from None
         except KeyboardInterrupt:
             raise click.ClickException("interrupted; no partial output was kept") from None
+        except Terminated:
+            _traceback_if_verbose(ctx)
+            raise click.ClickException("terminated; no partial output was kept") from None
+        except Exception as exc:  # noqa: BLE001 - no traceback without -v, for any error
+            _traceback_if_verbose(ctx)
+            raise click.ClickException(unexpected_error_message(exc)) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM so every output's cleanup runs (as on ^C)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _install_sigterm():
+    """SIGTERM cleans up like SIGINT (only the main thread can install handlers)."""
+    try:
+        return signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:
+        return None
+
+
+def _traceback_if_verbose(ctx: click.Context) -> None:
+    if ctx.meta.get("geoseg.verbose", 0) > 0:
+        log.exception("traceback follows")
+
+
+def unexpected_error_message(exc: BaseException) -> str:
+    """One sentence for an error geoseg did not anticipate (no traceback without -v)."""
+    if isinstance(exc, MemoryError):
+        return ("out of memory; use a smaller --tile or --batch-size "
+                "(-v shows where it happened)")
+    reason = describe_os_error(exc)
+    filename = getattr(exc, "filename", None)
+    if reason is not None and filename:
+        return f"{filename}: {reason}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"unexpected error ({detail}); run with -v for the traceback"
 
 
 def configure_logging(verbose: int, quiet: int) -> None:

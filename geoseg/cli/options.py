@@ -46,6 +46,21 @@ models_dir_opt = click.option(
 )
 
 
+def _allow_overwrite(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        from geoseg.io.files import allow_overwrite
+
+        allow_overwrite()
+    return value
+
+
+overwrite_opt = click.option(
+    "--overwrite", is_flag=True, expose_value=False, callback=_allow_overwrite,
+    help="Replace existing files at the output paths even when geoseg did not write them "
+    "(it never writes over an input).",
+)
+
+
 def model_source_opts(func):
     """-m/--model CKPT, or --backbone (+ --arch) to pick the newest trained checkpoint."""
     for option in reversed([

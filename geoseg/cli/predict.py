@@ -17,14 +17,16 @@ from geoseg.cli.options import (
     tile_overlap,
     tta_opt,
     amp_opt,
+    overwrite_opt,
 )
+from geoseg.io.files import claim_outputs, output_set
 
 
 @click.command("predict")
 @click.argument("scene", type=click.Path(path_type=Path))
 @model_source_opts
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder [default: the scene's folder].")
+              help="Output folder [default: predictions/ beside the scene].")
 @tile_opt
 @overlap_opt
 @batch_size_opt
@@ -40,49 +42,63 @@ from geoseg.cli.options import (
 @click.option("--vector", type=click.Path(dir_okay=False, path_type=Path),
               help="Also vectorize the mask into road centerlines (.gpkg, .shp or .geojson).")
 @device_opt
+@overwrite_opt
 def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overlap, batch_size,
             tta, amp, bands, threshold, float_output, overviews, preview, vector, device) -> None:
     """Predict roads in SCENE (a GeoTIFF of any size) with a trained checkpoint.
 
-    Writes <name>_prob.tif and <name>_mask.tif on the scene's grid; nodata in the
-    input stays nodata (internal mask, value 0).
+    Writes <name>_prob.tif and <name>_mask.tif on the scene's grid (by default into
+    predictions/ beside the scene); nodata in the input stays nodata (internal mask,
+    value 0).  Existing files are replaced only when geoseg wrote them as the same
+    product, or with --overwrite; an input is never replaced.
 
     \b
     geoseg predict scene.tif --model runs/dlinknet_resnet34.pt -o out/
     geoseg predict scene.tif --arch adlinknet --backbone xception --tta d4 --preview
     geoseg predict scene.tif --model m.pt --vector roads.shp
     """
-    from geoseg.predict import predict_scene
+    from geoseg.predict import DEFAULT_OUTPUT_FOLDER, predict_scene
 
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
+    out_dir = out_dir if out_dir is not None else scene.parent / DEFAULT_OUTPUT_FOLDER
+    outputs = {out_dir / f"{scene.stem}_prob.tif": "probability",
+               out_dir / f"{scene.stem}_mask.tif": "mask"}
+    if preview:
+        outputs[out_dir / f"{scene.stem}_preview.png"] = "preview"
     if vector is not None:
         from geoseg.io.vector import driver_for
 
         driver_for(vector)  # an unknown format fails now, not after the prediction
-    result = predict_scene(
-        scene,
-        ckpt,
-        out_dir if out_dir is not None else scene.parent,
-        tile=tile,
-        overlap=tile_overlap(tile, overlap),
-        batch_size=batch_size,
-        tta=tta,
-        amp=amp,
-        device=device,
-        threshold=threshold,
-        bands=bands,
-        float_output=float_output,
-        overviews=overviews,
-        preview=preview,
-    )
+        outputs[vector] = "roads"
+    claim_outputs(outputs, inputs=(scene, *([ckpt["path"]] if ckpt.get("path") else [])))
+    with output_set():  # rasters, preview and roads appear together, or none of them
+        result = predict_scene(
+            scene,
+            ckpt,
+            out_dir,
+            tile=tile,
+            overlap=tile_overlap(tile, overlap),
+            batch_size=batch_size,
+            tta=tta,
+            amp=amp,
+            device=device,
+            threshold=threshold,
+            bands=bands,
+            float_output=float_output,
+            overviews=overviews,
+            preview=preview,
+        )
+        roads = None
+        if vector is not None:
+            from geoseg.vectorize import vectorize_to_file
+
+            roads = vectorize_to_file(result.mask_path, vector, prob=result.prob_path)
+    # only now, with every output verified and in place, is success reported
     click.echo(f"probabilities: {result.prob_path}")
     click.echo(f"mask:          {result.mask_path}")
     if result.preview_path:
         click.echo(f"preview:       {result.preview_path}")
-    if vector is not None:
-        from geoseg.vectorize import vectorize_to_file
-
-        roads = vectorize_to_file(result.mask_path, vector, prob=result.prob_path)
+    if roads is not None:
         km = float(roads["length_m"].sum()) / 1000.0 if len(roads) else 0.0
         click.echo(f"roads:         {vector} ({len(roads)} lines, {km:.2f} km)")
     click.echo(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from geoseg.cli.options import overwrite_opt
+from geoseg.io.files import claim_outputs
+
 
 @click.command("vectorize")
 @click.argument("mask", type=click.Path(dir_okay=False))
@@ -22,6 +25,7 @@ import click
 @click.option("--block-size", type=int, default=4096, show_default=True,
               help="Process the mask in blocks of this many pixels (bounded memory).")
 @click.option("--no-style", is_flag=True, help="Do not write the QGIS .qml style.")
+@overwrite_opt
 def vectorize(mask: str, output: str, prob: str | None, min_blob_m2: float | None,
               hole_m2: float | None, prune_m: float | None, bridge_m: float | None,
               simplify_m: float | None, block_size: int, no_style: bool) -> None:
@@ -32,6 +36,7 @@ def vectorize(mask: str, output: str, prob: str | None, min_blob_m2: float | Non
     """
     from geoseg.vectorize import vectorize_to_file
 
+    claim_outputs({output: "roads"}, inputs=tuple(p for p in (mask, prob) if p))
     roads = vectorize_to_file(mask, output, prob, style=not no_style, min_area_m2=min_blob_m2,
                               hole_area_m2=hole_m2, prune_m=prune_m, bridge_m=bridge_m,
                               simplify_m=simplify_m, block_size=block_size)

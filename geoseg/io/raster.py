@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from geoseg.errors import BandMismatchError, RasterReadError
+from geoseg.errors import BandMismatchError, OutputError, RasterReadError
+from geoseg.io.files import note_input, readable_path
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ def open_raster(path: str | Path, what: str = "file"):
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
-    path = Path(path)
+    path = readable_path(path)  # an output staged earlier in this run reads from its temp
+    note_input(path)
     if not path.exists():
         raise RasterReadError(f"{path}: {what} not found")
     if path.is_dir():
@@ -221,6 +223,29 @@ def output_profile(scene: Scene, dtype: str) -> dict[str, Any]:
     }
 
 
+def raster_verifier(profile: dict[str, Any]):
+    """A check for :func:`geoseg.io.files.atomic_output`: the written GeoTIFF opens with
+    the profile's size, band count and type, and its first and last blocks decode (GDAL
+    may report a failed write only at close, or not at all)."""
+
+    def verify(path: Path) -> None:
+        import rasterio
+        from rasterio.windows import Window
+
+        with rasterio.open(path) as src:
+            got = (src.width, src.height, src.count, src.dtypes[0])
+            want = (profile["width"], profile["height"], profile.get("count", 1),
+                    str(np.dtype(profile["dtype"])))
+            if got != want:
+                raise OutputError(f"{path}: written raster is {got}, expected {want}")
+            bh, bw = src.block_shapes[0]
+            r0, c0 = (src.height - 1) // bh * bh, (src.width - 1) // bw * bw
+            src.read(1, window=Window(0, 0, min(bw, src.width), min(bh, src.height)))
+            src.read(1, window=Window(c0, r0, src.width - c0, src.height - r0))
+
+    return verify
+
+
 def gdal_env(cache_mb: int = 64):
     """A rasterio.Env with a bounded block cache and internal masks: RSS must not grow
     with the scene (GDAL's default cache is 5 % of the machine's RAM).  GDAL_NUM_THREADS
@@ -255,7 +280,7 @@ def read_decimated(
     import rasterio
     from rasterio.enums import Resampling
 
-    with rasterio.open(path) as src:
+    with rasterio.open(readable_path(path)) as src:
         scale = max(src.width, src.height) / max_size
         if scale > 1:
             shape = (max(1, round(src.height / scale)), max(1, round(src.width / scale)))

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from geoseg.errors import OutputError, VectorReadError
-from geoseg.io.files import atomic_output
+from geoseg.io.files import (
+    atomic_output,
+    note_input,
+    output_set,
+    readable_path,
+    write_text_output,
+)
+from geoseg.io.provenance import software, tags
 
 if TYPE_CHECKING:
     import geopandas
@@ -28,6 +35,7 @@ SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 SHAPEFILE_FIELD_LIMIT = 10
 
 QML = """<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<!-- {provenance} -->
 <qgis version="3.28.0" styleCategories="Symbology">
   <renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">
     <symbols>
@@ -72,7 +80,7 @@ def qml_style(width_field: str = "width_m", default_m: float = 6.0) -> str:
     casing = LAYER.format(pass_=0, color="90,90,90,255", default=default_m + 1,
                           expression=f"{width} + 1")
     fill = LAYER.format(pass_=1, color="255,235,160,255", default=default_m, expression=width)
-    return QML.format(casing=casing, fill=fill)
+    return QML.format(casing=casing, fill=fill, provenance=software("roads"))
 
 
 def driver_for(path: Path) -> str:
@@ -156,15 +164,27 @@ def write_roads(gdf: geopandas.GeoDataFrame, path: str | Path, style: bool = Tru
         options["encoding"] = "UTF-8"  # also writes the .cpg
     qml = qml_style() if style else None
     sidecars = SHAPEFILE_SIDECARS if driver == "ESRI Shapefile" else ()
+    if driver == "GPKG":
+        options["layer_metadata"] = tags("roads")
+    elif driver == "GeoJSON":
+        options["layer_options"] = {"DESCRIPTION": software("roads")}
+    expected = len(gdf)
+
+    def verify(tmp: Path) -> None:
+        # a shapefile's one layer is named after the (temporary) file
+        found = pyogrio.read_info(tmp, layer=None if sidecars else layer)["features"]
+        if found != expected:
+            raise OutputError(f"{path}: wrote {found} of {expected} features")
+
     try:
-        with atomic_output(path, sidecars=sidecars) as tmp:
-            pyogrio.write_dataframe(gdf, tmp, layer=layer, driver=driver,
-                                    geometry_type="LineString", **options)
-            if qml and driver == "GPKG":
-                _embed_gpkg_style(tmp, layer, qml)
-        if qml:
-            with atomic_output(path.with_suffix(".qml")) as tmp:
-                tmp.write_text(qml, encoding="utf-8")
+        with output_set():  # the layer and its style appear together
+            with atomic_output(path, sidecars=sidecars, kind="roads", verify=verify) as tmp:
+                pyogrio.write_dataframe(gdf, tmp, layer=layer, driver=driver,
+                                        geometry_type="LineString", **options)
+                if qml and driver == "GPKG":
+                    _embed_gpkg_style(tmp, layer, qml)
+            if qml:
+                write_text_output(path.with_suffix(".qml"), qml)
     except pyogrio.errors.DataSourceError as exc:
         raise OutputError(f"{path}: cannot write layer ({str(exc).splitlines()[0]})") from None
     return path
@@ -178,7 +198,8 @@ def read_roads(path: str | Path, layer: str | None = None) -> geopandas.GeoDataF
     """
     import pyogrio
 
-    path = Path(path)
+    path = readable_path(path)
+    note_input(path)
     if not path.exists():
         raise VectorReadError(f"{path}: file not found")
     try:

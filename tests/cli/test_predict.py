@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -36,11 +38,18 @@ def test_predict_with_backbone_finds_the_trained_checkpoint(env):
         assert (src.crs, src.transform, src.shape) == (ref.crs, ref.transform, ref.shape)
 
 
-def test_default_output_is_next_to_the_scene(env):
+def test_default_output_is_a_predictions_folder_beside_the_scene(env):
+    # a ground-truth mask named as predict would name its mask stays byte-identical (#12)
+    truth = env["tmp"] / "scene_mask.tif"
+    write_geotiff(truth, np.full((1, 40, 40), 255, np.uint8))
+    before = truth.read_bytes()
     result = run("predict", env["scene"], "--model", env["ckpt"], "--tile", 64, "--overlap", 8, "--bands", "1,2,3")
     assert result.exit_code == 0, result.output
-    with rasterio.open(env["tmp"] / "scene_mask.tif") as src:
+    with rasterio.open(env["tmp"] / "predictions" / "scene_mask.tif") as src:
         assert set(np.unique(src.read(1))) <= {0, 1}
+        assert src.tags()["GEOSEG_PRODUCT"] == "mask"
+        assert src.tags()["GEOSEG_CHECKPOINT"] == Path(env["ckpt"]).name
+    assert truth.read_bytes() == before
 
 
 def bad_inputs(env):

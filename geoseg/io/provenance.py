@@ -1,0 +1,108 @@
+"""Provenance of geoseg's outputs: what product a file is and what made it.
+
+Every product geoseg writes carries tags — the geoseg version, the product kind
+(:data:`KINDS`) and, for predictions, the checkpoint and threshold:
+
+* GeoTIFFs: GDAL metadata items ``GEOSEG_VERSION``, ``GEOSEG_PRODUCT``, ...
+  (``gdalinfo`` lists them);
+* GeoPackages: layer metadata (the same items);
+* GeoJSON: the FeatureCollection's ``description`` member (``geoseg <version> <kind>``);
+* Shapefiles: the ``.qml`` style beside them (an XML comment);
+* JSON reports: a ``"geoseg"`` object; CSV reports: their geoseg header row;
+* PNGs: the ``Software`` text chunk.
+
+:func:`product_kind` reads a file's kind back; that is how geoseg recognises its own
+earlier outputs (which a re-run may replace) from a user's files such as ground-truth
+masks (which it never replaces without ``--overwrite``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from geoseg import __version__
+
+KINDS = ("probability", "mask", "roads", "report", "preview", "mosaic", "overview", "sample")
+SOFTWARE = f"geoseg {__version__}"
+_SOFTWARE_RE = re.compile(r"^geoseg \S+ (?P<kind>[a-z]+)")
+
+# first header fields of geoseg's CSV reports (evaluate, compare, batch): how they are known
+CSV_SIGNATURES = ("name,", "scene,", "arch,", "rank,arch")
+
+
+def tags(kind: str, **extra: Any) -> dict[str, str]:
+    """GDAL/OGR metadata items for a `kind` product (None values are left out)."""
+    out = {"GEOSEG_VERSION": __version__, "GEOSEG_PRODUCT": kind}
+    for key, value in extra.items():
+        if value is not None:
+            out[f"GEOSEG_{key.upper()}"] = str(value)
+    return out
+
+
+def software(kind: str) -> str:
+    """The text for a PNG's Software chunk / a GeoJSON description / a QML comment."""
+    return f"{SOFTWARE} {kind}"
+
+
+def report_header(kind: str = "report") -> dict[str, str]:
+    """The ``"geoseg"`` member of a JSON report."""
+    return {"version": __version__, "product": kind}
+
+
+def product_kind(path: str | Path) -> str | None:
+    """The kind of product geoseg wrote at `path`, or None (not geoseg's, unreadable)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    with contextlib.suppress(Exception):
+        if suffix in (".tif", ".tiff", ".vrt"):
+            return _raster_kind(path)
+        if suffix == ".gpkg":
+            import pyogrio
+
+            meta = pyogrio.read_info(path).get("layer_metadata") or {}
+            return meta.get("GEOSEG_PRODUCT")
+        if suffix == ".shp":
+            return _text_kind(path.with_suffix(".qml"), 4096)
+        if suffix in (".geojson", ".json"):
+            head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+            found = re.search(r'"description"\s*:\s*"(geoseg [^"]*)"', head)
+            if found:
+                match = _SOFTWARE_RE.match(found.group(1))
+                return match["kind"] if match else None
+            if suffix == ".json":
+                member = json.loads(path.read_text(encoding="utf-8")).get("geoseg", {})
+                return member.get("product") if isinstance(member, dict) else None
+            return None
+        if suffix == ".csv":
+            with open(path, newline="", encoding="utf-8") as fh:
+                first = fh.readline()
+            fields = next(csv.reader([first]), [])
+            return "report" if first.startswith(CSV_SIGNATURES) and len(fields) > 1 else None
+        if suffix == ".png":
+            from PIL import Image
+
+            with Image.open(path) as im:
+                match = _SOFTWARE_RE.match(str(im.info.get("Software", "")))
+            return match["kind"] if match else None
+        if suffix in (".qml", ".md", ".txt"):
+            return _text_kind(path, 4096)
+    return None
+
+
+def _raster_kind(path: Path) -> str | None:
+    import rasterio
+
+    with rasterio.open(path) as src:
+        return src.tags().get("GEOSEG_PRODUCT")
+
+
+def _text_kind(path: Path, limit: int) -> str | None:
+    head = path.read_text(encoding="utf-8", errors="replace")[:limit]
+    found = re.search(r"(geoseg \S+ [a-z]+)", head)
+    match = _SOFTWARE_RE.match(found.group(1)) if found else None
+    return match["kind"] if match else None
