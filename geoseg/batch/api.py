@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -26,6 +27,7 @@ from geoseg.batch.runner import (
 from geoseg.batch.scenes import ScenePlan, plan_scenes
 from geoseg.errors import GeoSegError, OutputError
 from geoseg.io.files import ensure_writable_dir
+from geoseg.io.lock import FolderLock
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +84,16 @@ def model_identity(model: Any) -> Any:
     return {"module": type(model).__name__}
 
 
-def _plan_on_rank0(ctx: DistContext, scenes: Any, out_dir: Path, aoi: Any, crs: Any) -> ScenePlan:
-    """Rank 0 plans (reads headers, AOI) and every rank gets the same plan or error."""
+def _plan_on_rank0(ctx: DistContext, scenes: Any, out_dir: Path, aoi: Any, crs: Any,
+                   stack: contextlib.ExitStack) -> ScenePlan:
+    """Rank 0 plans (reads headers, AOI) and takes OUTDIR's lock for the whole job (held
+    until `stack` closes); every rank gets the same plan or error."""
     plan, error = None, None
     if ctx.rank == 0:
         try:
             plan = plan_scenes(scenes, aoi=aoi, crs=crs)
             ensure_writable_dir(out_dir)
+            stack.enter_context(FolderLock(out_dir, "batch"))
         except GeoSegError as exc:
             error = exc
     plan, error = ctx.broadcast((plan, error))
@@ -125,8 +130,8 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
     if model is None and predictor is None:
         raise GeoSegError("run_batch needs a model (checkpoint) or a predictor")
     t0 = time.perf_counter()
-    with distributed(device) as ctx:
-        plan = _plan_on_rank0(ctx, scenes, out_dir, aoi, crs)
+    with distributed(device) as ctx, contextlib.ExitStack() as lock:
+        plan = _plan_on_rank0(ctx, scenes, out_dir, aoi, crs, lock)
         manifest = Manifest(out_dir)
         params = json.loads(json.dumps({
             "model": model_identity(model), "tta": tta, "tile": tile, "overlap": overlap,

@@ -18,6 +18,7 @@ from geoseg.batch.merge import core_regions, merge_lines
 from geoseg.batch.mosaic import build_mosaic
 from geoseg.batch.report import write_overview, write_summary
 from geoseg.batch.scenes import ScenePlan, parse_crs
+from geoseg.io.files import output_set
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,14 @@ def default_snap(plan: ScenePlan) -> float:
 
 def build_area(plan: ScenePlan, out_dir: Path, manifest: Manifest,
                snap_m: float | None = None) -> AreaOutputs:
-    """Merge roads, mosaic masks and write the summary and overview for `plan`."""
+    """Merge roads, mosaic masks and write the summary and overview for `plan`; the four
+    area outputs appear together (or, on any failure, the previous ones stay)."""
+    with output_set():
+        return _build_area(plan, out_dir, manifest, snap_m)
+
+
+def _build_area(plan: ScenePlan, out_dir: Path, manifest: Manifest,
+                snap_m: float | None) -> AreaOutputs:
     from geoseg.io.vector import read_roads, write_roads
 
     records = manifest.records()

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from geoseg.io.files import atomic_output
+from geoseg.io.files import atomic_output, readable_path, write_text_output
+from geoseg.io.provenance import tags
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
         with rasterio.open(m) as src:
             if src.crs != crs or not _north_up(src.transform):
                 m = warped_copy(m, crs)
-        with rasterio.open(m) as src:
+        with rasterio.open(readable_path(m)) as src:  # a copy staged in this output set
             block = src.block_shapes[0]
             sources.append({"path": m, "bounds": src.bounds, "res": src.res, "width": src.width,
                             "height": src.height, "nodata": src.nodata, "dtype": src.dtypes[0],
@@ -95,6 +96,9 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
     lines = [
         f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">',
         f"  <SRS>{escape(crs.to_wkt())}</SRS>",
+        "  <Metadata>",
+        *(f'    <MDI key="{k}">{escape(v)}</MDI>' for k, v in tags("mosaic").items()),
+        "  </Metadata>",
         f"  <GeoTransform>{left!r}, {xres!r}, 0.0, {top!r}, 0.0, {-yres!r}</GeoTransform>",
         f'  <VRTRasterBand dataType="{gdal_type}" band="1">',
         f"    <NoDataValue>{nodata}</NoDataValue>",
@@ -121,7 +125,6 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
             "    </ComplexSource>",
         ]
     lines += ["  </VRTRasterBand>", "</VRTDataset>", ""]
-    with atomic_output(out_path) as tmp:
-        tmp.write_text("\n".join(lines), encoding="utf-8")
+    write_text_output(out_path, "\n".join(lines), kind="mosaic")
     log.info("mosaic of %d masks: %s (%d x %d px)", len(sources), out_path, width, height)
     return out_path

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from geoseg.io.files import atomic_output
+from geoseg.io.files import write_text_output
+from geoseg.viz import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +23,12 @@ STATUS_COLOURS = {"done": "#4c9f70", "failed": "#d1495b", "skipped": "#bbbbbb",
 def write_summary(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     """One CSV row per scene with the :data:`SUMMARY_FIELDS` columns."""
     path = Path(path)
-    with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if row.get(k) is None else row.get(k))
-                             for k in SUMMARY_FIELDS})
-    return path
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in SUMMARY_FIELDS})
+    return write_text_output(path, buffer.getvalue(), kind="report")
 
 
 def write_overview(path: str | Path, footprints: Sequence[Any], statuses: Sequence[str],
@@ -78,8 +79,7 @@ def write_overview(path: str | Path, footprints: Sequence[Any], statuses: Sequen
         ax.set_title(title, fontsize=9)
         ax.ticklabel_format(useOffset=False, style="plain")
         ax.tick_params(labelsize=6)
-        with atomic_output(path) as tmp:
-            fig.savefig(tmp, format="png", bbox_inches="tight")
+        save_figure(fig, path, "overview", bbox_inches="tight")
     finally:
         plt.close(fig)
     return path

@@ -12,11 +12,14 @@ shows percentages like the paper.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from geoseg.io.files import atomic_output
+from geoseg.io.files import write_text_output
+from geoseg.io.provenance import software
+from geoseg.viz import save_figure
 from geoseg.models.encoders import BACKBONE_ALIASES
 
 if TYPE_CHECKING:
@@ -97,20 +100,19 @@ def markdown(comparison: Comparison) -> str:
 
 
 def write_markdown(comparison: Comparison, path: Path) -> Path:
-    with atomic_output(path) as tmp:
-        tmp.write_text("# Road segmentation comparison\n\n" + markdown(comparison),
-                       encoding="utf-8")
-    return path
+    text = (f"<!-- {software('report')} -->\n# Road segmentation comparison\n\n"
+            + markdown(comparison))
+    return write_text_output(path, text, kind="report")
 
 
 def write_csv(comparison: Comparison, path: Path) -> Path:
-    with atomic_output(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        for r in rows(comparison):
-            writer.writerow({k: "" if v is None or (isinstance(v, float) and math.isnan(v))
-                             else v for k, v in r.items()})
-    return path
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    for r in rows(comparison):
+        writer.writerow({k: "" if v is None or (isinstance(v, float) and math.isnan(v))
+                         else v for k, v in r.items()})
+    return write_text_output(path, buffer.getvalue(), kind="report")
 
 
 def write_chart(comparison: Comparison, path: Path) -> Path:
@@ -142,8 +144,7 @@ def write_chart(comparison: Comparison, path: Path) -> Path:
     ax_speed.set_ylabel("megapixels / s")
     ax_speed.set_title("Inference speed", fontsize=9)
     fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+    save_figure(fig, path, "report", dpi=110)
     return path
 
 

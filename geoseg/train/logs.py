@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from geoseg.io.files import atomic_output
+from geoseg.viz import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,6 @@ def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
         ax2.legend()
     ax2.set(xlabel="epoch", ylabel="IoU", title="validation IoU", ylim=(0, 1))
     fig.tight_layout()
-    with atomic_output(Path(path)) as tmp:
-        fig.savefig(tmp, dpi=100)
+    save_figure(fig, path, "report", dpi=100)
     plt.close(fig)
     return Path(path)
