@@ -106,6 +106,31 @@ def unexpected_error_message(exc: BaseException) -> str:
     return f"unexpected error ({detail}); run with -v for the traceback"
 
 
+def mute_native_stderr() -> None:
+    """Send what C libraries print straight to file descriptor 2 (libtiff's
+    "_tiffSeekProc: File too large." on a full disk, GDAL's default error printer) to
+    /dev/null, while Python's own stderr — geoseg's messages, logs, progress bars — keeps
+    the real one.  geoseg states the cause in one sentence; -v leaves fd 2 alone."""
+    import os
+
+    if getattr(mute_native_stderr, "done", False):
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (tests' captured streams): nothing native to mute
+    if fd != 2:
+        return
+    sys.stderr.flush()
+    real = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(real, "w", buffering=1, encoding=sys.stderr.encoding,
+                           errors="backslashreplace")
+    mute_native_stderr.done = True  # type: ignore[attr-defined]
+
+
 def configure_logging(verbose: int, quiet: int) -> None:
     level = logging.INFO - 10 * verbose + 10 * quiet
     handler = logging.StreamHandler(sys.stderr)
@@ -114,6 +139,13 @@ def configure_logging(verbose: int, quiet: int) -> None:
     root.handlers[:] = [handler]
     root.setLevel(max(logging.DEBUG, min(level, logging.ERROR)))
     root.propagate = False
+    # GDAL/OGR messages (e.g. "_tiffSeekProc: File too large" from a writer thread) reach
+    # Python logging through rasterio/pyogrio; unhandled, logging's last resort would print
+    # them raw.  geoseg states the cause in its one sentence; -v shows them.
+    for name in ("rasterio", "pyogrio", "fiona"):
+        lib = logging.getLogger(name)
+        lib.handlers[:] = [handler] if verbose > 0 else [logging.NullHandler()]
+        lib.propagate = False
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,4 +160,6 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     score them (IoU, APLS) and turn them into georeferenced centerlines.
     """
     ctx.meta["geoseg.verbose"] = verbose
+    if verbose <= 0:
+        mute_native_stderr()
     configure_logging(verbose, quiet)

@@ -330,23 +330,43 @@ def _remove_temps(item: _Staged) -> None:
 
 
 def _finish(item: _Staged, verify: Verifier | None) -> None:
-    """Flush the temporaries to disk and check them; raise OutputError when not whole."""
+    """Flush the temporaries to disk and check them; raise OutputError when not whole.
+
+    GDAL and OGR often only log a failed write (a full disk) and go on: the check of the
+    file is what catches it, and a probe write then names the cause."""
+    problem = None
     if not item.tmp.exists():
-        raise OutputError(f"{item.final}: nothing was written")
-    for tmp, _ in item.pairs():
-        if tmp.exists() and tmp.is_file():
-            _fsync(tmp)
-    if item.tmp.is_file() and item.tmp.stat().st_size == 0:
-        raise OutputError(f"{item.final}: cannot write (the file came out empty)")
-    if verify is not None:
-        try:
-            verify(item.tmp)
-        except GeoSegError as exc:
-            raise OutputError(f"{item.final}: cannot write ({_reason(exc)})") from None
-        except Exception as exc:  # noqa: BLE001 - any failure to read back means not whole
-            raise OutputError(
-                f"{item.final}: cannot write (the written file does not read back: "
-                f"{_reason(exc)})") from None
+        problem = "nothing was written"
+    else:
+        for tmp, _ in item.pairs():
+            if tmp.exists() and tmp.is_file():
+                _fsync(tmp)
+        if item.tmp.is_file() and item.tmp.stat().st_size == 0:
+            problem = "the file came out empty"
+        elif verify is not None:
+            try:
+                verify(item.tmp)
+            except Exception as exc:  # noqa: BLE001 - any failure to read back: not whole
+                problem = f"the written file does not read back: {_reason(exc)}"
+    if problem is not None:
+        cause = _probe_write(item.final.parent)
+        raise OutputError(f"{item.final}: cannot write ({cause or problem})")
+
+
+def _probe_write(folder: Path, size: int = 1 << 16) -> str | None:
+    """Why writing into `folder` fails now ("no space left on device"...), or None."""
+    probe = temp_name(folder / "probe")
+    try:
+        with open(probe, "wb") as fh:
+            fh.write(b"\0" * size)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        return describe_os_error(exc)
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return None
 
 
 def _reason(exc: BaseException) -> str:
@@ -396,6 +416,9 @@ def atomic_output(path: str | Path, sidecars: tuple[str, ...] = (), *, kind: str
             raise
         reason = describe_os_error(exc)
         if reason is not None:
+            if not (isinstance(exc, OSError) and exc.errno is not None):
+                # a library's own words ("Failed to commit transaction"): name the cause
+                reason = _probe_write(folder) or reason
             raise OutputError(f"{path}: cannot write ({reason})") from None
         raise
 

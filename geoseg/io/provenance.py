@@ -58,13 +58,17 @@ def product_kind(path: str | Path) -> str | None:
     """The kind of product geoseg wrote at `path`, or None (not geoseg's, unreadable)."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if _in_sample_set(path):
+        return "sample"
     with contextlib.suppress(Exception):
         if suffix in (".tif", ".tiff", ".vrt"):
             return _raster_kind(path)
         if suffix == ".gpkg":
             import pyogrio
 
-            meta = pyogrio.read_info(path).get("layer_metadata") or {}
+            spatial = [n for n, g in pyogrio.list_layers(path) if g is not None]
+            meta = pyogrio.read_info(path, layer=spatial[0] if spatial else None).get(
+                "layer_metadata") or {}
             return meta.get("GEOSEG_PRODUCT")
         if suffix == ".shp":
             return _text_kind(path.with_suffix(".qml"), 4096)
@@ -92,6 +96,23 @@ def product_kind(path: str | Path) -> str | None:
         if suffix in (".qml", ".md", ".txt"):
             return _text_kind(path, 4096)
     return None
+
+
+def _in_sample_set(path: Path) -> bool:
+    """Files of a `geoseg sample-data` set are listed in the manifest.json beside them."""
+    manifest = path.parent / "manifest.json"
+    if not manifest.is_file():
+        return False
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict) or data.get("generator") != "geoseg sample-data":
+        return False
+    names = {"manifest.json", "README.md"}
+    for scene in data.get("scenes", []):
+        names.update((scene.get("files") or {}).values())
+    return path.name in names
 
 
 def _raster_kind(path: Path) -> str | None:

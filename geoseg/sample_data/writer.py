@@ -53,11 +53,11 @@ def write_scene(scene: SampleScene, outdir: str | Path, name: str) -> dict[str, 
     if image.shape[0] == 3 and image.dtype == np.uint8:
         profile["photometric"] = "RGB"
     tags = {"GEOSEG_SAMPLE_SEED": str(scene.seed), "GEOSEG_VERSION": __version__}
-    with atomic_output(paths["image"]) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+    with atomic_output(paths["image"], kind="sample") as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(image)
         dst.descriptions = scene.band_names
         dst.update_tags(**tags)
-    with atomic_output(paths["mask"]) as tmp, \
+    with atomic_output(paths["mask"], kind="sample") as tmp, \
             rasterio.open(tmp, "w", **_profile(scene, 1, "uint8", None)) as dst:
         dst.write(scene.mask[None])
         dst.descriptions = ("road",)
@@ -81,7 +81,7 @@ def _write_roads(scene: SampleScene, path: Path) -> None:
     previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_DATE})
     try:
-        with atomic_output(path) as tmp:
+        with atomic_output(path, kind="sample") as tmp:
             pyogrio.write_dataframe(scene.roads, tmp, layer="roads", driver="GPKG")
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
@@ -160,7 +160,7 @@ def make_sample_set(outdir: str | Path, size: int = DEFAULT_SIZE, seed: int = 0)
                 "size": size, "seed": seed, "scenes": entries}
     for name, text in (("manifest.json", json.dumps(manifest, indent=2) + "\n"),
                        ("README.md", _readme(manifest))):
-        with atomic_output(outdir / name) as tmp:
+        with atomic_output(outdir / name, kind="sample") as tmp:
             tmp.write_text(text, encoding="utf-8")
         written.append(outdir / name)
     return written

@@ -1,0 +1,337 @@
+"""The trust matrix (#12): real faults against the real CLI, in subprocesses.
+
+Each case runs `python -m geoseg ...` and asserts what a user relies on: the exit code,
+one error sentence on stderr (no traceback), inputs byte-identical afterwards, no file
+under a final name unless it is whole, earlier outputs intact, no temporaries left.
+Faults are real: a file-size limit (RLIMIT_FSIZE, everywhere), a small tmpfs (where
+this process may mount one), a read-only folder, SIGTERM / kill -9 while a temporary
+output exists, and a second process on the same output folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+import fake_models
+from helpers import REPO, easy_road_scene, write_geotiff
+
+pytestmark = pytest.mark.slow
+
+
+def run_geoseg(*args, fsize: int | None = None, timeout: float = 240, **kw):
+    """Run the CLI in a subprocess; `fsize` caps the size of any file it writes."""
+
+    def limit():
+        if fsize is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GEOSEG_MODELS": kw.pop("models", "/nonexistent")}
+    return subprocess.run([sys.executable, "-m", "geoseg", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, preexec_fn=limit, env=env, **kw)
+
+
+def start_geoseg(*args, **kw):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "geoseg", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr without log lines and progress bars: what the user is told went wrong."""
+    return [line for line in stderr.splitlines()
+            if line.strip() and not line.startswith(("INFO:", "WARNING:", "DEBUG:"))
+            and "it/s]" not in line and "tile/s]" not in line and "%|" not in line]
+
+
+def assert_one_sentence(result, *words):
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word.lower() in lines[0].lower(), lines[0]
+    return lines[0]
+
+
+def snapshot(*folders: Path) -> dict[str, str]:
+    """sha256 of every file under `folders` (the bytes a user owns)."""
+    out = {}
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file() and path.name != ".geoseg.lock":
+                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def partials(folder: Path) -> list[Path]:
+    return [p for p in Path(folder).rglob("*") if ".partial-" in p.name]
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """A 3-band scene with truth beside it, a tiny checkpoint, one good earlier run."""
+    tmp = tmp_path_factory.mktemp("faults")
+    data = tmp / "data"
+    data.mkdir()
+    image, mask = easy_road_scene(320, seed=3)
+    scene = write_geotiff(data / "scene.tif", image)
+    truth = write_geotiff(data / "scene_mask.tif", mask * 255)
+    ckpt = fake_models.save_tiny_checkpoint(tmp / "model.pt")
+    good = tmp / "good"
+    res = run_geoseg("predict", scene, "--model", ckpt, "--tile", 64, "--overlap", 8,
+                     "-o", good, "--vector", good / "roads.gpkg")
+    assert res.returncode == 0, res.stderr
+    return {"tmp": tmp, "data": data, "scene": scene, "truth": truth, "ckpt": ckpt, "good": good}
+
+
+def fresh_copy_of_good(work, name: str) -> Path:
+    import shutil
+
+    out = work["tmp"] / name
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(work["good"], out)
+    return out
+
+
+# ---------------------------------------------------------------- full disk
+
+
+@pytest.mark.parametrize("limit", [3000, 20000])
+def test_predict_on_a_full_disk_keeps_the_earlier_outputs(work, limit):
+    out = fresh_copy_of_good(work, f"full{limit}")
+    before, inputs = snapshot(out), snapshot(work["data"])
+    res = run_geoseg("predict", work["scene"], "--model", work["ckpt"], "--tile", 64,
+                     "--overlap", 8, "-o", out, "--vector", out / "roads.gpkg",
+                     "--threshold", "0.3", fsize=limit)
+    line = assert_one_sentence(res, "cannot write", "file too large")
+    assert str(out) in line
+    assert snapshot(out) == before  # previous outputs intact, nothing new under final names
+    assert snapshot(work["data"]) == inputs
+    assert not partials(out)
+    assert "probabilities:" not in res.stdout  # no success printed
+
+
+def tmpfs(path: Path, size: str):
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a size-limited tmpfs here: {done.stderr.decode().strip()}")
+    return path
+
+
+@contextlib.contextmanager
+def mounted(path: Path, size: str):
+    tmpfs(path, size)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def fill_up(path: Path, leave: int) -> None:
+    """Fill the file system under `path` to the last byte, then free `leave` bytes."""
+    with open(path, "wb") as fh:
+        with contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+    size = path.stat().st_size
+    os.truncate(path, max(size - leave, 0))
+
+
+def test_predict_onto_a_small_filesystem_says_no_space_left(work):
+    with mounted(work["tmp"] / "small", "96k") as small:
+        # an earlier output there, then the disk fills up
+        (small / "scene_prob.tif").write_bytes((work["good"] / "scene_prob.tif").read_bytes())
+        fill_up(small / "filler", leave=8192)
+        before = snapshot(small)
+        res = run_geoseg("predict", work["scene"], "--model", work["ckpt"], "--tile", 64,
+                         "--overlap", 8, "-o", small, "--overwrite")
+        assert_one_sentence(res, "no space left on device", str(small))
+        assert snapshot(small) == before
+        assert not partials(small)
+
+
+def test_vectorize_on_a_full_disk(work):
+    out = fresh_copy_of_good(work, "vec_full")
+    before = snapshot(out)
+    res = run_geoseg("vectorize", out / "scene_mask.tif", "-o", out / "roads.gpkg", fsize=5000)
+    assert_one_sentence(res, "cannot write", "roads.gpkg")
+    assert snapshot(out) == before and not partials(out)
+
+
+def test_evaluate_reports_on_a_full_disk(work):
+    out = fresh_copy_of_good(work, "eval_full")
+    res = run_geoseg("evaluate", out / "scene_mask.tif", work["truth"], "--json",
+                     out / "r.json", "--csv", out / "r.csv", fsize=200)
+    assert_one_sentence(res, "cannot write", "file too large")
+    assert not (out / "r.json").exists() and not (out / "r.csv").exists()
+    assert not partials(out)
+
+
+def test_train_on_a_full_disk_is_one_sentence(work, tmp_path):
+    from tiny_configs import write_tiny_configs
+
+    config = write_tiny_configs(tmp_path, archs=("linknet",))[0]
+    models = tmp_path / "models"
+    res = run_geoseg("train", "-c", config, "--scenes", work["scene"], "--masks", work["truth"],
+                     "--models-dir", models, "-o", tmp_path / "run", fsize=4000)
+    assert_one_sentence(res, "cannot write", "file too large")
+    assert not list(models.glob("*.pt")) if models.exists() else True
+    assert not partials(tmp_path)
+
+
+def test_an_unwritable_folder_is_one_sentence(work, tmp_path):
+    if os.geteuid() == 0:
+        # root ignores permission bits: a read-only bind of a folder is the real thing
+        target = tmp_path / "ro"
+        target.mkdir()
+        bind = subprocess.run(["mount", "--bind", "-o", "ro", str(target), str(target)],
+                              capture_output=True)
+        if bind.returncode != 0:
+            pytest.skip("cannot make a read-only folder as root here")
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(target)], capture_output=True)
+    else:
+        target = tmp_path / "ro"
+        target.mkdir()
+        target.chmod(0o555)
+    try:
+        res = run_geoseg("predict", work["scene"], "--model", work["ckpt"], "--tile", 64,
+                         "--overlap", 8, "-o", target)
+        assert_one_sentence(res, str(target))
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", "-l", str(target)], capture_output=True)
+
+
+# ---------------------------------------------------------------- inputs are never outputs
+
+
+def test_evaluate_never_writes_over_its_inputs(work):
+    for flag, victim in (("--json", work["truth"]), ("--csv", work["good"] / "scene_mask.tif")):
+        before = snapshot(work["data"], work["good"])
+        res = run_geoseg("evaluate", work["good"] / "scene_mask.tif", work["truth"], flag, victim,
+                         "--overwrite")
+        assert_one_sentence(res, "is an input")
+        assert snapshot(work["data"], work["good"]) == before
+
+
+def test_predict_refuses_a_user_file_unless_overwrite_and_never_an_input(work, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    mine = write_geotiff(out / "scene_mask.tif", np.ones((1, 8, 8), np.uint8))
+    before = mine.read_bytes()
+    args = ("predict", work["scene"], "--model", work["ckpt"], "--tile", 64, "--overlap", 8,
+            "-o", out)
+    res = run_geoseg(*args)
+    assert_one_sentence(res, "not written by geoseg", "--overwrite")
+    assert mine.read_bytes() == before and not (out / "scene_prob.tif").exists()
+    res = run_geoseg(*args, "--overwrite")
+    assert res.returncode == 0, res.stderr
+    with rasterio.open(mine) as src:
+        assert src.shape == (320, 320) and src.tags()["GEOSEG_PRODUCT"] == "mask"
+    # geoseg's own earlier outputs are replaced by a re-run without --overwrite
+    assert run_geoseg(*args).returncode == 0
+
+
+# ---------------------------------------------------------------- signals
+
+
+def wait_for(predicate, timeout=120.0, proc=None):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return predicate()
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture(scope="module")
+def big_scene(work):
+    image, _ = easy_road_scene(896, seed=5)
+    return write_geotiff(work["data"] / "big.tif", image)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+def test_a_signal_mid_run_leaves_earlier_outputs_and_no_half_file(work, big_scene, sig, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    earlier = {n: (work["good"] / f"scene_{n}.tif").read_bytes() for n in ("prob", "mask")}
+    for n, data in earlier.items():
+        (out / f"big_{n}.tif").write_bytes(data)
+    # earlier outputs must carry geoseg's tags to be replaceable: they do (copied)
+    proc = start_geoseg("predict", big_scene, "--model", work["ckpt"], "--tile", 64,
+                        "--overlap", 8, "--batch-size", 1, "-o", out)
+    assert wait_for(lambda: partials(out), proc=proc), proc.communicate()
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    for n, data in earlier.items():
+        assert (out / f"big_{n}.tif").read_bytes() == data
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+        assert partials(out)  # what a killed run leaves ...
+        res = run_geoseg("vectorize", out / "big_mask.tif", "-o", out / "roads.gpkg")
+        assert res.returncode == 0, res.stderr
+        assert not partials(out)  # ... the next run in that folder removes
+    else:
+        assert proc.returncode == 1, stderr
+        assert "Traceback" not in stderr
+        assert error_lines(stderr)[-1].endswith("no partial output was kept"), stderr
+        assert not partials(out)
+
+
+def test_stale_partials_of_live_processes_are_left_alone(work, tmp_path):
+    from geoseg.io.files import HOST
+
+    out = fresh_copy_of_good(work, "live")
+    live = out / f".x.partial-{HOST}-{os.getpid()}-0123abcd.tif"
+    dead = out / f".y.partial-{HOST}-999999999-0123abcd.tif"
+    other = out / ".z.partial-otherhost-1-0123abcd.tif"
+    for p in (live, dead, other):
+        p.write_bytes(b"x")
+    res = run_geoseg("vectorize", out / "scene_mask.tif", "-o", out / "roads.gpkg")
+    assert res.returncode == 0, res.stderr
+    assert live.exists() and other.exists() and not dead.exists()
+
+
+# ---------------------------------------------------------------- two processes, one folder
+
+
+def test_two_batches_on_one_folder_the_second_is_refused(work, tmp_path):
+    out = tmp_path / "area"
+    first = start_geoseg("batch", work["scene"], "--model", work["ckpt"], "--tile", 64,
+                         "-o", out)
+    lock = out / ".geoseg.lock"
+    try:
+        assert wait_for(lambda: lock.exists() and lock.read_text().strip(), proc=first), \
+            first.communicate()
+        first.send_signal(signal.SIGSTOP)  # hold it mid-run, deterministically
+        holder = json.loads(lock.read_text())
+        res = run_geoseg("batch", work["scene"], "--model", work["ckpt"], "--tile", 64, "-o", out)
+        line = assert_one_sentence(res, "in use by another geoseg batch")
+        assert f"pid {holder['pid']}" in line and first.pid == holder["pid"]
+    finally:
+        first.send_signal(signal.SIGCONT)
+    _, err = first.communicate(timeout=240)
+    assert first.returncode == 0, err
+    # the lock of a dead process is taken over
+    lock.write_text(json.dumps({"pid": 999999999, "host": "h", "command": "batch",
+                                "since": 0}))
+    res = run_geoseg("batch", work["scene"], "--model", work["ckpt"], "--tile", 64, "-o", out)
+    assert res.returncode == 0, res.stderr
