@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional, Union
 
 import yaml
 
+from geoseg.inference.tiling import check_tile_overlap
 from geoseg.errors import ConfigError
 
 
@@ -194,8 +195,6 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
         (cfg.train.max_minutes is None or cfg.train.max_minutes > 0,
          "train.max_minutes: must be positive"),
         (cfg.train.val_every >= 1, "train.val_every: must be at least 1"),
-        (cfg.predict.tile >= 32, "predict.tile: must be at least 32 px"),
-        (0 <= cfg.predict.overlap < cfg.predict.tile // 2, "predict.overlap: must be in [0, tile/2)"),
         (
             cfg.predict.threshold is None or 0.0 < cfg.predict.threshold < 1.0,
             "predict.threshold: must be in (0, 1)",
@@ -204,6 +203,10 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{source}: {message}")
+    try:
+        check_tile_overlap(cfg.predict.tile, cfg.predict.overlap, prefix="predict.")
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def load_config(path: str | Path) -> RunConfig:

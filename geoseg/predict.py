@@ -26,10 +26,11 @@ import numpy as np
 
 from geoseg.checkpoint import default_models_dir, find_latest, load_checkpoint
 from geoseg.errors import BandMismatchError, CheckpointError, ConfigError, ModelError
+from geoseg.inference.memory import check_fits
 from geoseg.inference.predictor import TilePredictor, read_batches, tta_views
 from geoseg.inference.stitch import Stitcher
 from geoseg.inference.writer import BackgroundSink
-from geoseg.inference.tiling import TileGrid
+from geoseg.inference.tiling import TileGrid, check_tile_overlap
 from geoseg.io.files import atomic_output, ensure_writable_dir, output_set, readable_path
 from geoseg.io.provenance import tags
 from geoseg.io.raster import (
@@ -50,7 +51,6 @@ DEFAULT_THRESHOLD = 0.5
 # `geoseg predict SCENE` without -o writes into this folder beside the scene: never
 # beside it, where `<name>_mask.tif` is the name ground-truth masks use.
 DEFAULT_OUTPUT_FOLDER = "predictions"
-STRIDE = 32  # encoders downsample by 32: tiles must be a multiple of it
 
 
 @dataclass(frozen=True)
@@ -161,12 +161,7 @@ def _check_bands(scene: Scene, loaded: LoadedModel, norm: Normalizer) -> None:
 
 
 def _check_params(tile: int, overlap: int, batch_size: int, threshold: float | None) -> None:
-    if tile <= 0 or tile % STRIDE:
-        raise ConfigError(f"tile must be a positive multiple of {STRIDE}, got {tile}")
-    if not 0 <= overlap < tile // 2:
-        raise ConfigError(
-            f"overlap must be at least 0 and less than half the tile ({tile // 2}), got {overlap}"
-        )
+    check_tile_overlap(tile, overlap)
     if batch_size < 1:
         raise ConfigError(f"batch size must be at least 1, got {batch_size}")
     if threshold is not None and not 0.0 < threshold < 1.0:
@@ -246,6 +241,9 @@ def predict_scene(
     norm = _normalizer_for(loaded, info)
     _check_bands(info, loaded, norm)
     threshold = threshold if threshold is not None else loaded.threshold or DEFAULT_THRESHOLD
+    # the network's activations for a batch, plus the stitcher's row band of accumulators
+    check_fits(loaded.module, len(info.bands), tile, batch_size, dev, training=False,
+               extra_bytes=3 * 4 * tile * info.width)
     predictor = TilePredictor(loaded.module, dev, tta=tta, amp=amp)
     grid = TileGrid(info.height, info.width, tile, overlap)
 

@@ -337,3 +337,47 @@ def test_two_batches_on_one_folder_the_second_is_refused(work, tmp_path):
                                 "since": 0}))
     res = run_geoseg("batch", work["scene"], "--model", work["ckpt"], "--tile", 64, "-o", out)
     assert res.returncode == 0, res.stderr
+
+
+# ---------------------------------------------------------------- sizes and ranges
+
+
+def test_sizes_that_cannot_fit_are_refused_up_front_with_the_memory_needed(work, tmp_path):
+    res = run_geoseg("predict", work["scene"], "--model", work["ckpt"], "--tile", 65536,
+                     "--overlap", 8, "-o", tmp_path / "o")
+    line = assert_one_sentence(res, "tile 65536 px", "GiB", "needs at least")
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+    config = tmp_path / "huge.yaml"
+    config.write_text("model: {arch: linknet, backbone: test_resnet, encoder_weights: null}\n"
+                      "data: {tile: 32768, batch_size: 64}\ntrain: {epochs: 1}\n")
+    res = run_geoseg("train", "-c", config, "--scenes", work["scene"], "--masks", work["truth"],
+                     "--models-dir", tmp_path / "m", "-o", tmp_path / "run")
+    assert_one_sentence(res, "data.tile 32768", "training")
+    assert "GiB" in line
+
+
+@pytest.mark.parametrize("args,words", [
+    (("--tile", 128, "--overlap", 64), ("overlap", "less than half the tile (64)")),
+    (("--tile", 100), ("multiple of 32",)),
+])
+def test_tile_and_overlap_follow_one_rule(work, tmp_path, args, words):
+    res = run_geoseg("predict", work["scene"], "--model", work["ckpt"], *args,
+                     "-o", tmp_path / "o")
+    assert_one_sentence(res, *words)
+
+
+def test_a_config_with_a_bad_predict_tile_names_the_file_and_key(tmp_path):
+    from geoseg.config import load_config
+    from geoseg.errors import ConfigError
+
+    path = tmp_path / "c.yaml"
+    path.write_text("model: {arch: linknet, backbone: resnet18}\npredict: {tile: 33}\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: predict\.tile must be a positive multiple of 32"):
+        load_config(path)
+
+
+def test_a_text_file_named_pt_is_one_sentence(work, tmp_path):
+    fake = tmp_path / "model.pt"
+    fake.write_text("not a checkpoint")
+    res = run_geoseg("predict", work["scene"], "--model", fake, "-o", tmp_path / "o")
+    assert_one_sentence(res, str(fake))

@@ -6,7 +6,7 @@ from typing import Optional
 
 import click
 
-from geoseg.cli.options import device_opt
+from geoseg.cli.options import device_opt, overwrite_opt
 
 
 @click.command("compare")
@@ -26,6 +26,7 @@ from geoseg.cli.options import device_opt
               help="Name of an image to hold out for scoring (repeat; default: the scenes "
                    "a manifest.json does not mark as train, else the last 20% by name).")
 @device_opt
+@overwrite_opt
 def compare(configs: tuple[str, ...], data_dir: str, checkpoints: tuple[str, ...],
             out_dir: str, epochs: Optional[int], holdout: tuple[str, ...], device: str) -> None:
     """Compare the models of CONFIGS on the same held-out images of --data.

@@ -30,7 +30,8 @@ tile_opt = click.option(
     "--tile", type=int, default=512, show_default=True, help="Tile size in pixels (multiple of 32)."
 )
 overlap_opt = click.option(
-    "--overlap", type=int, help="Overlap between tiles in pixels [default: 64, at most tile/4]."
+    "--overlap", type=int,
+    help="Overlap between tiles in pixels, less than half the tile [default: min(64, tile/4)]."
 )
 batch_size_opt = click.option(
     "--batch-size", type=int, default=4, show_default=True, help="Tiles per forward pass."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from geoseg.cli.options import output_dir_arg, seed_opt
+from geoseg.cli.options import output_dir_arg, seed_opt, overwrite_opt
 from geoseg.sample_data import DEFAULT_SIZE, make_sample_set
 
 
@@ -13,6 +13,7 @@ from geoseg.sample_data import DEFAULT_SIZE, make_sample_set
 @click.option("--size", type=click.IntRange(min=64), default=DEFAULT_SIZE, show_default=True,
               help="Side of the training scenes in pixels (the other scenes scale with it).")
 @seed_opt
+@overwrite_opt
 def sample_data(outdir: str, size: int, seed: int) -> None:
     """Write synthetic georeferenced road scenes with ground truth into OUTDIR.
 

@@ -17,6 +17,17 @@ import numpy as np
 from geoseg.errors import ConfigError
 
 WEIGHT_FLOOR = 1e-3  # keeps every pixel's total weight > 0, even at a tile's very edge
+STRIDE = 32  # encoders downsample by 32: prediction tiles must be a multiple of it
+
+
+def check_tile_overlap(tile: int, overlap: int, prefix: str = "") -> None:
+    """The one rule for prediction tiles: a positive multiple of 32 px, overlapping by at
+    least 0 and less than half a tile.  `prefix` names the setting in messages."""
+    if tile <= 0 or tile % STRIDE:
+        raise ConfigError(f"{prefix}tile must be a positive multiple of {STRIDE}, got {tile}")
+    if not 0 <= overlap < tile // 2:
+        raise ConfigError(f"{prefix}overlap must be at least 0 and less than half the tile "
+                          f"({tile // 2}), got {overlap}")
 
 
 def tile_starts(size: int, tile: int, overlap: int) -> list[int]:

@@ -42,11 +42,15 @@ def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
     `resume` is a previous run's ``last.pt`` to continue from.
     """
     from geoseg.data import build_datasets
+    from geoseg.inference.memory import check_fits
 
     dist = distributed.setup(device)
     try:
         torch.manual_seed(cfg.train.seed)
         model = build_model(cfg)
+        # a sample/batch size that cannot fit is refused now, with the memory it needs
+        check_fits(model, cfg.model.in_channels, cfg.data.tile, cfg.data.batch_size,
+                   dist.device, training=True, what="data.tile")
         data = build_datasets(cfg.data, mean=model.norm_mean, std=model.norm_std,
                               seed=cfg.train.seed, augment=cfg.train.augment)
         if data.in_channels != cfg.model.in_channels:
