@@ -17,6 +17,7 @@ from geoseg.cli.options import (
     tile_overlap,
     tta_opt,
     amp_opt,
+    radiometry_opts,
 )
 
 
@@ -39,9 +40,11 @@ from geoseg.cli.options import (
               help="Also write <name>_preview.png: the scene with the mask overlaid.")
 @click.option("--vector", type=click.Path(dir_okay=False, path_type=Path),
               help="Also vectorize the mask into road centerlines (.gpkg, .shp or .geojson).")
+@radiometry_opts
 @device_opt
 def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overlap, batch_size,
-            tta, amp, bands, threshold, float_output, overviews, preview, vector, device) -> None:
+            tta, amp, bands, threshold, float_output, overviews, preview, vector, device,
+            radiometry, resample_to_training) -> None:
     """Predict roads in SCENE (a GeoTIFF of any size) with a trained checkpoint.
 
     Writes <name>_prob.tif and <name>_mask.tif on the scene's grid; nodata in the
@@ -74,6 +77,8 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
         float_output=float_output,
         overviews=overviews,
         preview=preview,
+        radiometry=radiometry,
+        resample_to_training=resample_to_training,
     )
     click.echo(f"probabilities: {result.prob_path}")
     click.echo(f"mask:          {result.mask_path}")
