@@ -401,12 +401,21 @@ def _model_side(tile: int, factor: float, stride: int = 32) -> int:
     return max(stride, int(round(tile * factor / stride)) * stride)
 
 
+def _resize(x, size, shrink: bool):
+    """Shrink by area averaging (what a coarser sensor pixel integrates), enlarge bilinearly."""
+    from torch.nn import functional as F
+
+    if shrink:
+        return F.interpolate(x, size=size, mode="area")
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
 def resampled_model(module: Any, factor: float) -> Any:
     """`module` seen through a resampling: a (B,C,t,t) tile at the scene's pixel size is
-    resized to the training pixel size (``t·factor``, rounded to a multiple of 32,
-    bilinear, antialiased when shrinking), run, and its logits resized back to t×t."""
+    resized to the training pixel size (``t·factor``, rounded to a multiple of 32), run,
+    and its logits resized back to t×t.  `factor` = scene GSD / training GSD (< 1: the
+    scene is finer and its tiles are shrunk by area averaging)."""
     import torch
-    from torch.nn import functional as F
 
     class ResampledModel(torch.nn.Module):
         def __init__(self, inner, factor: float) -> None:
@@ -417,13 +426,10 @@ def resampled_model(module: Any, factor: float) -> Any:
         def forward(self, x):
             h, w = x.shape[-2:]
             size = (_model_side(h, self.factor), _model_side(w, self.factor))
-            y = F.interpolate(x, size=size, mode="bilinear", align_corners=False,
-                              antialias=self.factor < 1)
-            logits = self.inner(y)
+            logits = self.inner(_resize(x, size, shrink=self.factor < 1))
             if isinstance(logits, (tuple, list)):
                 logits = logits[0]
-            return F.interpolate(logits.float(), size=(h, w), mode="bilinear",
-                                 align_corners=False, antialias=self.factor > 1)
+            return _resize(logits.float(), (h, w), shrink=self.factor > 1)
 
     return ResampledModel(module, factor)
 
