@@ -94,11 +94,13 @@ def test_11bit_scene_scores_like_the_8bit_one_and_none_collapses(landscape, capl
     lines = [r for r in caplog.records if "rescaled band by band" in r.getMessage()]
     assert len(lines) == 1 and "uint16" in lines[0].getMessage()
     assert "training imagery's uint8" in lines[0].getMessage()
+    print("synthetic IoU: uint8", base, "uint16 auto", rescaled)  # quoted in docs/predict.md
     assert base > 0.6, base
     assert abs(rescaled - base) < 0.03, (base, rescaled)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="geoseg"):
         raw = iou(predict(landscape, "u16", "pnone", radiometry="none"), landscape["truth"])
+    print("synthetic IoU: uint16 none", raw)
     assert raw < base - 0.3, (base, raw)  # values clip at 255: the roads vanish
     assert "are clipped" in caplog.text  # ... and it is said, not silent
 
@@ -242,6 +244,7 @@ def test_real_11bit_spacenet_chip_scores_like_its_8bit_rendering(realdata, tmp_p
         res = predict_scene(write(f"{name}.tif", array, bottom), train.checkpoint_path,
                             tmp_path / name, tile=64, overlap=16, progress=False, device="cpu", **kw)
         scores[name] = iou(res.mask_path, truth)
+    print("spacenet pan IoU:", scores)  # docs/predict.md quotes these (pytest -s)
     assert train.checkpoint_path and torch.load(train.checkpoint_path, weights_only=True)[
         "imagery"]["gsd_m"] == pytest.approx(0.54, abs=0.01)
     assert scores["u8"] > 0.1, scores  # a brief training finds some real roads
