@@ -129,12 +129,19 @@ def area_stats(paths: Sequence[str | Path], bands: Sequence[int] | None = None,
     """Statistics pooled over all scenes of an area (one map for the whole batch)."""
     from geoseg.io.raster import open_raster
 
+    from rasterio.errors import RasterioError
+
+    from geoseg.errors import GeoSegError
+
     samples, dtypes = [], set()
     for path in paths:
-        with open_raster(path, "scene") as src:
-            chosen = list(bands) if bands else list(range(1, src.count + 1))
-            dtypes.add(src.dtypes[0])
-            samples.append(_valid_samples(src, chosen, max_side))
+        try:
+            with open_raster(path, "scene") as src:
+                chosen = list(bands) if bands else list(range(1, src.count + 1))
+                samples.append(_valid_samples(src, chosen, max_side))
+                dtypes.add(src.dtypes[0])
+        except (GeoSegError, RasterioError, IndexError) as exc:  # fails on its own later
+            log.debug("%s: left out of the pooled statistics (%s)", path, exc)
     if len({s.shape[0] for s in samples}) > 1:
         from geoseg.errors import BandMismatchError
 
