@@ -78,8 +78,9 @@ class ImageryStats:
     @classmethod
     def from_samples(cls, dtype: str, samples: Sequence[np.ndarray], where: Any) -> "ImageryStats":
         """`samples`: (C, N) arrays of valid pixel values (any N, same C)."""
-        px = np.concatenate([s for s in samples if s.size], axis=1) if samples else None
-        if px is None or px.size == 0:
+        kept = [s for s in samples if s.size]
+        px = np.concatenate(kept, axis=1) if kept else None
+        if px is None:
             from geoseg.errors import RasterReadError
 
             raise RasterReadError(f"{where}: no valid pixels to measure the value range")
@@ -122,6 +123,20 @@ def scene_stats(path: str | Path, bands: Sequence[int] | None = None,
         bands = list(bands) if bands else list(range(1, src.count + 1))
         return ImageryStats.from_samples(src.dtypes[0], [_valid_samples(src, bands, max_side)],
                                          path)
+
+
+def _scene_sample(scene: Any) -> ImageryStats | None:
+    """The scene's statistics, reading finer when a mostly-nodata scene gives no valid
+    pixel at :data:`SAMPLE_SIDE`; None when there is none at all."""
+    from geoseg.errors import RasterReadError
+
+    for side in (SAMPLE_SIDE, 4 * SAMPLE_SIDE):
+        try:
+            return scene_stats(scene.path, scene.bands, side)
+        except RasterReadError as exc:
+            if "no valid pixels" not in str(exc):
+                raise
+    return None
 
 
 def area_stats(paths: Sequence[str | Path], bands: Sequence[int] | None = None,
@@ -349,7 +364,12 @@ def adapt(scene: Any, norm: Normalizer, ckpt: dict[str, Any] | None, *, mode: st
     if ckpt is None:
         return Adaptation(norm, False, None, scene_gsd, None)
     pooled = stats is not None
-    stats = stats or scene_stats(scene.path, scene.bands)
+    if stats is None:
+        stats = _scene_sample(scene)
+        if stats is None:  # no valid pixel found: nothing to compare (nor to map)
+            log.info("%s: no valid pixels in a decimated read; values are fed as they are",
+                     where)
+            return Adaptation(norm, False, None, scene_gsd, None)
     norm, rescaled, lines = decide(stats, norm, ckpt, mode, where)
     _say(lines, logging.DEBUG if pooled else None)
     train_gsd = TrainingImagery.of(ckpt, norm).gsd_m

@@ -250,3 +250,19 @@ def test_real_11bit_spacenet_chip_scores_like_its_8bit_rendering(realdata, tmp_p
     assert scores["u8"] > 0.1, scores  # a brief training finds some real roads
     assert abs(scores["u16"] - scores["u8"]) < 0.04, scores
     assert scores["none"] < 0.05, scores  # 11-bit values clipped at 255: no roads
+
+
+def test_nodata_is_left_out_and_an_empty_scene_is_no_error(tmp_path):
+    from geoseg.normalize import Normalizer
+
+    ckpt = {"imagery": {"dtype": "uint8", "low": [40.0], "high": [200.0], "gsd_m": 0.5}}
+    norm = Normalizer.for_dtype("uint8", [0.5], [0.25])
+    image = np.zeros((1, 100, 100), np.uint16)
+    empty = open_scene(write_geotiff(tmp_path / "empty.tif", image, nodata=0))
+    assert radiometry.adapt(empty, norm, ckpt).normalizer == norm  # nothing to compare
+    image[0, :50] = np.linspace(400, 1200, 5000).reshape(50, 100)  # the rest is nodata 0
+    half = open_scene(write_geotiff(tmp_path / "half.tif", image, nodata=0))
+    stats = radiometry.scene_stats(half.path)
+    assert stats.low[0] == pytest.approx(416, abs=1) and stats.pixels == 5000
+    new = radiometry.adapt(half, norm, ckpt).normalizer
+    assert new(np.array([[[416.0]]])) == pytest.approx(norm(np.array([[[40.0]]])), abs=1e-3)
