@@ -97,6 +97,7 @@ def _valid_samples(src, bands: Sequence[int], max_side: int,
     """(C, N) valid pixel values of an open dataset from a decimated (nearest) read of
     rows ``rows`` (default: all); GDAL uses overviews where present."""
     from rasterio.enums import Resampling
+    from rasterio.errors import RasterioIOError
     from rasterio.windows import Window
 
     r0, r1 = rows or (0, src.height)
@@ -104,9 +105,16 @@ def _valid_samples(src, bands: Sequence[int], max_side: int,
     scale = max(1.0, max(height, width) / max_side)
     shape = (len(bands), max(1, round(height / scale)), max(1, round(width / scale)))
     window = Window(0, r0, width, height)
-    image = src.read(list(bands), window=window, out_shape=shape, resampling=Resampling.nearest)
-    valid = src.read_masks(list(bands), window=window, out_shape=shape,
-                           resampling=Resampling.nearest).all(axis=0)
+    try:
+        image = src.read(list(bands), window=window, out_shape=shape,
+                         resampling=Resampling.nearest)
+        valid = src.read_masks(list(bands), window=window, out_shape=shape,
+                               resampling=Resampling.nearest).all(axis=0)
+    except RasterioIOError:
+        from geoseg.errors import RasterReadError
+
+        raise RasterReadError(f"{src.name}: cannot read pixels to measure the value range "
+                              "(truncated or corrupt file)") from None
     px = image.reshape(len(bands), -1).astype(np.float64)
     valid = valid.reshape(-1)
     if image.dtype.kind == "f":
