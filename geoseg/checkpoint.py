@@ -9,7 +9,9 @@ what prediction needs to rebuild and feed the model exactly as training did:
 ``bands`` (1-based band indexes read from scenes, or None for "all"),
 ``normalizer`` (:class:`geoseg.normalize.Normalizer` as a dict), ``tile``,
 ``threshold``, ``metrics``, ``config``, ``epoch``, ``created`` (ISO time),
-``state_dict`` and optionally ``optimizer`` / ``scheduler`` / ``scaler`` for resuming.
+``state_dict`` and optionally ``optimizer`` / ``scheduler`` / ``scaler`` for resuming,
+``imagery`` (the training imagery's dtype, 2/98 % per band and pixel size:
+:mod:`geoseg.radiometry`).  Every load is validated (:mod:`geoseg.checkpoint_checks`).
 
 Trained checkpoints are saved into the model directory (``--models-dir``, env
 ``GEOSEG_MODELS``, default ``~/.local/share/geoseg/models``) as
@@ -85,6 +87,9 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise CheckpointError(f"{path}: checkpoint is missing {', '.join(missing)}")
+    from geoseg.checkpoint_checks import validate_checkpoint
+
+    validate_checkpoint(data, str(path))  # finite weights, threshold, arch, bands (rule 7)
     data["path"] = str(path)
     return data
 

@@ -44,6 +44,7 @@ from geoseg.io.raster import (
     raster_verifier,
 )
 from geoseg.normalize import Normalizer
+from geoseg.radiometry import ImageryStats, check_mode, fit_scene
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,9 @@ def predict_scene(
     normalizer: Normalizer | None = None,
     progress: bool | None = None,
     amp: bool = True,
+    radiometry: str = "auto",
+    resample_to_training: bool = False,
+    radiometry_stats: ImageryStats | None = None,
 ) -> PredictResult:
     """Predict roads on a GeoTIFF of any size, streaming tiles through `model`.
 
@@ -221,7 +225,9 @@ def predict_scene(
     ``<out_dir>/<name>_prob.tif``, ``<name>_mask.tif`` and, with `preview`,
     ``<name>_preview.png``.  `progress`: tqdm bar (None: only on a terminal).  `amp`:
     mixed precision where the device has it (:func:`geoseg.device.amp_dtype`: CUDA, and
-    CPUs with native bf16); False runs in fp32.
+    CPUs with native bf16); False runs in fp32.  `radiometry` (auto, match, none),
+    `resample_to_training` and `radiometry_stats` (a batch's pooled statistics): the
+    imagery-domain rule of :mod:`geoseg.radiometry`.
     """
     from tqdm.auto import tqdm
 
@@ -230,6 +236,7 @@ def predict_scene(
     # cheap checks first: nothing is built or written before the inputs are known good
     _check_params(tile, overlap, batch_size, threshold)
     tta_views(tta)
+    check_mode(radiometry)
     dev = resolve_device(device)
     if isinstance(model, (str, Path)):
         model = load_checkpoint(model)
@@ -240,11 +247,14 @@ def predict_scene(
     loaded = load_model(model, normalizer)
     norm = _normalizer_for(loaded, info)
     _check_bands(info, loaded, norm)
+    record = model if isinstance(model, dict) and normalizer is None else None
+    norm, module = fit_scene(info, norm, loaded.module, record, mode=radiometry,
+                             resample=resample_to_training, stats=radiometry_stats)
     threshold = threshold if threshold is not None else loaded.threshold or DEFAULT_THRESHOLD
     # the network's activations for a batch, plus the stitcher's row band of accumulators
-    check_fits(loaded.module, len(info.bands), tile, batch_size, dev, training=False,
+    check_fits(module, len(info.bands), tile, batch_size, dev, training=False,
                extra_bytes=3 * 4 * tile * info.width)
-    predictor = TilePredictor(loaded.module, dev, tta=tta, amp=amp)
+    predictor = TilePredictor(module, dev, tta=tta, amp=amp)
     grid = TileGrid(info.height, info.width, tile, overlap)
 
     prob_path = out_dir / f"{info.name}_prob.tif"

@@ -28,6 +28,7 @@ from geoseg.batch.scenes import ScenePlan, plan_scenes
 from geoseg.errors import GeoSegError, OutputError
 from geoseg.io.files import ensure_writable_dir
 from geoseg.io.lock import FolderLock
+from geoseg.radiometry import area_rule, check_mode
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
               threshold: float | None = None, snap_m: float | None = None,
               predict_options: dict[str, Any] | None = None,
               vectorize_options: dict[str, Any] | None = None, progress: bool = True,
+              radiometry: str = "auto", resample_to_training: bool = False,
               predictor: Predictor | None = None,
               vectorizer: Vectorizer | None = None) -> BatchResult:
     """Map roads over many scenes into OUTDIR and merge them into one area layer.
@@ -121,7 +123,9 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
     its own device and rank 0 merges.  `predict_options` / `vectorize_options` are
     passed on to :func:`geoseg.predict.predict_scene` (bands, normalizer...) and
     :func:`geoseg.vectorize.vectorize_mask`; `predictor` / `vectorizer` replace those
-    steps altogether (tests, custom models).
+    steps altogether (tests, custom models).  `radiometry` / `resample_to_training`: the
+    imagery-domain rule of :mod:`geoseg.radiometry`, with statistics pooled over all
+    scenes of the area (one rescaling for the whole area: no seams between scenes).
 
     Failed scenes do not raise: they are in ``result.failed``.  Raises GeoSegError for
     unusable input as a whole (no readable scene, an AOI that intersects nothing).
@@ -129,6 +133,7 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
     out_dir = Path(out_dir)
     if model is None and predictor is None:
         raise GeoSegError("run_batch needs a model (checkpoint) or a predictor")
+    check_mode(radiometry)
     t0 = time.perf_counter()
     with distributed(device) as ctx, contextlib.ExitStack() as lock:
         plan = _plan_on_rank0(ctx, scenes, out_dir, aoi, crs, lock)
@@ -136,6 +141,7 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
         params = json.loads(json.dumps({
             "model": model_identity(model), "tta": tta, "tile": tile, "overlap": overlap,
             "threshold": threshold, "predict": predict_options or {},
+            "radiometry": radiometry, "resample_to_training": resample_to_training,
             "vectorize": vectorize_options or {}}, default=str))
         if ctx.rank == 0:
             for name, path, reason in plan.unreadable:
@@ -149,11 +155,15 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
         try:
             if todo:
                 if predictor is None:
+                    loaded = _load_model(model)
+                    stats = area_rule([s.path for s in plan.scenes], loaded, radiometry,
+                                      (predict_options or {}).get("bands"))
                     predictor = predict_with(
-                        _load_model(model), tile=tile, overlap=overlap, batch_size=batch_size,
+                        loaded, tile=tile, overlap=overlap, batch_size=batch_size,
                         tta=tta, device=rank_device(device, ctx), threshold=threshold,
                         progress=False if ctx.active or not progress else None,
-                        **(predict_options or {}))
+                        radiometry=radiometry, resample_to_training=resample_to_training,
+                        radiometry_stats=stats, **(predict_options or {}))
                 if vectorizer is None:
                     vectorizer = vectorize_with(**(vectorize_options or {}))
                 run_share(todo, out_dir, manifest, params, ctx, predictor, vectorizer, progress)

@@ -18,6 +18,7 @@ from geoseg.cli.options import (
     tta_opt,
     amp_opt,
     overwrite_opt,
+    radiometry_opts,
 )
 
 
@@ -38,10 +39,11 @@ from geoseg.cli.options import (
 @overlap_opt
 @batch_size_opt
 @threshold_opt
+@radiometry_opts
 @device_opt
 @overwrite_opt
 def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, snap_m, tta, amp, tile,
-          overlap, batch_size, threshold, device) -> None:
+          overlap, batch_size, threshold, device, radiometry, resample_to_training) -> None:
     """Map roads over SCENES (files, globs or text files listing paths) into OUTDIR.
 
     Per scene: OUTDIR/scenes/<name>/ (prob, mask, roads.gpkg); for the area:
@@ -60,7 +62,8 @@ def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, s
     result = run_batch(scenes, out_dir, ckpt, aoi=aoi, crs=crs, force=force, tta=tta,
                        device=device, tile=tile, overlap=tile_overlap(tile, overlap), batch_size=batch_size,
                        threshold=threshold, snap_m=snap_m,
-                       predict_options=None if amp else {"amp": False})
+                       predict_options=None if amp else {"amp": False},
+                       radiometry=radiometry, resample_to_training=resample_to_training)
     mp_s = f"{result.megapixels_per_s:.2f} MP/s" if result.processed else "nothing to do"
     if result.rank != 0:
         click.echo(f"rank {result.rank}: {result.processed} scenes mapped ({mp_s}), "

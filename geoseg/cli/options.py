@@ -89,3 +89,19 @@ def resolve_model_source(model, arch, backbone, models_dir):
 def tile_overlap(tile: int, overlap: int | None) -> int:
     """The --overlap value, defaulting to min(64, tile/4)."""
     return overlap if overlap is not None else min(64, tile // 4)
+
+
+def radiometry_opts(func):
+    """--radiometry auto|match|none and --resample-to-training (geoseg.radiometry)."""
+    for option in reversed([
+        click.option("--radiometry", type=click.Choice(["auto", "match", "none"]),
+                     default="auto", show_default=True,
+                     help="Scene values vs the training imagery's: auto rescales each band "
+                     "onto the training 2–98 % range when the dtype or range differs, match "
+                     "always does, none feeds the values as they are."),
+        click.option("--resample-to-training", is_flag=True,
+                     help="Resample tiles to the training pixel size when the scene's differs "
+                     "by more than 25 % (outputs stay on the scene's grid)."),
+    ]):
+        func = option(func)
+    return func

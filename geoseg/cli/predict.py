@@ -18,6 +18,7 @@ from geoseg.cli.options import (
     tta_opt,
     amp_opt,
     overwrite_opt,
+    radiometry_opts,
 )
 from geoseg.io.files import claim_outputs, output_set
 
@@ -41,10 +42,12 @@ from geoseg.io.files import claim_outputs, output_set
               help="Also write <name>_preview.png: the scene with the mask overlaid.")
 @click.option("--vector", type=click.Path(dir_okay=False, path_type=Path),
               help="Also vectorize the mask into road centerlines (.gpkg, .shp or .geojson).")
+@radiometry_opts
 @device_opt
 @overwrite_opt
 def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overlap, batch_size,
-            tta, amp, bands, threshold, float_output, overviews, preview, vector, device) -> None:
+            tta, amp, bands, threshold, float_output, overviews, preview, vector, device,
+            radiometry, resample_to_training) -> None:
     """Predict roads in SCENE (a GeoTIFF of any size) with a trained checkpoint.
 
     Writes <name>_prob.tif and <name>_mask.tif on the scene's grid (by default into
@@ -87,6 +90,8 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
             float_output=float_output,
             overviews=overviews,
             preview=preview,
+            radiometry=radiometry,
+            resample_to_training=resample_to_training,
         )
         roads = None
         if vector is not None:

@@ -18,6 +18,7 @@ from geoseg.checkpoint import checkpoint_name, default_models_dir, load_checkpoi
 from geoseg.config import RunConfig
 from geoseg.errors import BandMismatchError
 from geoseg.io.files import ensure_writable_dir
+from geoseg.radiometry import measure_training
 from geoseg.train import distributed
 from geoseg.train.loop import Trainer, TrainResult
 
@@ -70,6 +71,7 @@ def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
             "model_kwargs": dict(getattr(model, "model_kwargs", {}) or {}),
             "bands": list(cfg.data.bands) if cfg.data.bands else None,
             "normalizer": data.normalizer.to_dict(),
+            "imagery": measure_training(data.train.sources),  # geoseg.radiometry
             "tile": cfg.data.tile,
             "config": cfg.to_dict(),
         }
