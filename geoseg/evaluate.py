@@ -26,7 +26,7 @@ from pathlib import Path
 from geoseg.errors import DataError, GeoSegError
 from geoseg.io.files import write_text_output
 from geoseg.io.provenance import report_header
-from geoseg.metrics.inputs import DEFAULT_WIDTH_M, kind_of, open_pair, read_lines
+from geoseg.metrics.inputs import DEFAULT_WIDTH_M, check_overlap, kind_of, open_pair, read_lines
 from geoseg.metrics.pixel import DEFAULT_BLOCK, DEFAULT_RHO, PixelScores, ScoreAccumulator, \
     score_blockwise
 
@@ -131,6 +131,11 @@ def evaluate_pair(pred: str | Path, truth: str | Path, options: EvalOptions = Ev
         n_blocks = -(-grid.height // options.block) * -(-grid.width // options.block)
         scores = score_blockwise(read, grid.height, grid.width, rho=options.rho,
                                  block=options.block, progress=n_blocks > 4)
+        read.check()
+    c = scores.confusion
+    if c.tp + c.fp + c.fn == 0:
+        log.info("%s: no road in %s nor in %s over %d valid pixels: IoU, precision, recall "
+                 "and F1 are 1 (perfect agreement)", name, truth, pred, c.total)
     return PairResult(name, str(pred), str(truth), "pixel", scores.to_dict(), scores)
 
 
@@ -141,6 +146,10 @@ def evaluate_pairs(pairs: Sequence[tuple[str | Path, str | Path]],
 
     if not pairs:
         raise DataError("no prediction/truth pair to score")
+    # every pair must have pixels to score: extents first (headers only), so a run over
+    # many pairs does not stop late; all-nodata pairs are refused as they are scored
+    for pred, truth in pairs:
+        check_overlap(pred, truth)
     report = EvaluationReport(options=options)
     seen: dict[str, int] = {}
     for pred, truth in tqdm(pairs, desc="evaluate", unit="pair", disable=len(pairs) < 2):

@@ -264,3 +264,123 @@ def test_bad_inputs_raise_one_sentence_errors(tmp_path, geotiff_factory):
         evaluate_pair(good, pts)
     with pytest.raises(DataError, match="no prediction"):
         evaluate_pairs([])
+
+
+# -- scores only over data that exists (issue 12, rule 4) ------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_no_overlap_is_an_error_naming_both_files_for_every_dtype(geotiff_factory, dtype):
+    truth = geotiff_factory(band(slice(10, 14)), "truth.tif")
+    far = geotiff_factory(band(slice(10, 14), dtype=dtype), "far.tif", origin=(X0 + 1000, Y0))
+    with pytest.raises(DataError, match=r"far\.tif and .*truth\.tif do not overlap"):
+        evaluate_pair(far, truth)  # was IoU 1.0 (uint8) and 0.0 (float32)
+    # touching edges share no pixel either
+    beside = geotiff_factory(band(slice(10, 14), dtype=dtype), "beside.tif",
+                             origin=(X0 + 64 * 0.5, Y0))
+    with pytest.raises(DataError, match="do not overlap"):
+        evaluate_pair(beside, truth)
+
+
+@pytest.mark.parametrize("pred", [np.full((64, 64), 7, np.uint8),
+                                  np.full((64, 64), 7, np.float32),
+                                  np.full((64, 64), np.nan, np.float32)],
+                         ids=["uint8-nodata", "float-nodata", "float-nan-untagged"])
+def test_all_nodata_prediction_is_an_error_whatever_its_dtype(geotiff_factory, pred):
+    truth = geotiff_factory(band(slice(10, 14)), "truth.tif")
+    nodata = None if np.isnan(pred).any() else 7
+    path = geotiff_factory(pred, "pred.tif", nodata=nodata)
+    with pytest.raises(DataError, match=r"pred\.tif has no valid pixel over .*truth\.tif"):
+        evaluate_pair(path, truth)
+
+
+def test_nodata_rule_is_the_same_for_uint8_and_float_predictions(geotiff_factory):
+    """Shifted by 16 columns (warped onto the truth grid), nodata in a strip, NaN in a
+    float: the same pixels are scored and the same counts come out."""
+    truth = band(slice(10, 14))
+    truth[:, 40:44] = 1
+    t = geotiff_factory(truth, "truth.tif")
+    pred = band(slice(10, 14))
+    pred[:, 24:28] = 1  # the truth's vertical road, in the shifted grid
+    pred[:, :4] = 9  # nodata strip
+    results = []
+    for dtype in (np.uint8, np.float32):
+        p = geotiff_factory(pred.astype(dtype), f"p_{np.dtype(dtype).name}.tif", nodata=9,
+                            origin=(X0 + 8, Y0))
+        results.append(evaluate_pair(p, t).pixel.confusion)
+    nan = pred.astype(np.float32)
+    nan[pred == 9] = np.nan  # NaN is nodata even without a nodata tag
+    results.append(evaluate_pair(geotiff_factory(nan, "p_nan.tif", origin=(X0 + 8, Y0)),
+                                 t).pixel.confusion)
+    assert results[0] == results[1] == results[2]
+    assert results[0].total == 64 * (48 - 4)  # 48 shared columns minus the nodata strip
+    assert results[0].fp == results[0].fn == 0
+
+
+def test_truth_all_nodata_or_disjoint_nodata_is_an_error(geotiff_factory):
+    pred = geotiff_factory(band(slice(10, 14)), "pred.tif")
+    blank = geotiff_factory(np.full((64, 64), 255, np.uint8), "blank.tif", nodata=255)
+    with pytest.raises(DataError, match=r"blank\.tif has no valid pixel under .*pred\.tif"):
+        evaluate_pair(pred, blank)
+    left = band(slice(10, 14))
+    left[:, 32:] = 9
+    right = band(slice(10, 14))
+    right[:, :32] = 9
+    with pytest.raises(DataError, match="no valid pixel in common"):
+        evaluate_pair(geotiff_factory(left, "l.tif", nodata=9),
+                      geotiff_factory(right, "r.tif", nodata=9))
+
+
+def test_empty_truth_over_valid_pixels_is_data(geotiff_factory, caplog):
+    """No road in the truth is a real answer: road-free predicted road-free is perfect
+    agreement (the Jaccard index of two empty sets is 1), any predicted road scores 0."""
+    import logging
+
+    empty = geotiff_factory(np.zeros((64, 64), np.uint8), "empty_mask.tif")
+    with caplog.at_level(logging.INFO, logger="geoseg.evaluate"):
+        r = evaluate_pair(geotiff_factory(np.zeros((64, 64), np.uint8)), empty)
+    assert r.scores["iou"] == 1.0 and r.pixel.confusion.tn == 64 * 64
+    assert "perfect agreement" in caplog.text
+    wrong = evaluate_pair(geotiff_factory(band(slice(1, 3))), empty)
+    assert (wrong.scores["iou"], wrong.scores["precision"]) == (0.0, 0.0)
+
+
+def test_a_pair_without_pixels_stops_a_folder_run_before_any_scoring(geotiff_factory):
+    good = (geotiff_factory(band(slice(1, 3)), "a_pred.tif"),
+            geotiff_factory(band(slice(1, 3)), "a_mask.tif"))
+    far = (geotiff_factory(band(slice(1, 3)), "b_pred.tif", origin=(X0 + 1000, Y0)),
+           geotiff_factory(band(slice(1, 3)), "b_mask.tif"))
+    with pytest.raises(DataError, match=r"b_pred\.tif and .*b_mask\.tif do not overlap"):
+        evaluate_pairs([good, far])  # not a summary that silently lacks pair b
+    nodata = (geotiff_factory(np.zeros((64, 64), np.uint8), "c_pred.tif", nodata=0), good[1])
+    with pytest.raises(DataError, match=r"c_pred\.tif has no valid pixel"):
+        evaluate_pairs([good, nodata])
+
+
+def test_vector_truth_outside_the_raster_is_an_error(tmp_path, geotiff_factory):
+    pred = geotiff_factory(band(slice(9, 11)), "pred.tif")
+    away = write_lines(tmp_path / "away.gpkg", [LineString([(X0 + 500, Y0), (X0 + 600, Y0)])])
+    with pytest.raises(DataError, match=r"away\.gpkg and .*pred\.tif: the roads lie outside"):
+        evaluate_pair(pred, away)
+
+
+def test_bad_vector_truths_are_one_sentence_naming_the_file(tmp_path, geotiff_factory):
+    pred = geotiff_factory(band(slice(9, 11)), "pred.tif")
+    empty = tmp_path / "empty.geojson"
+    empty.write_text('{"type": "FeatureCollection", "features": []}')
+    # an empty FeatureCollection is an empty network: a score for a raster, 0 for lines
+    assert evaluate_pair(pred, empty).scores["recall"] == 1.0
+    lines = write_lines(tmp_path / "lines.gpkg", [LineString([(X0, Y0 - 5), (X0 + 30, Y0 - 5)])])
+    assert evaluate_pair(lines, empty).scores["apls"] == 0.0  # was a traceback (UTM guess)
+    with pytest.raises(DataError, match="both road networks are empty"):
+        evaluate_pair(empty, empty)
+    one = tmp_path / "one_point.geojson"
+    one.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                   '"properties": {}, "geometry": {"type": "LineString", "coordinates": '
+                   '[[500001, 3999990]]}}]}')
+    with pytest.raises(VectorReadError, match=r"one_point\.geojson: feature 0 .*at least two"):
+        evaluate_pair(pred, one)
+    wide = write_lines(tmp_path / "wide.geojson", [LineString([(X0, Y0 - 5), (X0 + 30, Y0 - 5)])],
+                       width_m=["wide"])
+    with pytest.raises(VectorReadError, match=r"wide\.geojson: width_m must be a number.*'wide'"):
+        evaluate_pair(pred, wide)

@@ -8,6 +8,14 @@ both scenes still had context on every side, far from their edge effects.  Lines
 cut at the seams and the ends that meet on a seam (from different scenes, within
 ``snap_m``) are moved to their midpoint and the pieces are fused, so a road crossing a
 scene border is one continuous line.
+
+A road running along a seam is seen by both scenes, a little differently, and each keeps
+its own version on its side of the seam: two lines side by side over one road.  Such
+stretches — a line within the two half widths of another line for longer than a
+crossing or a junction would explain — are kept once
+(:func:`drop_side_by_side`): the longer line stays, the other is cut there and its cut
+ends are joined to the line that stayed, which is split at those points so the network
+stays routable.
 """
 
 from __future__ import annotations
@@ -241,6 +249,111 @@ def join_at_seams(pieces: list[dict], cores: Sequence[Any], snap_m: float) -> li
     return lines
 
 
+SIDE_BY_SIDE_RUN = 4.0  # a stretch this many reaches long (reach: the half widths summed)
+
+
+def _intervals_outside(total: float, covered: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The parts of [0, total] outside the (possibly overlapping) `covered` intervals."""
+    out, at = [], 0.0
+    for a, b in sorted(covered):
+        if a > at:
+            out.append((at, a))
+        at = max(at, b)
+    if at < total:
+        out.append((at, total))
+    return out
+
+
+def drop_side_by_side(lines: list[dict], default_width_m: float = 4.0) -> list[dict]:
+    """Keep one line where lines of different scenes run side by side over one road.
+
+    A stretch of a line lying within ``reach`` (the two lines' half widths summed) of a
+    longer line for more than :data:`SIDE_BY_SIDE_RUN` reaches is the same road mapped
+    twice (a crossing at more than ~15°, or a junction, stays shorter than that).  The
+    stretch is removed; each cut end is joined by a straight step to the nearest point of
+    the line that stayed, and that line is split there, so the two still share a node.
+    Returns the new list of line dicts.
+    """
+    import shapely
+    import shapely.ops
+
+    if len(lines) < 2:
+        return lines
+    widths = np.array([ln["width_m"] for ln in lines], float)
+    fallback = float(np.nanmedian(widths)) if np.isfinite(widths).any() else default_width_m
+    half = np.where(np.isfinite(widths), widths, fallback) / 2.0
+    geoms = [shapely.linestrings(ln["coords"]) for ln in lines]
+    order = sorted(range(len(lines)), key=lambda k: (-geoms[k].length, k))
+    rank = np.empty(len(lines), int)
+    rank[order] = np.arange(len(lines))
+    tree = shapely.STRtree(geoms)
+    kept: list[dict] = []  # line dicts (with their "half" width while working)
+    kept_geoms: list[Any] = []
+    pieces_of: dict[int, list[int]] = {}  # line -> its kept pieces
+    splits: dict[int, list[np.ndarray]] = {}
+    reach_max = 2 * float(half.max())
+    for k in order:
+        ln, h, geom = lines[k], float(half[k]), geoms[k]
+        earlier = [int(i) for i in tree.query(geom, predicate="dwithin", distance=reach_max)
+                   if rank[i] < rank[k]]
+        near = [j for i in earlier for j in pieces_of.get(i, [])]
+        pieces_of[k] = []
+        covered, covered_by = [], []
+        for j in near:
+            reach = h + kept[j]["half"]
+            zone = shapely.buffer(kept_geoms[j], reach, cap_style="flat")
+            inside = shapely.intersection(geom, zone)
+            if inside.is_empty:
+                continue
+            if inside.geom_type == "MultiLineString":
+                inside = shapely.line_merge(inside)
+            for part in shapely.get_parts(inside):
+                if part.geom_type != "LineString" or part.length <= SIDE_BY_SIDE_RUN * reach:
+                    continue
+                a, b = sorted((geom.project(shapely.Point(part.coords[0])),
+                               geom.project(shapely.Point(part.coords[-1]))))
+                covered.append((a, b))
+                covered_by.append(j)
+        if not covered:
+            pieces_of[k].append(len(kept))
+            kept.append({**ln, "half": h})
+            kept_geoms.append(geom)
+            continue
+        log.debug("line of %s runs beside another over %.1f m: kept once", ln["scenes"],
+                  sum(b - a for a, b in covered))
+        for a, b in _intervals_outside(geom.length, covered):
+            piece = shapely.ops.substring(geom, a, b)
+            if piece.geom_type != "LineString" or piece.length <= 2 * h:
+                continue  # a tail beside the end of the line that stayed
+            coords = np.asarray(piece.coords)[:, :2]
+            for at_end, cut in ((False, a > 0), (True, b < geom.length)):
+                if not cut:
+                    continue
+                end = shapely.Point(coords[-1] if at_end else coords[0])
+                j = min(covered_by, key=lambda q: kept_geoms[q].distance(end))
+                target = shapely.get_coordinates(
+                    shapely.ops.nearest_points(kept_geoms[j], end)[0])[0]
+                coords = np.vstack([coords, target]) if at_end else np.vstack([target, coords])
+                splits.setdefault(j, []).append(target)
+            pieces_of[k].append(len(kept))
+            kept.append({**ln, "coords": coords, "half": h})
+            kept_geoms.append(shapely.linestrings(coords))
+    out = []
+    for j, ln in enumerate(kept):
+        ln = {key: value for key, value in ln.items() if key != "half"}
+        geom = kept_geoms[j]
+        cuts = sorted({round(geom.project(shapely.Point(p)), 9) for p in splits.get(j, [])})
+        cuts = [c for c in cuts if 0 < c < geom.length]
+        if not cuts:
+            out.append(ln)
+            continue
+        for a, b in zip([0.0, *cuts], [*cuts, geom.length]):
+            piece = shapely.ops.substring(geom, a, b)
+            if piece.geom_type == "LineString" and piece.length > 0:
+                out.append({**ln, "coords": np.asarray(piece.coords)[:, :2]})
+    return out
+
+
 def node_ids(lines: list[dict]) -> tuple[list[int], list[int]]:
     """node_from / node_to: shared ids for line ends at the same place (1 mm)."""
     ids: dict[tuple[int, int], int] = {}
@@ -271,7 +384,7 @@ def merge_lines(scene_lines: Sequence[Any], footprints: Sequence[Any], names: Se
     km = [0.0] * len(footprints)
     for pc in pieces:
         km[pc["scene"]] += float(shapely.length(shapely.linestrings(pc["coords"]))) / 1000.0
-    lines = join_at_seams(pieces, cores, snap_m)
+    lines = drop_side_by_side(join_at_seams(pieces, cores, snap_m))
     lines.sort(key=lambda ln: (ln["coords"][0][0], ln["coords"][0][1], len(ln["coords"])))
     geoms = [shapely.linestrings(ln["coords"]) for ln in lines]
     node_from, node_to = node_ids(lines)

@@ -31,7 +31,7 @@ from geoseg.cli.options import (
               help="Area of interest (any vector file): skip scenes outside it, clip roads to it.")
 @click.option("--crs", help="CRS of the merged outputs, e.g. EPSG:32633 [default: the first scene's, or its UTM zone].")
 @click.option("--force", is_flag=True, help="Redo every scene, even those finished earlier.")
-@click.option("--snap", "snap_m", type=float,
+@click.option("--snap", "snap_m", type=click.FloatRange(0),
               help="Join road ends across scene borders within this many metres [default: 8 px, ≥ 3 m].")
 @tta_opt
 @amp_opt

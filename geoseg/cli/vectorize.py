@@ -7,6 +7,8 @@ import click
 from geoseg.cli.options import overwrite_opt
 from geoseg.io.files import claim_outputs
 
+METRES = click.FloatRange(0)  # lengths and areas on the ground: the same check as the library's
+
 
 @click.command("vectorize")
 @click.argument("mask", type=click.Path(dir_okay=False))
@@ -14,15 +16,15 @@ from geoseg.io.files import claim_outputs
               help="Output layer: .gpkg (recommended), .shp or .geojson.")
 @click.option("--prob", type=click.Path(dir_okay=False),
               help="Probability raster on the mask's grid, for the mean_prob attribute.")
-@click.option("--min-blob-m2", type=float,
+@click.option("--min-blob-m2", type=METRES,
               help="Drop road blobs smaller than this [max(20 m², 32 px)].")
-@click.option("--hole-m2", type=float, help="Fill holes smaller than this [max(20 m², 32 px)].")
-@click.option("--prune-m", type=float,
+@click.option("--hole-m2", type=METRES, help="Fill holes smaller than this [max(20 m², 32 px)].")
+@click.option("--prune-m", type=METRES,
               help="Remove dead-end spurs shorter than this [max(10 m, 5 px)].")
-@click.option("--bridge-m", type=float,
+@click.option("--bridge-m", type=METRES,
               help="Join aligned dead ends closer than this [max(10 m, 4 px)].")
-@click.option("--simplify-m", type=float, help="Douglas–Peucker tolerance [1 pixel].")
-@click.option("--block-size", type=int, default=4096, show_default=True,
+@click.option("--simplify-m", type=METRES, help="Douglas–Peucker tolerance [1 pixel].")
+@click.option("--block-size", type=click.IntRange(64), default=4096, show_default=True,
               help="Process the mask in blocks of this many pixels (bounded memory).")
 @click.option("--no-style", is_flag=True, help="Do not write the QGIS .qml style.")
 @overwrite_opt

@@ -197,6 +197,7 @@ def read_roads(path: str | Path, layer: str | None = None) -> geopandas.GeoDataF
     holds QGIS's ``layer_styles`` table).
     """
     import pyogrio
+    import shapely
 
     path = readable_path(path)
     note_input(path)
@@ -211,3 +212,31 @@ def read_roads(path: str | Path, layer: str | None = None) -> geopandas.GeoDataF
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise VectorReadError(f"{path}: cannot read vector layer ({str(exc).splitlines()[0]})"
                               ) from None
+    except shapely.errors.GEOSException as exc:  # e.g. a LineString of one point
+        raise VectorReadError(f"{path}: {_broken_feature(path, layer)} has a geometry that "
+                              f"cannot be built ({_geos_reason(exc)})") from None
+
+
+def _geos_reason(exc: Exception) -> str:
+    text = str(exc).splitlines()[0].split(": ", 1)[-1]
+    if "point array must contain 0 or >1 elements" in text:
+        return "a line needs at least two points"
+    return text
+
+
+def _broken_feature(path: Path, layer: str | None) -> str:
+    """'feature <fid>' of the first feature whose geometry GEOS refuses (or 'a feature')."""
+    import pyogrio.raw
+    import shapely
+
+    try:
+        _, fids, geoms, _ = pyogrio.raw.read(path, layer=layer, read_geometry=True,
+                                             return_fids=True, columns=[])
+    except Exception:  # noqa: BLE001 - only to name the feature; the caller reports
+        return "a feature"
+    for fid, wkb in zip(fids, geoms):
+        try:
+            shapely.from_wkb(wkb)
+        except shapely.errors.GEOSException:
+            return f"feature {fid}"
+    return "a feature"

@@ -18,8 +18,8 @@ Algorithm, for one direction A → B (truth → proposal, then proposal → trut
 5. C(A→B) = 1 − mean(pair scores); APLS = harmonic mean of C(truth→prop) and
    C(prop→truth) (0 when either is 0).
 
-Empty networks: both empty → every score 1.0 (the pixel metrics' convention); one empty
-→ 0.  A direction with no pair to score (for instance all paths shorter than
+Empty networks: both empty is no data to score (:class:`~geoseg.errors.DataError`); one
+empty → 0.  A direction with no pair to score (for instance all paths shorter than
 ``min_path_length_m``) scores 0, as in the reference.
 
 Junction F1: nodes of degree ≥ 3 of both (bare) graphs, matched one-to-one within
@@ -75,6 +75,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
+from geoseg.errors import DataError
 from geoseg.metrics.graph import (
     COINCIDENT_M,
     build_graph,
@@ -218,9 +219,10 @@ def apls(truth, proposal, *, crs=None, control_spacing_m: float = 50.0, snap_m: 
     jf1, jp, jr, njt, njp = junction_scores(g_t, g_p, junction_radius_m)
     lt, lp = total_length(g_t), total_length(g_p)
     crs_name = work.to_string() if work is not None else None
+    if lt == 0 and lp == 0:
+        raise DataError("both road networks are empty: no road to score")
     if lt == 0 or lp == 0:
-        both = 1.0 if lt == lp else 0.0
-        return AplsResult(both, both, both, jf1, jp, jr, njt, njp, 0, 0, lt, lp, crs_name)
+        return AplsResult(0.0, 0.0, 0.0, jf1, jp, jr, njt, njp, 0, 0, lt, lp, crs_name)
     rng = np.random.default_rng(seed)
     args = (control_spacing_m, snap_m, min_path_length_m, max_nodes, rng)
     c_tp, n_tp = _direction(g_t, g_p, *args)

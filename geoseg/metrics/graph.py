@@ -77,13 +77,10 @@ def to_metric_lines(truth, proposal, crs=None) -> tuple[list[LineString], list[L
         raise DataError("one road network has a CRS and the other has none")
     work = t_crs
     if not is_metric_crs(t_crs):
-        sample = t_lines or p_lines
+        sample, sample_crs = (t_lines, t_crs) if t_lines else (p_lines, p_crs)
         if not sample:
             return t_lines, p_lines, t_crs
-        if not t_crs.is_geographic:
-            sample = gpd.GeoSeries(sample, crs=t_crs).to_crs("EPSG:4326")
-        work = gpd.GeoSeries(sample, crs=t_crs if t_crs.is_geographic else "EPSG:4326") \
-            .estimate_utm_crs()
+        work = gpd.GeoSeries(sample, crs=sample_crs).to_crs("EPSG:4326").estimate_utm_crs()
 
     def project(lines, src):
         if not lines or src == work:

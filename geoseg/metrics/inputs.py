@@ -10,8 +10,15 @@ metres — through a local UTM zone when the grid is geographic.
 Binarisation: integer rasters are roads where non-zero (0/1 and 0/255 masks); float
 rasters where ≥ 0.5.  With a `threshold` (0–1, for probability rasters) roads are pixels
 ≥ threshold, integer rasters being read as probability × dtype max (uint8 0–255, the
-``prob.tif`` convention).  Nodata (nodata value, internal mask or alpha, and prediction
-pixels outside the prediction's extent) is excluded from scoring.
+``prob.tif`` convention).
+
+Nodata — one rule for every dtype, integer or float, prediction or truth: a pixel is
+scored only where both files have data.  A raster has no data at its nodata value, where
+its internal mask or alpha band says so, at NaN (float rasters, with or without a
+nodata value) and outside its extent (a prediction warped onto the truth's grid); a
+vector layer has data wherever the raster it is placed on has.  No pixel left — the two
+files do not overlap, or one of them is nodata where the other has data — is an error
+naming both files (:class:`~geoseg.errors.DataError`), never a score.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geoseg.errors import GridMismatchError, RasterReadError, VectorReadError
+from geoseg.errors import DataError, GridMismatchError, RasterReadError, VectorReadError
 from geoseg.io.raster import open_raster
 
 log = logging.getLogger(__name__)
@@ -77,8 +84,10 @@ class RasterMask:
             log.warning("%s: %d bands, scoring band 1", path, src.count)
         self.grid = Grid(src.height, src.width, src.transform, src.crs)
         self.ds = src
+        self.alpha: int | None = None  # band of the warp's alpha: outside the extent
         if grid is not None and not self._same_grid(grid):
             self.ds = stack.enter_context(self._warped(src, grid))
+            self.alpha = self.ds.count
             self.grid = grid
 
     def _same_grid(self, grid: Grid) -> bool:
@@ -114,17 +123,24 @@ class RasterMask:
         try:
             values = self.ds.read(1, window=win)
             valid = self.ds.read_masks(1, window=win) > 0
+            if self.alpha is not None:  # GDAL flags the alpha on integer bands only
+                valid &= self.ds.read(self.alpha, window=win) > 0
         except RasterioIOError:
             raise RasterReadError(f"{self.path}: cannot read its pixels (truncated or "
                                   "corrupt file)") from None
+        if values.dtype.kind == "f":
+            valid &= ~np.isnan(values)
         return binarize(values, self.threshold), valid
 
 
 class VectorMask:
     """Road centerlines rasterized on a grid as polygons of their width, per window."""
 
-    def __init__(self, path: Path, grid: Grid, default_width_m: float = DEFAULT_WIDTH_M):
+    def __init__(self, path: Path, grid: Grid, default_width_m: float = DEFAULT_WIDTH_M,
+                 raster: Path | None = None):
         import shapely
+        from rasterio.transform import array_bounds
+        from shapely.geometry import box
 
         if grid.crs is None:
             raise GridMismatchError(f"{path}: vector roads cannot be placed on a raster "
@@ -133,6 +149,10 @@ class VectorMask:
         polys = road_polygons(path, grid.crs, default_width_m)
         self.polys = np.asarray(polys, dtype=object)
         self.tree = shapely.STRtree(self.polys)
+        extent = box(*array_bounds(grid.height, grid.width, grid.transform))
+        if len(polys) and not self.tree.query(extent, predicate="intersects").size:
+            raise DataError(f"{path} and {raster}: the roads lie outside the raster "
+                            "(no overlap): no pixel to score")
 
     def read(self, row: int, col: int, rows: int, cols: int) -> tuple[np.ndarray, None]:
         from rasterio.features import rasterize
@@ -174,7 +194,14 @@ def road_polygons(path: Path, crs, default_width_m: float) -> list:
     target = CRS.from_user_input(crs)
     widths = np.full(len(df), float(default_width_m))
     if "width_m" in df.columns:
-        given = np.asarray(df["width_m"], dtype=float)
+        import pandas as pd
+
+        given = pd.to_numeric(df["width_m"], errors="coerce")
+        text = given.isna() & df["width_m"].notna()
+        if text.any():
+            raise VectorReadError(f"{path}: width_m must be a number of metres, found "
+                                  f"{df['width_m'][text].iloc[0]!r}")
+        given = np.asarray(given, dtype=float)
         ok = np.isfinite(given) & (given > 0)
         widths[ok] = given[ok]
     if df.empty:
@@ -184,12 +211,67 @@ def road_polygons(path: Path, crs, default_width_m: float) -> list:
     return list(buffered.to_crs(target).values)
 
 
+def check_overlap(pred: str | Path, truth: str | Path) -> None:
+    """DataError naming both files when two rasters' extents do not overlap (headers
+    only; rasters without a CRS are matched pixel for pixel and always overlap)."""
+    from rasterio.warp import transform_bounds
+    from shapely.geometry import box
+
+    pred, truth = Path(pred), Path(truth)
+    if (kind_of(pred), kind_of(truth)) != ("raster", "raster"):
+        return
+    with open_raster(pred) as p, open_raster(truth) as t:
+        if p.crs is None or t.crs is None:
+            return
+        try:
+            bounds = transform_bounds(p.crs, t.crs, *p.bounds, densify_pts=21)
+        except Exception:  # a CRS pair pyproj cannot relate: the warp will say so
+            return
+        common = box(*bounds).intersection(box(*t.bounds))
+    if common.area <= 0:
+        raise DataError(f"{pred} and {truth} do not overlap: no pixel to score")
+
+
+class PairReader:
+    """``reader(row, col, rows, cols)`` → ``(pred_mask, truth_mask, valid)``, noting
+    whether each file had data anywhere, for :meth:`check`."""
+
+    def __init__(self, pred: Path, truth: Path, p, t) -> None:
+        self.pred, self.truth, self.p, self.t = pred, truth, p, t
+        self.pred_data = self.truth_data = self.both_data = False
+
+    def __call__(self, row: int, col: int, rows: int, cols: int):
+        pm, pv = self.p.read(row, col, rows, cols)
+        tm, tv = self.t.read(row, col, rows, cols)
+        valid = pv if tv is None else tv if pv is None else pv & tv
+        self.pred_data = self.pred_data or pv is None or bool(pv.any())
+        self.truth_data = self.truth_data or tv is None or bool(tv.any())
+        self.both_data = self.both_data or valid is None or bool(valid.any())
+        return pm, tm, valid
+
+    def check(self) -> None:
+        """DataError naming both files when no pixel had data in both (call after
+        every block was read)."""
+        if self.both_data:
+            return
+        pred, truth = self.pred, self.truth
+        if not self.pred_data:
+            raise DataError(f"{pred} has no valid pixel over {truth} (all nodata there): "
+                            "no pixel to score")
+        if not self.truth_data:
+            raise DataError(f"{truth} has no valid pixel under {pred} (all nodata there): "
+                            "no pixel to score")
+        raise DataError(f"{pred} and {truth} have no valid pixel in common (each is nodata "
+                        "where the other has data): no pixel to score")
+
+
 @contextlib.contextmanager
 def open_pair(pred: str | Path, truth: str | Path, *, threshold: float | None = None,
               truth_threshold: float | None = None,
-              default_width_m: float = DEFAULT_WIDTH_M) -> Iterator[tuple[Grid, object]]:
+              default_width_m: float = DEFAULT_WIDTH_M) -> Iterator[tuple[Grid, PairReader]]:
     """Yield ``(grid, read)`` where ``read(row, col, rows, cols)`` gives
-    ``(pred_mask, truth_mask, valid)`` for :func:`geoseg.metrics.pixel.score_blockwise`."""
+    ``(pred_mask, truth_mask, valid)`` for :func:`geoseg.metrics.pixel.score_blockwise`;
+    ``read.check()`` afterwards refuses a pair without a pixel to score."""
     pred, truth = Path(pred), Path(truth)
     kinds = kind_of(pred), kind_of(truth)
     import rasterio
@@ -199,20 +281,14 @@ def open_pair(pred: str | Path, truth: str | Path, *, threshold: float | None = 
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB))
         if kinds == ("vector", "vector"):
             raise ValueError("two vector layers are scored with APLS, not pixel metrics")
+        check_overlap(pred, truth)
         if kinds[1] == "raster":
             t = RasterMask(truth, stack, truth_threshold)
             grid = t.grid
             p = RasterMask(pred, stack, threshold, grid) if kinds[0] == "raster" \
-                else VectorMask(pred, grid, default_width_m)
+                else VectorMask(pred, grid, default_width_m, raster=truth)
         else:
             p = RasterMask(pred, stack, threshold)
             grid = p.grid
-            t = VectorMask(truth, grid, default_width_m)
-
-        def read(row: int, col: int, rows: int, cols: int):
-            pm, pv = p.read(row, col, rows, cols)
-            tm, tv = t.read(row, col, rows, cols)
-            valid = pv if tv is None else tv if pv is None else pv & tv
-            return pm, tm, valid
-
-        yield grid, read
+            t = VectorMask(truth, grid, default_width_m, raster=pred)
+        yield grid, PairReader(pred, truth, p, t)

@@ -5,9 +5,10 @@ a true mask, nodata pixels excluded: IoU = TP/(TP+FP+FN), precision = TP/(TP+FP)
 recall = TP/(TP+FN), F1 = 2TP/(2TP+FP+FN), accuracy = (TP+TN)/valid pixels.
 
 Empty cases follow scikit-learn with ``zero_division=1.0``: a metric whose denominator
-is zero is 1.0.  So empty truth + empty prediction scores IoU = precision = recall =
-F1 = 1.0 (perfect agreement: a road-free tile predicted road-free must not drag a mean
-down); empty prediction on a tile with roads gives precision 1.0, recall 0, IoU = F1 = 0;
+is zero is 1.0.  So empty truth + empty prediction *over valid pixels* scores IoU =
+precision = recall = F1 = 1.0 (perfect agreement, as the Jaccard index of two empty sets
+is defined: a road-free tile predicted road-free must not drag a mean down); no valid
+pixel at all is no score (:class:`ScoreAccumulator` and ``geoseg.evaluate`` refuse it); empty prediction on a tile with roads gives precision 1.0, recall 0, IoU = F1 = 0;
 roads predicted on a road-free tile give precision 0, recall 1.0, IoU = F1 = 0.  F1 and
 IoU are computed from the counts, never from precision/recall, exactly as sklearn does.
 
@@ -234,10 +235,14 @@ class ScoreAccumulator:
     per_image: dict[str, PixelScores] = field(default_factory=dict)
 
     def add(self, name: str, scores: PixelScores) -> None:
+        """Add one image's scores; an image without a valid pixel is refused (it has
+        no score, and must not vanish from the summary unnoticed)."""
+        from geoseg.errors import DataError
+
         if name in self.per_image:
             raise ValueError(f"{name}: already scored")
         if scores.confusion.total == 0:
-            log.warning("%s: no valid pixel; left out of the per-image mean", name)
+            raise DataError(f"{name}: no valid pixel: no score to add")
         self.per_image[name] = scores
 
     @property
@@ -249,8 +254,8 @@ class ScoreAccumulator:
         return total
 
     def mean(self) -> dict[str, float]:
-        """Mean over images (with at least one valid pixel) of each per-image metric."""
-        rows = [s.metrics() for s in self.per_image.values() if s.confusion.total]
+        """Mean over images of each per-image metric."""
+        rows = [s.metrics() for s in self.per_image.values()]
         if not rows:
             return {}
         return {k: float(np.mean([row[k] for row in rows])) for k in rows[0]}

@@ -204,9 +204,15 @@ class RoadGraph:
                 self._contract(eid)
 
     def _contract(self, eid: int) -> None:
-        e = self.remove(eid)
+        e = self.edges[eid]
         u, v = e.u, e.v
         middle = e.rc[len(e.rc) // 2].copy()
+        # the junction's extent (its two nodes plus the road's half width): its arms
+        # are cut back to this circle before they are joined to the middle, so arms
+        # leaving one node side by side do not share the last stretch into it
+        radius = max(float(np.hypot(*(self.position(n) - middle))) for n in (u, v)) \
+            + e.half_width() / self.pixel.mean
+        self.remove(eid)
         for other in list(self.incident.get(v, ())):
             if other not in self.edges:
                 continue
@@ -217,8 +223,35 @@ class RoadGraph:
         self.moved.pop(v, None)
         self.incident[u].extend(moved)
         for other in set(self.incident[u]):
+            self.trim_end(other, u, middle, radius)
             self.attach(other, u, middle)
         self.moved[u] = middle
+
+    def trim_end(self, eid: int, node: int, centre: np.ndarray, radius: float) -> None:
+        """Drop the vertices of edge `eid` within `radius` pixels of `centre` from its
+        `node` end(s), keeping at least the vertex at its other end.
+
+        The edge keeps its length: the cut is inside a junction that the edge is about
+        to be joined to again, and repairs judge an arm by its length to that junction
+        (shrinking it here would let the junction swallow its arms one by one).
+        """
+        e = self.edges[eid]
+        near = np.hypot(*(e.rc - centre).T) <= radius + 1e-9
+        n = len(near)
+        head = int(np.argmin(near)) if not near.all() else n
+        tail = int(np.argmin(near[::-1])) if not near.all() else n
+        if e.u == e.v:
+            head, tail = min(head, n - 1), min(tail, max(n - 1 - head, 0))
+        elif e.u == node:
+            head, tail = min(head, n - 1), 0
+        else:
+            head, tail = 0, min(tail, n - 1)
+        if head == 0 and tail == 0:
+            return
+        keep = slice(head, n - tail)
+        e.rc, e.dist = e.rc[keep], e.dist[keep]
+        if e.prob is not None:
+            e.prob = e.prob[keep]
 
 
 

@@ -3,8 +3,8 @@
 Pipeline: remove small blobs / fill small holes → skeletonize → skeleton graph (skan),
 block by block → merge through degree-2 nodes (joins seams) → collapse junction
 clusters → prune short spurs → trim end hooks → extend dead ends to the scene edge →
-bridge aligned gaps
-→ Douglas–Peucker → CRS coordinates and attributes.
+bridge aligned gaps → one line where two run over the same road → Douglas–Peucker →
+CRS coordinates and attributes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ from geoseg.vectorize.blocks import build_graph
 from geoseg.vectorize.graph import RoadGraph
 from geoseg.vectorize.lines import graph_to_roads
 from geoseg.vectorize.params import VectorizeParams, pixel_size_m
-from geoseg.vectorize.repair import bridge_gaps, extend_to_border, prune_spurs, trim_dead_ends
+from geoseg.vectorize.repair import (
+    bridge_gaps,
+    drop_duplicates,
+    extend_to_border,
+    prune_spurs,
+    trim_dead_ends,
+)
 from geoseg.vectorize.source import check_same_grid, open_grid
 
 if TYPE_CHECKING:
@@ -41,6 +47,7 @@ def refine(graph: RoadGraph, params: VectorizeParams) -> None:
     trim_dead_ends(graph)
     extend_to_border(graph)
     bridge_gaps(graph, params.bridge_m, params.bridge_angle_deg)
+    drop_duplicates(graph)
 
 
 def vectorize_mask(

@@ -1,8 +1,8 @@
 """Topology repairs on the whole road graph, after the blocks are joined.
 
 Prune short dead-end spurs, trim thinning hooks at dead ends, carry dead ends that stop
-just short of the scene edge to the edge, and bridge small gaps between dead ends that
-point at each other.  Each works on the scene-wide :class:`RoadGraph`, so a spur or a
+just short of the scene edge to the edge, bridge small gaps between dead ends that
+point at each other, and keep one line where two run over the same road.  Each works on the scene-wide :class:`RoadGraph`, so a spur or a
 gap that straddles a block seam is treated like any other.
 """
 
@@ -145,3 +145,86 @@ def bridge_gaps(graph: RoadGraph, max_m: float, angle_deg: float = 35.0) -> None
         used.update((a, b))
         bridged.extend((a, b))
     graph.merge_degree2(bridged)
+
+
+def _metres(graph: RoadGraph, rc: np.ndarray) -> np.ndarray:
+    return rc * np.array([graph.pixel.y, graph.pixel.x])
+
+
+def _separation(graph: RoadGraph, a: np.ndarray, b: np.ndarray) -> float:
+    """Mean distance (metres) between two pixel chains, each way, the larger of the two."""
+    import shapely
+
+    la, lb = (shapely.linestrings(_metres(graph, rc)) for rc in (a, b))
+    pa, pb = (shapely.points(_metres(graph, rc)) for rc in (a, b))
+    return max(float(shapely.distance(lb, pa).mean()), float(shapely.distance(la, pb).mean()))
+
+
+def _loop_width(graph: RoadGraph, rc: np.ndarray) -> float:
+    """Mean width (metres) of the ground a closed chain encloses: 2·area / perimeter."""
+    import shapely
+
+    xy = _metres(graph, rc)
+    if len(xy) < 4:
+        return 0.0
+    ring = shapely.make_valid(shapely.Polygon(xy))
+    perimeter = float(np.hypot(*np.diff(xy, axis=0).T).sum())
+    return 2 * float(ring.area) / perimeter if perimeter > 0 else 0.0
+
+
+def drop_duplicates(graph: RoadGraph, rounds: int = 3) -> None:
+    """Keep one line where two run over the same road: no two lines share ground.
+
+    Two edges joining the same pair of nodes (left by junction contraction, or by a
+    bridge closing a gap between two arms of one fork) are the same road when they run
+    closer together than their half widths summed — their road buffers would overlap;
+    the most central one (largest distance to the background) stays.  Two carriageways
+    around a real island are farther apart than that and both stay.  A loop narrower
+    than its road (out and back over the same ground) becomes a spur to its far point.
+    """
+    from collections import defaultdict
+
+    for _ in range(rounds):
+        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for eid, e in graph.edges.items():
+            groups[(min(e.u, e.v), max(e.u, e.v))].append(eid)
+        touched: set[int] = set()
+        for (u, v), eids in groups.items():
+            if u == v:
+                for eid in eids:
+                    e = graph.edges[eid]
+                    if _loop_width(graph, e.rc) < 2 * e.half_width():
+                        _loop_to_spur(graph, eid)
+                        touched.add(u)
+                continue
+            if len(eids) < 2:
+                continue
+            order = sorted(eids, key=lambda k: (-graph.edges[k].half_width(),
+                                                graph.edges[k].length, k))
+            kept: list[int] = []
+            for eid in order:
+                e = graph.edges[eid].oriented(u)
+                if any(_separation(graph, e.rc, graph.edges[k].oriented(u).rc)
+                       < e.half_width() + graph.edges[k].half_width() for k in kept):
+                    graph.remove(eid)
+                    touched.update((u, v))
+                else:
+                    kept.append(eid)
+        if not touched:
+            return
+        graph.merge_degree2([n for n in touched if n in graph.incident])
+
+
+def _loop_to_spur(graph: RoadGraph, eid: int) -> None:
+    """Replace a self-loop by the part of it from its node out to its farthest point."""
+    e = graph.remove(eid)
+    xy = _metres(graph, e.rc)
+    far = int(np.argmax(np.hypot(*(xy - xy[0]).T)))
+    if far < 1:
+        return
+    end = e.rc[far]
+    node = int(round(end[0])) * graph.shape[1] + int(round(end[1]))
+    if node in graph.incident:  # that pixel is a node already: do not fuse with it
+        return
+    prob = None if e.prob is None else e.prob[:far + 1]
+    graph.add(e.u, node, e.rc[:far + 1], e.dist[:far + 1], prob)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pytest
 import shapely
 from shapely.geometry import LineString, box
 
@@ -74,3 +75,68 @@ def test_duplicated_length_counts_roads_mapped_twice_not_junctions():
     assert duplicated_length(lines(road, cross)) == 0.0
     twice = shapely.affinity.translate(road, 0, 1.0)  # the same road again, 1 m off
     assert 70 <= duplicated_length(lines(road, twice)) / 2 <= 100
+
+
+def _scene_lines_with_seam_roads(offsets):
+    """Four 200 px scenes (1 m, overlap 40 px) of the batch fixture's area, with two more
+    roads running along the a|b and a|c seams; each scene sees every road shifted by its
+    own offset (m), as two predictions of one road differ.  Returns (lines, footprints,
+    mask of the whole area, transform)."""
+    from rasterio.features import rasterize
+    from rasterio.transform import from_origin
+
+    from geoseg.vectorize import vectorize_mask
+    from tests.batch.conftest import SIZE, STEP, WIN, X0, Y0, true_lines
+
+    roads = list(true_lines().geometry) + [
+        LineString([(X0 + 180, Y0), (X0 + 180, Y0 - SIZE)]),  # on the a|b seam
+        LineString([(X0, Y0 - 181), (X0 + SIZE, Y0 - 179)])]  # along the a|c seam
+    out, fps = [], []
+    for (r, c), (dx, dy) in zip([(0, 0), (0, STEP), (STEP, 0), (STEP, STEP)], offsets):
+        transform = from_origin(X0 + c, Y0 - r, 1.0, 1.0)
+        mask = rasterize([shapely.affinity.translate(g, dx, dy).buffer(3, cap_style="flat")
+                          for g in roads], out_shape=(WIN, WIN), transform=transform,
+                         dtype="uint8")
+        out.append(vectorize_mask(mask, transform=transform, crs=CRS, progress=False))
+        fps.append(box(X0 + c, Y0 - r - WIN, X0 + c + WIN, Y0 - r))
+    transform = from_origin(X0, Y0, 1.0, 1.0)
+    whole = rasterize([g.buffer(3, cap_style="flat") for g in roads], out_shape=(SIZE, SIZE),
+                      transform=transform, dtype="uint8")
+    return out, fps, whole, transform
+
+
+def test_roads_along_seams_are_kept_once():
+    """Each scene keeps its own version of a road along a seam on its side of it: two
+    lines 2.4 m apart over one road (237 m of 2237 m twice) before the merge kept one."""
+    import networkx as nx
+
+    from geoseg.vectorize import vectorize_mask
+    from tests.overlap import overlap_stats
+
+    scene_lines, fps, whole, transform = _scene_lines_with_seam_roads(
+        [(0, 1.2), (1.2, 0), (0, -1.2), (-1.2, 0)])
+    merged, km = merge_lines(scene_lines, fps, list("abcd"), work_crs=CRS, snap_m=8.0)
+    stats = overlap_stats(merged)
+    assert stats["side_by_side"] < 1.005 and stats["summed_over_union"] < 1.03, stats
+    assert duplicated_length(merged) == 0.0
+    distinct = shapely.union_all(merged.geometry.values).length
+    assert merged["length_m"].sum() == pytest.approx(distinct, rel=1e-9)
+    reference = vectorize_mask(whole, transform=transform, crs=CRS, progress=False)
+    assert merged["length_m"].sum() == pytest.approx(reference["length_m"].sum(), rel=0.01)
+    graph = nx.MultiGraph()
+    graph.add_edges_from(zip(merged["node_from"], merged["node_to"]))
+    assert nx.number_connected_components(graph) == 1  # cut ends joined to the kept line
+
+
+def test_identical_duplicates_come_out_once():
+    """The same road twice in one scene's lines (and again from its neighbour) gives one
+    line in the merged layer."""
+    fps = [box(0, 0, 1000, 1000), box(800, 0, 1800, 1000)]
+    road = LineString([(0, 500), (1000, 500)])
+    a = lines(road, road, shapely.affinity.translate(road, 0, 0.5))
+    b = lines(LineString([(800, 500.3), (1800, 500.3)]))
+    merged, _ = merge_lines([a, b], fps, ["a", "b"], work_crs=CRS, snap_m=4.0)
+    assert abs(merged.length.sum() - 1800) < 2.0
+    assert duplicated_length(merged) == 0.0
+    assert shapely.union_all(merged.geometry.values).length == pytest.approx(
+        merged["length_m"].sum(), rel=1e-9)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from geoseg.cli.main import cli
@@ -38,3 +39,26 @@ def test_vectorize_rejects_an_unknown_format_before_working(tmp_path, geotiff_fa
     path = geotiff_factory(np.zeros((30, 30), np.uint8), name="mask.tif")
     result = CliRunner().invoke(cli, ["vectorize", str(path), "-o", str(tmp_path / "r.kml")])
     assert result.exit_code == 1 and "unknown vector format" in result.output
+
+
+@pytest.mark.parametrize("command,option,value,stated", [
+    ("vectorize", "--prune-m", "-5", "x>=0"), ("vectorize", "--bridge-m", "-1", "x>=0"),
+    ("vectorize", "--min-blob-m2", "-3", "x>=0"), ("vectorize", "--hole-m2", "-3", "x>=0"),
+    ("vectorize", "--simplify-m", "-0.5", "x>=0"), ("vectorize", "--block-size", "10", "x>=64"),
+    ("batch", "--snap", "-5", "x>=0"),
+])
+def test_out_of_range_options_are_refused_with_the_range_help_states(
+        tmp_path, geotiff_factory, command, option, value, stated):
+    """The check and the help come from one click range: they cannot disagree."""
+    help_text = CliRunner().invoke(cli, [command, "--help"]).output
+    entry = help_text[help_text.index(option):].split("\n  -")[0]  # this option's help
+    assert stated in entry
+    mask = geotiff_factory(np.zeros((32, 32), np.uint8))
+    out = tmp_path / "roads.gpkg"
+    args = ([command, str(mask), "-o", str(out)] if command == "vectorize"
+            else [command, str(mask), "-o", str(tmp_path / "area"), "-m", "none.pt"])
+    result = CliRunner().invoke(cli, [*args, option, value])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output
+    assert f"is not in the range {stated}" in result.output
+    assert not out.exists() and not (tmp_path / "area").exists()

@@ -6,6 +6,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString
 
+from geoseg.errors import DataError
 from geoseg.metrics.apls import apls
 
 # a 300 x 100 m ladder: two long roads joined by three rungs, junctions at shared vertices
@@ -68,7 +69,8 @@ def test_junction_radius():
 
 
 def test_empty_networks():
-    assert apls([], []).apls == 1.0
+    with pytest.raises(DataError, match="both road networks are empty"):
+        apls([], [])  # nothing to score is not a perfect score
     r = apls(GRID, [])
     assert (r.apls, r.apls_gt_to_prop, r.junction_recall) == (0.0, 0.0, 0.0)
 

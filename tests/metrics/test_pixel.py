@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, f1_score, jaccard_score, precision_score, recall_score
 
+from geoseg.errors import DataError
 from geoseg.metrics.pixel import (
     Confusion,
     PixelScores,
@@ -186,8 +187,9 @@ def test_accumulator_accumulated_versus_mean():
         acc.add("a", PixelScores())
 
 
-def test_accumulator_skips_all_nodata_images_in_mean():
+def test_accumulator_refuses_an_image_without_valid_pixels():
     acc = ScoreAccumulator()
     acc.add("a", PixelScores(Confusion(1, 1, 0, 8)))
-    acc.add("empty", PixelScores())
-    assert acc.mean()["iou"] == pytest.approx(0.5)
+    with pytest.raises(DataError, match="empty: no valid pixel"):
+        acc.add("empty", PixelScores())  # not silently left out of the summary
+    assert acc.mean()["iou"] == pytest.approx(0.5) and list(acc.per_image) == ["a"]
