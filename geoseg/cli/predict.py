@@ -9,13 +9,14 @@ import click
 from geoseg.cli.options import (
     batch_size_opt,
     device_opt,
+    from_checkpoint,
     model_source_opts,
     overlap_opt,
+    predict_tile_opt,
+    predict_tta_opt,
     resolve_model_source,
     threshold_opt,
-    tile_opt,
     tile_overlap,
-    tta_opt,
     amp_opt,
 )
 
@@ -25,10 +26,10 @@ from geoseg.cli.options import (
 @model_source_opts
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder [default: the scene's folder].")
-@tile_opt
+@predict_tile_opt
 @overlap_opt
 @batch_size_opt
-@tta_opt
+@predict_tta_opt
 @amp_opt
 @click.option("--bands", help="1-based bands to read, e.g. 1,2,3 [default: the checkpoint's].")
 @threshold_opt
@@ -55,6 +56,7 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
     from geoseg.predict import predict_scene
 
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
+    tile, tta = from_checkpoint(ckpt, "tile", tile, 512), from_checkpoint(ckpt, "tta", tta, "none")
     if vector is not None:
         from geoseg.io.vector import driver_for
 
