@@ -138,6 +138,7 @@ def download(url: str, dest: Path, *, timeout: float = CONNECT_TIMEOUT_S,
     bar = tqdm(total=int(total) if total and total.isdigit() else None, unit="B",
                unit_scale=True, unit_divisor=1024, desc=Path(dest).name.lstrip("."),
                disable=None if progress is None else not progress)
+    received = 0
     try:
         with response, open(dest, "wb") as out, bar:
             while True:
@@ -146,29 +147,33 @@ def download(url: str, dest: Path, *, timeout: float = CONNECT_TIMEOUT_S,
                     break
                 out.write(chunk)
                 digest.update(chunk)
+                received += len(chunk)
                 bar.update(len(chunk))
     except OSError as exc:
         raise DownloadError(f"{url}: download interrupted ({exc})") from None
-    if total and total.isdigit() and bar.n != int(total):
-        raise DownloadError(f"{url}: download incomplete ({bar.n} of {total} bytes)")
+    if total and total.isdigit() and received != int(total):
+        raise DownloadError(f"{url}: download incomplete ({received} of {total} bytes)")
     return digest.hexdigest()
 
 
 def _weights_file(path: Path, entry: CatalogEntry, workdir: Path) -> Path:
-    """The weights inside `path`: the file itself, or `entry.member` of a zip archive."""
+    """The weights inside `path`: the file itself (torch's own format may be a zip too),
+    or `entry.member` of a zip archive (a shared folder served as a zip)."""
     if not zipfile.is_zipfile(path):
         return path
-    member = entry.member or entry.file
+    member = entry.member
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
             match = [n for n in names if member and (n == member or n.endswith("/" + member))]
             if not match:
+                if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+                    return path  # a torch.save file (zip serialisation), not an archive
                 raise DownloadError(
-                    f"{path.name}: the archive has no {member or 'weights file'!s} "
+                    f"{path.name}: the archive has no {member or 'weights file'} "
                     f"(it holds {', '.join(names[:5]) or 'nothing'})"
                 )
-            out = workdir / Path(match[0]).name
+            out = workdir / f"member-{Path(match[0]).name}"
             with archive.open(match[0]) as src, open(out, "wb") as dst:
                 shutil.copyfileobj(src, dst)
     except zipfile.BadZipFile as exc:
@@ -227,7 +232,7 @@ def pull(
     workdir = Path(tempfile.mkdtemp(prefix=".geoseg-pull-", dir=folder))
     try:
         if from_file is None:
-            raw = workdir / (entry.file or "download")
+            raw = workdir / "download.partial"
             log.info("downloading %s from %s", name, entry.url)
             download(entry.url, raw, timeout=timeout, progress=progress)
         else:
@@ -247,7 +252,7 @@ def pull(
                 "reported": entry.reported, "verified_sha256": expected is not None}
         payload = import_weights(weights, entry.format, backbone=entry.backbone,
                                  source_info=info)
-        payload["source"]["file"] = entry.file or weights.name
+        payload["source"]["file"] = entry.file or Path(weights.name).name.removeprefix("member-")
         if (payload["arch"], payload["backbone"]) != (entry.arch, entry.backbone):
             raise CheckpointError(
                 f"{name}: the weights are a {payload['arch']}/{payload['backbone']} model, "

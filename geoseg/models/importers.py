@@ -198,8 +198,11 @@ RESNET_DEPTHS = {
 VGG_CONVS = {8: "vgg11", 10: "vgg13", 13: "vgg16", 16: "vgg19"}
 
 
-def _smp_encoder(source: dict[str, Any], where: str) -> tuple[str, str, dict[str, str], int]:
-    """(backbone, kind, encoder prefixes, in_channels) of an smp encoder."""
+def _smp_encoder(
+    source: dict[str, Any], where: str, backbone: str | None = None
+) -> tuple[str, str, dict[str, str], int]:
+    """(backbone, kind, encoder prefixes, in_channels) of an smp encoder; `backbone`
+    names the timm model where the block counts are not a standard ResNet's."""
     for root in ("encoder.model.", "encoder."):  # timm "tu-" encoders, then torchvision
         if f"{root}layer1.0.conv1.weight" in source:
             blocks = []
@@ -208,13 +211,14 @@ def _smp_encoder(source: dict[str, Any], where: str) -> tuple[str, str, dict[str
                 idx = {int(m.group(1)) for k in source if (m := pat.match(k))}
                 blocks.append(max(idx) + 1 if idx else 0)
             bottleneck = f"{root}layer1.0.conv3.weight" in source
-            name = RESNET_DEPTHS.get((tuple(blocks), bottleneck))
+            name = RESNET_DEPTHS.get((tuple(blocks), bottleneck)) or backbone
             if name is None:
                 raise ImportFormatError(
                     f"{where}: unknown smp ResNet encoder with {blocks} blocks per stage "
                     "(give the timm name with --backbone)"
                 )
-            return name, "resnet", {root: "encoder.body."}, int(source[f"{root}conv1.weight"].shape[1])
+            stem = next(v for k, v in source.items() if k.startswith(root) and v.ndim == 4)
+            return name, "resnet", {root: "encoder.body."}, int(stem.shape[1])
         if f"{root}features.0.weight" in source:
             pat = re.compile(rf"{re.escape(root)}features\.(\d+)\.weight$")
             convs = [int(m.group(1)) for k, v in source.items() if (m := pat.match(k)) and v.ndim == 4]
@@ -243,7 +247,7 @@ def smp_layout(source: dict[str, Any], where: str, backbone: str | None = None) 
             f"{where}: 'segmentation_head.0.weight' has {head.shape[0]} classes; "
             "geoseg imports 1-class (road) models only"
         )
-    name, kind, prefixes, in_channels = _smp_encoder(source, where)
+    name, kind, prefixes, in_channels = _smp_encoder(source, where, backbone)
     backbone = backbone or name
     prefixes["segmentation_head.0."] = "head."
     if "decoder.blocks.0.conv1.0.weight" in source:  # Unet
