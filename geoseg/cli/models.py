@@ -117,6 +117,8 @@ def models_import(weights: Path, fmt: str, output: Path | None, models_dir: Path
     from geoseg.models.catalog import unique_checkpoint_path
     from geoseg.models.importers import import_weights
 
+    if output is not None and output.exists() and weights.exists() and output.samefile(weights):
+        raise click.UsageError("the output (-o) must not be the weights file being imported")
     payload = import_weights(weights, fmt, backbone=backbone, bands=_bands(bands),
                              threshold=threshold, tile=tile, tta=tta)
     if output is None:

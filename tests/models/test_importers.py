@@ -341,3 +341,12 @@ def test_import_without_output_goes_where_backbone_finds_it(tmp_path, dink34):
     assert res.exit_code == 0, res.output
     found = find_latest(models_dir, "dlinknet", "resnet34")
     assert found is not None and str(found) in res.output
+
+
+def test_import_never_writes_over_its_input(tmp_path, dink34):
+    weights = save_released_style(dink34, tmp_path / "w.th")
+    before = weights.read_bytes()
+    res = CliRunner().invoke(cli, ["models", "import", str(weights), "--format", "dlinknet34",
+                                   "-o", str(weights)])
+    assert res.exit_code == 2 and "must not be the weights file" in res.output
+    assert weights.read_bytes() == before
