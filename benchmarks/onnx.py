@@ -9,7 +9,9 @@ engines run through :class:`geoseg.inference.predictor.TilePredictor`, exactly a
 CPUExecutionProvider through :class:`geoseg.inference.onnx.OnnxModel`), on the same
 normalised batch, interleaved (torch, onnx, torch, onnx ...) after a warm-up pass each,
 so a busy machine slows both alike.  The table shows the median of the repeats and the
-largest probability difference between the two.
+largest probability difference between the two.  A third column times torch with AMP, the
+predict default (bf16 on CPUs that compute it natively, see ``geoseg.device.amp_dtype``;
+elsewhere it equals fp32).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def bench(arch: str, backbone: str, tile: int, batch: int, repeats: int, folder:
     engines = {
         "torch": TilePredictor(model_from_checkpoint(load_checkpoint(ckpt)), cpu, amp=False),
         "onnx": TilePredictor(model_from_checkpoint(load_checkpoint(onnx_path)), cpu),
+        "torch_amp": TilePredictor(model_from_checkpoint(load_checkpoint(ckpt)), cpu, amp=True),
     }
     x = np.random.default_rng(0).normal(size=(batch, 3, tile, tile)).astype(np.float32)
     probs = {name: run(x) for name, run in engines.items()}  # warm-up
@@ -69,7 +72,7 @@ def bench(arch: str, backbone: str, tile: int, batch: int, repeats: int, folder:
             times[name].append(time.perf_counter() - t0)
     mp = batch * tile * tile / 1e6
     rates = {name: mp / statistics.median(t) for name, t in times.items()}
-    return rates, float(np.abs(probs["onnx"] - probs["torch"]).max())
+    return rates, float(np.abs(probs["onnx"] - probs["torch"]).max())  # fp32 vs fp32
 
 
 def main() -> None:
@@ -84,16 +87,21 @@ def main() -> None:
     models = QUICK_MODELS if args.quick else MODELS
     import onnxruntime
 
-    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime "
+    from geoseg.device import amp_dtype
+
+    amp = amp_dtype(torch.device("cpu"))
+    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads, AMP dtype {amp}), onnxruntime "
           f"{onnxruntime.__version__}; tiles {args.batch}x{args.tile}², fp32, median of "
           f"{args.repeats}", file=sys.stderr)
-    header = ("model", "torch MP/s", "onnxruntime MP/s", "onnx/torch", "max |Δp|")
+    header = ("model", "torch fp32 MP/s", "onnxruntime MP/s", "onnx/torch", "max |Δp|",
+              "torch AMP MP/s")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for arch, backbone in models:
             rates, diff = bench(arch, backbone, args.tile, args.batch, args.repeats, Path(tmp))
             rows.append((f"{arch}-{backbone}", f"{rates['torch']:.3f}", f"{rates['onnx']:.3f}",
-                         f"{rates['onnx'] / rates['torch']:.2f}", f"{diff:.1e}"))
+                         f"{rates['onnx'] / rates['torch']:.2f}", f"{diff:.1e}",
+                         f"{rates['torch_amp']:.3f}"))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]))
