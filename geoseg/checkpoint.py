@@ -70,6 +70,10 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
     import torch
 
     path = Path(path)
+    if path.suffix.lower() == ".onnx":  # `geoseg export` output: its metadata, same keys
+        from geoseg.inference.onnx import load_onnx_checkpoint
+
+        return load_onnx_checkpoint(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
@@ -103,6 +107,10 @@ def model_from_checkpoint(ckpt: dict[str, Any], expect_arch: str | None = None):
         raise CheckpointError(
             f"{where}: checkpoint is a {ckpt['arch']} model, not {expect_arch} as requested"
         )
+    if ckpt.get("onnx"):  # an exported model runs through onnxruntime
+        from geoseg.inference.onnx import OnnxModel
+
+        return OnnxModel.from_checkpoint(ckpt)
     model = create_model(
         ckpt["arch"],
         ckpt["backbone"],

@@ -51,3 +51,7 @@ class DataError(GeoSegError, ValueError):
 
 class TrainingError(GeoSegError, RuntimeError):
     """Training cannot go on (for example the loss became NaN)."""
+
+
+class DownloadError(GeoSegError, OSError):
+    """A download failed, was incomplete or does not match its published sha256."""

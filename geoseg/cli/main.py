@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "train": "geoseg.cli.train:train",
     "demo": "geoseg.cli.demo:demo",
     "compare": "geoseg.cli.compare:compare",
+    "export": "geoseg.cli.export:export",
 }
 
 log = logging.getLogger("geoseg")

@@ -1,12 +1,17 @@
-"""`geoseg models`: the architectures and backbones, with measured size and cost."""
+"""`geoseg models`: the architectures and backbones, with measured size and cost;
+``--available`` lists published trained weights, ``import`` / ``pull`` bring them in."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from tqdm import tqdm
 
+from geoseg.cli.options import models_dir_opt
 
-@click.command("models")
+
+@click.group("models", invoke_without_command=True)
 @click.option("--arch", "archs", multiple=True, help="Only this architecture (repeatable).")
 @click.option(
     "--backbone", "backbones", multiple=True,
@@ -14,8 +19,23 @@ from tqdm import tqdm
 )
 @click.option("--size", default=1024, show_default=True, type=click.IntRange(32),
               help="Square input side for the GFLOPs column.")
-def models(archs: tuple[str, ...], backbones: tuple[str, ...], size: int) -> None:
-    """List architectures x backbones with parameter counts and measured GFLOPs."""
+@click.option("--available", is_flag=True,
+              help="List published trained weights (the catalog) instead.")
+@click.pass_context
+def models(ctx: click.Context, archs: tuple[str, ...], backbones: tuple[str, ...], size: int,
+           available: bool) -> None:
+    """List architectures x backbones with parameter counts and measured GFLOPs.
+
+    \b
+    geoseg models --available                 published trained weights
+    geoseg models pull dlinknet34-deepglobe --from log01_dink34.th
+    geoseg models import weights.pth --format smp -o unet.pt
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if available:
+        _print_catalog()
+        return
     from geoseg.models import BACKBONE_ALIASES, list_archs
     from geoseg.models.summary import iter_model_table
 
@@ -37,3 +57,105 @@ def models(archs: tuple[str, ...], backbones: tuple[str, ...], size: int) -> Non
         f"Backbones: {aliases}"
         "; any other timm model with features_only also works (e.g. --backbone efficientnet_b0)."
     )
+
+
+def _print_catalog() -> None:
+    from geoseg.models.catalog import catalog_path, describe, load_catalog
+
+    entries = load_catalog()
+    for i, entry in enumerate(entries.values()):
+        if i:
+            click.echo("")
+        for line in describe(entry):
+            click.echo(line)
+    click.echo(f"\n{len(entries)} model(s) in {catalog_path()}; "
+               "fetch one with `geoseg models pull NAME`.")
+
+
+def _bands(value: str | None) -> list[int] | None:
+    if not value:
+        return None
+    try:
+        bands = [int(b) for b in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"expected 1-based band numbers such as 3,2,1, got {value!r}")
+    if any(b < 1 for b in bands):
+        raise click.BadParameter(f"band numbers start at 1, got {value!r}")
+    return bands
+
+
+@models.command("import")
+@click.argument("weights", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", required=True, type=click.Choice(["dlinknet34", "smp"]),
+              help="Layout of WEIGHTS: the D-LinkNet repository's DinkNet34, or a "
+              "segmentation_models_pytorch Unet/Linknet.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Checkpoint to write [default: <arch>_<backbone>_<time>.pt in the models "
+              "directory, where --backbone finds it].")
+@models_dir_opt
+@click.option("--backbone", help="smp: the encoder's timm name when it cannot be inferred "
+              "(e.g. resnext50_32x4d).")
+@click.option("--bands", help="1-based bands the network reads, in its order "
+              "[default: dlinknet34 3,2,1 (BGR); smp 1,2,3].")
+@click.option("--threshold", type=float, help="Road if probability ≥ this [default: 0.5].")
+@click.option("--tile", type=int, help="Default tile for predict [default: dlinknet34 1024].")
+@click.option("--tta", type=click.Choice(["none", "flip", "d4"]),
+              help="Default TTA for predict [default: dlinknet34 d4, smp none].")
+def models_import(weights: Path, fmt: str, output: Path | None, models_dir: Path | None,
+                  backbone: str | None, bands: str | None, threshold: float | None,
+                  tile: int | None, tta: str | None) -> None:
+    """Import trained WEIGHTS from another tool as a geoseg checkpoint.
+
+    The file is loaded with torch.load(weights_only=True): pickled code is refused.
+
+    \b
+    geoseg models import log01_dink34.th --format dlinknet34 -o dlinknet34.pt
+    geoseg predict scene.tif --model dlinknet34.pt
+    """
+    from geoseg.checkpoint import default_models_dir, save_checkpoint
+    from geoseg.io.files import ensure_writable_dir
+    from geoseg.models.catalog import unique_checkpoint_path
+    from geoseg.models.importers import import_weights
+
+    if output is not None and output.exists() and weights.exists() and output.samefile(weights):
+        raise click.UsageError("the output (-o) must not be the weights file being imported")
+    payload = import_weights(weights, fmt, backbone=backbone, bands=_bands(bands),
+                             threshold=threshold, tile=tile, tta=tta)
+    if output is None:
+        folder = ensure_writable_dir(models_dir or default_models_dir())
+        output = unique_checkpoint_path(folder, payload["arch"], payload["backbone"])
+    path = save_checkpoint(output, payload)
+    _report(path, payload)
+
+
+@models.command("pull")
+@click.argument("name")
+@click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Use this file (downloaded by hand) instead of downloading.")
+@click.option("--sha256", help="Expected sha256 of the weights (needed to download an entry "
+              "whose publisher gives none).")
+@models_dir_opt
+def models_pull(name: str, from_file: Path | None, sha256: str | None,
+                models_dir: Path | None) -> None:
+    """Download catalog model NAME, verify its sha256, import and store it.
+
+    \b
+    geoseg models --available
+    geoseg models pull dlinknet34-deepglobe --from log01_dink34.th
+    geoseg predict scene.tif --backbone resnet34
+    """
+    from geoseg.checkpoint import load_checkpoint
+    from geoseg.models.catalog import pull
+
+    path = pull(name, from_file=from_file, sha256=sha256, models_dir=models_dir)
+    _report(path, load_checkpoint(path))
+
+
+def _report(path: Path, ckpt: dict) -> None:
+    defaults = ckpt.get("predict_defaults") or {}
+    bands = ",".join(str(b) for b in ckpt["bands"]) if ckpt.get("bands") else "all"
+    click.echo(f"checkpoint: {path}")
+    click.echo(f"model:      {ckpt['arch']}/{ckpt['backbone']} ({ckpt['source']['layout']}), "
+               f"bands {bands}, threshold {ckpt['threshold']:g}"
+               + "".join(f", {k} {v}" for k, v in defaults.items()))
+    click.echo(f"sha256:     {ckpt['source']['sha256']} ({ckpt['source']['file']})")

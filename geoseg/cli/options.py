@@ -29,6 +29,16 @@ amp_opt = click.option(
 tile_opt = click.option(
     "--tile", type=int, default=512, show_default=True, help="Tile size in pixels (multiple of 32)."
 )
+# predict: an imported checkpoint may carry its own defaults (D-LinkNet: 1024, d4)
+predict_tile_opt = click.option(
+    "--tile", type=int, default=None,
+    help="Tile size in pixels (multiple of 32) [default: the checkpoint's, else 512].",
+)
+predict_tta_opt = click.option(
+    "--tta", type=click.Choice(["none", "flip", "d4"]), default=None,
+    help="Test-time augmentation: none, 4 flips, or all 8 rotations/reflections "
+    "[default: the checkpoint's, else none].",
+)
 overlap_opt = click.option(
     "--overlap", type=int,
     help="Overlap between tiles in pixels, less than half the tile [default: min(64, tile/4)]."
@@ -84,6 +94,15 @@ def resolve_model_source(model, arch, backbone, models_dir):
     if model is None and not backbone:
         raise click.UsageError("give --model CKPT, or --backbone B (and optionally --arch A)")
     return resolve_checkpoint(model, arch=arch, backbone=backbone, models_dir=models_dir)
+
+
+def from_checkpoint(ckpt, name: str, value, default):
+    """An option's value: as given, else the checkpoint's ``predict_defaults[name]``, else
+    `default` (explicit option > checkpoint > built-in default)."""
+    if value is not None:
+        return value
+    defaults = ckpt.get("predict_defaults") if isinstance(ckpt, dict) else None
+    return (defaults or {}).get(name, default)
 
 
 def tile_overlap(tile: int, overlap: int | None) -> int:

@@ -9,13 +9,14 @@ import click
 from geoseg.cli.options import (
     batch_size_opt,
     device_opt,
+    from_checkpoint,
     model_source_opts,
     overlap_opt,
+    predict_tile_opt,
+    predict_tta_opt,
     resolve_model_source,
     threshold_opt,
-    tile_opt,
     tile_overlap,
-    tta_opt,
     amp_opt,
     overwrite_opt,
     radiometry_opts,
@@ -28,10 +29,10 @@ from geoseg.io.files import claim_outputs, output_set
 @model_source_opts
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder [default: predictions/ beside the scene].")
-@tile_opt
+@predict_tile_opt
 @overlap_opt
 @batch_size_opt
-@tta_opt
+@predict_tta_opt
 @amp_opt
 @click.option("--bands", help="1-based bands to read, e.g. 1,2,3 [default: the checkpoint's].")
 @threshold_opt
@@ -63,6 +64,7 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
     from geoseg.predict import DEFAULT_OUTPUT_FOLDER, predict_scene
 
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
+    tile, tta = from_checkpoint(ckpt, "tile", tile, 512), from_checkpoint(ckpt, "tta", tta, "none")
     out_dir = out_dir if out_dir is not None else scene.parent / DEFAULT_OUTPUT_FOLDER
     outputs = {out_dir / f"{scene.stem}_prob.tif": "probability",
                out_dir / f"{scene.stem}_mask.tif": "mask"}

@@ -17,12 +17,17 @@ from geoseg.models.encoders import Encoder
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Pad bottom/right so H and W are multiples of `multiple` (reflect where possible)."""
+    """Pad bottom/right so H and W are multiples of `multiple` (reflect where possible).
+
+    While exporting to ONNX the pad is always recorded (reflect, zero-width when the size
+    is already a multiple), so the exported graph pads whatever size it is given.
+    """
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
-    if ph == 0 and pw == 0:
+    exporting = torch.onnx.is_in_onnx_export()
+    if ph == 0 and pw == 0 and not exporting:
         return x
-    mode = "reflect" if ph < h and pw < w else "replicate"
+    mode = "reflect" if exporting or (ph < h and pw < w) else "replicate"
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 

@@ -8,7 +8,10 @@ whose outputs are *added* to the skip of the same stride::
     d16 = block(c) + e16;  d8 = block(d16) + e8;  d4 = block(d8) + e4;  d2 = block(d4)
     logits = head(d2)                # deconv 4x4 s2 -> ReLU -> conv3x3 -> ReLU -> conv3x3
 
-* **LinkNet** (Chaurasia & Culurciello 2017): no centre.
+* **LinkNet** (Chaurasia & Culurciello 2017): no centre.  ``style="smp"`` builds
+  segmentation_models_pytorch's ``Linknet`` instead (:class:`SmpLinkNetDecoder`: five
+  blocks down to stride 1, the stride-2 skip added too, 4x4 transposed convs, bias-free
+  1x1 convs, a 1x1 head), so its weights import exactly.
 * **D-LinkNet** (Zhou et al. 2018, DeepGlobe road winner): centre = dilated 3x3 convs
   with dilations 1, 2, 4, 8 in series, output = x + every stage (1, 2, 4, 8, 16 when the
   deepest map has 2048 channels, as the reference DinkNet101).  With ResNet34 this is the
@@ -34,6 +37,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from geoseg.errors import ModelError
 from geoseg.models.base import SegmentationModel
 from geoseg.models.blocks import CBAM, AuxHead, DilatedCenter, LinkNetDecoderBlock, LinkNetHead
 from geoseg.models.encoders import Encoder
@@ -82,6 +86,49 @@ class LinkNetDecoder(nn.Module):
         return stages
 
 
+class SmpLinkNetBlock(nn.Sequential):
+    """smp's Linknet block: 1x1 C->C/4, 4x4 transposed conv stride 2, 1x1 -> out.
+
+    BN + ReLU after each; the 1x1 convs have no bias (BN follows), the transposed conv has.
+    """
+
+    def __init__(self, cin: int, cout: int) -> None:
+        mid = max(cin // 4, 1)
+        super().__init__(
+            nn.Sequential(nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid),
+                          nn.ReLU(inplace=True)),
+            nn.Sequential(nn.ConvTranspose2d(mid, mid, 4, stride=2, padding=1),
+                          nn.BatchNorm2d(mid), nn.ReLU(inplace=True)),
+            nn.Sequential(nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout),
+                          nn.ReLU(inplace=True)),
+        )
+
+
+class SmpLinkNetDecoder(nn.Module):
+    """smp's Linknet decoder: blocks from stride 32 to 1, adding the skips of strides
+    16, 8, 4 and 2; returns ``[e32, d16, d8, d4, d2, d1]``."""
+
+    def __init__(self, encoder: Encoder, prefinal_channels: int = 32) -> None:
+        super().__init__()
+        self.indices = encoder.select([2, 4, 8, 16, 32])
+        channels = [encoder.channels[i] for i in reversed(self.indices)] + [prefinal_channels]
+        self.blocks = nn.ModuleList(
+            SmpLinkNetBlock(channels[i], channels[i + 1]) for i in range(len(channels) - 1)
+        )
+        self.out_channels = channels
+
+    def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
+        maps = [feats[i] for i in reversed(self.indices)]  # e32, e16, e8, e4, e2
+        x = maps[0]
+        stages = [x]
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i + 1 < len(maps):
+                x = x + maps[i + 1]
+            stages.append(x)
+        return stages
+
+
 def default_dilations(channels: int) -> tuple[int, ...]:
     """1, 2, 4, 8 — plus 16 for 2048-channel (ResNet101/Xception-deep) encoders."""
     return (1, 2, 4, 8, 16) if channels >= 2048 else (1, 2, 4, 8)
@@ -101,8 +148,17 @@ def _linknet(encoder: Encoder, center: nn.Module | None, attention: bool, aux: b
 
 
 @register_arch
-def linknet(encoder: Encoder) -> SegmentationModel:
-    """LinkNet: LinkNet decoder blocks with additive skips, no centre."""
+def linknet(encoder: Encoder, style: str = "dlinknet") -> SegmentationModel:
+    """LinkNet: LinkNet decoder blocks with additive skips, no centre.
+
+    `style`: ``"dlinknet"`` (D-LinkNet's blocks and head) or ``"smp"``
+    (segmentation_models_pytorch's Linknet, see :class:`SmpLinkNetDecoder`).
+    """
+    if style == "smp":
+        decoder = SmpLinkNetDecoder(encoder)
+        return SegmentationModel(encoder, decoder, nn.Conv2d(decoder.out_channels[-1], 1, 1))
+    if style != "dlinknet":
+        raise ModelError(f"unknown linknet style {style!r}: use dlinknet or smp")
     return _linknet(encoder, None, attention=False, aux=False)
 
 
