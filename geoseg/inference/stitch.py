@@ -1,10 +1,13 @@
 """Blend overlapping tile predictions into full-width rows, streaming them out.
 
 The :class:`Stitcher` holds accumulators (weighted sum, weight, validity) for one band of
-``tile`` rows only.  Tiles must arrive in the grid's row-major order; when the first tile
-of a new tile row arrives, no later tile can touch the rows above it, so those rows are
-normalised (sum / weight) and handed to the sink at once.  Memory is O(tile × width),
-independent of the scene height.
+``tile`` rows only.  Tiles are blended in the grid's row-major order whatever order they
+arrive in: a tile that comes early waits in a small reorder buffer until the tiles before
+it are in, so the floating-point sums — and so the outputs — are the same bits however
+many workers there are and whichever batch finishes first.  When the first tile of a new
+tile row is blended, no later tile can touch the rows above it, so those rows are
+normalised (sum / weight) and handed to the sink at once.  Memory is O(tile × width)
+plus the tiles waiting, independent of the scene height.
 """
 
 from __future__ import annotations
@@ -32,13 +35,31 @@ class Stitcher:
         self.valid = np.zeros((rows, grid.width), bool)
         self.top = 0  # scene row held in accumulator row 0
         self.emitted = 0
+        self._order = list(grid)
+        self._index = {offset: i for i, offset in enumerate(self._order)}
+        self._next = 0  # index in grid order of the next tile to blend
+        self._waiting: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def waiting(self) -> int:
+        """Tiles received ahead of their turn, not blended yet."""
+        return len(self._waiting)
 
     def add(self, values: np.ndarray, valid: np.ndarray, row_off: int, col_off: int) -> None:
-        """Blend one ``(tile, tile)`` prediction whose window starts at (row_off, col_off)."""
-        if row_off < self.top:
-            raise ValueError(
-                f"tile at row {row_off} arrived after rows up to {self.top} were written"
-            )
+        """Take one ``(tile, tile)`` prediction whose window starts at (row_off, col_off);
+        it is blended once every tile before it in grid order has been."""
+        i = self._index.get((row_off, col_off))
+        if i is None:
+            raise ValueError(f"no tile of the grid starts at row {row_off}, column {col_off}")
+        if i < self._next or i in self._waiting:
+            raise ValueError(f"tile at row {row_off}, column {col_off} arrived twice")
+        self._waiting[i] = (values, valid)
+        while self._next in self._waiting:
+            tile = self._waiting.pop(self._next)
+            self._blend(*tile, *self._order[self._next])
+            self._next += 1
+
+    def _blend(self, values: np.ndarray, valid: np.ndarray, row_off: int, col_off: int) -> None:
         if row_off > self.top:
             self._emit(row_off - self.top)
         h = min(self.grid.tile, self.grid.height - row_off)
@@ -52,6 +73,8 @@ class Stitcher:
 
     def close(self) -> None:
         """Emit the remaining rows; every scene row has then gone to the sink once."""
+        if self._next != len(self._order):
+            raise RuntimeError(f"stitched {self._next} of {len(self._order)} tiles")
         self._emit(self.grid.height - self.top)
         if self.emitted != self.grid.height:
             raise RuntimeError(f"stitched {self.emitted} of {self.grid.height} rows")

@@ -1,0 +1,44 @@
+"""Where prediction time goes: busy seconds per pipeline stage, summed over threads.
+
+Stages: ``read`` (GDAL reads and decoding), ``prepare`` (cutting tiles, normalising),
+``h2d`` / ``compute`` / ``d2h`` (host-to-device copy, network, device-to-host copy; on
+CUDA timed with events on the device), ``blend`` (stitching), ``convert`` (clip,
+threshold, quantise), ``write`` (GDAL writes, which include the compression) and
+``finish`` (closing the files, overviews, COG layout).  Stages run in parallel threads,
+so their sum can exceed the wall time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+
+STAGES = ("read", "prepare", "h2d", "compute", "d2h", "blend", "convert", "write", "finish")
+
+
+class StageTimes:
+    """Thread-safe accumulator of seconds per stage."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seconds: dict[str, float] = {}
+
+    def add(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def as_dict(self) -> dict[str, float]:
+        """Seconds per stage in pipeline order (stages that never ran are 0)."""
+        with self._lock:
+            extra = sorted(set(self.seconds) - set(STAGES))
+            return {k: self.seconds.get(k, 0.0) for k in (*STAGES, *extra)}
