@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from geoseg.io.raster import COMPRESSIONS
 from geoseg.cli.options import (
     batch_size_opt,
     device_opt,
@@ -39,9 +40,18 @@ from geoseg.cli.options import (
               help="Also write <name>_preview.png: the scene with the mask overlaid.")
 @click.option("--vector", type=click.Path(dir_okay=False, path_type=Path),
               help="Also vectorize the mask into road centerlines (.gpkg, .shp or .geojson).")
+@click.option("--outputs", default="prob,mask", show_default=True,
+              help="Which rasters to write: prob, mask or prob,mask.")
+@click.option("--compress", type=click.Choice(COMPRESSIONS, case_sensitive=False),
+              default="deflate", show_default=True, help="Output compression.")
+@click.option("--cog", is_flag=True,
+              help="Write Cloud-Optimized GeoTIFFs (tiled, with overviews, COG layout).")
+@click.option("--threads", type=click.IntRange(min=0), default=0,
+              help="Cores for reading and compressing [default: 0 = all available].")
 @device_opt
 def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overlap, batch_size,
-            tta, amp, bands, threshold, float_output, overviews, preview, vector, device) -> None:
+            tta, amp, bands, threshold, float_output, overviews, preview, vector, outputs,
+            compress, cog, threads, device) -> None:
     """Predict roads in SCENE (a GeoTIFF of any size) with a trained checkpoint.
 
     Writes <name>_prob.tif and <name>_mask.tif on the scene's grid; nodata in the
@@ -51,9 +61,13 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
     geoseg predict scene.tif --model runs/dlinknet_resnet34.pt -o out/
     geoseg predict scene.tif --arch adlinknet --backbone xception --tta d4 --preview
     geoseg predict scene.tif --model m.pt --vector roads.shp
+    geoseg predict scene.tif --model m.pt --outputs mask --compress zstd --cog
     """
+    from geoseg.inference.outputs import parse_outputs
     from geoseg.predict import predict_scene
 
+    if vector is not None and "mask" not in parse_outputs(outputs):
+        raise click.UsageError("--vector traces the mask: add mask to --outputs")
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
     if vector is not None:
         from geoseg.io.vector import driver_for
@@ -74,9 +88,15 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
         float_output=float_output,
         overviews=overviews,
         preview=preview,
+        outputs=outputs,
+        compress=compress,
+        cog=cog,
+        threads=threads,
     )
-    click.echo(f"probabilities: {result.prob_path}")
-    click.echo(f"mask:          {result.mask_path}")
+    if result.prob_path:
+        click.echo(f"probabilities: {result.prob_path}")
+    if result.mask_path:
+        click.echo(f"mask:          {result.mask_path}")
     if result.preview_path:
         click.echo(f"preview:       {result.preview_path}")
     if vector is not None:
