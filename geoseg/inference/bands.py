@@ -239,7 +239,7 @@ def fast_normalizer(normalizer: Callable[[np.ndarray], np.ndarray],
             lut = table(tile.shape[0])
             for c in range(tile.shape[0]):
                 index = tile[c] if lo == 0 else tile[c].astype(np.int32) - lo
-                np.take(lut[c], index, out=out[c])
+                np.take(lut[c], index, out=out[c], mode="clip")  # "raise" buffers: 2× slower
 
         return lookup
 

@@ -97,7 +97,7 @@ class TilePredictor:
                 prob = torch.rot90(prob, -k, (-2, -1)) if k else prob
                 prob = torch.flip(prob, (-1,)) if flip else prob
                 total = prob if total is None else total + prob
-        out = total / len(self.views)
+        out = total / len(self.views) if len(self.views) > 1 else total
         if out.ndim != 4 or out.shape[1] != 1 or out.shape[-2:] != x.shape[-2:]:
             raise ValueError(
                 f"model returned shape {tuple(out.shape)}; "

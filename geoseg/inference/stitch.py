@@ -1,6 +1,13 @@
 """Blend overlapping tile predictions into full-width rows, streaming them out.
 
-The :class:`Stitcher` holds accumulators (weighted sum, weight, validity) for one band of
+The blending window is separable (``ramp ⊗ ramp``, :func:`~geoseg.inference.tiling.blend_ramp`)
+and the tiles form a grid (row starts × column starts), so the total weight at a pixel is
+``R(y)·C(x)``, the ramps summed along each axis.  Each tile is therefore blended with its
+weights already divided by that total, ``(ramp/R) ⊗ (ramp/C)``: one multiply-add per
+tile pixel, no weight accumulator and no division (the few distinct weight tiles — first,
+inner and last rows/columns — are computed once).
+
+The :class:`Stitcher` holds accumulators (blended sum, validity) for one band of
 ``tile`` rows only.  Tiles are blended in the grid's row-major order whatever order they
 arrive in: a tile that comes early waits in a small reorder buffer until the tiles before
 it are in, so the floating-point sums — and so the outputs — are the same bits however
@@ -16,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from geoseg.inference.tiling import TileGrid
+from geoseg.inference.tiling import TileGrid, blend_ramp
 
 # sink(values (rows, width) float32, valid (rows, width) bool), called top to bottom
 Sink = Callable[[np.ndarray, np.ndarray], None]
@@ -28,11 +35,13 @@ class Stitcher:
     def __init__(self, grid: TileGrid, sink: Sink) -> None:
         self.grid = grid
         self.sink = sink
-        self.window = grid.weights()
         rows = grid.band_height
         self.acc = np.zeros((rows, grid.width), np.float32)
-        self.wsum = np.zeros((rows, grid.width), np.float32)
         self.valid = np.zeros((rows, grid.width), bool)
+        self._scratch = np.empty((grid.tile, grid.tile), np.float32)
+        self._row_weights = _axis_weights(grid.height, grid.row_starts, grid.tile, grid.overlap)
+        self._col_weights = _axis_weights(grid.width, grid.col_starts, grid.tile, grid.overlap)
+        self._windows: dict[tuple[int, int], np.ndarray] = {}
         self.top = 0  # scene row held in accumulator row 0
         self.emitted = 0
         self._order = list(grid)
@@ -66,10 +75,21 @@ class Stitcher:
         w = min(self.grid.tile, self.grid.width - col_off)
         r = row_off - self.top
         cols = slice(col_off, col_off + w)
-        weight = self.window[:h, :w]
-        self.acc[r:r + h, cols] += values[:h, :w] * weight
-        self.wsum[r:r + h, cols] += weight
+        weight = self._window(row_off, col_off)
+        scratch = self._scratch[:h, :w]
+        np.multiply(values[:h, :w], weight, out=scratch)
+        acc = self.acc[r:r + h, cols]
+        np.add(acc, scratch, out=acc)
         self.valid[r:r + h, cols] = valid[:h, :w]
+
+    def _window(self, row_off: int, col_off: int) -> np.ndarray:
+        """The normalised (h, w) weights of the tile at (row_off, col_off)."""
+        (a_key, a), (b_key, b) = self._row_weights[row_off], self._col_weights[col_off]
+        window = self._windows.get((a_key, b_key))
+        if window is None:
+            window = np.outer(a, b).astype(np.float32)
+            self._windows[(a_key, b_key)] = window
+        return window
 
     def close(self) -> None:
         """Emit the remaining rows; every scene row has then gone to the sink once."""
@@ -82,13 +102,30 @@ class Stitcher:
     def _emit(self, n: int) -> None:
         if n <= 0:
             return
-        wsum = self.wsum[:n]
-        if not (wsum > 0).all():
-            raise RuntimeError(f"rows {self.top}-{self.top + n} are not covered by any tile")
-        self.sink(np.divide(self.acc[:n], wsum), self.valid[:n].copy())  # sink owns both
+        self.sink(self.acc[:n].copy(), self.valid[:n].copy())  # the sink owns both
         keep = self.acc.shape[0] - n
-        for buf in (self.acc, self.wsum, self.valid):
+        for buf in (self.acc, self.valid):
             buf[:keep] = buf[n:]
             buf[keep:] = 0
         self.top += n
         self.emitted += n
+
+
+def _axis_weights(size: int, starts: list[int], tile: int,
+                  overlap: int) -> dict[int, tuple[bytes, np.ndarray]]:
+    """Per tile start along one axis: (key, ``ramp / total``) over the tile's extent inside
+    the scene, where total is the sum of the ramps of every tile covering the pixel.
+    Equal weight vectors share a key, so their 2-D windows are computed once."""
+    ramp = blend_ramp(tile, overlap).astype(np.float64)
+    total = np.zeros(size, np.float64)
+    for s in starts:
+        n = min(tile, size - s)
+        total[s:s + n] += ramp[:n]
+    if not (total > 0).all():
+        raise RuntimeError("some pixels are not covered by any tile")
+    out = {}
+    for s in starts:
+        n = min(tile, size - s)
+        weights = ramp[:n] / total[s:s + n]
+        out[s] = (weights.tobytes(), weights)
+    return out
