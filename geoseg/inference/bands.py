@@ -179,13 +179,15 @@ def cut_tile(image: np.ndarray, valid: np.ndarray, col_off: int,
 def tile_batches(
     bands: RowBands,
     batch_size: int,
-    normalize: Callable[[np.ndarray, np.ndarray], None],
+    normalize: Callable[[np.ndarray, np.ndarray], None] | None,
     channels: int,
     times: StageTimes | None = None,
 ) -> Iterator[Batch]:
     """Batches of tiles in the grid's row-major order, cut from `bands`.
 
-    ``normalize(tile, out)`` writes one normalised (C,t,t) float32 tile into `out`.
+    ``normalize(tile, out)`` writes one normalised (C,t,t) float32 tile into `out`; with
+    None the batches hold the raw tiles in the scene's dtype (normalised later, on the
+    device: :meth:`~geoseg.inference.predictor.TilePredictor.submit`).
     """
     times = times or StageTimes()
     grid = bands.grid
@@ -196,10 +198,14 @@ def tile_batches(
         for col_off in grid.col_starts:
             with times.stage("prepare"):
                 if images is None:
-                    images = np.empty((batch_size, channels, size, size), np.float32)
+                    dtype = image.dtype if normalize is None else np.float32
+                    images = np.empty((batch_size, channels, size, size), dtype)
                     valid = np.empty((batch_size, size, size), bool)
                 t, v = cut_tile(image, mask, col_off, size)
-                normalize(t, images[len(offsets)])
+                if normalize is None:
+                    images[len(offsets)] = t
+                else:
+                    normalize(t, images[len(offsets)])
                 valid[len(offsets)] = v
                 offsets.append((row_off, col_off))
             if len(offsets) == batch_size:

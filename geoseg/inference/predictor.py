@@ -74,6 +74,7 @@ class TilePredictor:
         #: 2 on CUDA (one copying while the other computes), else 1
         self.depth = max(1, depth or (2 if self.cuda else 1))
         self._slots = [_Slot(torch, device) for _ in range(self.depth)] if self.cuda else []
+        self._norms: dict = {}  # id(normalizer) -> (normalizer, device tensors, clip)
 
     def __call__(self, images):
         """(B,C,t,t) float32 normalised tiles -> (B,t,t) float32 road probabilities."""
@@ -105,23 +106,54 @@ class TilePredictor:
             )
         return out[:, 0]
 
-    def submit(self, images):
-        """Start predicting a (B,C,t,t) float32 batch; pass the handle to :meth:`result`.
+    def _normalize(self, x, normalizer):
+        """Raw tiles on the device -> the network input, channels_last float32: exactly
+        :class:`~geoseg.normalize.Normalizer`'s float32 operations, in place."""
+        torch = self._torch
+        key = id(normalizer)
+        if key not in self._norms:
+            import numpy as np
 
-        At most :attr:`depth` handles may be outstanding; results may be taken in any
-        order."""
+            shape = (1, -1, 1, 1)
+            low = np.asarray(normalizer.low, np.float32)
+            high = np.asarray(normalizer.high, np.float32)
+            span = np.maximum(high - low, np.float32(1e-6))
+            info = np.iinfo(str(x.dtype).replace("torch.", ""))
+            # (x - low) / span already lies in [0, 1] when [low, high] spans the dtype
+            clip = bool((low > info.min).any() or (high < info.max).any())
+            params = [torch.from_numpy(np.ascontiguousarray(a, np.float32)).view(shape)
+                      .to(self.device) for a in (low, span, normalizer.mean, normalizer.std)]
+            self._norms[key] = (normalizer, params, clip)
+        _, (low, span, mean, std), clip = self._norms[key]
+        y = torch.empty(x.shape, dtype=torch.float32, device=x.device,
+                        memory_format=torch.channels_last)
+        y.copy_(x)
+        y.sub_(low).div_(span)
+        if clip:
+            y.clamp_(0.0, 1.0)
+        return y.sub_(mean).div_(std)
+
+    def submit(self, images, normalizer=None):
+        """Start predicting a (B,C,t,t) batch; pass the handle to :meth:`result`.
+
+        `images` are normalised float32 tiles, or raw uint8 tiles with the
+        :class:`~geoseg.normalize.Normalizer` to apply on the device.  At most
+        :attr:`depth` handles may be outstanding; results may be taken in any order."""
         if not self.cuda:
             torch = self._torch
             with self.times.stage("h2d"):
                 x = torch.from_numpy(images).to(self.device)
+            if normalizer is not None:
+                with self.times.stage("prepare"):
+                    x = self._normalize(x, normalizer)
             with self.times.stage("compute"):
                 out = self._forward(x)
             with self.times.stage("d2h"):
                 probs = out.cpu().numpy()
             return _Done(probs)
-        return self._submit_cuda(images)
+        return self._submit_cuda(images, normalizer)
 
-    def _submit_cuda(self, images):
+    def _submit_cuda(self, images, normalizer):
         torch = self._torch
         free = [s for s in self._slots if not s.n]
         if not free:
@@ -130,8 +162,10 @@ class TilePredictor:
         n = images.shape[0]
         with self.times.stage("prepare"):
             if slot.host_in is None or slot.host_in.shape[0] < n or \
-                    tuple(slot.host_in.shape[1:]) != images.shape[1:]:
-                slot.host_in = torch.empty(images.shape, dtype=torch.float32, pin_memory=True)
+                    tuple(slot.host_in.shape[1:]) != images.shape[1:] or \
+                    slot.host_in.dtype != torch.from_numpy(images[:0]).dtype:
+                slot.host_in = torch.empty(images.shape, pin_memory=True,
+                                           dtype=torch.from_numpy(images[:0]).dtype)
             host_in = slot.host_in[:n]
             host_in.copy_(torch.from_numpy(images))  # pageable -> pinned, on the host
         stream = slot.stream
@@ -141,6 +175,8 @@ class TilePredictor:
             start.record(stream)
             x = host_in.to(self.device, non_blocking=True)
             copied.record(stream)
+            if normalizer is not None:
+                x = self._normalize(x, normalizer)
             out = self._forward(x)
             computed.record(stream)
             shape = (n, *out.shape[1:])

@@ -80,3 +80,18 @@ def test_cuda_streams_and_pinned_buffers_give_the_cpu_result():
     for b, probs in zip(batches, got):
         np.testing.assert_allclose(probs, cpu(b), atol=1e-4)
     assert gpu.times.as_dict()["compute"] > 0
+
+
+@pytest.mark.parametrize("low,high", [(0, 255), (10, 200)])  # the second needs the clip
+def test_raw_uint8_tiles_normalised_on_the_device_match_the_normaliser(low, high):
+    from geoseg.normalize import Normalizer
+
+    raw = np.random.default_rng(4).integers(0, 256, (3, 3, 32, 32)).astype(np.uint8)
+    norm = Normalizer((low,) * 3, (high,) * 3, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    net = TinyNet()
+    predictor = TilePredictor(net, CPU, amp=False)
+    x = predictor._normalize(torch.from_numpy(raw), norm)
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_array_equal(x.numpy(), np.stack([norm(t) for t in raw]))  # same bits
+    on_device = predictor.result(predictor.submit(raw, norm))
+    np.testing.assert_array_equal(on_device, predictor(np.stack([norm(t) for t in raw])))
