@@ -16,6 +16,7 @@ not depend on the number of threads or on timing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -147,11 +148,13 @@ def run_scene(scene: Scene, grid: TileGrid, predictor, normalizer: Callable, sin
 
     raw = normalize_on_device(normalizer, scene.dtype, getattr(predictor, "device", None))
     on_device = normalizer if raw else None
-    for batch in scene_batches(scene, grid, batch_size, normalizer, threads, times, raw=raw):
-        if len(in_flight) >= predictor.depth:
+    batches = scene_batches(scene, grid, batch_size, normalizer, threads, times, raw=raw)
+    with contextlib.closing(batches):  # on an error, stop the reader threads now
+        for batch in batches:
+            if len(in_flight) >= predictor.depth:
+                collect()
+            in_flight.append((batch, predictor.submit(batch.images, on_device)))
+        while in_flight:
             collect()
-        in_flight.append((batch, predictor.submit(batch.images, on_device)))
-    while in_flight:
-        collect()
     with times.stage("blend"):
         stitcher.close()

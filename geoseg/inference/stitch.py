@@ -44,8 +44,9 @@ class Stitcher:
         self._windows: dict[tuple[int, int], np.ndarray] = {}
         self.top = 0  # scene row held in accumulator row 0
         self.emitted = 0
-        self._order = list(grid)
-        self._index = {offset: i for i, offset in enumerate(self._order)}
+        # a tile's index in grid order, computed (no per-tile table: O(rows + columns))
+        self._rows = {r: i for i, r in enumerate(grid.row_starts)}
+        self._cols = {c: i for i, c in enumerate(grid.col_starts)}
         self._next = 0  # index in grid order of the next tile to blend
         self._waiting: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -57,15 +58,16 @@ class Stitcher:
     def add(self, values: np.ndarray, valid: np.ndarray, row_off: int, col_off: int) -> None:
         """Take one ``(tile, tile)`` prediction whose window starts at (row_off, col_off);
         it is blended once every tile before it in grid order has been."""
-        i = self._index.get((row_off, col_off))
-        if i is None:
+        if row_off not in self._rows or col_off not in self._cols:
             raise ValueError(f"no tile of the grid starts at row {row_off}, column {col_off}")
+        i = self._rows[row_off] * len(self._cols) + self._cols[col_off]
         if i < self._next or i in self._waiting:
             raise ValueError(f"tile at row {row_off}, column {col_off} arrived twice")
         self._waiting[i] = (values, valid)
         while self._next in self._waiting:
             tile = self._waiting.pop(self._next)
-            self._blend(*tile, *self._order[self._next])
+            row, col = divmod(self._next, len(self._cols))
+            self._blend(*tile, self.grid.row_starts[row], self.grid.col_starts[col])
             self._next += 1
 
     def _blend(self, values: np.ndarray, valid: np.ndarray, row_off: int, col_off: int) -> None:
@@ -93,8 +95,8 @@ class Stitcher:
 
     def close(self) -> None:
         """Emit the remaining rows; every scene row has then gone to the sink once."""
-        if self._next != len(self._order):
-            raise RuntimeError(f"stitched {self._next} of {len(self._order)} tiles")
+        if self._next != len(self.grid):
+            raise RuntimeError(f"stitched {self._next} of {len(self.grid)} tiles")
         self._emit(self.grid.height - self.top)
         if self.emitted != self.grid.height:
             raise RuntimeError(f"stitched {self.emitted} of {self.grid.height} rows")
