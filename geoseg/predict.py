@@ -61,6 +61,8 @@ class PredictResult:
     megapixels_per_s: float
     #: busy seconds per pipeline stage (:mod:`geoseg.inference.profile`)
     stages: dict[str, float] | None = None
+    #: CPU seconds of the threads running each stage
+    stage_cpu: dict[str, float] | None = None
 
 
 @dataclass
@@ -262,7 +264,7 @@ def predict_scene(
     log.info("%s: %d tiles, %.1f s, %.2f MP/s -> %s, %s",
              info.path, len(grid), seconds, rate, prob_path, mask_path)
     return PredictResult(prob_path, mask_path, preview_path, len(grid), seconds, rate,
-                         times.as_dict())
+                         times.as_dict(), times.cpu_dict())
 
 
 @contextlib.contextmanager
