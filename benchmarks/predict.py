@@ -208,7 +208,8 @@ def print_stages(title: str, stages: dict, cpu: dict, encode: float | None = Non
     for name, sec in stages.items():
         print(f"  {name:<8} {sec:8.3f} {cpu.get(name, 0.0):8.3f}")
     if encode is not None:
-        print(f"  (encode ≈ write busy s with DEFLATE − write busy s uncompressed = {encode:.3f} s)")
+        print(f"  (encode ≈ write busy s with DEFLATE − write busy s uncompressed = "
+              f"{encode:.3f} s)")
 
 
 def raw_io(scene: Path, prob: np.ndarray, mask: np.ndarray, out: Path, threads: int,

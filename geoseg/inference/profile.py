@@ -7,8 +7,8 @@ threshold, quantise), ``write`` (GDAL writes, which include the compression) and
 ``finish`` (closing the files, overviews, COG layout).  Stages run in parallel threads,
 so their sum can exceed the wall time.  Besides the busy (wall) seconds, :attr:`cpu`
 holds the CPU seconds of the calling thread in each stage: on a shared machine busy
-time includes waiting for a core, CPU time does not (work GDAL hands to its own worker
-threads, e.g. multithreaded compression, is not in it).
+time includes waiting for a core, CPU time does not (work handed to other threads —
+GDAL's multithreaded compression, torch's intra-op threads — is not in it).
 """
 
 from __future__ import annotations
