@@ -7,7 +7,11 @@
    differ, and IoU against the truth for both (and d4 TTA on the GPU).
 3. **Predict speed**: a synthetic ``--scene`` ² GeoTIFF through LinkNet-ResNet34 (tile
    512, ``--batch``) — end-to-end seconds vs the model's own time inside that run
-   (CUDA-synchronised), and megapixels/s.
+   (CUDA-synchronised), and megapixels/s.  Then for each of ``--models`` and ``--tiles``:
+   end-to-end MP/s (no synchronising wrapper: copies and compute overlap as in use) over
+   network-only MP/s (the bare forward over as many tiles, on device-resident batches),
+   goal ≥ 0.85, with the stage profile (read, prepare, H2D, compute, D2H, blend,
+   convert, write, finish; on CUDA H2D/compute/D2H are CUDA-event times).
 4. **Training step vs segmentation_models_pytorch** on the GPU (``--train-batch`` ×
    512², AMP as the trainer runs it, and fp32): median step time and ratio.
 
@@ -122,6 +126,61 @@ def predict_speed(work: Path, size: int, batch: int, device: str) -> None:
           f"{r.seconds / sum(in_model):>13.2f} {r.megapixels_per_s:>8.1f}")
 
 
+def network_only(model, dev, n_tiles: int, tile: int, batch: int) -> float:
+    """Seconds for the bare forward (+ sigmoid) over `n_tiles` tiles, inputs already on
+    the device, in predict's precision and memory format."""
+    from geoseg.device import as_input, autocast, prepare_model
+
+    model = prepare_model(model, dev).eval()
+    x = as_input(torch.randn(batch, 3, tile, tile, device=dev))
+    with torch.inference_mode(), autocast(dev):
+        model(x)  # warm-up
+        sync(dev)
+        t = time.perf_counter()
+        for i in range(0, n_tiles, batch):
+            model(x[: min(batch, n_tiles - i)]).float().sigmoid()
+        sync(dev)
+    return time.perf_counter() - t
+
+
+def pipeline_ratio(work: Path, size: int, batch: int, device: str, models: list[str],
+                   tiles: list[int]) -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from predict import make_scene
+
+    from geoseg.device import resolve_device
+    from geoseg.models import create_model
+    from geoseg.predict import predict_scene
+
+    dev = resolve_device(device)
+    scene = make_scene(work / f"ratio_{size}.tif", size)
+    mp = size * size / 1e6
+    print(f"\n3b. end-to-end vs network-only, {size}² uint8 RGB scene, overlap tile/8, batch "
+          f"{batch}, {device} (goal e2e/net ≥ 0.85)")
+    print(f"{'model':<24} {'tile':>5} {'tiles':>6} {'e2e s':>7} {'e2e MP/s':>9} "
+          f"{'net MP/s':>9} {'e2e/net':>8}")
+    profiles = []
+    for spec in models:
+        arch, backbone = spec.split("/")
+        model = create_model(arch, backbone).eval()
+        for tile in tiles:
+            kw = dict(tile=tile, overlap=tile // 8, batch_size=batch, device=device,
+                      progress=False)
+            predict_scene(scene, model, work / "warm", **kw)  # cuDNN autotune, allocator
+            r = predict_scene(scene, model, work / "ratio", **kw)
+            net = network_only(model, dev, r.n_tiles, tile, batch)
+            net_mp = mp / net  # the scene's pixels at the network's own pace
+            print(f"{spec:<24} {tile:>5} {r.n_tiles:>6} {r.seconds:>7.2f} "
+                  f"{r.megapixels_per_s:>9.1f} {net_mp:>9.1f} "
+                  f"{r.megapixels_per_s / net_mp:>8.3f}")
+            profiles.append((f"{spec} tile {tile}", r))
+    for name, r in profiles:
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in r.stages.items())
+        print(f"  stages of {name} ({r.seconds:.2f} s wall, busy s): {stages}")
+
+
 def train_steps(batch: int, tile: int, steps: int, device: str) -> None:
     import segmentation_models_pytorch as smp
 
@@ -184,9 +243,14 @@ def main() -> None:
     ap.add_argument("--train-batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--only", nargs="+", type=int, choices=[1, 2, 3, 4], default=[1, 2, 3, 4])
+    ap.add_argument("--models", nargs="+", default=["linknet/resnet34", "dlinknet/resnet34",
+                                                     "adlinknet/xception"],
+                    help="arch/backbone pairs for 3b")
+    ap.add_argument("--tiles", nargs="+", type=int, default=[512, 1024], help="tiles for 3b")
     args = ap.parse_args()
     if args.quick:
         args.epochs, args.scene, args.batch, args.train_batch, args.steps = 1, 1024, 4, 2, 2
+        args.models, args.tiles = args.models[:1], [256]
     if args.device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise SystemExit("CUDA is not available here (use --device cpu --quick to check "
@@ -202,6 +266,7 @@ def main() -> None:
                 predict_agreement(work, sample, checkpoint, args.device)
         if 3 in args.only:
             predict_speed(work, args.scene, args.batch, args.device)
+            pipeline_ratio(work, args.scene, args.batch, args.device, args.models, args.tiles)
     if 4 in args.only:
         train_steps(args.train_batch, 128 if args.quick else 512, args.steps, args.device)
 

@@ -14,16 +14,28 @@ folder (never held in memory).  The model is geoseg's LinkNet-ResNet34 when
 ``--rss-model pixel`` swaps in a 1×1-conv model for (b): it measures what the pipeline
 itself (reader, stitcher, writer, GDAL cache) adds, in minutes instead of an hour on CPU.
 
+(c) the I/O ceiling: geoseg with a near-free network (a 1×1 convolution: its output
+    depends on its input) against a raw rasterio loop that reads the same scene in
+    512-px tiles and writes two uint8 DEFLATE rasters holding the very arrays geoseg
+    wrote (same profile), at 1, 2 and all cores (the process is pinned to that many
+    cores; GDAL, torch and geoseg get that many threads).  4096² (``--io-size 8192``).
+                                                 goal: geoseg / raw ≥ 0.8 at every count
+(d) where the time goes: busy seconds per pipeline stage (read, prepare, H2D, compute,
+    D2H, blend, convert, write, finish) of the (c) run on all cores, and of (a); encode
+    is estimated as the write time with DEFLATE minus the write time uncompressed.
+
     python benchmarks/predict.py                 # full sizes (long on a CPU)
     python benchmarks/predict.py --quick         # 1024² / 768² vs 3072²: checks it works
     python benchmarks/predict.py --only b --rss-model pixel          # pipeline memory only
     python benchmarks/predict.py --only b --sizes 3072 12288x1536    # full width, fewer rows
+    python benchmarks/predict.py --only c --io-size 8192             # I/O ceiling, 8192²
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -185,6 +197,101 @@ def overhead(tmp: Path, size: int, tile: int, overlap: int, batch: int) -> None:
     print("goal: end-to-end / bare forward ≤ 1.15.  On a shared CPU the two bare runs can "
           "differ a lot;\ne2e/in model (end-to-end over the forward time inside that same "
           "run) is the robust figure.")
+    print_stages(f"(d) stages of (a), {e2e.seconds:.1f} s wall", e2e.stages, e2e.stage_cpu)
+
+
+def print_stages(title: str, stages: dict, cpu: dict, encode: float | None = None) -> None:
+    """One line per pipeline stage: busy and CPU seconds summed over its threads."""
+    print(f"\n{title}: seconds per stage, summed over threads (stages overlap; busy includes "
+          "waiting for a core on a shared CPU)")
+    print(f"  {'stage':<8} {'busy s':>8} {'CPU s':>8}")
+    for name, sec in stages.items():
+        print(f"  {name:<8} {sec:8.3f} {cpu.get(name, 0.0):8.3f}")
+    if encode is not None:
+        print(f"  (encode ≈ write busy s with DEFLATE − write busy s uncompressed = "
+              f"{encode:.3f} s)")
+
+
+def raw_io(scene: Path, prob: np.ndarray, mask: np.ndarray, out: Path, threads: int,
+           tile: int = 512) -> float:
+    """Seconds for the plain rasterio loop: read `scene` in tile×tile windows (each pixel
+    once), write `prob` and `mask` (uint8, geoseg's output profile, DEFLATE) a tile row
+    of rows at a time."""
+    import rasterio
+    from rasterio.windows import Window
+
+    from geoseg.io.raster import gdal_env, open_scene, output_profile
+
+    info = open_scene(scene)
+    out.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    with gdal_env(threads=threads), rasterio.open(scene) as src, \
+            rasterio.open(out / "prob.tif", "w", **output_profile(info, "uint8", "deflate",
+                                                                   threads)) as p, \
+            rasterio.open(out / "mask.tif", "w", **output_profile(info, "uint8", "deflate",
+                                                                   threads)) as m:
+        for top in range(0, info.height, tile):
+            rows = min(tile, info.height - top)
+            checksum = 0
+            for left in range(0, info.width, tile):
+                block = src.read(window=Window(left, top, min(tile, info.width - left), rows))
+                checksum += int(block[0, 0, 0])  # touch the pixels
+            band = Window(0, top, info.width, rows)
+            p.write(prob[top:top + rows], 1, window=band)
+            m.write(mask[top:top + rows], 1, window=band)
+    return time.perf_counter() - start
+
+
+def io_ceiling(tmp: Path, size: int, tile: int, overlap: int, batch: int, reps: int) -> None:
+    """(c) and (d): geoseg with a 1×1 conv against the raw rasterio loop, per core count."""
+    import rasterio
+    import torch
+
+    from geoseg import predict_scene
+    from geoseg.inference.pipeline import available_cores
+
+    cores = sorted(os.sched_getaffinity(0))
+    scene = make_scene(tmp / f"c_{size}.tif", size)
+    model = build_model("pixel")
+    counts = sorted({1, min(2, len(cores)), len(cores)})
+    rows, last = [], None
+    for n in counts:
+        os.sched_setaffinity(0, cores[:n])
+        torch.set_num_threads(n)
+        assert available_cores() == n
+        best_g = best_r = float("inf")
+        for rep in range(reps):  # alternate, keep the best of each: the CPU is shared
+            out = tmp / f"c_out_{n}_{rep}"
+            c0 = time.process_time()
+            r = predict_scene(scene, model, out, tile=tile, overlap=overlap, batch_size=batch,
+                              device="cpu", threads=n, progress=False, amp=False)
+            if r.seconds < best_g:
+                best_g, last, geo_cpu = r.seconds, r, time.process_time() - c0
+            with rasterio.open(r.prob_path) as a, rasterio.open(r.mask_path) as b:
+                prob, mask = a.read(1), b.read(1)
+            c0 = time.process_time()
+            raw = raw_io(scene, prob, mask, tmp / f"c_raw_{n}_{rep}", n, tile)
+            if raw < best_r:
+                best_r, raw_cpu = raw, time.process_time() - c0
+        rows.append((n, best_g, best_r))
+    none = predict_scene(scene, model, tmp / "c_none", tile=tile, overlap=overlap,
+                         batch_size=batch, device="cpu", threads=counts[-1], compress="none",
+                         progress=False, amp=False)
+    os.sched_setaffinity(0, cores)
+    mp = size * size / 1e6
+    print(f"\n(c) I/O ceiling, {size}² uint8 RGB scene, 1×1-conv model (fp32: bf16 would only "
+          f"add casts to it), tile {tile}, overlap {overlap}, batch {batch}, best of {reps}")
+    print(f"{'cores':>5} {'geoseg s':>9} {'geoseg MP/s':>11} {'raw s':>7} {'raw MP/s':>9} "
+          f"{'geoseg/raw':>10}")
+    for n, g, r in rows:
+        print(f"{n:>5} {g:>9.2f} {mp / g:>11.1f} {r:>7.2f} {mp / r:>9.1f} {r / g:>10.3f}")
+    print("goal: geoseg / raw ≥ 0.8 at every core count (raw: read in 512-px tiles, write "
+          "geoseg's two uint8 arrays, DEFLATE)")
+    encode = last.stages["write"] - none.stages["write"]
+    print_stages(f"(d) stages of the (c) geoseg run on {counts[-1]} cores, {last.seconds:.2f} s "
+                 "wall", last.stages, last.stage_cpu, encode)
+    print(f"  whole process CPU: geoseg {geo_cpu:.2f} s, raw loop {raw_cpu:.2f} s (the best "
+          f"runs on {counts[-1]} cores, GDAL's threads included)")
 
 
 def memory(tmp: Path, sizes: list[str], model: str, tile: int, overlap: int, batch: int) -> None:
@@ -216,7 +323,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--quick", action="store_true", help="small sizes, to check the script works")
-    p.add_argument("--only", choices=["a", "b"], help="run one part")
+    p.add_argument("--only", nargs="+", choices=["a", "b", "c"],
+                   help="run these parts (c includes d)")
+    p.add_argument("--a-size", type=int, help="scene side for (a) [4096; 1024 with --quick]")
+    p.add_argument("--io-size", type=int, help="scene side for (c) [4096; 1024 with --quick]")
+    p.add_argument("--reps", type=int, default=2, help="repetitions per case in (c)")
     p.add_argument("--rss-model", default="linknet34", choices=["linknet34", "pixel"])
     p.add_argument("--sizes", nargs="+", help="scenes for (b): N (N²) or WxH, e.g. 12288x1536")
     p.add_argument("--tile", type=int, default=512)
@@ -232,11 +343,15 @@ def main() -> None:
         return child(args)
     a_size, b_sizes = (1024, ["768", "3072"]) if args.quick else (4096, ["3072", "12288"])
     b_sizes = args.sizes or b_sizes
+    a_size = args.a_size or a_size
     with tempfile.TemporaryDirectory(prefix="geoseg-bench-") as tmp:
-        if args.only in (None, "a"):
+        if args.only is None or "a" in args.only:
             overhead(Path(tmp), a_size, args.tile, args.overlap, args.batch)
-        if args.only in (None, "b"):
+        if args.only is None or "b" in args.only:
             memory(Path(tmp), b_sizes, args.rss_model, args.tile, args.overlap, args.batch)
+        if args.only is None or "c" in args.only:
+            io_size = args.io_size or (1024 if args.quick else 4096)
+            io_ceiling(Path(tmp), io_size, args.tile, args.overlap, args.batch, args.reps)
 
 
 if __name__ == "__main__":

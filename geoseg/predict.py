@@ -1,10 +1,11 @@
 """Predict road probabilities and masks for a whole scene: ``geoseg.predict_scene``.
 
 Chain: :func:`geoseg.io.raster.open_scene` ▸ :class:`~geoseg.inference.tiling.TileGrid` ▸
-background windowed reads ▸ :class:`~geoseg.inference.predictor.TilePredictor` (batches,
-TTA, AMP) ▸ :class:`~geoseg.inference.stitch.Stitcher` (row band of accumulators) ▸
-block-row writes of ``<name>_prob.tif`` and ``<name>_mask.tif``.  Both outputs are written
-under temporary names and renamed only when both are complete.
+:mod:`geoseg.inference.pipeline` (parallel read-once row bands ▸ batches ▸
+:class:`~geoseg.inference.predictor.TilePredictor` (TTA, AMP, overlapped copies) ▸
+:class:`~geoseg.inference.stitch.Stitcher` ▸ :class:`~geoseg.inference.outputs.OutputSink`)
+▸ block-row writes of ``<name>_prob.tif`` and ``<name>_mask.tif`` (or the one asked for).
+Both outputs are written under temporary names and renamed only when both are complete.
 
 Outputs share the scene's CRS, transform and size.  Where the input is nodata (nodata
 value, internal mask or alpha band) the outputs hold 0 and an internal GDAL mask marks the
@@ -27,21 +28,29 @@ import numpy as np
 from geoseg.checkpoint import default_models_dir, find_latest, load_checkpoint
 from geoseg.errors import BandMismatchError, CheckpointError, ConfigError, ModelError
 from geoseg.inference.memory import check_fits
-from geoseg.inference.predictor import TilePredictor, read_batches, tta_views
-from geoseg.inference.stitch import Stitcher
-from geoseg.inference.writer import BackgroundSink
+from geoseg.inference.outputs import OutputSink, parse_outputs
+from geoseg.inference.pipeline import resolve_threads, run_scene
+from geoseg.inference.predictor import TilePredictor, tta_views
+from geoseg.inference.profile import StageTimes
 from geoseg.inference.tiling import TileGrid, check_tile_overlap
-from geoseg.io.files import atomic_output, ensure_writable_dir, output_set, readable_path
+from geoseg.io.files import (
+    atomic_output,
+    ensure_writable_dir,
+    output_set,
+    readable_path,
+    temp_name,
+)
 from geoseg.io.provenance import tags
 from geoseg.io.raster import (
-    RowWriter,
     Scene,
     build_overviews,
+    check_compression,
     gdal_env,
     open_scene,
     output_profile,
     read_decimated,
     raster_verifier,
+    write_cog,
 )
 from geoseg.normalize import Normalizer
 from geoseg.radiometry import ImageryStats, check_mode, fit_scene
@@ -56,12 +65,16 @@ DEFAULT_OUTPUT_FOLDER = "predictions"
 
 @dataclass(frozen=True)
 class PredictResult:
-    prob_path: Path
-    mask_path: Path
+    prob_path: Path | None  # None when not asked for (outputs=)
+    mask_path: Path | None
     preview_path: Path | None
     n_tiles: int
     seconds: float
     megapixels_per_s: float
+    #: busy seconds per pipeline stage (:mod:`geoseg.inference.profile`)
+    stages: dict[str, float] | None = None
+    #: CPU seconds of the threads running each stage
+    stage_cpu: dict[str, float] | None = None
 
 
 @dataclass
@@ -169,31 +182,6 @@ def _check_params(tile: int, overlap: int, batch_size: int, threshold: float | N
         raise ConfigError(f"threshold must be between 0 and 1, got {threshold}")
 
 
-class _OutputSink:
-    """Turn stitched probability rows into prob (uint8/float32) and mask (uint8) rows."""
-
-    def __init__(self, prob_dst, mask_dst, threshold: float, float_output: bool, masked: bool):
-        self.prob = RowWriter(prob_dst, masked)
-        self.mask = RowWriter(mask_dst, masked)
-        self.threshold = threshold
-        self.float_output = float_output
-
-    def __call__(self, prob: np.ndarray, valid: np.ndarray) -> None:
-        # in place: `prob` is a fresh (rows, width) array; temporaries would scale with width
-        np.clip(prob, 0.0, 1.0, out=prob)
-        prob[~valid] = 0.0
-        road = (prob >= self.threshold).view(np.uint8)
-        if not self.float_output:
-            prob *= 255
-            prob = np.rint(prob, out=prob).astype(np.uint8)
-        self.prob.write(prob, valid)
-        self.mask.write(road, valid)
-
-    def close(self) -> None:
-        self.prob.close()
-        self.mask.close()
-
-
 def predict_scene(
     scene: str | Path,
     model: Any,
@@ -215,6 +203,10 @@ def predict_scene(
     radiometry: str = "auto",
     resample_to_training: bool = False,
     radiometry_stats: ImageryStats | None = None,
+    threads: int | None = None,
+    compress: str = "deflate",
+    outputs: str | tuple[str, ...] = ("prob", "mask"),
+    cog: bool = False,
 ) -> PredictResult:
     """Predict roads on a GeoTIFF of any size, streaming tiles through `model`.
 
@@ -225,7 +217,11 @@ def predict_scene(
     ``<out_dir>/<name>_prob.tif``, ``<name>_mask.tif`` and, with `preview`,
     ``<name>_preview.png``.  `progress`: tqdm bar (None: only on a terminal).  `amp`:
     mixed precision where the device has it (:func:`geoseg.device.amp_dtype`: CUDA, and
-    CPUs with native bf16); False runs in fp32.  `radiometry` (auto, match, none),
+    CPUs with native bf16); False runs in fp32.  `threads`: cores for reading and
+    compressing (None: all available).  `compress`: ``deflate`` (default), ``zstd``,
+    ``lzw`` or ``none``.  `outputs`: ``"prob,mask"``, ``"prob"`` or ``"mask"``; the
+    path of an output not asked for is None.  `cog`: write Cloud-Optimized GeoTIFFs
+    (overviews included).  `radiometry` (auto, match, none),
     `resample_to_training` and `radiometry_stats` (a batch's pooled statistics): the
     imagery-domain rule of :mod:`geoseg.radiometry`.
     """
@@ -237,6 +233,11 @@ def predict_scene(
     _check_params(tile, overlap, batch_size, threshold)
     tta_views(tta)
     check_mode(radiometry)
+    compress = check_compression(compress)
+    outputs = parse_outputs(outputs)
+    threads = resolve_threads(threads)
+    if preview and "mask" not in outputs:
+        raise ConfigError("preview draws the mask: add mask to the outputs")
     dev = resolve_device(device)
     if isinstance(model, (str, Path)):
         model = load_checkpoint(model)
@@ -251,41 +252,41 @@ def predict_scene(
     norm, module = fit_scene(info, norm, loaded.module, record, mode=radiometry,
                              resample=resample_to_training, stats=radiometry_stats)
     threshold = threshold if threshold is not None else loaded.threshold or DEFAULT_THRESHOLD
+    times = StageTimes()
     # the network's activations for a batch, plus the stitcher's row band of accumulators
     check_fits(module, len(info.bands), tile, batch_size, dev, training=False,
                extra_bytes=3 * 4 * tile * info.width)
-    predictor = TilePredictor(module, dev, tta=tta, amp=amp)
+    predictor = TilePredictor(module, dev, tta=tta, amp=amp, times=times)
     grid = TileGrid(info.height, info.width, tile, overlap)
 
     prob_path = out_dir / f"{info.name}_prob.tif"
     mask_path = out_dir / f"{info.name}_mask.tif"
+    prob_path = prob_path if "prob" in outputs else None
+    mask_path = mask_path if "mask" in outputs else None
     megapixels = info.width * info.height / 1e6
     start = time.perf_counter()
     provenance = {"checkpoint": _checkpoint_name(model), "threshold": f"{threshold:g}",
                   "scene": info.path.name}
-    outputs = _scene_outputs(info, prob_path, mask_path, threshold, float_output, overviews,
-                             provenance)
+    files = _scene_outputs(info, prob_path, mask_path, threshold, float_output, overviews,
+                           provenance, compress=compress, cog=cog, threads=threads, times=times)
     bar = tqdm(total=len(grid), unit="tile", desc=info.name,
                disable=None if progress is None else not progress)
+
+    def on_tiles(n: int) -> None:
+        bar.update(n)
+        rate = bar.n / len(grid) * megapixels / max(time.perf_counter() - start, 1e-9)
+        bar.set_postfix_str(f"{rate:.2f} MP/s")
+
     with output_set():  # prob, mask and preview appear together, or none of them
-        with outputs as sink, bar:
-            with BackgroundSink(sink) as writer:  # compress + write while the model runs
-                stitcher = Stitcher(grid, writer)
-                for batch in read_batches(info, grid, batch_size, norm):
-                    probs = predictor(batch.images)
-                    for (r, c), p, v in zip(batch.offsets, probs, batch.valid):
-                        stitcher.add(p, v, r, c)
-                    bar.update(len(batch.offsets))
-                    rate = bar.n / len(grid) * megapixels / max(time.perf_counter() - start,
-                                                                1e-9)
-                    bar.set_postfix_str(f"{rate:.2f} MP/s")
-                stitcher.close()
+        with files as sink, bar:
+            run_scene(info, grid, predictor, norm, sink, batch_size, threads, times, on_tiles)
         seconds = time.perf_counter() - start
         preview_path = _write_preview(info, mask_path, out_dir) if preview else None
     rate = megapixels / seconds
     log.info("%s: %d tiles, %.1f s, %.2f MP/s -> %s, %s",
              info.path, len(grid), seconds, rate, prob_path, mask_path)
-    return PredictResult(prob_path, mask_path, preview_path, len(grid), seconds, rate)
+    return PredictResult(prob_path, mask_path, preview_path, len(grid), seconds, rate,
+                         times.as_dict(), times.cpu_dict())
 
 
 def _checkpoint_name(model: Any) -> str | None:
@@ -295,35 +296,58 @@ def _checkpoint_name(model: Any) -> str | None:
 
 
 @contextlib.contextmanager
-def _scene_outputs(info: Scene, prob_path: Path, mask_path: Path, threshold: float,
-                   float_output: bool, overviews: bool,
-                   provenance: dict[str, Any]) -> Iterator[_OutputSink]:
-    """Open both outputs under temporary names and yield the sink that fills them; both
-    are verified, then renamed into place together when the enclosing output set
-    completes (removed on any error)."""
+def _scene_outputs(info: Scene, prob_path: Path | None, mask_path: Path | None,
+                   threshold: float, float_output: bool, overviews: bool,
+                   provenance: dict[str, Any], *,
+                   compress: str = "deflate", cog: bool = False, threads: int | None = None,
+                   times: StageTimes | None = None) -> Iterator[OutputSink]:
+    """Open the outputs asked for (a None path is skipped) under temporary names and yield
+    the sink that fills them; they are renamed into place only when the block completes
+    (removed on any error); each is verified and tagged with its provenance.  With `cog` the rows go to uncompressed intermediates that
+    GDAL's COG driver then copies, with overviews, into the temporary names."""
     import rasterio
 
+    times = times or StageTimes()
     prob_dtype = "float32" if float_output else "uint8"
-    prob_profile = output_profile(info, prob_dtype)
-    mask_profile = output_profile(info, "uint8")
+    kinds = [(prob_path, prob_dtype, "average", "probability"),
+             (mask_path, "uint8", "nearest", "mask")]
     with contextlib.ExitStack() as stack:
-        prob_tmp = stack.enter_context(atomic_output(
-            prob_path, kind="probability", verify=raster_verifier(prob_profile)))
-        mask_tmp = stack.enter_context(atomic_output(
-            mask_path, kind="mask", verify=raster_verifier(mask_profile)))
-        stack.enter_context(gdal_env())
-        prob_dst = stack.enter_context(rasterio.open(prob_tmp, "w", **prob_profile))
-        mask_dst = stack.enter_context(rasterio.open(mask_tmp, "w", **mask_profile))
-        prob_dst.update_tags(**tags("probability", **provenance))
-        mask_dst.update_tags(**tags("mask", **provenance))
-        sink = _OutputSink(prob_dst, mask_dst, threshold, float_output, info.has_mask)
-        yield sink
+        tmps = [stack.enter_context(atomic_output(
+                    p, kind=kind, verify=raster_verifier(output_profile(info, dtype))))
+                if p is not None else None for p, dtype, _, kind in kinds]
+        stack.enter_context(gdal_env(threads=threads))
+        streams = [temp_name(t) if cog and t is not None else t for t in tmps]
+        if cog:
+            for path in streams:
+                if path is not None:
+                    stack.callback(path.unlink, missing_ok=True)
+        dsts = [
+            stack.enter_context(rasterio.open(
+                path, "w", **output_profile(info, dtype, "none" if cog else compress, threads)))
+            if path is not None else None
+            for path, (_, dtype, _, _) in zip(streams, kinds)
+        ]
+        for dst, (_, _, _, kind) in zip(dsts, kinds):
+            if dst is not None:
+                dst.update_tags(**tags(kind, **provenance))
+        sink = OutputSink(dsts[0], dsts[1], threshold, float_output, info.has_mask, times)
+        try:
+            yield sink
+        except BaseException:
+            sink.abort()  # stop the writer threads before the files close
+            raise
         sink.close()
-        prob_dst.close()
-        mask_dst.close()
-        if overviews:
-            build_overviews(prob_tmp, "average")
-            build_overviews(mask_tmp, "nearest")
+        with times.stage("finish"):
+            for dst in dsts:
+                if dst is not None:
+                    dst.close()
+            for tmp, path, (_, _, resampling, _) in zip(tmps, streams, kinds):
+                if tmp is None:
+                    continue
+                if cog:
+                    write_cog(path, tmp, resampling, compress, threads)
+                elif overviews:
+                    build_overviews(tmp, resampling)
 
 
 def _write_preview(scene: Scene, mask_path: Path, out_dir: Path, max_size: int = 1024) -> Path:

@@ -21,6 +21,7 @@ from geoseg.io.provenance import tags
 log = logging.getLogger(__name__)
 
 DEFAULT_NODATA = 255
+STRIP = 256  # rows warped at a time (the output's block height)
 
 
 def _north_up(transform) -> bool:
@@ -31,31 +32,32 @@ def warped_copy(mask: Path, crs) -> Path:
     """`mask` reprojected into `crs` as ``<stem>_<crs>.tif`` beside it (reused when newer).
 
     Invalid pixels (nodata value or internal mask) become the nodata value
-    :data:`DEFAULT_NODATA` in the copy.  Reads the mask whole (uint8, one byte a pixel).
+    :data:`DEFAULT_NODATA` in the copy.  The mask is warped through a GDAL warped VRT one
+    band of :data:`STRIP` rows at a time: memory is O(width), never the whole mask.
     """
-    import numpy as np
     import rasterio
-    from rasterio.warp import Resampling, calculate_default_transform, reproject
+    from rasterio.vrt import WarpedVRT
+    from rasterio.warp import Resampling, calculate_default_transform
+    from rasterio.windows import Window
 
     tag = crs.to_string().replace(":", "").replace(" ", "")[:24]
     out = mask.with_name(f"{mask.stem}_{tag}.tif")
     if out.is_file() and out.stat().st_mtime_ns >= mask.stat().st_mtime_ns:
         return out
     with rasterio.open(mask) as src:
-        data = src.read(1, masked=True)
-        source = np.where(np.ma.getmaskarray(data), DEFAULT_NODATA, data.data).astype(src.dtypes[0])
         transform, width, height = calculate_default_transform(
             src.crs, crs, src.width, src.height, *src.bounds)
         profile = {"driver": "GTiff", "dtype": src.dtypes[0], "count": 1, "crs": crs,
                    "transform": transform, "width": width, "height": height,
                    "nodata": DEFAULT_NODATA, "tiled": True, "blockxsize": 256,
                    "blockysize": 256, "compress": "deflate"}
-        dest = np.full((height, width), DEFAULT_NODATA, dtype=src.dtypes[0])
-        reproject(source, dest, src_transform=src.transform, src_crs=src.crs,
-                  src_nodata=DEFAULT_NODATA, dst_transform=transform, dst_crs=crs,
-                  dst_nodata=DEFAULT_NODATA, resampling=Resampling.nearest)
-    with atomic_output(out) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(dest, 1)
+        # the VRT treats the source's nodata value and internal mask as invalid
+        with WarpedVRT(src, crs=crs, transform=transform, width=width, height=height,
+                       nodata=DEFAULT_NODATA, resampling=Resampling.nearest) as vrt, \
+                atomic_output(out) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+            for top in range(0, height, STRIP):
+                window = Window(0, top, width, min(STRIP, height - top))
+                dst.write(vrt.read(1, window=window), 1, window=window)
     return out
 
 

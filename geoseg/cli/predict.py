@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from geoseg.io.raster import COMPRESSIONS
 from geoseg.cli.options import (
     batch_size_opt,
     device_opt,
@@ -44,11 +45,19 @@ from geoseg.io.files import claim_outputs, output_set
 @click.option("--vector", type=click.Path(dir_okay=False, path_type=Path),
               help="Also vectorize the mask into road centerlines (.gpkg, .shp or .geojson).")
 @radiometry_opts
+@click.option("--outputs", default="prob,mask", show_default=True,
+              help="Which rasters to write: prob, mask or prob,mask.")
+@click.option("--compress", type=click.Choice(COMPRESSIONS, case_sensitive=False),
+              default="deflate", show_default=True, help="Output compression.")
+@click.option("--cog", is_flag=True,
+              help="Write Cloud-Optimized GeoTIFFs (tiled, with overviews, COG layout).")
+@click.option("--threads", type=click.IntRange(min=0), default=0,
+              help="Cores for reading and compressing [default: 0 = all available].")
 @device_opt
 @overwrite_opt
 def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overlap, batch_size,
-            tta, amp, bands, threshold, float_output, overviews, preview, vector, device,
-            radiometry, resample_to_training) -> None:
+            tta, amp, bands, threshold, float_output, overviews, preview, vector, outputs,
+            compress, cog, threads, device, radiometry, resample_to_training) -> None:
     """Predict roads in SCENE (a GeoTIFF of any size) with a trained checkpoint.
 
     Writes <name>_prob.tif and <name>_mask.tif on the scene's grid (by default into
@@ -60,22 +69,27 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
     geoseg predict scene.tif --model runs/dlinknet_resnet34.pt -o out/
     geoseg predict scene.tif --arch adlinknet --backbone xception --tta d4 --preview
     geoseg predict scene.tif --model m.pt --vector roads.shp
+    geoseg predict scene.tif --model m.pt --outputs mask --compress zstd --cog
     """
+    from geoseg.inference.outputs import parse_outputs
     from geoseg.predict import DEFAULT_OUTPUT_FOLDER, predict_scene
 
+    if vector is not None and "mask" not in parse_outputs(outputs):
+        raise click.UsageError("--vector traces the mask: add mask to --outputs")
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
     tile, tta = from_checkpoint(ckpt, "tile", tile, 512), from_checkpoint(ckpt, "tta", tta, "none")
     out_dir = out_dir if out_dir is not None else scene.parent / DEFAULT_OUTPUT_FOLDER
-    outputs = {out_dir / f"{scene.stem}_prob.tif": "probability",
-               out_dir / f"{scene.stem}_mask.tif": "mask"}
+    wanted = parse_outputs(outputs)
+    claimed = {out_dir / f"{scene.stem}_{name}.tif": kind
+               for name, kind in (("prob", "probability"), ("mask", "mask")) if name in wanted}
     if preview:
-        outputs[out_dir / f"{scene.stem}_preview.png"] = "preview"
+        claimed[out_dir / f"{scene.stem}_preview.png"] = "preview"
     if vector is not None:
         from geoseg.io.vector import driver_for
 
         driver_for(vector)  # an unknown format fails now, not after the prediction
-        outputs[vector] = "roads"
-    claim_outputs(outputs, inputs=(scene, *([ckpt["path"]] if ckpt.get("path") else [])))
+        claimed[vector] = "roads"
+    claim_outputs(claimed, inputs=(scene, *([ckpt["path"]] if ckpt.get("path") else [])))
     with output_set():  # rasters, preview and roads appear together, or none of them
         result = predict_scene(
             scene,
@@ -94,6 +108,10 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
             preview=preview,
             radiometry=radiometry,
             resample_to_training=resample_to_training,
+            outputs=outputs,
+            compress=compress,
+            cog=cog,
+            threads=threads,
         )
         roads = None
         if vector is not None:
@@ -101,8 +119,10 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
 
             roads = vectorize_to_file(result.mask_path, vector, prob=result.prob_path)
     # only now, with every output verified and in place, is success reported
-    click.echo(f"probabilities: {result.prob_path}")
-    click.echo(f"mask:          {result.mask_path}")
+    if result.prob_path:
+        click.echo(f"probabilities: {result.prob_path}")
+    if result.mask_path:
+        click.echo(f"mask:          {result.mask_path}")
     if result.preview_path:
         click.echo(f"preview:       {result.preview_path}")
     if roads is not None:

@@ -1,10 +1,20 @@
 """Blend overlapping tile predictions into full-width rows, streaming them out.
 
-The :class:`Stitcher` holds accumulators (weighted sum, weight, validity) for one band of
-``tile`` rows only.  Tiles must arrive in the grid's row-major order; when the first tile
-of a new tile row arrives, no later tile can touch the rows above it, so those rows are
-normalised (sum / weight) and handed to the sink at once.  Memory is O(tile × width),
-independent of the scene height.
+The blending window is separable (``ramp ⊗ ramp``, :func:`~geoseg.inference.tiling.blend_ramp`)
+and the tiles form a grid (row starts × column starts), so the total weight at a pixel is
+``R(y)·C(x)``, the ramps summed along each axis.  Each tile is therefore blended with its
+weights already divided by that total, ``(ramp/R) ⊗ (ramp/C)``: one multiply-add per
+tile pixel, no weight accumulator and no division (the few distinct weight tiles — first,
+inner and last rows/columns — are computed once).
+
+The :class:`Stitcher` holds accumulators (blended sum, validity) for one band of
+``tile`` rows only.  Tiles are blended in the grid's row-major order whatever order they
+arrive in: a tile that comes early waits in a small reorder buffer until the tiles before
+it are in, so the floating-point sums — and so the outputs — are the same bits however
+many workers there are and whichever batch finishes first.  When the first tile of a new
+tile row is blended, no later tile can touch the rows above it, so those rows are
+normalised (sum / weight) and handed to the sink at once.  Memory is O(tile × width)
+plus the tiles waiting, independent of the scene height.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from geoseg.inference.tiling import TileGrid
+from geoseg.inference.tiling import TileGrid, blend_ramp
 
 # sink(values (rows, width) float32, valid (rows, width) bool), called top to bottom
 Sink = Callable[[np.ndarray, np.ndarray], None]
@@ -25,33 +35,68 @@ class Stitcher:
     def __init__(self, grid: TileGrid, sink: Sink) -> None:
         self.grid = grid
         self.sink = sink
-        self.window = grid.weights()
         rows = grid.band_height
         self.acc = np.zeros((rows, grid.width), np.float32)
-        self.wsum = np.zeros((rows, grid.width), np.float32)
         self.valid = np.zeros((rows, grid.width), bool)
+        self._scratch = np.empty((grid.tile, grid.tile), np.float32)
+        self._row_weights = _axis_weights(grid.height, grid.row_starts, grid.tile, grid.overlap)
+        self._col_weights = _axis_weights(grid.width, grid.col_starts, grid.tile, grid.overlap)
+        self._windows: dict[tuple[int, int], np.ndarray] = {}
         self.top = 0  # scene row held in accumulator row 0
         self.emitted = 0
+        # a tile's index in grid order, computed (no per-tile table: O(rows + columns))
+        self._rows = {r: i for i, r in enumerate(grid.row_starts)}
+        self._cols = {c: i for i, c in enumerate(grid.col_starts)}
+        self._next = 0  # index in grid order of the next tile to blend
+        self._waiting: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def waiting(self) -> int:
+        """Tiles received ahead of their turn, not blended yet."""
+        return len(self._waiting)
 
     def add(self, values: np.ndarray, valid: np.ndarray, row_off: int, col_off: int) -> None:
-        """Blend one ``(tile, tile)`` prediction whose window starts at (row_off, col_off)."""
-        if row_off < self.top:
-            raise ValueError(
-                f"tile at row {row_off} arrived after rows up to {self.top} were written"
-            )
+        """Take one ``(tile, tile)`` prediction whose window starts at (row_off, col_off);
+        it is blended once every tile before it in grid order has been."""
+        if row_off not in self._rows or col_off not in self._cols:
+            raise ValueError(f"no tile of the grid starts at row {row_off}, column {col_off}")
+        i = self._rows[row_off] * len(self._cols) + self._cols[col_off]
+        if i < self._next or i in self._waiting:
+            raise ValueError(f"tile at row {row_off}, column {col_off} arrived twice")
+        self._waiting[i] = (values, valid)
+        while self._next in self._waiting:
+            tile = self._waiting.pop(self._next)
+            row, col = divmod(self._next, len(self._cols))
+            self._blend(*tile, self.grid.row_starts[row], self.grid.col_starts[col])
+            self._next += 1
+
+    def _blend(self, values: np.ndarray, valid: np.ndarray, row_off: int, col_off: int) -> None:
         if row_off > self.top:
             self._emit(row_off - self.top)
         h = min(self.grid.tile, self.grid.height - row_off)
         w = min(self.grid.tile, self.grid.width - col_off)
         r = row_off - self.top
         cols = slice(col_off, col_off + w)
-        weight = self.window[:h, :w]
-        self.acc[r:r + h, cols] += values[:h, :w] * weight
-        self.wsum[r:r + h, cols] += weight
+        weight = self._window(row_off, col_off)
+        scratch = self._scratch[:h, :w]
+        np.multiply(values[:h, :w], weight, out=scratch)
+        acc = self.acc[r:r + h, cols]
+        np.add(acc, scratch, out=acc)
         self.valid[r:r + h, cols] = valid[:h, :w]
+
+    def _window(self, row_off: int, col_off: int) -> np.ndarray:
+        """The normalised (h, w) weights of the tile at (row_off, col_off)."""
+        (a_key, a), (b_key, b) = self._row_weights[row_off], self._col_weights[col_off]
+        window = self._windows.get((a_key, b_key))
+        if window is None:
+            window = np.outer(a, b).astype(np.float32)
+            self._windows[(a_key, b_key)] = window
+        return window
 
     def close(self) -> None:
         """Emit the remaining rows; every scene row has then gone to the sink once."""
+        if self._next != len(self.grid):
+            raise RuntimeError(f"stitched {self._next} of {len(self.grid)} tiles")
         self._emit(self.grid.height - self.top)
         if self.emitted != self.grid.height:
             raise RuntimeError(f"stitched {self.emitted} of {self.grid.height} rows")
@@ -59,13 +104,30 @@ class Stitcher:
     def _emit(self, n: int) -> None:
         if n <= 0:
             return
-        wsum = self.wsum[:n]
-        if not (wsum > 0).all():
-            raise RuntimeError(f"rows {self.top}-{self.top + n} are not covered by any tile")
-        self.sink(np.divide(self.acc[:n], wsum), self.valid[:n].copy())  # sink owns both
+        self.sink(self.acc[:n].copy(), self.valid[:n].copy())  # the sink owns both
         keep = self.acc.shape[0] - n
-        for buf in (self.acc, self.wsum, self.valid):
+        for buf in (self.acc, self.valid):
             buf[:keep] = buf[n:]
             buf[keep:] = 0
         self.top += n
         self.emitted += n
+
+
+def _axis_weights(size: int, starts: list[int], tile: int,
+                  overlap: int) -> dict[int, tuple[bytes, np.ndarray]]:
+    """Per tile start along one axis: (key, ``ramp / total``) over the tile's extent inside
+    the scene, where total is the sum of the ramps of every tile covering the pixel.
+    Equal weight vectors share a key, so their 2-D windows are computed once."""
+    ramp = blend_ramp(tile, overlap).astype(np.float64)
+    total = np.zeros(size, np.float64)
+    for s in starts:
+        n = min(tile, size - s)
+        total[s:s + n] += ramp[:n]
+    if not (total > 0).all():
+        raise RuntimeError("some pixels are not covered by any tile")
+    out = {}
+    for s in starts:
+        n = min(tile, size - s)
+        weights = ramp[:n] / total[s:s + n]
+        out[s] = (weights.tobytes(), weights)
+    return out

@@ -3,8 +3,9 @@
 Scenes are never read whole: :func:`read_window` reads one window (reflect-padded where it
 runs past the scene border) together with its validity mask, taken from the nodata value,
 an internal/per-dataset mask or an alpha band (GDAL's mask flags, via ``read_masks``).
-Outputs are single-band GeoTIFFs on the scene's grid, tiled 256×256, DEFLATE-compressed and
-carrying an internal GDAL mask where the input was nodata (:func:`output_profile`).
+Outputs are single-band GeoTIFFs on the scene's grid, tiled 256×256, compressed (DEFLATE by
+default, :data:`COMPRESSIONS`) and carrying an internal GDAL mask where the input was nodata
+(:func:`output_profile`); :func:`write_cog` rewrites one as a Cloud-Optimized GeoTIFF.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 BLOCK = 256  # output tile size (GeoTIFF blocks), also the writer's row granularity
 SUPPORTED_KINDS = "uifb"  # numpy dtype kinds geoseg reads: unsigned, signed, float, bool
+COMPRESSIONS = ("deflate", "zstd", "lzw", "none")  # output compressions geoseg writes
 
 
 @dataclass(frozen=True)
@@ -198,8 +200,41 @@ def read_window(
     return image, valid
 
 
-def output_profile(scene: Scene, dtype: str) -> dict[str, Any]:
-    """Profile of a single-band output on the scene's grid: tiled, DEFLATE, BigTIFF if needed.
+def check_compression(compress: str) -> str:
+    """`compress` lower-cased if geoseg writes it, else a ConfigError naming the choices."""
+    from geoseg.errors import ConfigError
+
+    name = str(compress).lower()
+    if name not in COMPRESSIONS:
+        raise ConfigError(
+            f"unknown compression {compress!r} (use one of {', '.join(COMPRESSIONS)})"
+        )
+    return name
+
+
+def _compression_options(dtype: str, compress: str) -> dict[str, Any]:
+    """Creation options of a compression: the TIFF predictor where it helps (horizontal
+    differencing for integers, floating-point predictor for floats), a mid level."""
+    compress = check_compression(compress)
+    if compress == "none":
+        return {"compress": "none"}
+    options: dict[str, Any] = {
+        "compress": compress,
+        "predictor": 3 if np.dtype(dtype).kind == "f" else 2,
+    }
+    if compress == "deflate":
+        options["zlevel"] = 6
+    elif compress == "zstd":
+        options["zstd_level"] = 9
+    return options
+
+
+def output_profile(
+    scene: Scene, dtype: str, compress: str = "deflate", threads: int | None = None
+) -> dict[str, Any]:
+    """Profile of a single-band output on the scene's grid: tiled, compressed (`compress`,
+    one of :data:`COMPRESSIONS`), BigTIFF if needed; `threads` compress blocks in parallel
+    (GDAL's NUM_THREADS; None: all cores).
 
     Nodata is carried by an internal GDAL mask (written with ``write_mask``) rather than a
     nodata value, so uint8 probabilities keep the full 0–255 range.
@@ -216,9 +251,8 @@ def output_profile(scene: Scene, dtype: str) -> dict[str, Any]:
         "tiled": True,
         "blockxsize": BLOCK,
         "blockysize": BLOCK,
-        "compress": "deflate",
-        "predictor": 3 if np.dtype(dtype).kind == "f" else 2,
-        "zlevel": 6,
+        **_compression_options(dtype, compress),
+        "num_threads": gdal_threads(threads),
         "bigtiff": "IF_SAFER",
     }
 
@@ -246,15 +280,48 @@ def raster_verifier(profile: dict[str, Any]):
     return verify
 
 
-def gdal_env(cache_mb: int = 64):
+def gdal_threads(threads: int | None) -> str:
+    """GDAL's NUM_THREADS value: a count, or ALL_CPUS for None."""
+    return "ALL_CPUS" if threads is None else str(max(1, int(threads)))
+
+
+def gdal_env(cache_mb: int = 64, threads: int | None = None):
     """A rasterio.Env with a bounded block cache and internal masks: RSS must not grow
     with the scene (GDAL's default cache is 5 % of the machine's RAM).  GDAL_NUM_THREADS
     lets GDAL decompress the blocks of one window read, and compress the blocks of one
-    row-band write, on all cores."""
+    row-band write, on `threads` cores (None: all).  rasterio's environment is per
+    thread: every thread that reads or writes enters its own."""
     import rasterio
 
     return rasterio.Env(GDAL_CACHEMAX=cache_mb, GDAL_TIFF_INTERNAL_MASK=True,
-                        GDAL_NUM_THREADS="ALL_CPUS")
+                        GDAL_NUM_THREADS=gdal_threads(threads))
+
+
+def write_cog(src_path: Path, dst_path: Path, resampling: str, compress: str = "deflate",
+              threads: int | None = None) -> None:
+    """Copy a tiled GeoTIFF into a Cloud-Optimized GeoTIFF (GDAL's COG driver): 256-px
+    tiles, overviews down to one tile (`resampling`: ``average``, ``nearest``...), the
+    internal mask and its overviews, IFDs and tiles in COG order, compressed with
+    `compress` on `threads` cores."""
+    import rasterio
+    import rasterio.shutil
+
+    with rasterio.open(src_path) as src:
+        dtype = src.dtypes[0]
+    options = {k: v for k, v in _compression_options(dtype, compress).items() if k != "zlevel"}
+    if compress == "deflate":
+        options["level"] = 6
+    elif compress == "zstd":
+        options["level"] = options.pop("zstd_level")
+    options = {k.upper(): str(v).upper() for k, v in options.items()}
+    if options.get("PREDICTOR"):
+        options["PREDICTOR"] = "YES"  # the COG driver picks 2 or 3 from the data type
+    with gdal_env(threads=threads):
+        rasterio.shutil.copy(
+            src_path, dst_path, driver="COG", BLOCKSIZE=BLOCK, OVERVIEWS="AUTO",
+            RESAMPLING=resampling.upper(), NUM_THREADS=gdal_threads(threads),
+            BIGTIFF="IF_SAFER", **options,
+        )
 
 
 def build_overviews(path: Path, resampling: str) -> None:

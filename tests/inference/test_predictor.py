@@ -3,10 +3,8 @@ import pytest
 import torch
 
 from fake_models import PixelModel, TinyNet
-from geoseg.errors import ConfigError, RasterReadError
-from geoseg.inference.predictor import TilePredictor, read_batches, tta_views
-from geoseg.inference.tiling import TileGrid
-from geoseg.io.raster import open_scene
+from geoseg.errors import ConfigError
+from geoseg.inference.predictor import TilePredictor, tta_views
 
 CPU = torch.device("cpu")
 
@@ -54,26 +52,52 @@ def test_model_with_wrong_output_shape_is_reported():
         TilePredictor(Bad(), CPU)(tiles())
 
 
-def test_read_batches_yields_grid_order(geotiff_factory):
-    data = np.arange(3 * 70 * 50, dtype=np.uint16).reshape(3, 70, 50)
-    scene = open_scene(geotiff_factory(data))
-    grid = TileGrid(70, 50, 32, 8)
-    batches = list(read_batches(scene, grid, 3, lambda a: a.astype(np.float32)))
-    offsets = [o for b in batches for o in b.offsets]
-    assert offsets == list(grid)
-    assert [len(b.offsets) for b in batches][:-1] == [3] * (len(batches) - 1)
-    first = batches[0]
-    assert first.images.shape == (3, 3, 32, 32) and first.images.dtype == np.float32
-    assert first.offsets[1] == (0, 18)  # last column shifted inward
-    np.testing.assert_array_equal(first.images[1], data[:, 0:32, 18:50])
-    assert first.valid.all()
+def test_batches_in_flight_come_back_in_any_order():
+    net = TinyNet()
+    predictor = TilePredictor(net, CPU, depth=3)
+    batches = [tiles(seed) for seed in range(3)]
+    handles = [predictor.submit(b) for b in batches]
+    got = [predictor.result(handles[i]) for i in (2, 0, 1)]
+    for i, probs in zip((2, 0, 1), got):
+        np.testing.assert_array_equal(probs, TilePredictor(net, CPU)(batches[i]))
+    assert TilePredictor(TinyNet(), CPU).depth == 1  # computed at submit without CUDA
 
 
-def test_reader_errors_reach_the_caller(geotiff_factory):
-    scene = open_scene(geotiff_factory(np.zeros((1, 40, 40), np.uint8)))
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_streams_and_pinned_buffers_give_the_cpu_result():
+    torch.manual_seed(0)
+    net = TinyNet()
+    cpu = TilePredictor(net, CPU, amp=False)
+    gpu = TilePredictor(net, torch.device("cuda"), amp=False)
+    assert gpu.depth == 2
+    batches = [tiles(seed, n=4 - seed) for seed in range(4)]  # a short last batch
+    handles, got = [], []
+    for b in batches:  # two in flight, as the pipeline runs them
+        if len(handles) == gpu.depth:
+            got.append(gpu.result(handles.pop(0)))
+        handles.append(gpu.submit(b))
+    got += [gpu.result(h) for h in handles]
+    for b, probs in zip(batches, got):
+        np.testing.assert_allclose(probs, cpu(b), atol=1e-4)
+    assert gpu.times.as_dict()["compute"] > 0
+    from geoseg.normalize import Normalizer  # raw uint8 tiles, normalised on the GPU
 
-    def broken(_):
-        raise RasterReadError("x.tif: cannot read pixels")
+    raw = np.random.default_rng(5).integers(0, 256, (3, 3, 32, 32)).astype(np.uint8)
+    norm = Normalizer.for_dtype("uint8", [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    np.testing.assert_allclose(gpu.result(gpu.submit(raw, norm)),
+                               cpu(np.stack([norm(t) for t in raw])), atol=1e-4)
 
-    with pytest.raises(RasterReadError):
-        list(read_batches(scene, TileGrid(40, 40, 32, 0), 2, broken))
+
+@pytest.mark.parametrize("low,high", [(0, 255), (10, 200)])  # the second needs the clip
+def test_raw_uint8_tiles_normalised_on_the_device_match_the_normaliser(low, high):
+    from geoseg.normalize import Normalizer
+
+    raw = np.random.default_rng(4).integers(0, 256, (3, 3, 32, 32)).astype(np.uint8)
+    norm = Normalizer((low,) * 3, (high,) * 3, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    net = TinyNet()
+    predictor = TilePredictor(net, CPU, amp=False)
+    x = predictor._normalize(torch.from_numpy(raw), norm)
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_array_equal(x.numpy(), np.stack([norm(t) for t in raw]))  # same bits
+    on_device = predictor.result(predictor.submit(raw, norm))
+    np.testing.assert_array_equal(on_device, predictor(np.stack([norm(t) for t in raw])))

@@ -83,3 +83,46 @@ def test_tiles_out_of_order_are_refused():
     stitcher.add(*tile, 24, 0)
     with pytest.raises(ValueError):
         stitcher.add(*tile, 0, 0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(height=st.integers(1, 90), width=st.integers(1, 90), tile=st.sampled_from([8, 16]),
+       overlap=st.integers(0, 7), window=st.integers(1, 12), seed=st.integers(0, 2**16))
+def test_tiles_in_any_order_give_the_same_bits(height, width, tile, overlap, window, seed):
+    """Tiles arriving out of order (batches finishing in any order, up to `window` tiles
+    apart) are blended in grid order: the rows are bit-identical to the in-order run."""
+    grid = TileGrid(height, width, tile, overlap)
+    rng = np.random.default_rng(seed)
+    preds = {o: (rng.random((tile, tile), dtype=np.float32), rng.random((tile, tile)) > 0.3)
+             for o in grid}
+    in_order, shuffled = RowSink(), RowSink()
+    a = Stitcher(grid, in_order)
+    for (r, c), (v, m) in preds.items():
+        a.add(v, m, r, c)
+    a.close()
+    order = list(grid)
+    for start in range(0, len(order), window):
+        part = order[start:start + window]
+        rng.shuffle(part)
+        order[start:start + window] = part
+    b = Stitcher(grid, shuffled)
+    for r, c in order:
+        b.add(*preds[(r, c)], r, c)
+        assert b.waiting < window
+    b.close()
+    np.testing.assert_array_equal(shuffled.result()[0], in_order.result()[0])
+    np.testing.assert_array_equal(shuffled.result()[1], in_order.result()[1])
+
+
+def test_unknown_duplicate_and_missing_tiles_are_refused():
+    grid = TileGrid(40, 40, 32, 8)  # tiles at rows/columns 0 and 8
+    stitcher = Stitcher(grid, RowSink())
+    tile = (np.zeros((32, 32), np.float32), np.ones((32, 32), bool))
+    with pytest.raises(ValueError, match="no tile"):
+        stitcher.add(*tile, 4, 0)
+    stitcher.add(*tile, 8, 8)  # early: waits for the others
+    with pytest.raises(ValueError, match="twice"):
+        stitcher.add(*tile, 8, 8)
+    stitcher.add(*tile, 0, 0)
+    with pytest.raises(RuntimeError, match="stitched 1 of 4 tiles"):
+        stitcher.close()
