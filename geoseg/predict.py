@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from geoseg.checkpoint import default_models_dir, find_latest, load_checkpoint
 from geoseg.errors import BandMismatchError, CheckpointError, ConfigError, ModelError
