@@ -17,6 +17,7 @@ from geoseg.cli.options import (
     tile_overlap,
     tta_opt,
     amp_opt,
+    progress_opt,
 )
 
 
@@ -38,6 +39,7 @@ from geoseg.cli.options import (
 @batch_size_opt
 @threshold_opt
 @device_opt
+@progress_opt
 def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, snap_m, tta, amp, tile,
           overlap, batch_size, threshold, device) -> None:
     """Map roads over SCENES (files, globs or text files listing paths) into OUTDIR.

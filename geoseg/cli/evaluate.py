@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from geoseg.cli.options import progress_opt
 
 @click.command("evaluate")
 @click.argument("pred", required=False, type=click.Path(exists=True))
@@ -30,6 +31,7 @@ import click
               help="Block size in pixels (memory ~ block²).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write a CSV report.")
+@progress_opt
 def evaluate(pred, truth, pairs_csv, threshold, truth_threshold, rho, width_m, snap_m,
              spacing_m, junction_radius_m, block, json_path, csv_path) -> None:
     """Score PRED against TRUTH: two files, two folders (matched by name, ignoring

@@ -9,7 +9,9 @@ errors (:class:`geoseg.errors.GeoSegError`) become one-line messages with exit c
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 from importlib import import_module
 
 import click
@@ -28,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "train": "geoseg.cli.train:train",
     "demo": "geoseg.cli.demo:demo",
     "compare": "geoseg.cli.compare:compare",
+    "qgis": "geoseg.cli.qgis:qgis",
 }
 
 log = logging.getLogger("geoseg")
@@ -67,6 +70,17 @@ def configure_logging(verbose: int, quiet: int) -> None:
     root.propagate = False
 
 
+def _sigterm_as_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (a GUI's Cancel, a scheduler, torchrun) ends a command like Ctrl-C does:
+    temporary outputs are removed and the exit code is 1."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="geoseg")
 @click.option("-v", "--verbose", count=True, help="More output (-vv for debug); shows tracebacks.")
@@ -80,3 +94,4 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     """
     ctx.meta["geoseg.verbose"] = verbose
     configure_logging(verbose, quiet)
+    interrupt_on_sigterm()

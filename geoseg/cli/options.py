@@ -73,3 +73,19 @@ def resolve_model_source(model, arch, backbone, models_dir):
 def tile_overlap(tile: int, overlap: int | None) -> int:
     """The --overlap value, defaulting to min(64, tile/4)."""
     return overlap if overlap is not None else min(64, tile // 4)
+
+
+def _set_progress_mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from geoseg import progress
+
+    progress.set_mode(value)  # json lines go to sys.stderr as it is when they are written
+    return value
+
+
+progress_opt = click.option(
+    "--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
+    expose_value=False, callback=_set_progress_mode,
+    help="Progress bars on a terminal; json: one JSON object per line on stderr "
+    "({\"progress\": 0.42, \"message\": ...}, log records too), for programs that run geoseg; "
+    "none: silent.",
+)

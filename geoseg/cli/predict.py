@@ -17,6 +17,7 @@ from geoseg.cli.options import (
     tile_overlap,
     tta_opt,
     amp_opt,
+    progress_opt,
 )
 
 
@@ -39,9 +40,15 @@ from geoseg.cli.options import (
               help="Also write <name>_preview.png: the scene with the mask overlaid.")
 @click.option("--vector", type=click.Path(dir_okay=False, path_type=Path),
               help="Also vectorize the mask into road centerlines (.gpkg, .shp or .geojson).")
+@click.option("--prob-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the probabilities to this .tif [default: <output>/<name>_prob.tif].")
+@click.option("--mask-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the mask to this .tif [default: <output>/<name>_mask.tif].")
 @device_opt
+@progress_opt
 def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overlap, batch_size,
-            tta, amp, bands, threshold, float_output, overviews, preview, vector, device) -> None:
+            tta, amp, bands, threshold, float_output, overviews, preview, vector, device,
+            prob_out=None, mask_out=None) -> None:
     """Predict roads in SCENE (a GeoTIFF of any size) with a trained checkpoint.
 
     Writes <name>_prob.tif and <name>_mask.tif on the scene's grid; nodata in the
@@ -53,12 +60,14 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
     geoseg predict scene.tif --model m.pt --vector roads.shp
     """
     from geoseg.predict import predict_scene
+    from geoseg.progress import phase
 
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
     if vector is not None:
         from geoseg.io.vector import driver_for
 
         driver_for(vector)  # an unknown format fails now, not after the prediction
+        phase(0.0, 0.9)  # --progress json: the prediction is 90 % of the work
     result = predict_scene(
         scene,
         ckpt,
@@ -74,6 +83,8 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
         float_output=float_output,
         overviews=overviews,
         preview=preview,
+        prob_out=prob_out,
+        mask_out=mask_out,
     )
     click.echo(f"probabilities: {result.prob_path}")
     click.echo(f"mask:          {result.mask_path}")
@@ -82,6 +93,7 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
     if vector is not None:
         from geoseg.vectorize import vectorize_to_file
 
+        phase(0.9, 1.0, "vectorize")
         roads = vectorize_to_file(result.mask_path, vector, prob=result.prob_path)
         km = float(roads["length_m"].sum()) / 1000.0 if len(roads) else 0.0
         click.echo(f"roads:         {vector} ({len(roads)} lines, {km:.2f} km)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from geoseg.cli.options import progress_opt
 
 @click.command("vectorize")
 @click.argument("mask", type=click.Path(dir_okay=False))
@@ -22,6 +23,7 @@ import click
 @click.option("--block-size", type=int, default=4096, show_default=True,
               help="Process the mask in blocks of this many pixels (bounded memory).")
 @click.option("--no-style", is_flag=True, help="Do not write the QGIS .qml style.")
+@progress_opt
 def vectorize(mask: str, output: str, prob: str | None, min_blob_m2: float | None,
               hole_m2: float | None, prune_m: float | None, bridge_m: float | None,
               simplify_m: float | None, block_size: int, no_style: bool) -> None:
