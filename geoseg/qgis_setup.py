@@ -165,7 +165,10 @@ def uninstall(profile: str = DEFAULT_PROFILE, profiles: str | Path | None = None
 def ini_set(path: Path, section: str, key: str, value: str | None) -> None:
     """Set (or with None remove) ``key=value`` in ``[section]`` of an INI file such as
     QGIS3.ini, leaving every other line as it was; written atomically."""
-    text = path.read_text(encoding="utf-8", errors="surrogateescape") if path.exists() else ""
+    text = ""
+    if path.exists():
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+            text = f.read()
     newline = "\r\n" if "\r\n" in text else "\n"
     lines = text.splitlines()
     header = f"[{section}]"

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 SHAPEFILE_FIELD_LIMIT = 10
+GPKG_VERSION = "1.2"
 
 QML = """<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 <qgis version="3.28.0" styleCategories="Symbology">
@@ -167,6 +168,10 @@ def write_roads(gdf: geopandas.GeoDataFrame, path: str | Path, style: bool = Tru
     if driver == "ESRI Shapefile":
         gdf = _shapefile_fields(gdf)
         options["encoding"] = "UTF-8"  # also writes the .cpg
+    elif driver == "GPKG":
+        # GeoPackage 1.2, not GDAL >= 3.7's default 1.4, which the GDAL of QGIS 3.22-3.28
+        # (Debian 12, the LTRs) reads with "may only be partially supported" warnings
+        options["dataset_options"] = {"VERSION": GPKG_VERSION}
     qml = qml_style() if style else None
     sidecars = SHAPEFILE_SIDECARS if driver == "ESRI Shapefile" else ()
     try:

@@ -148,12 +148,13 @@ class ModelParameters:
                                          "model geoseg should use")
         args = []
         if model is not None:
-            args += ["--model", self.parameterAsFile(parameters, "MODEL", context)]
+            args += ["--model", os.path.abspath(self.parameterAsFile(parameters, "MODEL", context))]
         for flag, name in (("--backbone", "BACKBONE"), ("--arch", "ARCH")):
             if self.value(parameters, name) is not None:
                 args += [flag, self.parameterAsString(parameters, name, context).strip()]
         if self.value(parameters, "MODELS_DIR") is not None:
-            args += ["--models-dir", self.parameterAsFile(parameters, "MODELS_DIR", context)]
+            args += ["--models-dir",
+                     os.path.abspath(self.parameterAsFile(parameters, "MODELS_DIR", context))]
         args += ["--tta", TTA[self.parameterAsEnum(parameters, "TTA", context)]]
         args += ["--device", self.parameterAsString(parameters, "DEVICE", context) or "auto"]
         args += self.number_args(parameters, context, [
@@ -384,10 +385,11 @@ class MapArea(ModelParameters, GeosegAlgorithm):
         out_dir = self.parameterAsString(parameters, "OUTPUT", context)
         if out_dir.startswith("memory:") or not out_dir:
             raise QgsProcessingException("Output folder: give a folder")
+        out_dir = os.path.abspath(out_dir)
         args = ["batch", *scenes, "-o", out_dir, *self.model_args(parameters, context)]
         if self.value(parameters, "AOI") is not None:
-            args += ["--aoi", self.parameterAsCompatibleSourceLayerPath(
-                parameters, "AOI", context, ["gpkg", "shp", "geojson"], "gpkg", feedback)]
+            args += ["--aoi", os.path.abspath(self.parameterAsCompatibleSourceLayerPath(
+                parameters, "AOI", context, ["gpkg", "shp", "geojson"], "gpkg", feedback))]
         crs = self.parameterAsCrs(parameters, "CRS", context)
         if self.value(parameters, "CRS") is not None and crs.isValid():
             args += ["--crs", crs.authid() or crs.toWkt()]

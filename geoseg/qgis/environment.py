@@ -44,6 +44,14 @@ class Environment:
     def command(self, *args: str) -> list[str]:
         return [self.python, "-m", "geoseg", *args]
 
+    @property
+    def cwd(self) -> str | None:
+        """Where the subprocess runs: the Python's own folder, so that a ``geoseg`` folder
+        in QGIS's working directory is never imported instead (``python -m`` puts the
+        working directory first on sys.path); arguments are absolute paths."""
+        folder = os.path.dirname(self.python)
+        return folder if os.path.isdir(folder) else None
+
     def child_env(self) -> dict[str, str]:
         """The subprocess environment: QGIS's own Python/GDAL variables removed, the
         recorded PYTHONPATH set, unbuffered UTF-8 output."""
@@ -51,6 +59,7 @@ class Environment:
         if self.pythonpath:
             env["PYTHONPATH"] = self.pythonpath
         env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONSAFEPATH"] = "1"  # Python >= 3.11: no working directory on sys.path
         env["PYTHONIOENCODING"] = "utf-8"
         return env
 
@@ -95,8 +104,8 @@ def check(env: Environment, timeout: float = CHECK_TIMEOUT_S) -> dict:
     try:
         proc = subprocess.run(env.command("qgis", "info"), stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, encoding="utf-8",
-                              errors="replace", env=env.child_env(), timeout=timeout,
-                              **popen_flags())
+                              errors="replace", env=env.child_env(), cwd=env.cwd,
+                              timeout=timeout, **popen_flags())
     except FileNotFoundError:
         raise GeosegUnavailable(f"geoseg: Python {where} does not exist; {HOW_TO_CONFIGURE}"
                                 ) from None
@@ -138,7 +147,7 @@ def _version(env: Environment, timeout: float) -> str:
     try:
         proc = subprocess.run(env.command("--version"), stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, env=env.child_env(),
-                              timeout=timeout, **popen_flags())
+                              cwd=env.cwd, timeout=timeout, **popen_flags())
         return proc.stdout.strip().split()[-1] if proc.returncode == 0 else "?"
     except (OSError, subprocess.TimeoutExpired, IndexError):
         return "?"

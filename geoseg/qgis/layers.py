@@ -28,7 +28,7 @@ def raster_file(layer: QgsMapLayer | None, what: str) -> str:
         raise QgsProcessingException(
             f"{what}: layer {layer.name()!r} is not a raster file ({layer.source()}); geoseg "
             "reads GeoTIFFs: save it as one first (Export > Save As)")
-    return path
+    return os.path.abspath(path)
 
 
 def _first_spatial_sublayer(layer: QgsVectorLayer) -> str | None:
@@ -53,7 +53,7 @@ def vector_file(layer: QgsVectorLayer, what: str, context, feedback) -> str:
     if (layer.providerType() == "ogr" and os.path.isfile(path) and not layer.subsetString()
             and Path(path).suffix.lower() in VECTOR_SUFFIXES
             and (not name or name == _first_spatial_sublayer(layer))):
-        return path
+        return os.path.abspath(path)
     out = QgsProcessingUtils.generateTempFilename(f"{what.lower().replace(' ', '_')}.gpkg")
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "GPKG"
@@ -74,4 +74,4 @@ def output_file(value: str, what: str, suffixes: tuple[str, ...]) -> str:
             f"{what}: geoseg writes files; choose a {' or '.join(suffixes)} file, not {value}")
     if Path(value).suffix.lower() not in suffixes:
         raise QgsProcessingException(f"{what}: {value} must end in {' or '.join(suffixes)}")
-    return value
+    return os.path.abspath(value)

@@ -142,7 +142,7 @@ def run(env: Environment, args: Sequence[str], feedback: Any,
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, encoding="utf-8",
                                 errors="replace", bufsize=1, env=env.child_env(),
-                                **popen_flags())
+                                cwd=env.cwd, **popen_flags())
     except OSError as exc:
         raise RunFailed(f"cannot run {env.python} ({exc})") from None
     lines: queue.Queue = queue.Queue()
