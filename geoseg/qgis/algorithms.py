@@ -322,6 +322,9 @@ class Evaluate(GeosegAlgorithm):
         for column in rows[0]:
             fields.append(QgsField(column, QVariant.String if column in TEXT_COLUMNS
                                    else QVariant.Double))
+        target = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        if target and os.path.isabs(target) and "|" not in target:
+            os.makedirs(os.path.dirname(target), exist_ok=True)  # as geoseg does for files
         sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields,
                                           QgsWkbTypes.NoGeometry, QgsCoordinateReferenceSystem())
         if sink is None:
