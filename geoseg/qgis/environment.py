@@ -79,7 +79,7 @@ def resolve(setting: str | None = None, record: Path = RECORD) -> Environment:
         try:
             data = json.loads(record.read_text(encoding="utf-8"))
             return Environment(str(data["python"]), data.get("pythonpath") or None,
-                               f"{record.name} (geoseg qgis install)")
+                               "geoseg qgis install")
         except (OSError, ValueError, KeyError, TypeError):
             raise GeosegUnavailable(f"{record}: unreadable; {HOW_TO_CONFIGURE}") from None
     raise GeosegUnavailable(f"geoseg is not configured: {HOW_TO_CONFIGURE}")

@@ -84,7 +84,7 @@ def test_resolve_order(tmp_path, monkeypatch):
     record.write_text(json.dumps({"python": "/env/bin/python", "pythonpath": "/src"}))
     monkeypatch.delenv(environment.ENV_VAR, raising=False)
     assert environment.resolve("", record) == Environment("/env/bin/python", "/src",
-                                                          "environment.json (geoseg qgis install)")
+                                                          "geoseg qgis install")
     monkeypatch.setenv(environment.ENV_VAR, "/other/python")
     assert environment.resolve(None, record).python == "/other/python"
     assert environment.resolve(" /set/python ", record) == Environment("/set/python", None,
