@@ -128,6 +128,35 @@ def cancel_predict(spec: dict) -> dict:
     return info
 
 
+def loaded_styles(spec: dict) -> dict:
+    """Results loaded into the project as the toolbox does (runAndLoadResults) carry
+    geoseg's styles; the raster styles apply to Predict's mask and probability."""
+    import processing
+    from geoseg.styles import style_mask, style_probability  # the plugin's module
+
+    out = Path(spec["out"]) / "loaded"
+    out.mkdir(exist_ok=True)
+    processing.runAndLoadResults("geoseg:vectorize", {
+        "INPUT": str(Path(spec["sample"]) / "holdout_mask.tif"),
+        "OUTPUT": str(out / "roads.gpkg")})
+    layers = [lyr for lyr in QgsProject.instance().mapLayers().values()
+              if lyr.source().startswith(str(out / "roads.gpkg"))]
+    info = {"loaded": len(layers)}
+    if layers:
+        renderer = layers[0].renderer()
+        info["symbol_levels"] = renderer.usingSymbolLevels()
+        info["symbol_layers"] = renderer.symbol().symbolLayerCount()
+    mask = QgsRasterLayer(str(Path(spec["out"]) / "predict" / "mask.tif"), "mask")
+    prob = QgsRasterLayer(str(Path(spec["out"]) / "predict" / "prob.tif"), "prob")
+    style_mask(mask)
+    style_probability(prob)
+    info["mask_renderer"] = mask.renderer().type()
+    info["mask_classes"] = [c.value for c in mask.renderer().classes()]
+    info["prob_renderer"] = prob.renderer().type()
+    info["prob_range"] = [prob.renderer().classificationMin(), prob.renderer().classificationMax()]
+    return info
+
+
 def dialogs() -> dict:
     """Each algorithm's toolbox dialog builds headless (its parameter widgets exist)."""
     from processing.gui.AlgorithmDialog import AlgorithmDialog
@@ -184,6 +213,7 @@ def main(spec_path: str) -> None:
         "batch": lambda: {"roads": describe_vector(str(out / "area" / "roads.gpkg")),
                           "mosaic": describe_raster(str(out / "area" / "masks.vrt"))},
         "cancel": lambda: cancel_predict(spec),
+        "loaded": lambda: loaded_styles(spec),
         "dialogs": dialogs,
         "render": lambda: render(spec),
     }

@@ -135,6 +135,13 @@ def test_cancel_stops_predict_and_leaves_nothing(inspection):
     assert info["left"] == []
 
 
+def test_results_load_styled(inspection):
+    info = no_step_error(inspection["loaded"])
+    assert info["loaded"] == 1 and info["symbol_levels"] and info["symbol_layers"] == 2
+    assert info["mask_renderer"] == "paletted" and info["mask_classes"] == [1]
+    assert info["prob_renderer"] == "singlebandpseudocolor" and info["prob_range"] == [0, 255]
+
+
 def test_toolbox_dialogs_build(inspection):
     built = no_step_error(inspection["dialogs"])
     assert {"INPUT", "MODEL", "OUTPUT_PROB", "OUTPUT_MASK", "OUTPUT_ROADS"} <= set(
