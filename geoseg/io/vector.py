@@ -169,8 +169,8 @@ def write_roads(gdf: geopandas.GeoDataFrame, path: str | Path, style: bool = Tru
         gdf = _shapefile_fields(gdf)
         options["encoding"] = "UTF-8"  # also writes the .cpg
     elif driver == "GPKG":
-        # GeoPackage 1.2, not GDAL >= 3.7's default 1.4, which the GDAL of QGIS 3.22-3.28
-        # (Debian 12, the LTRs) reads with "may only be partially supported" warnings
+        # GeoPackage 1.2, not newer GDAL's default 1.4, which older GDAL (3.6: QGIS 3.22
+        # on Debian 12) opens with "may only be partially supported" warnings
         options["dataset_options"] = {"VERSION": GPKG_VERSION}
     qml = qml_style() if style else None
     sidecars = SHAPEFILE_SIDECARS if driver == "ESRI Shapefile" else ()
