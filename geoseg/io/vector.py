@@ -68,7 +68,9 @@ LAYER = """        <layer class="SimpleLine" pass="{pass_}" enabled="1" locked="
 
 
 def qml_style(width_field: str = "width_m", default_m: float = 6.0) -> str:
-    """QGIS style: a dark casing under a light fill, widths in ground metres from a field."""
+    """QGIS style: a dark casing under a light fill, widths in ground metres from a field;
+    symbol levels on, so every casing is drawn before every fill (no casing across a
+    neighbouring road at junctions)."""
     width = f"coalesce(&quot;{width_field}&quot;, {default_m:g})"
     casing = LAYER.format(pass_=0, color="90,90,90,255", default=default_m + 1,
                           expression=f"{width} + 1")
