@@ -142,7 +142,7 @@ def evaluate_pair(pred: str | Path, truth: str | Path, options: EvalOptions = Ev
 def evaluate_pairs(pairs: Sequence[tuple[str | Path, str | Path]],
                    options: EvalOptions = EvalOptions()) -> EvaluationReport:
     """Score every (pred, truth) pair; names are the truths' match keys (made unique)."""
-    from tqdm import tqdm
+    from geoseg.progress import tqdm
 
     if not pairs:
         raise DataError("no prediction/truth pair to score")

@@ -206,6 +206,8 @@ def predict_scene(
     compress: str = "deflate",
     outputs: str | tuple[str, ...] = ("prob", "mask"),
     cog: bool = False,
+    prob_out: str | Path | None = None,
+    mask_out: str | Path | None = None,
 ) -> PredictResult:
     """Predict roads on a GeoTIFF of any size, streaming tiles through `model`.
 
@@ -222,9 +224,10 @@ def predict_scene(
     path of an output not asked for is None.  `cog`: write Cloud-Optimized GeoTIFFs
     (overviews included).  `radiometry` (auto, match, none),
     `resample_to_training` and `radiometry_stats` (a batch's pooled statistics): the
-    imagery-domain rule of :mod:`geoseg.radiometry`.
+    imagery-domain rule of :mod:`geoseg.radiometry`.  `prob_out` / `mask_out`: explicit .tif
+    paths for the two outputs instead of ``<out_dir>/<name>_prob.tif`` / ``_mask.tif``.
     """
-    from tqdm.auto import tqdm
+    from geoseg.progress import tqdm
 
     from geoseg.device import resolve_device
 
@@ -260,6 +263,7 @@ def predict_scene(
 
     prob_path = out_dir / f"{info.name}_prob.tif"
     mask_path = out_dir / f"{info.name}_mask.tif"
+    prob_path, mask_path = _explicit_outputs(info, prob_out, mask_out, prob_path, mask_path)
     prob_path = prob_path if "prob" in outputs else None
     mask_path = mask_path if "mask" in outputs else None
     megapixels = info.width * info.height / 1e6
@@ -358,3 +362,18 @@ def _write_preview(scene: Scene, mask_path: Path, out_dir: Path, max_size: int =
     mask = read_decimated(mask_path, [1], max_size)[0]
     valid = read_decimated(mask_path, [1], max_size, masks=True)[0] > 0
     return overlay_png(image, mask, out_dir / f"{scene.name}_preview.png", max_size, valid=valid)
+
+
+def _explicit_outputs(scene: Scene, prob_out: str | Path | None, mask_out: str | Path | None,
+                      prob_path: Path, mask_path: Path) -> tuple[Path, Path]:
+    """`prob_out` / `mask_out` where given (GeoTIFF names, distinct, not the scene)."""
+    prob_path = Path(prob_out) if prob_out is not None else prob_path
+    mask_path = Path(mask_out) if mask_out is not None else mask_path
+    for path in (prob_path, mask_path):
+        if path.suffix.lower() not in (".tif", ".tiff"):
+            raise ConfigError(f"{path}: outputs are GeoTIFFs; give a .tif name")
+        if path.resolve() == Path(scene.path).resolve():
+            raise ConfigError(f"{path}: an output cannot replace the input scene")
+    if prob_path.resolve() == mask_path.resolve():
+        raise ConfigError(f"{prob_path}: the probability and mask outputs need different names")
+    return prob_path, mask_path

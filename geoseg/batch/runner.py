@@ -218,7 +218,7 @@ def run_share(todo: Sequence[SceneInfo], out_dir: Path, manifest: Manifest,
               params: dict[str, Any], ctx: DistContext, predictor: Predictor,
               vectorizer: Vectorizer, progress: bool = True) -> list[dict[str, Any]]:
     """Process this rank's unfinished scenes with a progress bar (scenes, MP/s, ETA)."""
-    from tqdm.auto import tqdm
+    from geoseg.progress import tqdm
 
     total_mp = sum(s.megapixels for s in todo)
     label = f"rank {ctx.rank} " if ctx.active else ""

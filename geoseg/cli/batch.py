@@ -19,6 +19,7 @@ from geoseg.cli.options import (
     amp_opt,
     overwrite_opt,
     radiometry_opts,
+    progress_opt,
 )
 
 
@@ -42,6 +43,7 @@ from geoseg.cli.options import (
 @radiometry_opts
 @device_opt
 @overwrite_opt
+@progress_opt
 def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, snap_m, tta, amp, tile,
           overlap, batch_size, threshold, device, radiometry, resample_to_training) -> None:
     """Map roads over SCENES (files, globs or text files listing paths) into OUTDIR.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from geoseg.cli.options import overwrite_opt
+from geoseg.cli.options import overwrite_opt, progress_opt
 from geoseg.io.files import claim_outputs, output_set
 
 
@@ -34,6 +34,7 @@ from geoseg.io.files import claim_outputs, output_set
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write a CSV report.")
 @overwrite_opt
+@progress_opt
 def evaluate(pred, truth, pairs_csv, threshold, truth_threshold, rho, width_m, snap_m,
              spacing_m, junction_radius_m, block, json_path, csv_path) -> None:
     """Score PRED against TRUTH: two files, two folders (matched by name, ignoring

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "demo": "geoseg.cli.demo:demo",
     "compare": "geoseg.cli.compare:compare",
     "export": "geoseg.cli.export:export",
+    "qgis": "geoseg.cli.qgis:qgis",
 }
 
 log = logging.getLogger("geoseg")

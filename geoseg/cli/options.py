@@ -124,3 +124,19 @@ def radiometry_opts(func):
     ]):
         func = option(func)
     return func
+
+
+def _set_progress_mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from geoseg import progress
+
+    progress.set_mode(value)  # json lines go to sys.stderr as it is when they are written
+    return value
+
+
+progress_opt = click.option(
+    "--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
+    expose_value=False, callback=_set_progress_mode,
+    help="Progress bars on a terminal; json: one JSON object per line on stderr "
+    "({\"progress\": 0.42, \"message\": ...}, log records too), for programs that run geoseg; "
+    "none: silent.",
+)

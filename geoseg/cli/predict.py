@@ -21,6 +21,7 @@ from geoseg.cli.options import (
     amp_opt,
     overwrite_opt,
     radiometry_opts,
+    progress_opt,
 )
 from geoseg.io.files import claim_outputs, output_set
 
@@ -53,11 +54,17 @@ from geoseg.io.files import claim_outputs, output_set
               help="Write Cloud-Optimized GeoTIFFs (tiled, with overviews, COG layout).")
 @click.option("--threads", type=click.IntRange(min=0), default=0,
               help="Cores for reading and compressing [default: 0 = all available].")
+@click.option("--prob-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the probabilities to this .tif [default: <output>/<name>_prob.tif].")
+@click.option("--mask-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the mask to this .tif [default: <output>/<name>_mask.tif].")
 @device_opt
 @overwrite_opt
+@progress_opt
 def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overlap, batch_size,
             tta, amp, bands, threshold, float_output, overviews, preview, vector, outputs,
-            compress, cog, threads, device, radiometry, resample_to_training) -> None:
+            compress, cog, threads, device, radiometry, resample_to_training, prob_out=None,
+            mask_out=None) -> None:
     """Predict roads in SCENE (a GeoTIFF of any size) with a trained checkpoint.
 
     Writes <name>_prob.tif and <name>_mask.tif on the scene's grid (by default into
@@ -73,6 +80,7 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
     """
     from geoseg.inference.outputs import parse_outputs
     from geoseg.predict import DEFAULT_OUTPUT_FOLDER, predict_scene
+    from geoseg.progress import phase
 
     if vector is not None and "mask" not in parse_outputs(outputs):
         raise click.UsageError("--vector traces the mask: add mask to --outputs")
@@ -80,7 +88,8 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
     tile, tta = from_checkpoint(ckpt, "tile", tile, 512), from_checkpoint(ckpt, "tta", tta, "none")
     out_dir = out_dir if out_dir is not None else scene.parent / DEFAULT_OUTPUT_FOLDER
     wanted = parse_outputs(outputs)
-    claimed = {out_dir / f"{scene.stem}_{name}.tif": kind
+    explicit = {"prob": prob_out, "mask": mask_out}
+    claimed = {Path(explicit[name] or out_dir / f"{scene.stem}_{name}.tif"): kind
                for name, kind in (("prob", "probability"), ("mask", "mask")) if name in wanted}
     if preview:
         claimed[out_dir / f"{scene.stem}_preview.png"] = "preview"
@@ -89,6 +98,7 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
 
         driver_for(vector)  # an unknown format fails now, not after the prediction
         claimed[vector] = "roads"
+        phase(0.0, 0.9)  # --progress json: the prediction is 90 % of the work
     claim_outputs(claimed, inputs=(scene, *([ckpt["path"]] if ckpt.get("path") else [])))
     with output_set():  # rasters, preview and roads appear together, or none of them
         result = predict_scene(
@@ -112,11 +122,14 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
             compress=compress,
             cog=cog,
             threads=threads,
+            prob_out=prob_out,
+            mask_out=mask_out,
         )
         roads = None
         if vector is not None:
             from geoseg.vectorize import vectorize_to_file
 
+            phase(0.9, 1.0, "vectorize")
             roads = vectorize_to_file(result.mask_path, vector, prob=result.prob_path)
     # only now, with every output verified and in place, is success reported
     if result.prob_path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from geoseg.cli.options import overwrite_opt
+from geoseg.cli.options import overwrite_opt, progress_opt
 from geoseg.io.files import claim_outputs
 
 METRES = click.FloatRange(0)  # lengths and areas on the ground: the same check as the library's
@@ -28,6 +28,7 @@ METRES = click.FloatRange(0)  # lengths and areas on the ground: the same check 
               help="Process the mask in blocks of this many pixels (bounded memory).")
 @click.option("--no-style", is_flag=True, help="Do not write the QGIS .qml style.")
 @overwrite_opt
+@progress_opt
 def vectorize(mask: str, output: str, prob: str | None, min_blob_m2: float | None,
               hole_m2: float | None, prune_m: float | None, bridge_m: float | None,
               simplify_m: float | None, block_size: int, no_style: bool) -> None:

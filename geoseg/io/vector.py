@@ -33,11 +33,12 @@ log = logging.getLogger(__name__)
 DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 SHAPEFILE_FIELD_LIMIT = 10
+GPKG_VERSION = "1.2"
 
 QML = """<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 <!-- {provenance} -->
 <qgis version="3.28.0" styleCategories="Symbology">
-  <renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">
+  <renderer-v2 type="singleSymbol" symbollevels="1" enableorderby="0" forceraster="0">
     <symbols>
       <symbol type="line" name="0" alpha="1" clip_to_extent="1" force_rhr="0">
 {casing}
@@ -75,7 +76,9 @@ LAYER = """        <layer class="SimpleLine" pass="{pass_}" enabled="1" locked="
 
 
 def qml_style(width_field: str = "width_m", default_m: float = 6.0) -> str:
-    """QGIS style: a dark casing under a light fill, widths in ground metres from a field."""
+    """QGIS style: a dark casing under a light fill, widths in ground metres from a field;
+    symbol levels on, so every casing is drawn before every fill (no casing across a
+    neighbouring road at junctions)."""
     width = f"coalesce(&quot;{width_field}&quot;, {default_m:g})"
     casing = LAYER.format(pass_=0, color="90,90,90,255", default=default_m + 1,
                           expression=f"{width} + 1")
@@ -126,21 +129,34 @@ def clean_lines(gdf: geopandas.GeoDataFrame) -> geopandas.GeoDataFrame:
     return gdf[ok].reset_index(drop=True)
 
 
+# QGIS 3.22's own definition of the style table (it creates it through OGR, which also
+# registers it in gpkg_contents as an attributes table); update_time is a GeoPackage
+# DATETIME: ISO-8601 UTC with milliseconds and a 'Z', e.g. 2026-12-01T21:50:10.859Z.
+GPKG_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+LAYER_STYLES_TABLE = (
+    'CREATE TABLE IF NOT EXISTS "layer_styles" ( "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT '
+    'NULL, "f_table_catalog" TEXT(256), "f_table_schema" TEXT(256), "f_table_name" TEXT(256), '
+    '"f_geometry_column" TEXT(256), "styleName" TEXT(30), "styleQML" TEXT, "styleSLD" TEXT, '
+    '"useAsDefault" BOOLEAN, "description" TEXT, "owner" TEXT(30), "ui" TEXT(30), '
+    f'"update_time" DATETIME DEFAULT ({GPKG_NOW}))')
+
+
 def _embed_gpkg_style(path: Path, layer: str, qml: str) -> None:
-    """Store `qml` as the layer's default style in the GeoPackage (QGIS reads it on open)."""
+    """Store `qml` as the layer's default style in the GeoPackage (QGIS reads it on open),
+    in the ``layer_styles`` table as QGIS itself writes it."""
     with sqlite3.connect(path) as con:
         found = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?",
                             (layer,)).fetchone()
+        con.execute(LAYER_STYLES_TABLE)
         con.execute(
-            "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-            "f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256), "
-            "f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT, styleSLD TEXT, "
-            "useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30), "
-            "update_time DATETIME DEFAULT CURRENT_TIMESTAMP)")
+            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, "
+            f"description, last_change, srs_id) VALUES ('layer_styles', 'attributes', "
+            f"'layer_styles', '', {GPKG_NOW}, 0)")
         con.execute(
             "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
             "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
-            "owner) VALUES ('', '', ?, ?, ?, ?, '', 1, 'geoseg roads', '')",
+            f"owner, update_time) VALUES ('', '', ?, ?, ?, ?, '', 1, 'geoseg roads', '', "
+            f"{GPKG_NOW})",
             (layer, found[0] if found else "geom", layer, qml))
     con.close()
 
@@ -162,6 +178,10 @@ def write_roads(gdf: geopandas.GeoDataFrame, path: str | Path, style: bool = Tru
     if driver == "ESRI Shapefile":
         gdf = _shapefile_fields(gdf)
         options["encoding"] = "UTF-8"  # also writes the .cpg
+    elif driver == "GPKG":
+        # GeoPackage 1.2, not newer GDAL's default 1.4, which older GDAL (3.6: QGIS 3.22
+        # on Debian 12) opens with "may only be partially supported" warnings
+        options["dataset_options"] = {"VERSION": GPKG_VERSION}
     qml = qml_style() if style else None
     sidecars = SHAPEFILE_SIDECARS if driver == "ESRI Shapefile" else ()
     if driver == "GPKG":

@@ -211,7 +211,7 @@ def score_blockwise(read: BlockReader, height: int, width: int, *, rho: float = 
     (valid may be None); windows are always inside the grid.  Equal to
     :func:`score_masks` on the whole arrays.
     """
-    from tqdm import tqdm
+    from geoseg.progress import tqdm
 
     halo = int(np.ceil(rho)) if rho > 0 else 0
     blocks = list(iter_blocks(height, width, block))

@@ -73,7 +73,7 @@ def _pixel_attributes(road: np.ndarray, block: Block, prob_ring: np.ndarray | No
 def build_graph(mask: GridSource, prob: GridSource | None, params: VectorizeParams,
                 pixel: PixelSize, progress: bool = True) -> RoadGraph:
     """Skeleton graph of the whole mask, block by block (shows a progress bar)."""
-    from tqdm import tqdm
+    from geoseg.progress import tqdm
 
     graph = RoadGraph(mask.shape, pixel, with_prob=prob is not None)
     area = pixel.x * pixel.y
