@@ -240,13 +240,20 @@ def predict_scene(
     threads = resolve_threads(threads)
     if preview and "mask" not in outputs:
         raise ConfigError("preview draws the mask: add mask to the outputs")
+    out_dir = Path(out_dir)
+    if preview or (prob_out is None and "prob" in outputs) or (
+            mask_out is None and "mask" in outputs):
+        ensure_writable_dir(out_dir)  # only when something is written there
+    for explicit in (prob_out, mask_out):
+        if explicit is not None:
+            ensure_writable_dir(Path(explicit).parent)
     dev = resolve_device(device)
     if isinstance(model, (str, Path)):
         model = load_checkpoint(model)
     if bands is None and isinstance(model, dict) and model.get("bands"):
         bands = model["bands"]
     info = open_scene(scene, bands)
-    out_dir = ensure_writable_dir(out_dir)
+    out_dir = Path(out_dir)
     loaded = load_model(model, normalizer)
     norm = _normalizer_for(loaded, info)
     _check_bands(info, loaded, norm)
@@ -366,14 +373,13 @@ def _write_preview(scene: Scene, mask_path: Path, out_dir: Path, max_size: int =
 
 def _explicit_outputs(scene: Scene, prob_out: str | Path | None, mask_out: str | Path | None,
                       prob_path: Path, mask_path: Path) -> tuple[Path, Path]:
-    """`prob_out` / `mask_out` where given (GeoTIFF names, distinct, not the scene)."""
+    """`prob_out` / `mask_out` where given (GeoTIFF names, distinct; that no output is an
+    input is the rule of :mod:`geoseg.io.files`)."""
     prob_path = Path(prob_out) if prob_out is not None else prob_path
     mask_path = Path(mask_out) if mask_out is not None else mask_path
     for path in (prob_path, mask_path):
         if path.suffix.lower() not in (".tif", ".tiff"):
             raise ConfigError(f"{path}: outputs are GeoTIFFs; give a .tif name")
-        if path.resolve() == Path(scene.path).resolve():
-            raise ConfigError(f"{path}: an output cannot replace the input scene")
     if prob_path.resolve() == mask_path.resolve():
         raise ConfigError(f"{prob_path}: the probability and mask outputs need different names")
     return prob_path, mask_path
