@@ -24,6 +24,9 @@ import click
               help="APLS: snapping distance in metres.")
 @click.option("--spacing-m", type=click.FloatRange(0, min_open=True), default=50.0,
               show_default=True, help="APLS: control point spacing in metres.")
+@click.option("--apls-reference", is_flag=True,
+              help="APLS with the CosmiQ reference's parameters: loop roads dropped, 0.001 m "
+                   "minimum path length (geoseg: 10 m), snapped points rename nodes.")
 @click.option("--junction-radius-m", type=click.FloatRange(0), default=5.0, show_default=True,
               help="Junction F1: matching radius in metres.")
 @click.option("--block", type=click.IntRange(64), default=2048, show_default=True,
@@ -31,7 +34,7 @@ import click
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write a CSV report.")
 def evaluate(pred, truth, pairs_csv, threshold, truth_threshold, rho, width_m, snap_m,
-             spacing_m, junction_radius_m, block, json_path, csv_path) -> None:
+             spacing_m, apls_reference, junction_radius_m, block, json_path, csv_path) -> None:
     """Score PRED against TRUTH: two files, two folders (matched by name, ignoring
     _mask/_pred/_roads...), or the pairs of --pairs.
 
@@ -53,7 +56,8 @@ def evaluate(pred, truth, pairs_csv, threshold, truth_threshold, rho, width_m, s
         raise click.UsageError("give PRED and TRUTH, or --pairs")
     options = ev.EvalOptions(threshold=threshold, truth_threshold=truth_threshold, rho=rho,
                              block=block, default_width_m=width_m, control_spacing_m=spacing_m,
-                             snap_m=snap_m, junction_radius_m=junction_radius_m)
+                             snap_m=snap_m, junction_radius_m=junction_radius_m,
+                             apls_reference=apls_reference)
     report = ev.evaluate_pairs(pairs, options)
     click.echo(ev.format_table(report))
     if json_path:
