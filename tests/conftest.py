@@ -36,6 +36,9 @@ def pytest_configure(config):
         os.environ.pop(var, None)
     os.environ["XDG_CACHE_HOME"] = str(cache)
     os.environ["MPLCONFIGDIR"] = str(cache / "matplotlib")
+    # build tools that the wheel test's pip may start keep their settings there too
+    os.environ.setdefault("RUSTUP_HOME", str(cache / "rustup"))
+    os.environ.setdefault("CARGO_HOME", str(cache / "cargo"))
 
 
 def written_outside_temp() -> list[str]:
