@@ -39,7 +39,7 @@ class DemoResult:
     def scene_header(self) -> str:
         """'held-out scene 'holdout' (700 x 900 px, 0.5 m, EPSG:32633)', read from the file."""
         g = self.scene
-        return (f"held-out scene {g['name']!r} ({g['width']} x {g['height']} px, "
+        return (f"held-out scene {g['name']!r} ({g['height']} x {g['width']} px, "
                 f"{g['res']:g} m, {g['crs']})")
 
 

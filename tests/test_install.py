@@ -97,7 +97,7 @@ def test_wheel_install_runs_the_demo_from_an_empty_folder(tmp_path):
     import rasterio
 
     with rasterio.open(empty / "out" / "sample_data" / "holdout.tif") as scene:
-        assert (int(header.group(1)), int(header.group(2))) == (scene.width, scene.height)
+        assert (int(header.group(1)), int(header.group(2))) == (scene.height, scene.width)
     assert list((empty / "out" / "models").glob("linknet_test_resnet_*.pt"))
     assert (empty / "out" / "roads" / "holdout_roads.gpkg").is_file()
 

@@ -43,6 +43,7 @@ def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
     """
     from geoseg.data import build_datasets
 
+    cfg = _capped(cfg)
     dist = distributed.setup(device)
     try:
         torch.manual_seed(cfg.train.seed)
@@ -76,6 +77,24 @@ def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
         return trainer.fit()
     finally:
         dist.close()
+
+
+def _capped(cfg: RunConfig) -> RunConfig:
+    """`cfg` with train.max_steps capped at ``$GEOSEG_MAX_STEPS`` when that is set: a
+    budget for every training run of a process tree, which tests use to run the README's
+    examples (``make demo``, ``geoseg train``) in seconds, verbatim."""
+    import dataclasses
+    import os
+
+    cap = os.environ.get("GEOSEG_MAX_STEPS")
+    if not cap:
+        return cfg
+    steps = int(cap)
+    current = cfg.train.max_steps
+    if current is not None and current <= steps:
+        return cfg
+    log.info("GEOSEG_MAX_STEPS=%d: training stops after %d steps", steps, steps)
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_steps=steps))
 
 
 def config_from_checkpoint(path: str | Path) -> RunConfig:
