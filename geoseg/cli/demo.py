@@ -13,7 +13,8 @@ from geoseg.cli.options import device_opt
               help="Model/training config: a YAML file or a shipped config's name "
                    "(default: demo).")
 @click.option("--sample-dir", type=click.Path(file_okay=False),
-              help="Sample scenes (default: the bundled sample_data/).")
+              help="Sample scenes (default: the clone's sample_data/, else generated into "
+                   "OUTDIR/sample_data, as after a pip install).")
 @click.option("--epochs", type=int, help="Override the config's number of epochs.")
 @device_opt
 def demo(outdir: str, config_path: str | None, sample_dir: str | None, epochs: int | None,
