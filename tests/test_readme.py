@@ -12,11 +12,14 @@ How README.md is read (keep to this when adding sections):
 * A block that needs data or machines a test cannot have (DeepGlobe, your own scenes,
   several GPUs, installing packages) is marked on the line just before it with
   ``<!-- readme-test: skip (why) -->``.
+* A block whose last command is documented to fail (a batch with a failed scene exits 1)
+  is marked ``<!-- readme-test: exit 1 -->``; every other command must exit 0.
 
 Blocks run one after the other in one temporary copy of the clone (``sample_data/`` and
 ``configs/``), so later examples can use what earlier ones wrote (``demo_output/``), with
 ``geoseg`` on PATH as after ``. .venv/bin/activate``; ``make demo`` runs the Makefile's own
-demo command.  Quoted output must appear in order in what the command prints (extra lines
+demo command.  Paths inside the clone are compared relative to it (the README cannot know
+where it was cloned).  Quoted output must appear in order in what the command prints (extra lines
 such as progress bars are allowed); numbers must be equal, except times and speeds (a
 number followed by ``s``, ``MP/s``, ``min``) and the timestamps in checkpoint names.
 
@@ -43,6 +46,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 SKIP = re.compile(r"<!--\s*readme-test:\s*skip\b(.*?)-->")
+EXIT = re.compile(r"<!--\s*readme-test:\s*exit\s+(\d+)\s*-->")
 FULL = os.environ.get("GEOSEG_README_FULL") == "1"
 CUT_STEPS = "2"
 MODEL_FREE = {"sample-data", "models", "configs"}
@@ -66,22 +70,26 @@ class Block:
     kind: str  # "script" or "session"
     commands: list[Command]
     skip: str | None = None
+    exit_code: int = 0  # of the last command
 
 
 def parse_readme(text: str) -> list[Block]:
     """The README's command blocks, in order (see the module doc for the rules)."""
     lines = text.splitlines()
-    blocks, i, skip = [], 0, None
+    blocks, i, skip, code = [], 0, None, 0
     while i < len(lines):
         line = lines[i]
-        marker = SKIP.search(line)
-        if marker:
-            skip = marker.group(1).strip(" ()") or "marked"
+        marker, exit_marker = SKIP.search(line), EXIT.search(line)
+        if marker or exit_marker:
+            if marker:
+                skip = marker.group(1).strip(" ()") or "marked"
+            if exit_marker:
+                code = int(exit_marker.group(1))
             i += 1
             continue
         if not line.startswith("```"):
             if line.strip():
-                skip = None  # a marker applies to the block right after it
+                skip, code = None, 0  # a marker applies to the block right after it
             i += 1
             continue
         lang, start, body = line[3:].strip(), i + 1, []
@@ -91,10 +99,10 @@ def parse_readme(text: str) -> list[Block]:
             i += 1
         i += 1
         if lang in ("bash", "sh"):
-            blocks.append(Block(start, "script", _script_commands(body, start), skip))
+            blocks.append(Block(start, "script", _script_commands(body, start), skip, code))
         elif lang == "" and any(b.startswith("$ ") for b in body):
-            blocks.append(Block(start, "session", _session_commands(body, start), skip))
-        skip = None
+            blocks.append(Block(start, "session", _session_commands(body, start), skip, code))
+        skip, code = None, 0
     return blocks
 
 
@@ -187,6 +195,7 @@ geoseg train --data-dir deepglobe
 ```
 scene.tif -> tiles
 ```
+<!-- readme-test: exit 1 -->
 ```
 $ geoseg x
 out 1.5
@@ -198,8 +207,8 @@ import geoseg
 ```
 """
     blocks = parse_readme(text)
-    assert [(b.kind, b.skip) for b in blocks] == [("script", None), ("script", "needs DeepGlobe"),
-                                                  ("session", None)]
+    assert [(b.kind, b.skip, b.exit_code) for b in blocks] == [
+        ("script", None, 0), ("script", "needs DeepGlobe", 0), ("session", None, 1)]
     assert [c.text for c in blocks[0].commands] == ["geoseg a --b c", "geoseg d"]
     assert [(c.text, c.expected) for c in blocks[2].commands] == [
         ("geoseg x", ["out 1.5", "..."]), ("geoseg y", [])]
@@ -236,9 +245,11 @@ def test_readme_examples_work_as_written(tmp_path):
             run = makefile_demo_command() if cmd.text == "make demo" else cmd.text
             out = subprocess.run(["bash", "-c", run], cwd=clone, env=env, capture_output=True,
                                  text=True, timeout=1200)
-            output = subprocess_output(out)
-            if out.returncode != 0:
-                failures.append(f"README.md:{cmd.line}: `{cmd.text}` exited {out.returncode}:\n"
+            output = subprocess_output(out).replace(f"{clone}{os.sep}", "")
+            want = block.exit_code if cmd is block.commands[-1] else 0
+            if out.returncode != want:
+                failures.append(f"README.md:{cmd.line}: `{cmd.text}` exited {out.returncode}, "
+                                f"not {want}:\n"
                                 f"{output[-1500:]}")
                 continue
             missing = check_output(cmd.expected, output, FULL or _model_free(cmd.text))
