@@ -138,6 +138,7 @@ def build_encoder(
         from geoseg.models.weights import check_imagenet_download, weights_cached
 
         if not weights_cached(timm_name):
+            _check_features_only(backbone, timm_name, in_channels)  # the backbone first
             check_imagenet_download(timm_name)  # fails at once when offline (no retries)
             log.info("downloading ImageNet weights for %s (needs internet access)", timm_name)
     try:
