@@ -41,6 +41,14 @@ def pytest_configure(config):
     os.environ.setdefault("CARGO_HOME", str(cache / "cargo"))
 
 
+@pytest.fixture(autouse=True)
+def _nothing_in_home(request):
+    """Name the first test after which something appeared in the temporary HOME."""
+    yield
+    if _CLEAN and "culprit" not in _CLEAN and any(_CLEAN["home"].iterdir()):
+        _CLEAN["culprit"] = request.node.nodeid
+
+
 def written_outside_temp() -> list[str]:
     """What the tests wrote into HOME or the repository's top level (empty when clean)."""
     if not _CLEAN:
@@ -60,6 +68,8 @@ def pytest_sessionfinish(session, exitstatus):
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         text = ("tests wrote outside temporary folders (HOME was an empty temporary folder): "
                 + ", ".join(stray[:10]) + (" ..." if len(stray) > 10 else ""))
+        if "culprit" in _CLEAN:
+            text += f"; first seen after {_CLEAN['culprit']}"
         if reporter is not None:
             reporter.write_line("ERROR: " + text, red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

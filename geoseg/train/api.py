@@ -19,7 +19,7 @@ from geoseg.config import RunConfig
 from geoseg.errors import BandMismatchError
 from geoseg.io.files import ensure_writable_dir
 from geoseg.train import distributed
-from geoseg.train.loop import Trainer, TrainResult
+from geoseg.train.loop import Trainer, TrainResult, check_resumable
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ def _output_paths(cfg: RunConfig, models_dir, out_dir, resume) -> tuple[Path, Pa
     """Best-checkpoint path and run folder; a resumed run keeps both of its own."""
     if resume is not None:
         ckpt = load_checkpoint(resume)
+        check_resumable(ckpt, resume)  # before any folder is made for it
         if ckpt.get("best_path") and models_dir is None:
             best = Path(ckpt["best_path"])
         else:

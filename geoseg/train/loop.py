@@ -51,6 +51,13 @@ class TrainResult:
     run_dir: Optional[Path] = None  # metrics.csv, curves.png, last.pt
 
 
+def check_resumable(ckpt: dict[str, Any], path: str | Path) -> None:
+    """CheckpointError unless `ckpt` is a run's last.pt (it holds the optimizer state)."""
+    if "optimizer" not in ckpt:
+        raise CheckpointError(f"{path}: cannot resume: no optimizer state (use the run's "
+                              "last.pt, not the best checkpoint)")
+
+
 def usable_workers(requested: int) -> int:
     """data.num_workers capped at the CPU cores this process may use (what DataLoader
     suggests; more workers than cores only compete with the training step)."""
@@ -112,9 +119,7 @@ class Trainer:
                 raise CheckpointError(
                     f"{path}: cannot resume: checkpoint {key} is {ckpt.get(key)!r}, the config "
                     f"says {self.meta.get(key)!r}")
-        if "optimizer" not in ckpt:
-            raise CheckpointError(f"{path}: cannot resume: no optimizer state (use the run's "
-                                  "last.pt, not the best checkpoint)")
+        check_resumable(ckpt, path)
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
