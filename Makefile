@@ -1,5 +1,7 @@
 # Two commands from a fresh clone:  `make demo`  and  `make test`.
 # Both create .venv with pip when it is missing (torch/torchvision pinned by constraints.txt).
+# editable_mode=compat: a path entry for the clone, so `python` started in the clone's
+# parent folder imports the package and not the clone folder as a namespace package.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,7 +14,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]" --config-settings editable_mode=compat
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -145,7 +145,7 @@ def to_reference_graph(graph, offset: int):
     return g
 
 
-def reference_apls(ref, truth_lines, prop_lines):
+def reference_apls(ref, truth_lines, prop_lines, min_path_length=10):
     from geoseg.metrics.graph import build_graph
 
     g_t = to_reference_graph(build_graph(truth_lines), 0)
@@ -155,7 +155,8 @@ def reference_apls(ref, truth_lines, prop_lines):
                               is_curved_eps=-1, max_snap_dist=4, allow_renaming=True)
         _, _, _, _, cp_gt, cp_prop, gt_native, prop_native, gt_prime, prop_prime = out
         total, gt_to_prop, prop_to_gt = ref.compute_apls_metric(
-            gt_native, prop_native, gt_prime, prop_prime, cp_gt, cp_prop, min_path_length=10)
+            gt_native, prop_native, gt_prime, prop_prime, cp_gt, cp_prop,
+            min_path_length=min_path_length)
     return total, gt_to_prop, prop_to_gt
 
 
@@ -188,19 +189,26 @@ def apls_benchmark(realdata: Path) -> None:
         "warped, half the lines dropped": warped[::2],
         "warped + 80 m spur": warped + [LineString([end, (end[0] + 80, end[1] + 10)])],
         "shifted 6 m (beyond snapping)": [warp(g, 0) for g in utm.geometry.translate(6, 0)],
+        "warped + 60 m loop road": warped + [LineString(
+            [end, (end[0] + 20, end[1]), (end[0] + 20, end[1] + 10), (end[0], end[1] + 10), end])],
     }
     ref = load_reference()
     print(f"\nAPLS on {GEOJSON} ({len(truth)} lines, EPSG:4326 → "
           f"{utm.crs.to_string()}):\n")
+    print("geoseg's parameters (10 m minimum path) on both sides, then `--apls-reference` "
+          "against the reference's command-line setting (0.001 m):\n")
     print("| proposal | geoseg APLS (gt→p, p→gt) | geoseg s | CosmiQ APLS (gt→p, p→gt) | "
-          "CosmiQ s | junction F1 |\n|---|---|---|---|---|---|")
+          "CosmiQ s | junction F1 | geoseg --apls-reference | CosmiQ, 0.001 m |\n"
+          "|---|---|---|---|---|---|---|---|")
     for name, lines in cases.items():
         prop = gpd.GeoDataFrame(geometry=lines, crs=utm.crs)
         t0 = time.perf_counter()
         r = apls(truth, prop)
         dt = time.perf_counter() - t0
         ours = f"{r.apls:.4f} ({r.apls_gt_to_prop:.4f}, {r.apls_prop_to_gt:.4f})"
-        theirs, dt_ref = "n/a", float("nan")
+        rr = apls(truth, prop, reference=True)
+        ours_ref = f"{rr.apls:.4f}"
+        theirs, dt_ref, theirs_ref = "n/a", float("nan"), "n/a"
         if ref is not None:
             t_lines, p_lines, _ = to_metric_lines(truth, prop)
             t0 = time.perf_counter()
@@ -210,7 +218,12 @@ def apls_benchmark(realdata: Path) -> None:
             except Exception as exc:  # the reference has its own failure modes
                 theirs = f"failed: {type(exc).__name__}: {str(exc)[:60]}"
             dt_ref = time.perf_counter() - t0
-        print(f"| {name} | {ours} | {dt:.2f} | {theirs} | {dt_ref:.2f} | {r.junction_f1:.3f} |")
+            try:
+                theirs_ref = f"{reference_apls(ref, t_lines, p_lines, 0.001)[0]:.4f}"
+            except Exception as exc:
+                theirs_ref = f"failed: {type(exc).__name__}"
+        print(f"| {name} | {ours} | {dt:.2f} | {theirs} | {dt_ref:.2f} | {r.junction_f1:.3f} "
+              f"| {ours_ref} | {theirs_ref} |")
 
 
 def main() -> None:

@@ -209,11 +209,63 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
         raise ConfigError(f"{source}: {exc}") from None
 
 
+# The configs shipped with geoseg: inside the installed package (``geoseg/configs``, a link
+# to the repository's top-level ``configs/`` folder, copied into wheels as package data).
+_PACKAGE_CONFIGS = Path(__file__).resolve().parent / "configs"
+_REPO_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def bundled_config_dir() -> Path:
+    """The folder of the configs shipped with geoseg (installed package or source checkout)."""
+    for folder in (_PACKAGE_CONFIGS, _REPO_CONFIGS):
+        if folder.is_dir() and any(folder.glob("*.yaml")):
+            return folder
+    return _PACKAGE_CONFIGS
+
+
+def bundled_configs() -> dict[str, Path]:
+    """Name -> path of every shipped config (``geoseg train -c NAME``), sorted by name."""
+    return {p.stem: p for p in sorted(bundled_config_dir().glob("*.yaml"))}
+
+
+def resolve_config(name_or_path: str | Path) -> Path:
+    """A config file path: an existing file, else a shipped config by name (``unet_vgg16``,
+    ``unet_vgg16.yaml`` or ``configs/unet_vgg16.yaml``); ConfigError naming the choices."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    bundled = bundled_configs()
+    stem = path.name[:-5] if path.name.endswith(".yaml") else path.name
+    # a bare name, or the README's configs/NAME.yaml from another folder
+    if stem in bundled and (path.parent == Path(".") or path.parent.name == "configs"):
+        return bundled[stem]
+    raise ConfigError(
+        f"{name_or_path}: config file not found (shipped configs: {', '.join(bundled)}; "
+        "`geoseg configs` lists them)")
+
+
+def training_hint(arch: str | None, backbone: str) -> str:
+    """How to train an `arch`/`backbone` model, naming only shipped configs that exist:
+    ``geoseg train -c dlinknet_resnet34 ...``, else which key to set in a copy of one."""
+    names = []
+    for name, path in bundled_configs().items():
+        try:
+            model = load_config(path).model
+        except ConfigError:  # pragma: no cover - the shipped configs are tested
+            continue
+        if model.backbone == backbone and (arch is None or model.arch == arch):
+            names.append(name)
+    if names:
+        return f"train one with `geoseg train -c {names[0]} ...`"
+    base = next(iter(bundled_configs()), "demo")
+    want = f"model.arch: {arch} and " if arch else ""
+    return (f"train one with a config that sets {want}model.backbone: {backbone} "
+            f"(start from `geoseg configs {base} > my.yaml`, then `geoseg train -c my.yaml ...`)")
+
+
 def load_config(path: str | Path) -> RunConfig:
-    """Load and validate a YAML config file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+    """Load and validate a YAML config file, or a shipped config by name (:func:`resolve_config`)."""
+    path = resolve_config(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -34,6 +34,23 @@ class DemoResult:
     preview_path: Path | None
     scores: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    scene: dict[str, Any] = field(default_factory=dict)  # the held-out scene's grid
+
+    def scene_header(self) -> str:
+        """'held-out scene 'holdout' (700 x 900 px, 0.5 m, EPSG:32633)', read from the file."""
+        g = self.scene
+        return (f"held-out scene {g['name']!r} ({g['height']} x {g['width']} px, "
+                f"{g['res']:g} m, {g['crs']})")
+
+
+def scene_grid(path: Path) -> dict[str, Any]:
+    """Name, size, pixel size and CRS of a scene, for the demo's header."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        crs = src.crs.to_string() if src.crs else "no CRS"
+        return {"name": path.stem, "width": src.width, "height": src.height,
+                "res": float(src.res[0]), "crs": crs}
 
 
 def sample_folder(out_dir: Path, sample_dir: str | Path | None = None) -> Path:
@@ -77,7 +94,7 @@ def run_demo(out_dir: str | Path, *, config: str | Path | None = None,
 
     out = ensure_writable_dir(out_dir)
     sample = sample_folder(out, sample_dir)
-    cfg = demo_config(config or REPO / "configs" / "demo.yaml", sample, epochs)
+    cfg = demo_config(config or "demo", sample, epochs)  # the shipped configs/demo.yaml
     seconds: dict[str, float] = {}
 
     t0 = time.perf_counter()
@@ -109,4 +126,4 @@ def run_demo(out_dir: str | Path, *, config: str | Path | None = None,
         "lines": int(len(roads)), "val_iou": trained.best_metrics.get("val_iou"),
     }
     return DemoResult(trained.checkpoint_path, pred.prob_path, pred.mask_path, shp, gpkg,
-                      pred.preview_path, scores, seconds)
+                      pred.preview_path, scores, seconds, scene_grid(sample / f"{HOLDOUT}.tif"))

@@ -53,6 +53,7 @@ class EvalOptions:
     control_spacing_m: float = 50.0
     snap_m: float = 4.0
     junction_radius_m: float = 5.0
+    apls_reference: bool = False  # the CosmiQ reference's APLS parameters (see metrics.apls)
 
 
 @dataclass
@@ -121,7 +122,8 @@ def evaluate_pair(pred: str | Path, truth: str | Path, options: EvalOptions = Ev
         p, t = read_lines(pred), read_lines(truth)
         try:
             res = apls(t, p, control_spacing_m=options.control_spacing_m, snap_m=options.snap_m,
-                       junction_radius_m=options.junction_radius_m)
+                       junction_radius_m=options.junction_radius_m,
+                       reference=options.apls_reference)
         except DataError as exc:
             raise DataError(f"{pred} vs {truth}: {exc}") from None
         return PairResult(name, str(pred), str(truth), "apls", res.to_dict())

@@ -104,11 +104,13 @@ def resolve_checkpoint(
         folder = Path(models_dir) if models_dir else default_models_dir()
         model = find_latest(folder, arch, backbone)
         if model is None:
+            from geoseg.config import training_hint
+
             what = f"{arch or '*'}_{backbone}"
-            example = f"configs/{arch or '<arch>'}_{backbone}.yaml"
             raise CheckpointError(
-                f"{folder}: no trained {what} checkpoint; train one with "
-                f"`geoseg train -c {example}` (it is saved there) or pass --model CKPT"
+                f"{folder}: no trained {what} checkpoint; {training_hint(arch, backbone)} "
+                "(it is saved there), pass --models-dir DIR where one was saved (the demo's: "
+                "demo_output/models), or pass --model CKPT"
             )
         log.info("using checkpoint %s", model)
     ckpt = load_checkpoint(model)

@@ -9,6 +9,72 @@ import pytest
 
 from helpers import REALDATA, easy_road_scene, write_geotiff  # noqa: F401 (re-exported)
 
+# --------------------------------------------------------------------------- a clean home
+# The suite runs with HOME pointing at an empty temporary folder (and the caches of
+# matplotlib & co. in another one), so a test that writes into the user's home — the
+# default models directory ~/.local/share/geoseg/models, say — is caught: at the end,
+# anything in that HOME, or any new top-level entry in the repository, fails the run.
+_CLEAN: dict = {}
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+_ALLOWED_NEW = {".pytest_cache", ".hypothesis", "__pycache__", "build", "geoseg.egg-info"}
+
+
+def pytest_configure(config):
+    import os
+    import tempfile
+
+    if _CLEAN or hasattr(config, "workerinput"):
+        return
+    base = Path(tempfile.mkdtemp(prefix="geoseg-tests-"))
+    home, cache = base / "home", base / "cache"
+    home.mkdir()
+    cache.mkdir()
+    _CLEAN.update(base=base, home=home, real_home=os.environ.get("HOME"),
+                  repo=set(p.name for p in _REPO_ROOT.iterdir()))
+    os.environ["HOME"] = str(home)
+    for var in ("GEOSEG_MODELS", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+        os.environ.pop(var, None)
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    os.environ["MPLCONFIGDIR"] = str(cache / "matplotlib")
+    # build tools that the wheel test's pip may start keep their settings there too
+    os.environ.setdefault("RUSTUP_HOME", str(cache / "rustup"))
+    os.environ.setdefault("CARGO_HOME", str(cache / "cargo"))
+
+
+@pytest.fixture(autouse=True)
+def _nothing_in_home(request):
+    """Name the first test after which something appeared in the temporary HOME."""
+    yield
+    if _CLEAN and "culprit" not in _CLEAN and any(_CLEAN["home"].iterdir()):
+        _CLEAN["culprit"] = request.node.nodeid
+
+
+def written_outside_temp() -> list[str]:
+    """What the tests wrote into HOME or the repository's top level (empty when clean)."""
+    if not _CLEAN:
+        return []
+    found = [str(p) for p in sorted(_CLEAN["home"].rglob("*"))]
+    new = set(p.name for p in _REPO_ROOT.iterdir()) - _CLEAN["repo"] - _ALLOWED_NEW
+    return found + [str(_REPO_ROOT / n) for n in sorted(new)]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import shutil
+
+    if not _CLEAN:
+        return
+    stray = written_outside_temp()
+    if stray:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = ("tests wrote outside temporary folders (HOME was an empty temporary folder): "
+                + ", ".join(stray[:10]) + (" ..." if len(stray) > 10 else ""))
+        if "culprit" in _CLEAN:
+            text += f"; first seen after {_CLEAN['culprit']}"
+        if reporter is not None:
+            reporter.write_line("ERROR: " + text, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    shutil.rmtree(_CLEAN["base"], ignore_errors=True)
+
 
 @pytest.fixture
 def realdata() -> Path:

@@ -83,3 +83,34 @@ def test_range_check_and_bad_yaml(tmp_path):
         load_config(write(tmp_path, "train: [1,\n"))
     with pytest.raises(GeoSegError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_shipped_configs_are_addressable_by_name(tmp_path, monkeypatch):
+    from geoseg.config import bundled_configs, resolve_config
+
+    names = bundled_configs()
+    assert {"demo", "unet_vgg16", "adlinknet_resnet34", "dlinknet_resnet34"} <= set(names)
+    monkeypatch.chdir(tmp_path)  # not the clone: configs/ is not beside us
+    for spelling in ("unet_vgg16", "unet_vgg16.yaml", "configs/unet_vgg16.yaml"):
+        assert resolve_config(spelling) == names["unet_vgg16"]
+        assert load_config(spelling).model.backbone == "vgg16"
+    # a file of that name in the working folder is what -c names
+    (tmp_path / "unet_vgg16.yaml").write_text("model:\n  arch: linknet\n")
+    assert load_config("unet_vgg16.yaml").model.arch == "linknet"
+    assert load_config("unet_vgg16").model.arch == "unet"
+    with pytest.raises(ConfigError, match=r"^unet_vgg: config file not found \(shipped "
+                       r"configs: .*unet_vgg16.*`geoseg configs` lists them\)$"):
+        load_config("unet_vgg")
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "elsewhere" / "demo.yaml")  # a path is not a name
+
+
+def test_training_hint_names_only_shipped_configs():
+    from geoseg.config import bundled_configs, training_hint
+
+    assert training_hint("unet", "vgg16") == "train one with `geoseg train -c unet_vgg16 ...`"
+    assert training_hint(None, "resnet18") == "train one with `geoseg train -c demo ...`"
+    hint = training_hint("dlinknet", "resnet18")
+    assert "model.arch: dlinknet and model.backbone: resnet18" in hint
+    named = hint.split("`geoseg configs ")[1].split(" ")[0]
+    assert named in bundled_configs()

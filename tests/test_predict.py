@@ -182,8 +182,15 @@ def test_resolve_checkpoint_finds_the_newest_and_checks_the_arch(tmp_path):
     assert resolve_checkpoint(backbone="test_resnet", models_dir=models)["path"] == str(new)
     found = resolve_checkpoint(arch="linknet", backbone="test_resnet", models_dir=models)
     assert found["path"] == str(new)
-    with pytest.raises(CheckpointError, match="geoseg train -c configs/unet_test_resnet.yaml"):
+    # the hint names only configs that exist
+    with pytest.raises(CheckpointError, match=r"sets model.arch: unet and model.backbone: "
+                       r"test_resnet \(start from `geoseg configs \w+ > my.yaml`"):
         resolve_checkpoint(arch="unet", backbone="test_resnet", models_dir=models)
+    with pytest.raises(CheckpointError, match=r"train one with `geoseg train -c demo \.\.\.`.*"
+                       "--models-dir DIR"):
+        resolve_checkpoint(backbone="resnet18", models_dir=models)
+    with pytest.raises(CheckpointError, match=r"`geoseg train -c unet_vgg16 \.\.\.`"):
+        resolve_checkpoint(arch="unet", backbone="vgg16", models_dir=models)
     with pytest.raises(CheckpointError, match="is a linknet model, not dlinknet"):
         resolve_checkpoint(new, arch="dlinknet")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from geoseg.batch.manifest import DONE, FAILED, SKIPPED, Manifest
 from geoseg.batch.merge import core_regions, merge_lines
-from geoseg.batch.mosaic import build_mosaic
+from geoseg.batch.mosaic import build_mosaics
 from geoseg.batch.report import write_overview, write_summary
 from geoseg.batch.scenes import ScenePlan, parse_crs
 from geoseg.io.files import output_set
@@ -26,12 +26,13 @@ log = logging.getLogger(__name__)
 @dataclass
 class AreaOutputs:
     roads_path: Path
-    mosaic_path: Path | None
+    mosaic_path: Path | None  # the first of mosaic_paths
     summary_path: Path
     overview_path: Path
     rows: list[dict[str, Any]] = field(default_factory=list)
     road_km: float = 0.0
     n_lines: int = 0
+    mosaic_paths: list[Path] = field(default_factory=list)  # one VRT per group of nearby scenes
 
 
 def default_snap(plan: ScenePlan) -> float:
@@ -65,8 +66,10 @@ def _build_area(plan: ScenePlan, out_dir: Path, manifest: Manifest,
     out_crs = parse_crs(plan.crs)
     roads_path = write_roads(merged.to_crs(out_crs.to_wkt()) if plan.crs != plan.work_crs
                              else merged, out_dir / "roads.gpkg", style=True)
-    mosaic = build_mosaic([manifest.output_paths(records[s.name])["mask"] for s in done],
-                          out_crs, out_dir / "masks.vrt") if done else None
+    mosaics = build_mosaics([manifest.output_paths(records[s.name])["mask"] for s in done],
+                            out_crs, out_dir)
+    mosaic_of = {done[i].name: path.name for path, members in mosaics for i in members}
+    mosaic = mosaics[0][0] if mosaics else None
 
     rows, fps, statuses, names = [], [], [], []
     for s in plan.scenes:
@@ -77,7 +80,8 @@ def _build_area(plan: ScenePlan, out_dir: Path, manifest: Manifest,
                      "road_km": round(km_by_name.get(s.name, 0.0), 4),
                      "seconds": rec.get("seconds"), "megapixels": round(s.megapixels, 4),
                      "rank": rec.get("rank"), "attempts": rec.get("attempts"),
-                     "error": rec.get("error"), "source": s.path})
+                     "error": rec.get("error"), "source": s.path,
+                     "mosaic": mosaic_of.get(s.name)})
         fps.append(s.footprint)
         statuses.append(status)
         names.append(s.name)
@@ -99,4 +103,5 @@ def _build_area(plan: ScenePlan, out_dir: Path, manifest: Manifest,
         title=f"{len(done)} scenes mapped, {n_failed} failed, {total_km:.2f} km of roads "
               f"({plan.work_crs})")
     return AreaOutputs(roads_path=Path(roads_path), mosaic_path=mosaic, summary_path=summary,
-                       overview_path=overview, rows=rows, road_km=total_km, n_lines=len(merged))
+                       overview_path=overview, rows=rows, road_km=total_km, n_lines=len(merged),
+                       mosaic_paths=[p for p, _ in mosaics])

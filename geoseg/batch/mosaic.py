@@ -16,7 +16,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from geoseg.io.files import atomic_output, readable_path, write_text_output
-from geoseg.io.provenance import tags
+from geoseg.io.provenance import product_kind, tags
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +130,54 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
     write_text_output(out_path, "\n".join(lines), kind="mosaic")
     log.info("mosaic of %d masks: %s (%d x %d px)", len(sources), out_path, width, height)
     return out_path
+
+
+def mosaic_groups(masks: Sequence[str | Path], crs) -> list[list[int]]:
+    """Indices of `masks` in groups of nearby scenes (:mod:`geoseg.batch.layout`), from
+    their bounds in `crs`: one VRT each, so the mosaics' extents follow the scenes."""
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    from geoseg.batch.layout import group_boxes
+
+    boxes = []
+    for m in masks:
+        with rasterio.open(m) as src:
+            b = src.bounds
+            boxes.append(tuple(transform_bounds(src.crs, crs, *b)) if src.crs and src.crs != crs
+                         else (b.left, b.bottom, b.right, b.top))
+    return group_boxes(boxes)
+
+
+def mosaic_names(n_groups: int, stem: str = "masks") -> list[str]:
+    """``masks.vrt`` for one group of scenes, else ``masks_1.vrt`` ... ``masks_N.vrt``."""
+    if n_groups == 1:
+        return [f"{stem}.vrt"]
+    return [f"{stem}_{k}.vrt" for k in range(1, n_groups + 1)]
+
+
+def build_mosaics(masks: Sequence[str | Path], crs, out_dir: str | Path,
+                  stem: str = "masks") -> list[tuple[Path, list[int]]]:
+    """One VRT per group of nearby masks in `out_dir` (see :func:`mosaic_names`);
+    returns (VRT path, indices of its masks) per group.  VRTs of an earlier run that
+    this one does not rewrite (the grouping changed) are removed."""
+    out_dir = Path(out_dir)
+    groups = mosaic_groups(masks, crs) if masks else []
+    names = mosaic_names(len(groups), stem) if groups else []
+    written = []
+    for name, members in zip(names, groups):
+        path = build_mosaic([masks[i] for i in members], crs, out_dir / name)
+        if path is not None:
+            written.append((path, members))
+    keep = {p.name for p, _ in written}
+    for old in [out_dir / f"{stem}.vrt", *out_dir.glob(f"{stem}_*.vrt")]:
+        if (old.name not in keep and old.is_file() and _is_number_or_plain(old.stem, stem)
+                and product_kind(old) == "mosaic"):  # only geoseg's own earlier mosaics
+            old.unlink()
+    if len(written) > 1:
+        log.info("the scenes lie in %d groups far apart: one mosaic each", len(written))
+    return written
+
+
+def _is_number_or_plain(name: str, stem: str) -> bool:
+    return name == stem or (name.startswith(stem + "_") and name[len(stem) + 1:].isdigit())

@@ -50,7 +50,8 @@ def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, s
 
     Per scene: OUTDIR/scenes/<name>/ (prob, mask, roads.gpkg); for the area:
     OUTDIR/roads.gpkg (merged, no duplicates in overlaps, clipped to --aoi),
-    masks.vrt, summary.csv and overview.png.  Rerunning resumes: finished scenes are
+    masks.vrt (masks_1.vrt, masks_2.vrt ... when the scenes lie in groups far apart),
+    summary.csv and overview.png.  Rerunning resumes: finished scenes are
     skipped.  Under torchrun each rank maps its share of the scenes on its own GPU and
     rank 0 merges.  Exit code 1 when a scene failed.
 
@@ -82,8 +83,8 @@ def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, s
         click.echo(f"  failed: {r['scene']}: {r.get('error') or r['status']}")
     area = result.area
     click.echo(f"roads:    {area.roads_path}  ({area.n_lines} lines, {area.road_km:.2f} km, {result.crs})")
-    if area.mosaic_path:
-        click.echo(f"mosaic:   {area.mosaic_path}")
+    for path in area.mosaic_paths or ([area.mosaic_path] if area.mosaic_path else []):
+        click.echo(f"mosaic:   {path}")
     click.echo(f"summary:  {area.summary_path}")
     click.echo(f"overview: {area.overview_path}")
     if failed:

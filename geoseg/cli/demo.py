@@ -10,9 +10,11 @@ from geoseg.cli.options import device_opt
 @click.command("demo")
 @click.argument("outdir", type=click.Path(file_okay=False), default="demo_output")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
-              help="Model/training config (default: configs/demo.yaml).")
+              help="Model/training config: a YAML file or a shipped config's name "
+                   "(default: demo).")
 @click.option("--sample-dir", type=click.Path(file_okay=False),
-              help="Sample scenes (default: the bundled sample_data/).")
+              help="Sample scenes (default: the clone's sample_data/, else generated into "
+                   "OUTDIR/sample_data, as after a pip install).")
 @click.option("--epochs", type=int, help="Override the config's number of epochs.")
 @device_opt
 def demo(outdir: str, config_path: str | None, sample_dir: str | None, epochs: int | None,
@@ -25,7 +27,7 @@ def demo(outdir: str, config_path: str | None, sample_dir: str | None, epochs: i
                       device=device)
     s = result.scores
     click.echo("")
-    click.echo("geoseg demo — held-out scene 'holdout' (700 x 900 px, 0.5 m, EPSG:32633)")
+    click.echo(f"geoseg demo — {result.scene_header()}")
     click.echo(f"  pixel IoU      {s['iou']:.3f}   (F1 {s['f1']:.3f}, precision "
                f"{s['precision']:.3f}, recall {s['recall']:.3f}, relaxed F1 {s['relaxed_f1']:.3f})")
     click.echo(f"  APLS           {s['apls']:.3f}   (junction F1 {s['junction_f1']:.3f})")

@@ -27,6 +27,9 @@ from geoseg.io.files import claim_outputs, output_set
               help="APLS: snapping distance in metres.")
 @click.option("--spacing-m", type=click.FloatRange(0, min_open=True), default=50.0,
               show_default=True, help="APLS: control point spacing in metres.")
+@click.option("--apls-reference", is_flag=True,
+              help="APLS with the CosmiQ reference's parameters: loop roads dropped, 0.001 m "
+                   "minimum path length (geoseg: 10 m), snapped points rename nodes.")
 @click.option("--junction-radius-m", type=click.FloatRange(0), default=5.0, show_default=True,
               help="Junction F1: matching radius in metres.")
 @click.option("--block", type=click.IntRange(64), default=2048, show_default=True,
@@ -36,7 +39,7 @@ from geoseg.io.files import claim_outputs, output_set
 @overwrite_opt
 @progress_opt
 def evaluate(pred, truth, pairs_csv, threshold, truth_threshold, rho, width_m, snap_m,
-             spacing_m, junction_radius_m, block, json_path, csv_path) -> None:
+             spacing_m, apls_reference, junction_radius_m, block, json_path, csv_path) -> None:
     """Score PRED against TRUTH: two files, two folders (matched by name, ignoring
     _mask/_pred/_roads...), or the pairs of --pairs.
 
@@ -60,7 +63,8 @@ def evaluate(pred, truth, pairs_csv, threshold, truth_threshold, rho, width_m, s
     claim_outputs(reports, inputs=tuple(x for pair in pairs for x in pair))
     options = ev.EvalOptions(threshold=threshold, truth_threshold=truth_threshold, rho=rho,
                              block=block, default_width_m=width_m, control_spacing_m=spacing_m,
-                             snap_m=snap_m, junction_radius_m=junction_radius_m)
+                             snap_m=snap_m, junction_radius_m=junction_radius_m,
+                             apls_reference=apls_reference)
     report = ev.evaluate_pairs(pairs, options)
     click.echo(ev.format_table(report))
     with output_set():  # both reports appear together

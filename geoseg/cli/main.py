@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "compare": "geoseg.cli.compare:compare",
     "export": "geoseg.cli.export:export",
     "qgis": "geoseg.cli.qgis:qgis",
+    "configs": "geoseg.cli.configs:configs",
 }
 
 log = logging.getLogger("geoseg")
@@ -48,7 +49,7 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module, attr = target.split(":")
-        return getattr(import_module(module), attr)
+        return with_verbosity_options(getattr(import_module(module), attr))
 
     def invoke(self, ctx: click.Context):
         previous = _install_sigterm()
@@ -133,10 +134,43 @@ def mute_native_stderr() -> None:
     mute_native_stderr.done = True  # type: ignore[attr-defined]
 
 
+def _more_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    """-v/-q given after the command name: add to the group's counts, reconfigure logging."""
+    if not value:
+        return
+    meta = ctx.meta
+    key = "geoseg.verbose" if param.name == "verbose" else "geoseg.quiet"
+    meta[key] = meta.get(key, 0) + value
+    configure_logging(meta.get("geoseg.verbose", 0), meta.get("geoseg.quiet", 0))
+
+
+def with_verbosity_options(cmd: click.Command) -> click.Command:
+    """Give a subcommand the group's -v/-q, so they work anywhere on the command line."""
+    if getattr(cmd, "_geoseg_verbosity", False):
+        return cmd
+    taken = {o for p in cmd.params for o in getattr(p, "opts", [])}
+    for short, long, text in (("-v", "--verbose", "More output (-vv for debug); shows tracebacks."),
+                              ("-q", "--quiet", "Less output (warnings and errors only).")):
+        if short not in taken and long not in taken:
+            cmd.params.append(click.Option([short, long], count=True, expose_value=False,
+                                           is_eager=True, callback=_more_verbosity, help=text))
+    cmd._geoseg_verbosity = True  # type: ignore[attr-defined]
+    return cmd
+
+
 def configure_logging(verbose: int, quiet: int) -> None:
+    """geoseg's log level from -v/-q; under torchrun only rank 0 prints INFO lines (the
+    other ranks print warnings and errors, marked with their rank)."""
+    import os
+
     level = logging.INFO - 10 * verbose + 10 * quiet
+    rank = int(os.environ.get("RANK", "0") or 0)
+    fmt = "%(levelname)s: %(message)s"
+    if rank != 0:
+        level = max(level, logging.WARNING)
+        fmt = f"%(levelname)s: rank {rank}: %(message)s"
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(fmt))
     root = logging.getLogger("geoseg")
     root.handlers[:] = [handler]
     root.setLevel(max(logging.DEBUG, min(level, logging.ERROR)))
@@ -164,4 +198,5 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     ctx.meta["geoseg.verbose"] = verbose
     if verbose <= 0:
         mute_native_stderr()
+    ctx.meta["geoseg.quiet"] = quiet
     configure_logging(verbose, quiet)

@@ -14,7 +14,8 @@ device_opt = click.option(
     help="Torch device: auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...",
 )
 config_opt = click.option(
-    "-c", "--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file."
+    "-c", "--config", "config_path", type=click.Path(dir_okay=False),
+    help="YAML config file, or a shipped config's name (geoseg configs lists them)."
 )
 output_dir_arg = click.argument("outdir", type=click.Path(file_okay=False))
 tta_opt = click.option(

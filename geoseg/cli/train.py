@@ -40,12 +40,18 @@ def _overrides(**kw: Any) -> dict[str, dict[str, Any]]:
 @click.option("--labels", multiple=True, type=_paths,
               help="Road centerlines (shp/gpkg/geojson) per scene, or one for all (repeat).")
 @click.option("--val-scenes", multiple=True, type=_paths, help="Validation GeoTIFF (repeat).")
-@click.option("--val-masks", multiple=True, type=_paths)
-@click.option("--val-labels", multiple=True, type=_paths)
+@click.option("--val-masks", multiple=True, type=_paths,
+              help="Mask GeoTIFF per validation scene (repeat; data.val_masks).")
+@click.option("--val-labels", multiple=True, type=_paths,
+              help="Road centerlines per validation scene, or one for all (repeat; "
+                   "data.val_labels).")
 @click.option("--tile", type=int, help="Training window size in pixels (data.tile).")
 @click.option("--batch-size", type=int, help="Batch size per process (data.batch_size).")
 @click.option("--epochs", type=int, help="Number of epochs (train.epochs).")
 @click.option("--max-steps", type=int, help="Stop after this many optimizer steps.")
+@click.option("--encoder-weights", metavar="none|imagenet|FILE",
+              help="Encoder initialisation (model.encoder_weights): none (random, offline), "
+                   "imagenet (timm download, cached) or a timm state-dict file.")
 @models_dir_opt
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False),
               help="Run folder for metrics.csv, curves.png, last.pt (default runs/<name>).")
@@ -60,9 +66,12 @@ def train(config_path: Optional[str], models_dir: Optional[str], out_dir: Option
     The best checkpoint (by validation IoU, with its chosen threshold) goes into the
     models directory, where `geoseg predict --backbone X` finds it.
 
+    -c takes a YAML file or a shipped config's name (`geoseg configs` lists them).
+
     \b
-    geoseg train -c configs/demo.yaml --scenes a.tif --masks a_mask.tif
-    torchrun --nproc-per-node 2 -m geoseg train -c configs/dlinknet_resnet34.yaml \\
+    geoseg train -c demo --scenes a.tif --masks a_mask.tif
+    geoseg train -c unet_vgg16 --data-dir deepglobe/train --encoder-weights none
+    torchrun --nproc-per-node 2 -m geoseg train -c dlinknet_resnet34 \\
         --data-dir deepglobe/train
     """
     from geoseg.config import RunConfig, config_from_dict, load_config
@@ -73,7 +82,12 @@ def train(config_path: Optional[str], models_dir: Optional[str], out_dir: Option
         cfg = load_config(config_path)
     else:  # resuming without -c continues with the run's own config
         cfg = config_from_checkpoint(resume) if resume else RunConfig()
+    encoder_weights = overrides.pop("encoder_weights", None)
     extra = _overrides(**overrides)
+    if encoder_weights is not None:
+        from geoseg.models.weights import parse_encoder_weights
+
+        extra.setdefault("model", {})["encoder_weights"] = parse_encoder_weights(encoder_weights)
     if extra:
         merged = cfg.to_dict()
         for section, values in extra.items():

@@ -98,13 +98,19 @@ def _unique_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
-def _run_config(path: Path, split: DataSplit, epochs: Optional[int]) -> RunConfig:
-    """The config with the split's training images (and `epochs`, when given)."""
+def _run_config(path: Path, split: DataSplit, epochs: Optional[int],
+                encoder_weights: Optional[str] = None) -> RunConfig:
+    """The config with the split's training images (and `epochs` and `encoder_weights`
+    — ``none``, ``imagenet`` or a file — when given)."""
+    from geoseg.models.weights import parse_encoder_weights
+
     cfg = load_config(path)
     merged = cfg.to_dict()
     merged["data"].update(split.data_overrides())
     if epochs is not None:
         merged["train"]["epochs"] = epochs
+    if encoder_weights is not None:
+        merged["model"]["encoder_weights"] = parse_encoder_weights(encoder_weights)
     return config_from_dict(merged, f"{path} (+ compare data/epochs)")
 
 
@@ -208,7 +214,8 @@ def predict_and_score(run: ModelRun, test: Sequence[Sample], references: dict[st
 def compare_models(configs: Sequence[str | Path], data: str | Path, *,
                    checkpoints: Sequence[str | Path] = (), out_dir: str | Path = "compare",
                    epochs: Optional[int] = None, holdout: Sequence[str] = (),
-                   device: str = "auto", progress: bool = True) -> Comparison:
+                   device: str = "auto", progress: bool = True,
+                   encoder_weights: Optional[str] = None) -> Comparison:
     """Compare the models of `configs` on one split of `data`; write the table files.
 
     Each config is trained on the split's training images (checkpoints into
@@ -239,7 +246,7 @@ def compare_models(configs: Sequence[str | Path], data: str | Path, *,
 
     runs = []
     for i, (name, path) in enumerate(zip(_unique_names(paths), paths)):
-        cfg = _run_config(path, split, epochs)
+        cfg = _run_config(path, split, epochs, encoder_weights)
         if i in given:
             run = ModelRun(name, path, cfg, Path(given[i]["path"]), trained=False)
             log.info("%s: using checkpoint %s", name, run.checkpoint)

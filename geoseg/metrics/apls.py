@@ -128,9 +128,13 @@ def insert_control_points(graph: nx.MultiGraph, spacing: float) -> nx.MultiGraph
 
 
 def snap_nodes(points: dict[int, tuple[float, float]], graph: nx.MultiGraph,
-               max_dist: float) -> tuple[nx.MultiGraph, dict[int, int]]:
+               max_dist: float, renaming: bool = False) -> tuple[nx.MultiGraph, dict[int, int]]:
     """Insert `points` (id → xy) into a copy of `graph` on their nearest edge within
-    `max_dist`; return the new graph and id → node for the points that snapped."""
+    `max_dist`; return the new graph and id → node for the points that snapped.
+
+    `renaming` (the reference's ``allow_renaming``): a point that lands on a node takes
+    the node over, so when several do, only the last one (in id order) keeps it and the
+    others are missing."""
     out = graph.copy()
     edges = list(graph.edges(keys=True))
     if not edges or not points:
@@ -151,6 +155,9 @@ def snap_nodes(points: dict[int, tuple[float, float]], graph: nx.MultiGraph,
     for i, j in zip(src, dst):
         cuts.setdefault(edges[j], []).append((lines[j].project(geoms[i]), ids[rest[i]]))
     mapping.update(split_edges(out, cuts))
+    if renaming:
+        owner = {node: point for point, node in sorted(mapping.items())}  # last one wins
+        mapping = {point: node for node, point in owner.items()}
     return out, mapping
 
 
@@ -178,13 +185,28 @@ def path_score(graph_a: nx.MultiGraph, graph_b: nx.MultiGraph, mapping: dict[int
 
 
 def _direction(a: nx.MultiGraph, b: nx.MultiGraph, spacing: float, snap: float,
-               min_path_length: float, max_nodes: int, rng: np.random.Generator):
+               min_path_length: float, max_nodes: int, rng: np.random.Generator,
+               renaming: bool = False):
     a_cp = insert_control_points(a, spacing)
     nodes = sorted(a_cp.nodes)
     if len(nodes) > max_nodes:
         nodes = sorted(rng.choice(nodes, max_nodes, replace=False).tolist())
-    b_prime, mapping = snap_nodes({n: a_cp.nodes[n]["xy"] for n in nodes}, b, snap)
+    b_prime, mapping = snap_nodes({n: a_cp.nodes[n]["xy"] for n in nodes}, b, snap, renaming)
     return path_score(a_cp, b_prime, mapping, nodes, min_path_length)
+
+
+# What ``reference=True`` changes: the CosmiQ reference's command-line behaviour.
+REFERENCE_MIN_PATH_LENGTH_M = 0.001
+
+
+def drop_loops(graph: nx.MultiGraph) -> nx.MultiGraph:
+    """Copy of `graph` without loop roads (edges that start and end at the same node),
+    which the reference leaves out."""
+    out = graph.copy()
+    out.remove_edges_from(list(nx.selfloop_edges(out, keys=True)))
+    out.remove_nodes_from([n for n in list(out.nodes) if out.degree(n) == 0
+                           and graph.degree(n) > 0])
+    return out
 
 
 def junction_scores(truth: nx.MultiGraph, prop: nx.MultiGraph,
@@ -206,16 +228,23 @@ def junction_scores(truth: nx.MultiGraph, prop: nx.MultiGraph,
 def apls(truth, proposal, *, crs=None, control_spacing_m: float = 50.0, snap_m: float = 4.0,
          min_path_length_m: float = 10.0, max_nodes: int = 500,
          junction_radius_m: float = 5.0, node_crossings: bool = False,
-         seed: int = 0) -> AplsResult:
+         seed: int = 0, reference: bool = False) -> AplsResult:
     """APLS and junction F1 of `proposal` against `truth` (see the module doc).
 
     `truth`/`proposal`: GeoDataFrames/GeoSeries of (Multi)LineStrings, or lists of
     shapely lines in `crs` (None: coordinates are metres).  Lengths are metres: a
     geographic CRS is projected to its local UTM zone.
+
+    `reference`: the CosmiQ reference's parameters instead of geoseg's — loop roads
+    dropped, a 0.001 m minimum path length (instead of `min_path_length_m`) and node
+    renaming when snapped points land on a node (``geoseg evaluate --apls-reference``).
     """
     t_lines, p_lines, work = to_metric_lines(truth, proposal, crs)
     g_t = build_graph(t_lines, node_crossings=node_crossings)
     g_p = build_graph(p_lines, node_crossings=node_crossings)
+    if reference:
+        g_t, g_p = drop_loops(g_t), drop_loops(g_p)
+        min_path_length_m = REFERENCE_MIN_PATH_LENGTH_M
     jf1, jp, jr, njt, njp = junction_scores(g_t, g_p, junction_radius_m)
     lt, lp = total_length(g_t), total_length(g_p)
     crs_name = work.to_string() if work is not None else None
@@ -224,7 +253,7 @@ def apls(truth, proposal, *, crs=None, control_spacing_m: float = 50.0, snap_m: 
     if lt == 0 or lp == 0:
         return AplsResult(0.0, 0.0, 0.0, jf1, jp, jr, njt, njp, 0, 0, lt, lp, crs_name)
     rng = np.random.default_rng(seed)
-    args = (control_spacing_m, snap_m, min_path_length_m, max_nodes, rng)
+    args = (control_spacing_m, snap_m, min_path_length_m, max_nodes, rng, reference)
     c_tp, n_tp = _direction(g_t, g_p, *args)
     c_pt, n_pt = _direction(g_p, g_t, *args)
     total = 2 * c_tp * c_pt / (c_tp + c_pt) if c_tp > 0 and c_pt > 0 else 0.0

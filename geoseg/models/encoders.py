@@ -135,7 +135,12 @@ def build_encoder(
             )
         overlay = {"pretrained_cfg_overlay": {"file": str(path)}}
     else:
-        log.info("downloading ImageNet weights for %s (needs internet access)", timm_name)
+        from geoseg.models.weights import check_imagenet_download, weights_cached
+
+        if not weights_cached(timm_name):
+            _check_features_only(backbone, timm_name, in_channels)  # the backbone first
+            check_imagenet_download(timm_name)  # fails at once when offline (no retries)
+            log.info("downloading ImageNet weights for %s (needs internet access)", timm_name)
     try:
         body = _create_body(timm_name, in_channels, pretrained=True, **overlay)
     except Exception as exc:
@@ -147,7 +152,7 @@ def build_encoder(
             ) from None
         raise ModelError(
             f"ImageNet weights for {timm_name} could not be downloaded ({_first_line(exc)}); "
-            "check the internet connection, or use encoder_weights null or a local file"
+            "check the internet connection, or use --encoder-weights none or a local file"
         ) from None
     log.info("encoder %s: loaded %s weights", timm_name, encoder_weights)
     return _checked(Encoder(body, timm_name), backbone)

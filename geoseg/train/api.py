@@ -20,7 +20,7 @@ from geoseg.errors import BandMismatchError
 from geoseg.io.files import ensure_writable_dir
 from geoseg.radiometry import measure_training
 from geoseg.train import distributed
-from geoseg.train.loop import Trainer, TrainResult
+from geoseg.train.loop import Trainer, TrainResult, check_resumable
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
     from geoseg.data import build_datasets
     from geoseg.inference.memory import check_fits
 
+    cfg = _capped(cfg)
     dist = distributed.setup(device)
     try:
         torch.manual_seed(cfg.train.seed)
@@ -84,6 +85,24 @@ def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
         dist.close()
 
 
+def _capped(cfg: RunConfig) -> RunConfig:
+    """`cfg` with train.max_steps capped at ``$GEOSEG_MAX_STEPS`` when that is set: a
+    budget for every training run of a process tree, which tests use to run the README's
+    examples (``make demo``, ``geoseg train``) in seconds, verbatim."""
+    import dataclasses
+    import os
+
+    cap = os.environ.get("GEOSEG_MAX_STEPS")
+    if not cap:
+        return cfg
+    steps = int(cap)
+    current = cfg.train.max_steps
+    if current is not None and current <= steps:
+        return cfg
+    log.info("GEOSEG_MAX_STEPS=%d: training stops after %d steps", steps, steps)
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_steps=steps))
+
+
 def config_from_checkpoint(path: str | Path) -> RunConfig:
     """The RunConfig a checkpoint was trained with (``--resume`` without ``-c``)."""
     from geoseg.config import config_from_dict
@@ -95,6 +114,7 @@ def _output_paths(cfg: RunConfig, models_dir, out_dir, resume) -> tuple[Path, Pa
     """Best-checkpoint path and run folder; a resumed run keeps both of its own."""
     if resume is not None:
         ckpt = load_checkpoint(resume)
+        check_resumable(ckpt, resume)  # before any folder is made for it
         if ckpt.get("best_path") and models_dir is None:
             best = Path(ckpt["best_path"])
         else:

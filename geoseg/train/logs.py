@@ -62,6 +62,23 @@ class RunLogger:
             plot_curves(history, self.png_path)
 
 
+def epoch_label(epoch: int, epochs: int) -> str:
+    """The training bar's description: ``epoch 7/100``."""
+    return f"epoch {epoch}/{epochs}"
+
+
+def run_eta(progress: float, elapsed_s: float) -> str:
+    """Estimated time left for the whole run (H:MM:SS or M:SS) from the fraction of the
+    budget spent (:func:`geoseg.train.schedule.budget_progress`) and the time it took;
+    early stopping can end the run sooner."""
+    if progress <= 0:
+        return "?"
+    left = max(0.0, elapsed_s * (1.0 - progress) / progress)
+    minutes, seconds = divmod(int(round(left)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
 def _fmt(value: Any) -> Any:
     if isinstance(value, float):
         return f"{value:.6g}"

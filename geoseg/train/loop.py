@@ -35,7 +35,7 @@ from geoseg.config import RunConfig
 from geoseg.device import amp_dtype, as_input, autocast, prepare_model
 from geoseg.errors import CheckpointError, TrainingError
 from geoseg.train.distributed import DistContext
-from geoseg.train.logs import RunLogger
+from geoseg.train.logs import RunLogger, epoch_label, run_eta
 from geoseg.train.losses import SegmentationLoss, dice_bce, split_output
 from geoseg.train.schedule import BudgetCosine, budget_progress
 from geoseg.train.threshold import ThresholdSweep
@@ -49,6 +49,25 @@ class TrainResult:
     best_metrics: dict[str, float]
     history: list[dict[str, Any]]
     run_dir: Optional[Path] = None  # metrics.csv, curves.png, last.pt
+
+
+def check_resumable(ckpt: dict[str, Any], path: str | Path) -> None:
+    """CheckpointError unless `ckpt` is a run's last.pt (it holds the optimizer state)."""
+    if "optimizer" not in ckpt:
+        raise CheckpointError(f"{path}: cannot resume: no optimizer state (use the run's "
+                              "last.pt, not the best checkpoint)")
+
+
+def usable_workers(requested: int) -> int:
+    """data.num_workers capped at the CPU cores this process may use (what DataLoader
+    suggests; more workers than cores only compete with the training step)."""
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(0, min(int(requested), cores))
 
 
 class Trainer:
@@ -100,9 +119,7 @@ class Trainer:
                 raise CheckpointError(
                     f"{path}: cannot resume: checkpoint {key} is {ckpt.get(key)!r}, the config "
                     f"says {self.meta.get(key)!r}")
-        if "optimizer" not in ckpt:
-            raise CheckpointError(f"{path}: cannot resume: no optimizer state (use the run's "
-                                  "last.pt, not the best checkpoint)")
+        check_resumable(ckpt, path)
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
@@ -184,7 +201,7 @@ class Trainer:
             sampler = None
         return DataLoader(
             dataset, batch_size=data.batch_size, sampler=sampler,
-            num_workers=data.num_workers, pin_memory=self.device.type == "cuda",
+            num_workers=usable_workers(data.num_workers), pin_memory=self.device.type == "cuda",
             drop_last=shuffle and len(dataset) >= data.batch_size * self.dist.world_size,
             persistent_workers=False,
         )
@@ -198,8 +215,8 @@ class Trainer:
         t = self.cfg.train
         clip, per_epoch = t.grad_clip, len(loader)
         total, count = 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not self.dist.is_main,
-                   unit="batch")
+        bar = tqdm(loader, desc=epoch_label(epoch, t.epochs), leave=False,
+                   disable=not self.dist.is_main, unit="batch")
         for batch in bar:
             if self._out_of_budget():
                 break
@@ -221,12 +238,13 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.step += 1
+            progress = budget_progress(self.step, per_epoch, t.epochs, t.max_steps,
+                                       self.elapsed, t.max_minutes)
             if isinstance(self.scheduler, BudgetCosine):
-                self.scheduler.update(budget_progress(self.step, per_epoch, t.epochs,
-                                                      t.max_steps, self.elapsed, t.max_minutes))
+                self.scheduler.update(progress)
             total += float(loss.detach())
             count += 1
-            bar.set_postfix(loss=f"{total / count:.4f}")
+            bar.set_postfix(loss=f"{total / count:.4f}", run_eta=run_eta(progress, self.elapsed))
         return self.dist.mean(total / max(count, 1))
 
     def _out_of_budget(self) -> bool:

@@ -63,3 +63,15 @@ def test_missing_data_folder_is_one_line(tmp_path):
     res = CliRunner().invoke(cli, ["compare", str(cfg), "--data", str(tmp_path / "nope")])
     assert res.exit_code == 1 and "nope: data folder not found" in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_compare_encoder_weights_overrides_every_config(tmp_path):
+    from geoseg.compare.run import _run_config
+
+    class Split:
+        def data_overrides(self):
+            return {"scenes": ["a.tif"], "masks": ["a_mask.tif"]}
+
+    for given, want in (("none", None), ("imagenet", "imagenet"), (None, "imagenet")):
+        cfg = _run_config("unet_vgg16", Split(), None, given)  # a shipped config by name
+        assert cfg.model.encoder_weights == want and cfg.data.scenes == ["a.tif"]

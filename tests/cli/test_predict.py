@@ -72,7 +72,7 @@ def bad_inputs(env):
         "other arch": ([env["scene"], "--model", tmp / "unet.pt", "--arch", "linknet"],
                        "is a unet model, not linknet"),
         "no checkpoint": ([env["scene"], "--arch", "dlinknet", "--backbone", "xception"],
-                          "geoseg train -c configs/dlinknet_xception.yaml"),
+                          "a config that sets model.arch: dlinknet and model.backbone: xception"),
         "missing checkpoint": ([env["scene"], "--model", tmp / "none.pt"], "checkpoint not found"),
         "unwritable output": ([env["scene"], *m, "-o", tmp / "afile" / "out"], "cannot create"),
         "bad tile": ([env["scene"], *m, "--tile", 100], "multiple of 32"),

@@ -115,3 +115,36 @@ def test_real_spacenet_network(realdata):
     assert 0.9 < r.apls < 1.0 and r.junction_f1 == 1.0
     damaged = apls(truth, warped.iloc[::2])
     assert damaged.apls < r.apls
+
+
+# ----------------------------------------------- --apls-reference: the reference's parameters
+LOOP = LineString([(300, 100), (340, 100), (340, 140), (300, 140), (300, 100)])
+
+
+def test_reference_mode_drops_loop_roads():
+    # a 160 m loop road the truth lacks costs the proposal in geoseg's APLS, not in the
+    # reference's, which leaves loops out
+    ours = apls(GRID, GRID + [LOOP])
+    ref = apls(GRID, GRID + [LOOP], reference=True)
+    assert ours.apls_prop_to_gt < 0.99
+    assert ref.apls == pytest.approx(1.0)
+
+
+def test_reference_mode_scores_paths_shorter_than_10_m():
+    # a 6 m stub the proposal misses: its pairs with the nearby junction are 6 m long,
+    # skipped by geoseg's 10 m minimum and scored by the reference's 0.001 m
+    stub = LineString([(150, 100), (150, 106)])
+    ours = apls(GRID + [stub], GRID, control_spacing_m=50)
+    ref = apls(GRID + [stub], GRID, control_spacing_m=50, reference=True)
+    assert ours.n_paths_gt_to_prop < ref.n_paths_gt_to_prop
+    assert ref.apls_gt_to_prop < 1.0
+
+
+def test_reference_mode_renames_nodes_two_points_cannot_share():
+    # two truth roads end 2 cm apart; the proposal is one road through that spot: both
+    # ends snap onto the same point, which the reference's renaming gives to one of them
+    truth = [LineString([(0, 0), (100, 0)]), LineString([(100.02, 0), (200, 0)])]
+    prop = [LineString([(0, 0), (200, 0)])]
+    ours = apls(truth, prop)
+    ref = apls(truth, prop, reference=True)
+    assert ref.apls_gt_to_prop < ours.apls_gt_to_prop

@@ -81,7 +81,11 @@ def test_imagenet_offline_is_a_clear_error(monkeypatch):
         return real(name, in_channels, pretrained, **kw)
 
     monkeypatch.setattr(encoders, "_create_body", offline)
-    with pytest.raises(ModelError, match="could not be downloaded.*null or a local file"):
+    # the host answered the connection check, then the download itself failed
+    monkeypatch.setattr("geoseg.models.weights.check_imagenet_download", lambda name: None)
+    monkeypatch.setattr("geoseg.models.weights.weights_cached", lambda name: False)
+    with pytest.raises(ModelError, match="could not be downloaded.*--encoder-weights none "
+                       "or a local file"):
         create_model("linknet", "test_resnet", encoder_weights="imagenet")
 
 
