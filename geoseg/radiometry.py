@@ -165,10 +165,14 @@ def area_stats(paths: Sequence[str | Path], bands: Sequence[int] | None = None,
                 dtypes.add(src.dtypes[0])
         except (GeoSegError, RasterioError, IndexError) as exc:  # fails on its own later
             log.debug("%s: left out of the pooled statistics (%s)", path, exc)
-    if len({s.shape[0] for s in samples}) > 1:
-        from geoseg.errors import BandMismatchError
-
-        raise BandMismatchError(f"{paths[0]}: the scenes have different band counts")
+    counts = [s.shape[0] for s in samples]
+    if len(set(counts)) > 1:
+        # scenes with another band count fail on their own (band mismatch); the area's
+        # statistics come from the scenes of the most common count
+        common = max(set(counts), key=counts.count)
+        log.info("pooled statistics over the %d scenes with %d bands (%d left out)",
+                 counts.count(common), common, len(counts) - counts.count(common))
+        samples = [s for s in samples if s.shape[0] == common]
     dtype = dtypes.pop() if len(dtypes) == 1 else "mixed"
     return ImageryStats.from_samples(dtype, samples, paths[0] if paths else "area")
 
