@@ -98,7 +98,7 @@ class GeosegAlgorithm(QgsProcessingAlgorithm):
             else value
 
     def number_args(self, parameters, context, pairs) -> list[str]:
-        """``--flag value`` for each (flag, parameter name) whose value is set."""
+        """``FLAG VALUE`` for each (flag, parameter name) whose value is set."""
         args = []
         for flag, name in pairs:
             if self.value(parameters, name) is not None:
@@ -404,18 +404,27 @@ class MapArea(ModelParameters, GeosegAlgorithm):
         for line in failed:
             feedback.reportError(line.strip(), False)
         roads = os.path.join(out_dir, "roads.gpkg")
-        mosaic = os.path.join(out_dir, "masks.vrt")
+        # one masks.vrt, or masks_1.vrt, masks_2.vrt... for groups of scenes far apart
+        single = os.path.join(out_dir, "masks.vrt")
+        mosaics = [single] if os.path.isfile(single) else sorted(
+            os.path.join(out_dir, n) for n in os.listdir(out_dir)
+            if n.startswith("masks_") and n.endswith(".vrt") and n[6:-4].isdigit())
         summary = os.path.join(out_dir, "summary.csv")
         if not os.path.isfile(roads):
             raise QgsProcessingException(f"geoseg batch wrote no {roads}")
         results = {"OUTPUT": out_dir, "ROADS": roads, "SUMMARY": summary,
-                   "MOSAIC": mosaic if os.path.isfile(mosaic) else None}
+                   "MOSAIC": mosaics[0] if mosaics else None}
+        if len(mosaics) > 1:
+            feedback.pushInfo(f"the scenes lie in {len(mosaics)} groups far apart: "
+                              f"one mosaic each ({', '.join(map(os.path.basename, mosaics))})")
         if context.project() is not None:
-            for key, label in (("MOSAIC", "Mask mosaic"), ("ROADS", "Roads")):
-                if results[key]:
-                    context.addLayerToLoadOnCompletion(results[key], QgsProcessingContext.
-                                                       LayerDetails(label, context.project(), key))
-            style_on_load(context, mosaic, "mask")
+            layers = [(m, "Mask mosaic" if len(mosaics) == 1 else
+                       f"Mask mosaic {os.path.basename(m)[6:-4]}", "MOSAIC") for m in mosaics]
+            for path, label, key in [*layers, (roads, "Roads", "ROADS")]:
+                context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(
+                    label, context.project(), key))
+            for path in mosaics:
+                style_on_load(context, path, "mask")
             style_on_load(context, roads, "roads")
         return results
 

@@ -35,8 +35,11 @@ def test_grouping_rule():
 def test_three_small_scenes_far_apart_get_one_mosaic_each(tmp_path):
     # 32 m scenes 30 km apart: one VRT over all three would be 120000 x 64 px
     masks = [_mask(tmp_path / f"m{i}.tif", (X0 + 30_000 * i, Y0), value=i + 1) for i in range(3)]
-    (tmp_path / "masks.vrt").write_text("stale")  # a single mosaic of an earlier run
+    build_mosaics(masks[:1], CRS.from_epsg(32633), tmp_path)  # an earlier run's one mosaic
+    assert (tmp_path / "masks.vrt").exists()
+    (tmp_path / "masks_9.vrt").write_text("a user's file")  # not geoseg's: it stays
     out = build_mosaics(masks, CRS.from_epsg(32633), tmp_path)
+    assert (tmp_path / "masks_9.vrt").read_text() == "a user's file"
     assert [p.name for p, _ in out] == ["masks_1.vrt", "masks_2.vrt", "masks_3.vrt"]
     assert not (tmp_path / "masks.vrt").exists()
     for k, (vrt, members) in enumerate(out):

@@ -79,7 +79,9 @@ def _command_options() -> dict[str, set[str]]:
     opts = {}
     for name in COMMANDS:
         cmd = group.get_command(None, name)
-        opts[name] = {o for p in cmd.params
+        # a command group (models, qgis): its own options and those of its subcommands
+        commands = [cmd, *getattr(cmd, "commands", {}).values()]
+        opts[name] = {o for c in commands for p in c.params
                       for o in [*getattr(p, "opts", []), *getattr(p, "secondary_opts", [])]
                       if o.startswith("--")}
     return opts

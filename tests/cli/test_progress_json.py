@@ -71,7 +71,8 @@ def test_disabled_bars_and_none_mode_are_silent():
     assert bar.disable
 
 
-def test_vectorize_streams_json_progress_and_log_lines(tmp_path, geotiff_factory):
+def test_vectorize_streams_json_progress_and_log_lines(tmp_path, geotiff_factory, monkeypatch):
+    monkeypatch.setattr(progress, "MIN_INTERVAL_S", 0.0)  # every block, however fast
     mask = np.zeros((256, 256), np.uint8)
     mask[120:128, :] = 1
     mask[:, 60:66] = 1

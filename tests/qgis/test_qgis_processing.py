@@ -106,7 +106,9 @@ def test_batch_maps_the_area(runs, inspection):
     run = ok(runs["batch"])
     area = runs["out"] / "area"
     assert run["results"]["ROADS"] == str(area / "roads.gpkg")
-    assert run["results"]["MOSAIC"] == str(area / "masks.vrt")
+    # train_1 and train_2 lie 2 km apart: one mosaic per group, the first is the output
+    assert run["results"]["MOSAIC"] == str(area / "masks_1.vrt")
+    assert (area / "masks_2.vrt").is_file() and not (area / "masks.vrt").exists()
     assert (area / "summary.csv").is_file()
     assert all((area / "scenes" / name / "roads.gpkg").is_file() for name in ("train_1", "train_2"))
     info = no_step_error(inspection["batch"])
