@@ -21,6 +21,8 @@ demo: $(STAMP)
 	$(VENV)/bin/geoseg demo demo_output
 
 test: $(STAMP)
+	$(PY) -m ruff check geoseg tests benchmarks
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 clean:

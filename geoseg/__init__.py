@@ -20,9 +20,6 @@ _LAZY = {
     "apls": "geoseg.metrics.apls",
     "train_model": "geoseg.train.api",
     "TrainResult": "geoseg.train.loop",
-    "predict_scene": "geoseg.predict",
-    "vectorize_mask": "geoseg.vectorize",
-    "write_roads": "geoseg.io.vector",
     "compare_models": "geoseg.compare",
 }
 

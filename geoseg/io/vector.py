@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from geoseg.errors import OutputError, VectorReadError
 from geoseg.io.files import (
@@ -174,7 +174,7 @@ def write_roads(gdf: geopandas.GeoDataFrame, path: str | Path, style: bool = Tru
     driver = driver_for(path)
     layer = layer or path.stem
     gdf = clean_lines(gdf)
-    options = {}
+    options: dict[str, Any] = {}
     if driver == "ESRI Shapefile":
         gdf = _shapefile_fields(gdf)
         options["encoding"] = "UTF-8"  # also writes the .cpg

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 import rasterio
-import shapely
 from shapely.geometry import box
 
 from geoseg.batch import run_batch

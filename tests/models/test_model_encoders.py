@@ -41,7 +41,7 @@ def test_normalization_from_timm_config():
         [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     mean, std = normalization(build_encoder("test_resnet"), 5)
     assert mean == [0.5] * 5 and std == [0.5] * 5
-    mean4, std4 = create_model("linknet", "resnet34", in_channels=4).norm_mean, None
+    mean4, _std4 = create_model("linknet", "resnet34", in_channels=4).norm_mean, None
     assert mean4[:3] == [0.485, 0.456, 0.406]
     assert mean4[3] == pytest.approx((0.485 + 0.456 + 0.406) / 3)
 

@@ -14,7 +14,6 @@ import shapely
 
 from geoseg.vectorize import vectorize_mask
 from geoseg.vectorize.lines import lengths_m
-from helpers import REALDATA
 from overlap import overlap_stats
 from vectorize_scenes import draw_roads, vectorize
 
