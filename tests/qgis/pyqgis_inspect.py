@@ -211,7 +211,7 @@ def main(spec_path: str) -> None:
         "evaluate": lambda: {"pixels": describe_table(str(out / "evaluate" / "pixels.gpkg")),
                              "lines": describe_table(str(out / "evaluate" / "lines.gpkg"))},
         "batch": lambda: {"roads": describe_vector(str(out / "area" / "roads.gpkg")),
-                          "mosaic": describe_raster(str(out / "area" / "masks.vrt"))},
+                          "mosaic": describe_raster(str(out / "area" / "masks_1.vrt"))},
         "cancel": lambda: cancel_predict(spec),
         "loaded": lambda: loaded_styles(spec),
         "dialogs": dialogs,
