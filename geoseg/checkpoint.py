@@ -65,27 +65,37 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return path
 
 
+def safe_torch_load(path: Path, what: str, map_location: str = "cpu",
+                    allowed: str = "only tensors and plain values can be loaded") -> Any:
+    """``torch.load(weights_only=True)`` with one-sentence errors: not found, pickled code
+    refused (`allowed` says what may be in such a file), unreadable.  `what` names the
+    file ("checkpoint", "weights file")."""
+    import torch
+
+    if not path.is_file():
+        raise CheckpointError(f"{path}: {what} not found")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path}: refused to load: the file contains pickled Python objects "
+            f"(code could run); {allowed}"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise CheckpointError(f"{path}: not a readable {what} ({reason})") from None
+
+
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
     """Load a checkpoint safely (``weights_only=True``) and check it is geoseg's."""
-    import torch
 
     path = Path(path)
     if path.suffix.lower() == ".onnx":  # `geoseg export` output: its metadata, same keys
         from geoseg.inference.onnx import load_onnx_checkpoint
 
         return load_onnx_checkpoint(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
-        raise CheckpointError(
-            f"{path}: refused to load: the file contains pickled Python objects "
-            "(code could run); geoseg checkpoints hold only tensors and plain values"
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
+    data = safe_torch_load(path, "checkpoint", map_location,
+                           "geoseg checkpoints hold only tensors and plain values")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a geoseg checkpoint")
     missing = [k for k in REQUIRED if k not in data]

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geoseg.errors import RasterReadError
 from geoseg.inference.profile import StageTimes
 from geoseg.inference.tiling import TileGrid
-from geoseg.io.raster import Scene, gdal_env
+from geoseg.io.raster import Scene, gdal_env, read_pixels
 
 MIN_CHUNK_ROWS = 64  # striped files (1-row blocks) are still read in sizeable requests
 
@@ -98,29 +97,13 @@ class RowBands:
         return src
 
     def _read(self, top: int, bottom: int) -> _Chunk:
-        from rasterio.errors import RasterioIOError
         from rasterio.windows import Window
 
         scene = self.scene
         with self.times.stage("read"), gdal_env(threads=self.gdal_threads):
             src = self._dataset()
             win = Window(0, top, scene.width, bottom - top)
-            try:
-                image = src.read(scene.bands, window=win)
-                if scene.has_mask:
-                    valid = src.read_masks(scene.bands, window=win).any(axis=0)
-                else:
-                    valid = np.ones(image.shape[1:], bool)
-            except RasterioIOError:
-                raise RasterReadError(
-                    f"{scene.path}: cannot read pixels at rows {top}-{bottom} "
-                    "(truncated or corrupt file)"
-                ) from None
-            if image.dtype.kind == "f":
-                nan = np.isnan(image)
-                if nan.any():
-                    valid &= ~nan.any(axis=0)
-                    image[nan] = 0
+            image, valid = read_pixels(src, scene, win, f"rows {top}-{bottom}")
         return _Chunk(top, image, valid)
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:

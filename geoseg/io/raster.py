@@ -161,6 +161,30 @@ def open_scene(path: str | Path, bands: Sequence[int] | str | None = None) -> Sc
     return scene
 
 
+def read_pixels(src, scene: Scene, window, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The selected bands in `window` of an open dataset and their validity: the one rule
+    for which pixels are data (nodata value, internal mask or alpha via ``read_masks``;
+    NaN in float scenes, zeroed).  `where` names the window in the error message."""
+    from rasterio.errors import RasterioIOError
+
+    try:
+        image = src.read(scene.bands, window=window)
+        if scene.has_mask:
+            valid = src.read_masks(scene.bands, window=window).any(axis=0)
+        else:
+            valid = np.ones(image.shape[1:], bool)
+    except RasterioIOError:
+        raise RasterReadError(
+            f"{scene.path}: cannot read pixels at {where} (truncated or corrupt file)"
+        ) from None
+    if image.dtype.kind == "f":
+        nan = np.isnan(image)
+        if nan.any():
+            valid &= ~nan.any(axis=0)
+            image[nan] = 0
+    return image, valid
+
+
 def read_window(
     src, scene: Scene, row_off: int, col_off: int, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -171,28 +195,12 @@ def read_window(
     scene dtype, valid (size,size) bool)``; NaNs in float scenes count as invalid and are
     zeroed.
     """
-    from rasterio.errors import RasterioIOError
     from rasterio.windows import Window
 
     r0, c0 = max(row_off, 0), max(col_off, 0)
     r1, c1 = min(row_off + size, scene.height), min(col_off + size, scene.width)
     win = Window(c0, r0, c1 - c0, r1 - r0)
-    try:
-        image = src.read(scene.bands, window=win)
-        if scene.has_mask:
-            valid = src.read_masks(scene.bands, window=win).any(axis=0)
-        else:
-            valid = np.ones(image.shape[1:], bool)
-    except RasterioIOError:
-        raise RasterReadError(
-            f"{scene.path}: cannot read pixels at rows {r0}-{r1}, columns {c0}-{c1} "
-            "(truncated or corrupt file)"
-        ) from None
-    if image.dtype.kind == "f":
-        nan = np.isnan(image)
-        if nan.any():
-            valid &= ~nan.any(axis=0)
-            image = np.where(nan, 0, image)
+    image, valid = read_pixels(src, scene, win, f"rows {r0}-{r1}, columns {c0}-{c1}")
     pad = ((r0 - row_off, row_off + size - r1), (c0 - col_off, col_off + size - c1))
     if any(p for pair in pad for p in pair):
         image = np.pad(image, ((0, 0), *pad), mode="symmetric")

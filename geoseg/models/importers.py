@@ -30,13 +30,13 @@ Formats (:data:`FORMATS`):
 from __future__ import annotations
 
 import hashlib
-import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from geoseg.checkpoint import safe_torch_load
 from geoseg.errors import CheckpointError
 
 FORMATS = ("dlinknet34", "smp")
@@ -85,18 +85,8 @@ def read_foreign_state_dict(path: str | Path) -> dict[str, Any]:
     import torch
 
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: weights file not found")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise CheckpointError(
-            f"{path}: refused to load: the file contains pickled Python objects (code could "
-            "run); only plain state dicts of tensors can be imported"
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise CheckpointError(f"{path}: not a readable torch weights file ({reason})") from None
+    data = safe_torch_load(path, "weights file", "cpu",
+                           "only plain state dicts of tensors can be imported")
     if isinstance(data, Mapping) and data.get("format") == "geoseg.checkpoint":
         raise ImportFormatError(f"{path}: is already a geoseg checkpoint; use it with --model")
     for key in NESTED_KEYS:
