@@ -159,7 +159,9 @@ def _json_bar_class():
 
     class JsonBar(std_tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.update(disable=False, file=_NullFile(), position=None)
+            # every update reaches display(); the reporter's MIN_INTERVAL_S throttles lines
+            kwargs.update(disable=False, file=_NullFile(), position=None, mininterval=0,
+                          miniters=1)
             self._geoseg_open = False
             super().__init__(*args, **kwargs)
             with _REPORTER.lock:
