@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check geoseg tests benchmarks
+	$(PY) -m ruff format --check geoseg tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 

@@ -32,17 +32,39 @@ OTHER_CRS = "EPSG:32634"
 
 
 def _write(path: Path, data: np.ndarray, crs, transform, nodata=None, warp_to=None) -> None:
-    profile = {"driver": "GTiff", "count": data.shape[0], "dtype": data.dtype.name,
-               "height": data.shape[1], "width": data.shape[2], "crs": crs,
-               "transform": transform, "nodata": nodata, "tiled": True,
-               "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
+    profile = {
+        "driver": "GTiff",
+        "count": data.shape[0],
+        "dtype": data.dtype.name,
+        "height": data.shape[1],
+        "width": data.shape[2],
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+    }
     if warp_to is not None:
-        tr, w, h = calculate_default_transform(crs, warp_to, data.shape[2], data.shape[1],
-                                               *rasterio.transform.array_bounds(
-                                                   data.shape[1], data.shape[2], transform))
+        tr, w, h = calculate_default_transform(
+            crs,
+            warp_to,
+            data.shape[2],
+            data.shape[1],
+            *rasterio.transform.array_bounds(data.shape[1], data.shape[2], transform),
+        )
         out = np.full((data.shape[0], h, w), nodata, data.dtype)
-        reproject(data, out, src_transform=transform, src_crs=crs, dst_transform=tr,
-                  dst_crs=warp_to, dst_nodata=nodata, resampling=Resampling.nearest)
+        reproject(
+            data,
+            out,
+            src_transform=transform,
+            src_crs=crs,
+            dst_transform=tr,
+            dst_crs=warp_to,
+            dst_nodata=nodata,
+            resampling=Resampling.nearest,
+        )
         data, profile = out, profile | {"crs": warp_to, "transform": tr, "width": w, "height": h}
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
@@ -60,17 +82,24 @@ def build_area(out: Path, size: int = 1000, scene: int = 560, seed: int = 3):
         x, y = full.transform * (c, r)
         tr = from_origin(x, y, full.transform.a, -full.transform.e)
         warp = OTHER_CRS if name == "d" else None
-        image = full.image[:, r:r + scene, c:c + scene]
-        mask = full.mask[None, r:r + scene, c:c + scene]
+        image = full.image[:, r : r + scene, c : c + scene]
+        mask = full.mask[None, r : r + scene, c : c + scene]
         _write(out / "scenes" / f"{name}.tif", image, full.crs, tr, nodata=0, warp_to=warp)
-        _write(out / "truth" / f"{name}.tif", np.where(mask > 0, 1, 0).astype(np.uint8),
-               full.crs, tr, nodata=255, warp_to=warp)
+        _write(
+            out / "truth" / f"{name}.tif",
+            np.where(mask > 0, 1, 0).astype(np.uint8),
+            full.crs,
+            tr,
+            nodata=255,
+            warp_to=warp,
+        )
         paths.append(out / "scenes" / f"{name}.tif")
     return paths, out / "truth", full.roads
 
 
 def truth_predictor(truth_dir: Path):
     """Prediction = the truth mask (written as predict writes masks)."""
+
     def predict(scene, scene_dir: Path):
         dst = scene_dir / f"{Path(scene.path).stem}_mask.tif"
         with atomic_output(dst) as tmp:
@@ -83,11 +112,18 @@ def truth_predictor(truth_dir: Path):
 def report(label: str, result, truth_km: float) -> None:
     roads = read_roads(result.roads_path, layer="roads")
     concat = sum(float(r["road_km"] or 0) for r in result.scenes)
-    per_scene = sum(read_roads(result.out_dir / "scenes" / r["scene"] / "roads.gpkg",
-                               layer="roads").length.sum() / 1000 for r in result.scenes)
-    print(f"{label:<22} {result.seconds:>7.1f} {result.megapixels_per_s:>6.2f} "
-          f"{roads.length.sum() / 1000:>9.3f} {truth_km:>8.3f} {per_scene:>10.3f} "
-          f"{duplicated_length(roads):>8.1f} {concat:>9.3f}")
+    per_scene = sum(
+        read_roads(
+            result.out_dir / "scenes" / r["scene"] / "roads.gpkg", layer="roads"
+        ).length.sum()
+        / 1000
+        for r in result.scenes
+    )
+    print(
+        f"{label:<22} {result.seconds:>7.1f} {result.megapixels_per_s:>6.2f} "
+        f"{roads.length.sum() / 1000:>9.3f} {truth_km:>8.3f} {per_scene:>10.3f} "
+        f"{duplicated_length(roads):>8.1f} {concat:>9.3f}"
+    )
 
 
 def main() -> None:
@@ -102,16 +138,20 @@ def main() -> None:
         shutil.rmtree(args.out)
     scenes, truth_dir, roads = build_area(args.out / "area", args.size, args.scene)
     truth_km = roads.length.sum() / 1000
-    print(f"{'run':<22} {'seconds':>7} {'MP/s':>6} {'merged km':>9} {'true km':>8} "
-          f"{'scenes km':>10} {'twice m':>8} {'core km':>9}")
+    print(
+        f"{'run':<22} {'seconds':>7} {'MP/s':>6} {'merged km':>9} {'true km':>8} "
+        f"{'scenes km':>10} {'twice m':>8} {'core km':>9}"
+    )
     t0 = time.perf_counter()
-    result = run_batch(scenes, args.out / "truth_run", predictor=truth_predictor(truth_dir),
-                       progress=False)
+    result = run_batch(
+        scenes, args.out / "truth_run", predictor=truth_predictor(truth_dir), progress=False
+    )
     result.seconds = time.perf_counter() - t0
     report("truth masks", result, truth_km)
     if args.model:
-        result = run_batch(scenes, args.out / "model_run", args.model, device=args.device,
-                           progress=False)
+        result = run_batch(
+            scenes, args.out / "model_run", args.model, device=args.device, progress=False
+        )
         report(f"model {args.model.stem[:16]}", result, truth_km)
 
 

@@ -48,10 +48,12 @@ def train_amp(work: Path, device: str, epochs: int):
     t = time.perf_counter()
     result = train_model(cfg, models_dir=work / "models", out_dir=work / "run", device=device)
     seconds = time.perf_counter() - t
-    print(f"\n1. train configs/demo.yaml on {device}, AMP, {epochs} epochs: {seconds:.1f} s, "
-          f"best val IoU {result.best_metrics.get('val_iou', float('nan')):.4f} "
-          f"(threshold {result.best_metrics.get('threshold', 0.5):.2f}); "
-          f"loss {result.history[0]['train_loss']:.3f} -> {result.history[-1]['train_loss']:.3f}")
+    print(
+        f"\n1. train configs/demo.yaml on {device}, AMP, {epochs} epochs: {seconds:.1f} s, "
+        f"best val IoU {result.best_metrics.get('val_iou', float('nan')):.4f} "
+        f"(threshold {result.best_metrics.get('threshold', 0.5):.2f}); "
+        f"loss {result.history[0]['train_loss']:.3f} -> {result.history[-1]['train_loss']:.3f}"
+    )
     return sample, result.checkpoint_path
 
 
@@ -63,13 +65,25 @@ def predict_agreement(work: Path, sample: Path, checkpoint: Path, device: str) -
 
     scene, truth = sample / "holdout.tif", sample / "holdout_mask.tif"
     runs = {}
-    for name, dev, tta, amp in (("cpu fp32", "cpu", "none", False),
-                                (f"{device} amp", device, "none", True),
-                                (f"{device} amp d4", device, "d4", True)):
+    for name, dev, tta, amp in (
+        ("cpu fp32", "cpu", "none", False),
+        (f"{device} amp", device, "none", True),
+        (f"{device} amp d4", device, "d4", True),
+    ):
         t = time.perf_counter()
-        r = predict_scene(scene, checkpoint, work / name.replace(" ", "_"), tile=256,
-                          overlap=32, batch_size=8, tta=tta, device=dev, progress=False,
-                          float_output=True, amp=amp)
+        r = predict_scene(
+            scene,
+            checkpoint,
+            work / name.replace(" ", "_"),
+            tile=256,
+            overlap=32,
+            batch_size=8,
+            tta=tta,
+            device=dev,
+            progress=False,
+            float_output=True,
+            amp=amp,
+        )
         seconds = time.perf_counter() - t
         with rasterio.open(r.prob_path) as src:
             prob = src.read(1)
@@ -78,14 +92,20 @@ def predict_agreement(work: Path, sample: Path, checkpoint: Path, device: str) -
         iou = evaluate_pair(r.mask_path, truth).scores["iou"]
         runs[name] = (prob, mask, iou, seconds)
     ref_prob, ref_mask, _, _ = runs["cpu fp32"]
-    print(f"\n2. predict holdout.tif ({ref_prob.shape[1]}x{ref_prob.shape[0]}) with that "
-          "checkpoint, tile 256, float probabilities")
-    print(f"{'run':<16} {'seconds':>8} {'IoU vs truth':>13} {'max |dp|':>9} {'mean |dp|':>10} "
-          f"{'mask px differ':>15}")
+    print(
+        f"\n2. predict holdout.tif ({ref_prob.shape[1]}x{ref_prob.shape[0]}) with that "
+        "checkpoint, tile 256, float probabilities"
+    )
+    print(
+        f"{'run':<16} {'seconds':>8} {'IoU vs truth':>13} {'max |dp|':>9} {'mean |dp|':>10} "
+        f"{'mask px differ':>15}"
+    )
     for name, (prob, mask, iou, seconds) in runs.items():
         diff = np.abs(prob.astype(np.float64) - ref_prob)
-        print(f"{name:<16} {seconds:>8.2f} {iou:>13.4f} {diff.max():>9.4f} {diff.mean():>10.5f} "
-              f"{int((mask != ref_mask).sum()):>8} ({(mask != ref_mask).mean():.4%})")
+        print(
+            f"{name:<16} {seconds:>8.2f} {iou:>13.4f} {diff.max():>9.4f} {diff.mean():>10.5f} "
+            f"{int((mask != ref_mask).sum()):>8} ({(mask != ref_mask).mean():.4%})"
+        )
 
 
 def predict_speed(work: Path, size: int, batch: int, device: str) -> None:
@@ -113,17 +133,36 @@ def predict_speed(work: Path, size: int, batch: int, device: str) -> None:
         return y
 
     model.forward = timed
-    predict_scene(scene, model, work / "warm", tile=512, overlap=64, batch_size=batch,
-                  device=device, progress=False)  # warm-up: cuDNN autotune, allocator
+    predict_scene(
+        scene,
+        model,
+        work / "warm",
+        tile=512,
+        overlap=64,
+        batch_size=batch,
+        device=device,
+        progress=False,
+    )  # warm-up: cuDNN autotune, allocator
     in_model.clear()
-    r = predict_scene(scene, model, work / "speed", tile=512, overlap=64, batch_size=batch,
-                      device=device, progress=False)
-    print(f"\n3. predict speed, {size}² uint8 RGB scene, LinkNet-ResNet34, tile 512, overlap "
-          f"64, batch {batch}, {device}")
-    print(f"{'tiles':>6} {'end-to-end s':>13} {'in model s':>11} {'e2e/in model':>13} "
-          f"{'MP/s':>8}")
-    print(f"{r.n_tiles:>6} {r.seconds:>13.2f} {sum(in_model):>11.2f} "
-          f"{r.seconds / sum(in_model):>13.2f} {r.megapixels_per_s:>8.1f}")
+    r = predict_scene(
+        scene,
+        model,
+        work / "speed",
+        tile=512,
+        overlap=64,
+        batch_size=batch,
+        device=device,
+        progress=False,
+    )
+    print(
+        f"\n3. predict speed, {size}² uint8 RGB scene, LinkNet-ResNet34, tile 512, overlap "
+        f"64, batch {batch}, {device}"
+    )
+    print(f"{'tiles':>6} {'end-to-end s':>13} {'in model s':>11} {'e2e/in model':>13} {'MP/s':>8}")
+    print(
+        f"{r.n_tiles:>6} {r.seconds:>13.2f} {sum(in_model):>11.2f} "
+        f"{r.seconds / sum(in_model):>13.2f} {r.megapixels_per_s:>8.1f}"
+    )
 
 
 def network_only(model, dev, n_tiles: int, tile: int, batch: int) -> float:
@@ -143,8 +182,9 @@ def network_only(model, dev, n_tiles: int, tile: int, batch: int) -> float:
     return time.perf_counter() - t
 
 
-def pipeline_ratio(work: Path, size: int, batch: int, device: str, models: list[str],
-                   tiles: list[int]) -> None:
+def pipeline_ratio(
+    work: Path, size: int, batch: int, device: str, models: list[str], tiles: list[int]
+) -> None:
     import sys
 
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -157,24 +197,29 @@ def pipeline_ratio(work: Path, size: int, batch: int, device: str, models: list[
     dev = resolve_device(device)
     scene = make_scene(work / f"ratio_{size}.tif", size)
     mp = size * size / 1e6
-    print(f"\n3b. end-to-end vs network-only, {size}² uint8 RGB scene, overlap tile/8, batch "
-          f"{batch}, {device} (goal e2e/net ≥ 0.85)")
-    print(f"{'model':<24} {'tile':>5} {'tiles':>6} {'e2e s':>7} {'e2e MP/s':>9} "
-          f"{'net MP/s':>9} {'e2e/net':>8}")
+    print(
+        f"\n3b. end-to-end vs network-only, {size}² uint8 RGB scene, overlap tile/8, batch "
+        f"{batch}, {device} (goal e2e/net ≥ 0.85)"
+    )
+    print(
+        f"{'model':<24} {'tile':>5} {'tiles':>6} {'e2e s':>7} {'e2e MP/s':>9} "
+        f"{'net MP/s':>9} {'e2e/net':>8}"
+    )
     profiles = []
     for spec in models:
         arch, backbone = spec.split("/")
         model = create_model(arch, backbone).eval()
         for tile in tiles:
-            kw = dict(tile=tile, overlap=tile // 8, batch_size=batch, device=device,
-                      progress=False)
+            kw = dict(tile=tile, overlap=tile // 8, batch_size=batch, device=device, progress=False)
             predict_scene(scene, model, work / "warm", **kw)  # cuDNN autotune, allocator
             r = predict_scene(scene, model, work / "ratio", **kw)
             net = network_only(model, dev, r.n_tiles, tile, batch)
             net_mp = mp / net  # the scene's pixels at the network's own pace
-            print(f"{spec:<24} {tile:>5} {r.n_tiles:>6} {r.seconds:>7.2f} "
-                  f"{r.megapixels_per_s:>9.1f} {net_mp:>9.1f} "
-                  f"{r.megapixels_per_s / net_mp:>8.3f}")
+            print(
+                f"{spec:<24} {tile:>5} {r.n_tiles:>6} {r.seconds:>7.2f} "
+                f"{r.megapixels_per_s:>9.1f} {net_mp:>9.1f} "
+                f"{r.megapixels_per_s / net_mp:>8.3f}"
+            )
             profiles.append((f"{spec} tile {tile}", r))
     for name, r in profiles:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in r.stages.items())
@@ -189,14 +234,20 @@ def train_steps(batch: int, tile: int, steps: int, device: str) -> None:
     from geoseg.train.losses import SegmentationLoss
 
     dev = resolve_device(device)
-    print(f"\n4. training step, batch {batch} x {tile}², Adam, BCE + Dice, {device} "
-          "(median of interleaved steps)")
+    print(
+        f"\n4. training step, batch {batch} x {tile}², Adam, BCE + Dice, {device} "
+        "(median of interleaved steps)"
+    )
     print(f"{'model':<18} {'precision':<10} {'geoseg s':>9} {'smp s':>9} {'ratio':>6}")
-    for (arch, backbone), smp_arch in ((("linknet", "resnet34"), "Linknet"),
-                                       (("unet", "resnet34"), "Unet")):
+    for (arch, backbone), smp_arch in (
+        (("linknet", "resnet34"), "Linknet"),
+        (("unet", "resnet34"), "Unet"),
+    ):
         torch.manual_seed(0)
-        models = {"geoseg": create_model(arch, backbone),
-                  "smp": getattr(smp, smp_arch)(backbone, encoder_weights=None, classes=1)}
+        models = {
+            "geoseg": create_model(arch, backbone),
+            "smp": getattr(smp, smp_arch)(backbone, encoder_weights=None, classes=1),
+        }
         x = as_input(torch.randn(batch, 3, tile, tile, device=dev))
         y = (torch.rand(batch, 1, tile, tile, device=dev) > 0.9).float()
         for amp in (True, False):
@@ -214,8 +265,10 @@ def train_steps(batch: int, tile: int, steps: int, device: str) -> None:
             med = {k: statistics.median(v) for k, v in times.items()}
             label = str(amp_dtype(dev) if amp and amp_dtype(dev) else "float32")
             label = label.replace("torch.", "")
-            print(f"{arch + '-' + backbone:<18} {label:<10} {med['geoseg']:>9.4f} "
-                  f"{med['smp']:>9.4f} {med['geoseg'] / med['smp']:>6.3f}")
+            print(
+                f"{arch + '-' + backbone:<18} {label:<10} {med['geoseg']:>9.4f} "
+                f"{med['smp']:>9.4f} {med['geoseg'] / med['smp']:>6.3f}"
+            )
 
 
 def _step(model, opt, loss_fn, x, y, dev, amp, autocast):
@@ -243,9 +296,12 @@ def main() -> None:
     ap.add_argument("--train-batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--only", nargs="+", type=int, choices=[1, 2, 3, 4], default=[1, 2, 3, 4])
-    ap.add_argument("--models", nargs="+", default=["linknet/resnet34", "dlinknet/resnet34",
-                                                     "adlinknet/xception"],
-                    help="arch/backbone pairs for 3b")
+    ap.add_argument(
+        "--models",
+        nargs="+",
+        default=["linknet/resnet34", "dlinknet/resnet34", "adlinknet/xception"],
+        help="arch/backbone pairs for 3b",
+    )
     ap.add_argument("--tiles", nargs="+", type=int, default=[512, 1024], help="tiles for 3b")
     args = ap.parse_args()
     if args.quick:
@@ -253,11 +309,14 @@ def main() -> None:
         args.models, args.tiles = args.models[:1], [256]
     if args.device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise SystemExit("CUDA is not available here (use --device cpu --quick to check "
-                             "the script)")
+            raise SystemExit(
+                "CUDA is not available here (use --device cpu --quick to check the script)"
+            )
         torch.backends.cudnn.benchmark = True
-        print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, "
-              f"CUDA {torch.version.cuda}, bf16 {torch.cuda.is_bf16_supported()}")
+        print(
+            f"{torch.cuda.get_device_name()}, torch {torch.__version__}, "
+            f"CUDA {torch.version.cuda}, bf16 {torch.cuda.is_bf16_supported()}"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if 1 in args.only or 2 in args.only:

@@ -45,21 +45,36 @@ def write_pair(folder: Path, size: int, block: int = 1024) -> tuple[Path, Path]:
     from rasterio.transform import from_origin
     from rasterio.windows import Window
 
-    profile = dict(driver="GTiff", width=size, height=size, count=1, dtype="uint8",
-                   crs="EPSG:32633", transform=from_origin(500000, 4000000, 0.5, 0.5),
-                   tiled=True, blockxsize=256, blockysize=256, compress="deflate", nodata=None)
+    profile = dict(
+        driver="GTiff",
+        width=size,
+        height=size,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:32633",
+        transform=from_origin(500000, 4000000, 0.5, 0.5),
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+        compress="deflate",
+        nodata=None,
+    )
     paths = folder / "truth_mask.tif", folder / "pred.tif"
     rng = np.random.default_rng(0)
     with rasterio.open(paths[0], "w", **profile) as t, rasterio.open(paths[1], "w", **profile) as p:
         for r in range(0, size, block):
             for c in range(0, size, block):
                 h, w = min(block, size - r), min(block, size - c)
-                yy, xx = np.mgrid[r:r + h, c:c + w]
+                yy, xx = np.mgrid[r : r + h, c : c + w]
                 truth = ((yy % 300) < 8) | ((xx % 420) < 8)
                 pred = (((yy + 2) % 300) < 8) | (((xx - 1) % 420) < 9)
                 pred &= rng.random((h, w)) > 0.02
-                pred |= ((yy % 997) - 150 < 20) & ((yy % 997) > 150) & ((xx % 1013) - 200 < 20) \
-                    & ((xx % 1013) > 200)  # false-positive blobs away from roads
+                pred |= (
+                    ((yy % 997) - 150 < 20)
+                    & ((yy % 997) > 150)
+                    & ((xx % 1013) - 200 < 20)
+                    & ((xx % 1013) > 200)
+                )  # false-positive blobs away from roads
                 t.write(truth.astype(np.uint8)[None], window=Window(c, r, w, h))
                 p.write((pred * 255).astype(np.uint8)[None], window=Window(c, r, w, h))
     return paths
@@ -81,9 +96,18 @@ def run_one(mode: str, pred: str, truth: str, block: int) -> None:
             scores = score_masks(p.read(1), t.read(1), rho=3)
     dt = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
-    print(json.dumps({"s": dt, "rss": rss, "counts": list(vars(scores.confusion).values()),
-                      "relaxed": list(vars(scores.relaxed).values()),
-                      "iou": scores.confusion.iou, "rf1": scores.relaxed.f1}))
+    print(
+        json.dumps(
+            {
+                "s": dt,
+                "rss": rss,
+                "counts": list(vars(scores.confusion).values()),
+                "relaxed": list(vars(scores.relaxed).values()),
+                "iou": scores.confusion.iou,
+                "rf1": scores.relaxed.f1,
+            }
+        )
+    )
 
 
 def pixel_benchmark(size: int, block: int) -> None:
@@ -93,24 +117,42 @@ def pixel_benchmark(size: int, block: int) -> None:
         print(f"wrote {size}×{size} pair in {time.perf_counter() - t0:.1f} s")
         results = {}
         for mode in ("blockwise", "whole"):
-            out = subprocess.run([sys.executable, __file__, "--child", mode, str(pred),
-                                  str(truth), "--block", str(block)],
-                                 capture_output=True, text=True, cwd=REPO)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    mode,
+                    str(pred),
+                    str(truth),
+                    "--block",
+                    str(block),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+            )
             if out.returncode:
                 print(f"{mode}: failed\n{out.stderr[-2000:]}")
                 continue
             results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"\n| scoring {size}×{size} ({size * size / 1e6:.0f} MP) | time s | peak RSS MiB | "
-          "IoU | relaxed F1 |\n|---|---|---|---|---|")
+    print(
+        f"\n| scoring {size}×{size} ({size * size / 1e6:.0f} MP) | time s | peak RSS MiB | "
+        "IoU | relaxed F1 |\n|---|---|---|---|---|"
+    )
     for mode, r in results.items():
         label = f"blockwise (block {block})" if mode == "blockwise" else "whole array"
         print(f"| {label} | {r['s']:.1f} | {r['rss']:.0f} | {r['iou']:.4f} | {r['rf1']:.4f} |")
     if len(results) == 2:
-        same = results["blockwise"]["counts"] == results["whole"]["counts"] and \
-            results["blockwise"]["relaxed"] == results["whole"]["relaxed"]
+        same = (
+            results["blockwise"]["counts"] == results["whole"]["counts"]
+            and results["blockwise"]["relaxed"] == results["whole"]["relaxed"]
+        )
         b, w = results["blockwise"], results["whole"]
-        print(f"\nidentical counts: {same}; RSS ratio whole/blockwise {w['rss'] / b['rss']:.1f}×;"
-              f" time ratio blockwise/whole {b['s'] / w['s']:.2f}×")
+        print(
+            f"\nidentical counts: {same}; RSS ratio whole/blockwise {w['rss'] / b['rss']:.1f}×;"
+            f" time ratio blockwise/whole {b['s'] / w['s']:.2f}×"
+        )
 
 
 # ------------------------------------------------------------------------------ APLS part
@@ -140,8 +182,7 @@ def to_reference_graph(graph, offset: int):
     for n, xy in graph.nodes(data="xy"):
         g.add_node(n + offset, x=xy[0], y=xy[1])
     for u, v, k, d in graph.edges(keys=True, data=True):
-        g.add_edge(u + offset, v + offset, geometry=edge_line(graph, u, v, k),
-                   length=d["length"])
+        g.add_edge(u + offset, v + offset, geometry=edge_line(graph, u, v, k), length=d["length"])
     return g
 
 
@@ -151,20 +192,34 @@ def reference_apls(ref, truth_lines, prop_lines, min_path_length=10):
     g_t = to_reference_graph(build_graph(truth_lines), 0)
     g_p = to_reference_graph(build_graph(prop_lines), 1_000_000)
     with contextlib.redirect_stdout(io.StringIO()):
-        out = ref.make_graphs(g_t, g_p, weight="length", linestring_delta=50,
-                              is_curved_eps=-1, max_snap_dist=4, allow_renaming=True)
+        out = ref.make_graphs(
+            g_t,
+            g_p,
+            weight="length",
+            linestring_delta=50,
+            is_curved_eps=-1,
+            max_snap_dist=4,
+            allow_renaming=True,
+        )
         _, _, _, _, cp_gt, cp_prop, gt_native, prop_native, gt_prime, prop_prime = out
         total, gt_to_prop, prop_to_gt = ref.compute_apls_metric(
-            gt_native, prop_native, gt_prime, prop_prime, cp_gt, cp_prop,
-            min_path_length=min_path_length)
+            gt_native,
+            prop_native,
+            gt_prime,
+            prop_prime,
+            cp_gt,
+            cp_prop,
+            min_path_length=min_path_length,
+        )
     return total, gt_to_prop, prop_to_gt
 
 
 def warp(geom, amp=1.5):
     import shapely
 
-    return shapely.transform(geom, lambda c: c + amp * np.stack(
-        [np.sin(c[:, 1] / 30), np.cos(c[:, 0] / 40)], axis=1))
+    return shapely.transform(
+        geom, lambda c: c + amp * np.stack([np.sin(c[:, 1] / 30), np.cos(c[:, 0] / 40)], axis=1)
+    )
 
 
 def apls_benchmark(realdata: Path) -> None:
@@ -189,17 +244,24 @@ def apls_benchmark(realdata: Path) -> None:
         "warped, half the lines dropped": warped[::2],
         "warped + 80 m spur": warped + [LineString([end, (end[0] + 80, end[1] + 10)])],
         "shifted 6 m (beyond snapping)": [warp(g, 0) for g in utm.geometry.translate(6, 0)],
-        "warped + 60 m loop road": warped + [LineString(
-            [end, (end[0] + 20, end[1]), (end[0] + 20, end[1] + 10), (end[0], end[1] + 10), end])],
+        "warped + 60 m loop road": warped
+        + [
+            LineString(
+                [end, (end[0] + 20, end[1]), (end[0] + 20, end[1] + 10), (end[0], end[1] + 10), end]
+            )
+        ],
     }
     ref = load_reference()
-    print(f"\nAPLS on {GEOJSON} ({len(truth)} lines, EPSG:4326 → "
-          f"{utm.crs.to_string()}):\n")
-    print("geoseg's parameters (10 m minimum path) on both sides, then `--apls-reference` "
-          "against the reference's command-line setting (0.001 m):\n")
-    print("| proposal | geoseg APLS (gt→p, p→gt) | geoseg s | CosmiQ APLS (gt→p, p→gt) | "
-          "CosmiQ s | junction F1 | geoseg --apls-reference | CosmiQ, 0.001 m |\n"
-          "|---|---|---|---|---|---|---|---|")
+    print(f"\nAPLS on {GEOJSON} ({len(truth)} lines, EPSG:4326 → {utm.crs.to_string()}):\n")
+    print(
+        "geoseg's parameters (10 m minimum path) on both sides, then `--apls-reference` "
+        "against the reference's command-line setting (0.001 m):\n"
+    )
+    print(
+        "| proposal | geoseg APLS (gt→p, p→gt) | geoseg s | CosmiQ APLS (gt→p, p→gt) | "
+        "CosmiQ s | junction F1 | geoseg --apls-reference | CosmiQ, 0.001 m |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
     for name, lines in cases.items():
         prop = gpd.GeoDataFrame(geometry=lines, crs=utm.crs)
         t0 = time.perf_counter()
@@ -222,16 +284,22 @@ def apls_benchmark(realdata: Path) -> None:
                 theirs_ref = f"{reference_apls(ref, t_lines, p_lines, 0.001)[0]:.4f}"
             except Exception as exc:
                 theirs_ref = f"failed: {type(exc).__name__}"
-        print(f"| {name} | {ours} | {dt:.2f} | {theirs} | {dt_ref:.2f} | {r.junction_f1:.3f} "
-              f"| {ours_ref} | {theirs_ref} |")
+        print(
+            f"| {name} | {ours} | {dt:.2f} | {theirs} | {dt_ref:.2f} | {r.junction_f1:.3f} "
+            f"| {ours_ref} | {theirs_ref} |"
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=12000)
     ap.add_argument("--block", type=int, default=2048)
-    ap.add_argument("--realdata", type=Path, default=REALDATA,
-                    help="Folder of the real samples (default ../shared/realdata).")
+    ap.add_argument(
+        "--realdata",
+        type=Path,
+        default=REALDATA,
+        help="Folder of the real samples (default ../shared/realdata).",
+    )
     ap.add_argument("--skip-pixel", action="store_true")
     ap.add_argument("--skip-apls", action="store_true")
     ap.add_argument("--child", nargs=3, metavar=("MODE", "PRED", "TRUTH"), help=argparse.SUPPRESS)

@@ -78,17 +78,23 @@ def main() -> None:
     models = build(args.channels_last, args.pair_only)
     times = time_all(models, x, args.repeats)
 
-    print(f"forward, batch 1, {args.size}x{args.size}, {torch.get_num_threads()} threads, "
-          f"{'channels_last' if args.channels_last else 'NCHW'}, {args.repeats} interleaved runs")
+    print(
+        f"forward, batch 1, {args.size}x{args.size}, {torch.get_num_threads()} threads, "
+        f"{'channels_last' if args.channels_last else 'NCHW'}, {args.repeats} interleaved runs"
+    )
     print(f"{'model':<24} {'params M':>9} {'GFLOPs':>8} {'median ms':>10} {'min ms':>8}")
     for name, model in models.items():
         t = times[name]
-        print(f"{name:<24} {count_parameters(model) / 1e6:>9.2f} {gflops(model, x):>8.1f} "
-              f"{statistics.median(t) * 1e3:>10.0f} {min(t) * 1e3:>8.0f}")
+        print(
+            f"{name:<24} {count_parameters(model) / 1e6:>9.2f} {gflops(model, x):>8.1f} "
+            f"{statistics.median(t) * 1e3:>10.0f} {min(t) * 1e3:>8.0f}"
+        )
     ours, ref = times["linknet-resnet34"], times[SMP_NAME]
     median_ratio = statistics.median(ours) / statistics.median(ref)
-    print(f"\nLinkNet-ResNet34 geoseg/smp time ratio: median {median_ratio:.2f}, "
-          f"min {min(ours) / min(ref):.2f} (goal <= 1.10)")
+    print(
+        f"\nLinkNet-ResNet34 geoseg/smp time ratio: median {median_ratio:.2f}, "
+        f"min {min(ours) / min(ref):.2f} (goal <= 1.10)"
+    )
 
 
 if __name__ == "__main__":

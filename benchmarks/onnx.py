@@ -43,10 +43,19 @@ def checkpoint(folder: Path, arch: str, backbone: str) -> Path:
     torch.manual_seed(0)
     net = create_model(arch, backbone)
     norm = Normalizer.for_dtype("uint8", net.norm_mean, net.norm_std)
-    return save_checkpoint(folder / f"{arch}_{backbone}.pt", {
-        "arch": arch, "backbone": backbone, "in_channels": 3, "normalizer": norm.to_dict(),
-        "model_kwargs": {}, "state_dict": net.state_dict(), "tile": 512, "threshold": 0.5,
-    })
+    return save_checkpoint(
+        folder / f"{arch}_{backbone}.pt",
+        {
+            "arch": arch,
+            "backbone": backbone,
+            "in_channels": 3,
+            "normalizer": norm.to_dict(),
+            "model_kwargs": {},
+            "state_dict": net.state_dict(),
+            "tile": 512,
+            "threshold": 0.5,
+        },
+    )
 
 
 def bench(arch: str, backbone: str, tile: int, batch: int, repeats: int, folder: Path):
@@ -90,21 +99,39 @@ def main() -> None:
     from geoseg.device import amp_dtype
 
     amp = amp_dtype(torch.device("cpu"))
-    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads, AMP dtype {amp}), onnxruntime "
-          f"{onnxruntime.__version__}; tiles {args.batch}x{args.tile}², fp32, median of "
-          f"{args.repeats}", file=sys.stderr)
-    header = ("model", "torch fp32 MP/s", "onnxruntime MP/s", "onnx/torch", "max |Δp|",
-              "torch AMP MP/s")
+    print(
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads, AMP dtype {amp}), onnxruntime "
+        f"{onnxruntime.__version__}; tiles {args.batch}x{args.tile}², fp32, median of "
+        f"{args.repeats}",
+        file=sys.stderr,
+    )
+    header = (
+        "model",
+        "torch fp32 MP/s",
+        "onnxruntime MP/s",
+        "onnx/torch",
+        "max |Δp|",
+        "torch AMP MP/s",
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for arch, backbone in models:
             rates, diff = bench(arch, backbone, args.tile, args.batch, args.repeats, Path(tmp))
-            rows.append((f"{arch}-{backbone}", f"{rates['torch']:.3f}", f"{rates['onnx']:.3f}",
-                         f"{rates['onnx'] / rates['torch']:.2f}", f"{diff:.1e}",
-                         f"{rates['torch_amp']:.3f}"))
+            rows.append(
+                (
+                    f"{arch}-{backbone}",
+                    f"{rates['torch']:.3f}",
+                    f"{rates['onnx']:.3f}",
+                    f"{rates['onnx'] / rates['torch']:.2f}",
+                    f"{diff:.1e}",
+                    f"{rates['torch_amp']:.3f}",
+                )
+            )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print("  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]))
+        print(
+            "  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])])
+        )
 
 
 if __name__ == "__main__":

@@ -92,10 +92,20 @@ def make_scene(path: Path, size: int, height: int | None = None) -> Path:
     from rasterio.transform import from_origin
 
     height = height or size
-    profile = dict(driver="GTiff", width=size, height=height, count=3, dtype="uint8",
-                   crs="EPSG:32633", transform=from_origin(500000, 4100000, 0.5, 0.5),
-                   tiled=True, blockxsize=256, blockysize=256, compress="deflate",
-                   bigtiff="IF_SAFER")
+    profile = dict(
+        driver="GTiff",
+        width=size,
+        height=height,
+        count=3,
+        dtype="uint8",
+        crs="EPSG:32633",
+        transform=from_origin(500000, 4100000, 0.5, 0.5),
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+        compress="deflate",
+        bigtiff="IF_SAFER",
+    )
     rng = np.random.default_rng(0)
     cols = np.arange(size)
     with rasterio.open(path, "w", **profile) as dst:
@@ -105,8 +115,10 @@ def make_scene(path: Path, size: int, height: int | None = None) -> Path:
             road = ((rows % 700) < 14) | ((cols % 900) < 14) | (np.abs(rows - cols) % 1500 < 10)
             noise = rng.integers(0, 20, (3, rows.shape[0], size))
             strip = np.where(road, 200, ground)[None] + noise
-            dst.write(strip.clip(0, 255).astype(np.uint8),
-                      window=rasterio.windows.Window(0, top, size, rows.shape[0]))
+            dst.write(
+                strip.clip(0, 255).astype(np.uint8),
+                window=rasterio.windows.Window(0, top, size, rows.shape[0]),
+            )
     return path
 
 
@@ -146,8 +158,16 @@ def child(args) -> None:
         from geoseg import predict_scene
 
         with tempfile.TemporaryDirectory() as tmp:
-            r = predict_scene(args.scene, model, tmp, tile=args.tile, overlap=args.overlap,
-                              batch_size=args.batch, device="cpu", progress=False)
+            r = predict_scene(
+                args.scene,
+                model,
+                tmp,
+                tile=args.tile,
+                overlap=args.overlap,
+                batch_size=args.batch,
+                device="cpu",
+                progress=False,
+            )
             out = {"seconds": r.seconds, "tiles": r.n_tiles, "mp_s": r.megapixels_per_s}
     out.update(peak_mb=peak_rss_mb(), label=model.bench_label, threads=torch.get_num_threads())
     print(json.dumps(out))
@@ -182,38 +202,51 @@ def overhead(tmp: Path, size: int, tile: int, overlap: int, batch: int) -> None:
         return y
 
     model.forward = timed
-    e2e = predict_scene(scene, model, tmp / "a_out", tile=tile, overlap=overlap,
-                        batch_size=batch, device="cpu")
+    e2e = predict_scene(
+        scene, model, tmp / "a_out", tile=tile, overlap=overlap, batch_size=batch, device="cpu"
+    )
     model.forward = forward
     after = bare_forward(model, n_tiles, tile, batch)
     bare = (before + after) / 2
-    print(f"\n(a) overhead, {size}² scene, {model.bench_label}, tile {tile}, overlap {overlap}, "
-          f"batch {batch}, CPU")
-    print(f"{'tiles':>5} {'end-to-end s':>12} {'bare fwd s (before/after)':>26} "
-          f"{'e2e/bare':>8} {'in model s':>10} {'e2e/in model':>12} {'MP/s':>6}")
-    print(f"{e2e.n_tiles:>5} {e2e.seconds:>12.1f} {bare:>9.1f} ({before:.1f}/{after:.1f})"
-          f"{'':>4} {e2e.seconds / bare:>8.3f} {sum(in_model):>10.1f} "
-          f"{e2e.seconds / sum(in_model):>12.3f} {e2e.megapixels_per_s:>6.3f}")
-    print("goal: end-to-end / bare forward ≤ 1.15.  On a shared CPU the two bare runs can "
-          "differ a lot;\ne2e/in model (end-to-end over the forward time inside that same "
-          "run) is the robust figure.")
+    print(
+        f"\n(a) overhead, {size}² scene, {model.bench_label}, tile {tile}, overlap {overlap}, "
+        f"batch {batch}, CPU"
+    )
+    print(
+        f"{'tiles':>5} {'end-to-end s':>12} {'bare fwd s (before/after)':>26} "
+        f"{'e2e/bare':>8} {'in model s':>10} {'e2e/in model':>12} {'MP/s':>6}"
+    )
+    print(
+        f"{e2e.n_tiles:>5} {e2e.seconds:>12.1f} {bare:>9.1f} ({before:.1f}/{after:.1f})"
+        f"{'':>4} {e2e.seconds / bare:>8.3f} {sum(in_model):>10.1f} "
+        f"{e2e.seconds / sum(in_model):>12.3f} {e2e.megapixels_per_s:>6.3f}"
+    )
+    print(
+        "goal: end-to-end / bare forward ≤ 1.15.  On a shared CPU the two bare runs can "
+        "differ a lot;\ne2e/in model (end-to-end over the forward time inside that same "
+        "run) is the robust figure."
+    )
     print_stages(f"(d) stages of (a), {e2e.seconds:.1f} s wall", e2e.stages, e2e.stage_cpu)
 
 
 def print_stages(title: str, stages: dict, cpu: dict, encode: float | None = None) -> None:
     """One line per pipeline stage: busy and CPU seconds summed over its threads."""
-    print(f"\n{title}: seconds per stage, summed over threads (stages overlap; busy includes "
-          "waiting for a core on a shared CPU)")
+    print(
+        f"\n{title}: seconds per stage, summed over threads (stages overlap; busy includes "
+        "waiting for a core on a shared CPU)"
+    )
     print(f"  {'stage':<8} {'busy s':>8} {'CPU s':>8}")
     for name, sec in stages.items():
         print(f"  {name:<8} {sec:8.3f} {cpu.get(name, 0.0):8.3f}")
     if encode is not None:
-        print(f"  (encode ≈ write busy s with DEFLATE − write busy s uncompressed = "
-              f"{encode:.3f} s)")
+        print(
+            f"  (encode ≈ write busy s with DEFLATE − write busy s uncompressed = {encode:.3f} s)"
+        )
 
 
-def raw_io(scene: Path, prob: np.ndarray, mask: np.ndarray, out: Path, threads: int,
-           tile: int = 512) -> float:
+def raw_io(
+    scene: Path, prob: np.ndarray, mask: np.ndarray, out: Path, threads: int, tile: int = 512
+) -> float:
     """Seconds for the plain rasterio loop: read `scene` in tile×tile windows (each pixel
     once), write `prob` and `mask` (uint8, geoseg's output profile, DEFLATE) a tile row
     of rows at a time."""
@@ -225,11 +258,16 @@ def raw_io(scene: Path, prob: np.ndarray, mask: np.ndarray, out: Path, threads: 
     info = open_scene(scene)
     out.mkdir(exist_ok=True)
     start = time.perf_counter()
-    with gdal_env(threads=threads), rasterio.open(scene) as src, \
-            rasterio.open(out / "prob.tif", "w", **output_profile(info, "uint8", "deflate",
-                                                                   threads)) as p, \
-            rasterio.open(out / "mask.tif", "w", **output_profile(info, "uint8", "deflate",
-                                                                   threads)) as m:
+    with (
+        gdal_env(threads=threads),
+        rasterio.open(scene) as src,
+        rasterio.open(
+            out / "prob.tif", "w", **output_profile(info, "uint8", "deflate", threads)
+        ) as p,
+        rasterio.open(
+            out / "mask.tif", "w", **output_profile(info, "uint8", "deflate", threads)
+        ) as m,
+    ):
         for top in range(0, info.height, tile):
             rows = min(tile, info.height - top)
             checksum = 0
@@ -237,8 +275,8 @@ def raw_io(scene: Path, prob: np.ndarray, mask: np.ndarray, out: Path, threads: 
                 block = src.read(window=Window(left, top, min(tile, info.width - left), rows))
                 checksum += int(block[0, 0, 0])  # touch the pixels
             band = Window(0, top, info.width, rows)
-            p.write(prob[top:top + rows], 1, window=band)
-            m.write(mask[top:top + rows], 1, window=band)
+            p.write(prob[top : top + rows], 1, window=band)
+            m.write(mask[top : top + rows], 1, window=band)
     return time.perf_counter() - start
 
 
@@ -263,8 +301,18 @@ def io_ceiling(tmp: Path, size: int, tile: int, overlap: int, batch: int, reps: 
         for rep in range(reps):  # alternate, keep the best of each: the CPU is shared
             out = tmp / f"c_out_{n}_{rep}"
             c0 = time.process_time()
-            r = predict_scene(scene, model, out, tile=tile, overlap=overlap, batch_size=batch,
-                              device="cpu", threads=n, progress=False, amp=False)
+            r = predict_scene(
+                scene,
+                model,
+                out,
+                tile=tile,
+                overlap=overlap,
+                batch_size=batch,
+                device="cpu",
+                threads=n,
+                progress=False,
+                amp=False,
+            )
             if r.seconds < best_g:
                 best_g, last, geo_cpu = r.seconds, r, time.process_time() - c0
             with rasterio.open(r.prob_path) as a, rasterio.open(r.mask_path) as b:
@@ -274,29 +322,59 @@ def io_ceiling(tmp: Path, size: int, tile: int, overlap: int, batch: int, reps: 
             if raw < best_r:
                 best_r, raw_cpu = raw, time.process_time() - c0
         rows.append((n, best_g, best_r))
-    none = predict_scene(scene, model, tmp / "c_none", tile=tile, overlap=overlap,
-                         batch_size=batch, device="cpu", threads=counts[-1], compress="none",
-                         progress=False, amp=False)
+    none = predict_scene(
+        scene,
+        model,
+        tmp / "c_none",
+        tile=tile,
+        overlap=overlap,
+        batch_size=batch,
+        device="cpu",
+        threads=counts[-1],
+        compress="none",
+        progress=False,
+        amp=False,
+    )
     os.sched_setaffinity(0, cores)
     mp = size * size / 1e6
-    print(f"\n(c) I/O ceiling, {size}² uint8 RGB scene, 1×1-conv model (fp32: bf16 would only "
-          f"add casts to it), tile {tile}, overlap {overlap}, batch {batch}, best of {reps}")
-    print(f"{'cores':>5} {'geoseg s':>9} {'geoseg MP/s':>11} {'raw s':>7} {'raw MP/s':>9} "
-          f"{'geoseg/raw':>10}")
+    print(
+        f"\n(c) I/O ceiling, {size}² uint8 RGB scene, 1×1-conv model (fp32: bf16 would only "
+        f"add casts to it), tile {tile}, overlap {overlap}, batch {batch}, best of {reps}"
+    )
+    print(
+        f"{'cores':>5} {'geoseg s':>9} {'geoseg MP/s':>11} {'raw s':>7} {'raw MP/s':>9} "
+        f"{'geoseg/raw':>10}"
+    )
     for n, g, r in rows:
         print(f"{n:>5} {g:>9.2f} {mp / g:>11.1f} {r:>7.2f} {mp / r:>9.1f} {r / g:>10.3f}")
-    print("goal: geoseg / raw ≥ 0.8 at every core count (raw: read in 512-px tiles, write "
-          "geoseg's two uint8 arrays, DEFLATE)")
+    print(
+        "goal: geoseg / raw ≥ 0.8 at every core count (raw: read in 512-px tiles, write "
+        "geoseg's two uint8 arrays, DEFLATE)"
+    )
     encode = last.stages["write"] - none.stages["write"]
-    print_stages(f"(d) stages of the (c) geoseg run on {counts[-1]} cores, {last.seconds:.2f} s "
-                 "wall", last.stages, last.stage_cpu, encode)
-    print(f"  whole process CPU: geoseg {geo_cpu:.2f} s, raw loop {raw_cpu:.2f} s (the best "
-          f"runs on {counts[-1]} cores, GDAL's threads included)")
+    print_stages(
+        f"(d) stages of the (c) geoseg run on {counts[-1]} cores, {last.seconds:.2f} s wall",
+        last.stages,
+        last.stage_cpu,
+        encode,
+    )
+    print(
+        f"  whole process CPU: geoseg {geo_cpu:.2f} s, raw loop {raw_cpu:.2f} s (the best "
+        f"runs on {counts[-1]} cores, GDAL's threads included)"
+    )
 
 
 def memory(tmp: Path, sizes: list[str], model: str, tile: int, overlap: int, batch: int) -> None:
-    common = ["--model", model, "--tile", str(tile), "--overlap", str(overlap),
-              "--batch", str(batch)]
+    common = [
+        "--model",
+        model,
+        "--tile",
+        str(tile),
+        "--overlap",
+        str(overlap),
+        "--batch",
+        str(batch),
+    ]
     rows = []
     w0, h0 = parse_size(sizes[0])
     ref = run_child("--child", "forward", "--size", str(max(w0, h0)), *common)
@@ -306,16 +384,20 @@ def memory(tmp: Path, sizes: list[str], model: str, tile: int, overlap: int, bat
         result = run_child("--child", "predict", "--scene", str(scene), *common)
         rows.append((f"predict {size_label(spec)}", result))
         scene.unlink()
-    print(f"\n(b) peak RSS, one subprocess per case, {rows[0][1]['label']}, tile {tile}, "
-          f"batch {batch}, CPU ({rows[0][1]['threads']} torch threads)")
+    print(
+        f"\n(b) peak RSS, one subprocess per case, {rows[0][1]['label']}, tile {tile}, "
+        f"batch {batch}, CPU ({rows[0][1]['threads']} torch threads)"
+    )
     print(f"{'case':<20} {'tiles':>6} {'seconds':>8} {'peak RSS MB':>12}")
     for name, r in rows:
         print(f"{name:<20} {r['tiles']:>6} {r['seconds']:>8.1f} {r['peak_mb']:>12.0f}")
     if len(sizes) > 1:
         small, big = rows[1][1]["peak_mb"], rows[-1][1]["peak_mb"]
-        print(f"ratio {size_label(sizes[-1])} / {size_label(sizes[0])}: {big / small:.3f} "
-              f"(goal ≤ 1.15); the largest adds {big - ref['peak_mb']:.0f} MB over the bare "
-              "forward")
+        print(
+            f"ratio {size_label(sizes[-1])} / {size_label(sizes[0])}: {big / small:.3f} "
+            f"(goal ≤ 1.15); the largest adds {big - ref['peak_mb']:.0f} MB over the bare "
+            "forward"
+        )
 
 
 def main() -> None:
@@ -323,8 +405,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--quick", action="store_true", help="small sizes, to check the script works")
-    p.add_argument("--only", nargs="+", choices=["a", "b", "c"],
-                   help="run these parts (c includes d)")
+    p.add_argument(
+        "--only", nargs="+", choices=["a", "b", "c"], help="run these parts (c includes d)"
+    )
     p.add_argument("--a-size", type=int, help="scene side for (a) [4096; 1024 with --quick]")
     p.add_argument("--io-size", type=int, help="scene side for (c) [4096; 1024 with --quick]")
     p.add_argument("--reps", type=int, default=2, help="repetitions per case in (c)")

@@ -67,8 +67,12 @@ def confusion(prob: np.ndarray, truth: np.ndarray, threshold: float) -> np.ndarr
 def score(counts: list[np.ndarray]) -> dict[str, float]:
     tp, fp, fn = np.sum(counts, axis=0)
     per_tile = [c[0] / max(c.sum(), 1) for c in counts]
-    return {"iou": tp / max(tp + fp + fn, 1), "mean_iou": float(np.mean(per_tile)),
-            "precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1)}
+    return {
+        "iou": tp / max(tp + fp + fn, 1),
+        "mean_iou": float(np.mean(per_tile)),
+        "precision": tp / max(tp + fp, 1),
+        "recall": tp / max(tp + fn, 1),
+    }
 
 
 @torch.no_grad()
@@ -104,15 +108,31 @@ def run_geoseg(eth: Path, train_ids, test_ids, args, work: Path) -> dict:
     for i in train_ids:
         (folder / f"{i:03d}_sat.png").symlink_to(eth / "images" / f"satImage_{i:03d}.png")
         (folder / f"{i:03d}_mask.png").symlink_to(eth / "groundtruth" / f"satImage_{i:03d}.png")
-    cfg = config_from_dict({
-        "model": {"arch": "dlinknet", "backbone": "resnet34"},
-        "data": {"deepglobe": str(folder), "tile": args.crop, "batch_size": args.batch,
-                 "val_scenes": [f"{i:03d}" for i in train_ids[len(train_ids) - args.geoseg_val:]]
-                 if args.geoseg_val else [], "val_fraction": 0.0},
-        "train": {"epochs": 10_000, "lr": args.lr, "schedule": "cosine", "augment": "flips",
-                  "val_every": 5, "amp": not args.geoseg_fp32, "max_minutes": args.minutes,
-                  "seed": args.seed},
-    }, "real_learning")
+    cfg = config_from_dict(
+        {
+            "model": {"arch": "dlinknet", "backbone": "resnet34"},
+            "data": {
+                "deepglobe": str(folder),
+                "tile": args.crop,
+                "batch_size": args.batch,
+                "val_scenes": [f"{i:03d}" for i in train_ids[len(train_ids) - args.geoseg_val :]]
+                if args.geoseg_val
+                else [],
+                "val_fraction": 0.0,
+            },
+            "train": {
+                "epochs": 10_000,
+                "lr": args.lr,
+                "schedule": "cosine",
+                "augment": "flips",
+                "val_every": 5,
+                "amp": not args.geoseg_fp32,
+                "max_minutes": args.minutes,
+                "seed": args.seed,
+            },
+        },
+        "real_learning",
+    )
     from geoseg.device import amp_dtype
 
     precision = str(amp_dtype(torch.device("cpu")) or torch.float32).replace("torch.", "")
@@ -129,10 +149,18 @@ def run_geoseg(eth: Path, train_ids, test_ids, args, work: Path) -> dict:
     d4 = TilePredictor(model, torch.device("cpu"), tta="d4")  # `geoseg predict --tta d4`
     tta_counts = evaluate(model, eth, test_ids, ckpt["threshold"], tta=d4)
     steps = int(load_checkpoint(work / "run" / "last.pt")["step"])
-    name = f"geoseg dlinknet-r34 {precision}" + (f" val{args.geoseg_val}" if args.geoseg_val else "")
-    return {"name": name, "steps": steps, "seconds": trained,
-            "epochs": len(result.history), "threshold": ckpt["threshold"], **score(counts),
-            "tta": score(tta_counts)}
+    name = f"geoseg dlinknet-r34 {precision}" + (
+        f" val{args.geoseg_val}" if args.geoseg_val else ""
+    )
+    return {
+        "name": name,
+        "steps": steps,
+        "seconds": trained,
+        "epochs": len(result.history),
+        "threshold": ckpt["threshold"],
+        **score(counts),
+        "tta": score(tta_counts),
+    }
 
 
 def run_smp(eth: Path, train_ids, test_ids, args) -> dict:
@@ -153,8 +181,8 @@ def run_smp(eth: Path, train_ids, test_ids, args) -> dict:
         for k in rng.integers(0, len(tiles), args.batch):
             image, truth = tiles[k]
             r, c = rng.integers(0, 400 - args.crop + 1, 2)
-            xs.append((image[:, r:r + args.crop, c:c + args.crop] / 255.0 - MEAN) / STD)
-            ys.append(truth[None, r:r + args.crop, c:c + args.crop])
+            xs.append((image[:, r : r + args.crop, c : c + args.crop] / 255.0 - MEAN) / STD)
+            ys.append(truth[None, r : r + args.crop, c : c + args.crop])
         x = torch.from_numpy(np.stack(xs).astype(np.float32))
         y = torch.from_numpy(np.stack(ys).astype(np.float32))
         logits = model(x)
@@ -166,8 +194,14 @@ def run_smp(eth: Path, train_ids, test_ids, args) -> dict:
     trained = time.perf_counter() - t
     model.eval()
     counts = evaluate(model, eth, test_ids, 0.5)
-    return {"name": "smp Linknet(r34) float32", "steps": steps, "seconds": trained,
-            "epochs": None, "threshold": 0.5, **score(counts)}
+    return {
+        "name": "smp Linknet(r34) float32",
+        "steps": steps,
+        "seconds": trained,
+        "epochs": None,
+        "threshold": 0.5,
+        **score(counts),
+    }
 
 
 def run_one(which: str, args) -> dict:
@@ -190,10 +224,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads per contender")
     ap.add_argument("--realdata", type=Path, default=REALDATA)
-    ap.add_argument("--geoseg-fp32", action="store_true",
-                    help="geoseg without mixed precision (fp32, like the smp loop)")
-    ap.add_argument("--geoseg-val", type=int, default=0, metavar="N",
-                    help="hold out N of geoseg's 64 training tiles for validation")
+    ap.add_argument(
+        "--geoseg-fp32",
+        action="store_true",
+        help="geoseg without mixed precision (fp32, like the smp loop)",
+    )
+    ap.add_argument(
+        "--geoseg-val",
+        type=int,
+        default=0,
+        metavar="N",
+        help="hold out N of geoseg's 64 training tiles for validation",
+    )
     ap.add_argument("--only", choices=["geoseg", "smp"], help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -204,19 +246,39 @@ def main() -> None:
         args.json.write_text(json.dumps(run_one(args.only, args)))
         return
     train_ids, test_ids = split(args.seed)
-    print(f"eth_cil_400: {len(train_ids)} training / {len(test_ids)} held-out tiles; budget "
-          f"{args.minutes:g} min per model; batch {args.batch}, crops {args.crop} px, "
-          f"lr {args.lr:g}; both contenders train at the same time, {args.threads} torch "
-          "thread(s) each, so machine load hits them alike\n")
+    print(
+        f"eth_cil_400: {len(train_ids)} training / {len(test_ids)} held-out tiles; budget "
+        f"{args.minutes:g} min per model; batch {args.batch}, crops {args.crop} px, "
+        f"lr {args.lr:g}; both contenders train at the same time, {args.threads} torch "
+        "thread(s) each, so machine load hits them alike\n"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         procs = {}
         for which in ("geoseg", "smp"):
             out = Path(tmp) / f"{which}.json"
-            cmd = [sys.executable, __file__, "--only", which, "--json", str(out),
-                   "--minutes", str(args.minutes), "--batch", str(args.batch),
-                   "--crop", str(args.crop), "--lr", str(args.lr), "--seed", str(args.seed),
-                   "--threads", str(args.threads), "--realdata", str(args.realdata)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--only",
+                which,
+                "--json",
+                str(out),
+                "--minutes",
+                str(args.minutes),
+                "--batch",
+                str(args.batch),
+                "--crop",
+                str(args.crop),
+                "--lr",
+                str(args.lr),
+                "--seed",
+                str(args.seed),
+                "--threads",
+                str(args.threads),
+                "--realdata",
+                str(args.realdata),
+            ]
             cmd += ["--geoseg-fp32"] if args.geoseg_fp32 else []
             cmd += ["--geoseg-val", str(args.geoseg_val)]
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
@@ -227,17 +289,23 @@ def main() -> None:
             rows.append(json.loads(out.read_text()))
     tta = rows[0].pop("tta")  # the same geoseg model, predicted with 8-view TTA
     rows.insert(1, {**rows[0], **tta, "name": rows[0]["name"] + " +TTA d4"})
-    print(f"{'model':<38} {'steps':>6} {'train s':>8} {'thr':>5} {'held-out IoU':>13} "
-          f"{'mean IoU':>9} {'P':>6} {'R':>6}")
+    print(
+        f"{'model':<38} {'steps':>6} {'train s':>8} {'thr':>5} {'held-out IoU':>13} "
+        f"{'mean IoU':>9} {'P':>6} {'R':>6}"
+    )
     for r in rows:
-        print(f"{r['name']:<38} {r['steps']:>6} {r['seconds']:>8.0f} {r['threshold']:>5.2f} "
-              f"{r['iou']:>13.4f} {r['mean_iou']:>9.4f} {r['precision']:>6.3f} "
-              f"{r['recall']:>6.3f}")
+        print(
+            f"{r['name']:<38} {r['steps']:>6} {r['seconds']:>8.0f} {r['threshold']:>5.2f} "
+            f"{r['iou']:>13.4f} {r['mean_iou']:>9.4f} {r['precision']:>6.3f} "
+            f"{r['recall']:>6.3f}"
+        )
     print()
     for r in rows[:2]:
         verdict = ">=" if r["iou"] >= rows[2]["iou"] else "<"
-        print(f"held-out accumulated IoU: {r['name']} {verdict} smp "
-              f"({r['iou']:.4f} vs {rows[2]['iou']:.4f})")
+        print(
+            f"held-out accumulated IoU: {r['name']} {verdict} smp "
+            f"({r['iou']:.4f} vs {rows[2]['iou']:.4f})"
+        )
 
 
 if __name__ == "__main__":

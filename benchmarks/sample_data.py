@@ -32,8 +32,10 @@ def main() -> None:
                 paths = write_scene(scene, Path(tmp), f"s{h}x{w}{bands}")
                 write = time.perf_counter() - t0
                 mb = paths["image"].stat().st_size / 1e6
-                print(f"{f'{h}x{w}':>11} {bands:>7} {statistics.median(times):8.3f} "
-                      f"{write:8.3f} {mb:9.2f} {mb / (h * w / 1e6):7.2f}")
+                print(
+                    f"{f'{h}x{w}':>11} {bands:>7} {statistics.median(times):8.3f} "
+                    f"{write:8.3f} {mb:9.2f} {mb / (h * w / 1e6):7.2f}"
+                )
 
 
 if __name__ == "__main__":

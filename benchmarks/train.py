@@ -68,10 +68,16 @@ def bench_steps(name: str, batch: int, tile: int, steps: int, device) -> dict:
         for k, fn in fns.items():
             times[k].append(fn())
     med = {k: statistics.median(v) for k, v in times.items()}
-    params = {k: sum(p.numel() for p in m.parameters()) / 1e6
-              for k, m in (("geoseg", ours), ("smp", theirs))}
-    return {"name": name, **{f"{k}_s": v for k, v in med.items()},
-            "ratio": med["geoseg"] / med["smp"], "params": params}
+    params = {
+        k: sum(p.numel() for p in m.parameters()) / 1e6
+        for k, m in (("geoseg", ours), ("smp", theirs))
+    }
+    return {
+        "name": name,
+        **{f"{k}_s": v for k, v in med.items()},
+        "ratio": med["geoseg"] / med["smp"],
+        "params": params,
+    }
 
 
 def bench_loading(batch: int, tile: int, batches: int, workers: int, device) -> dict:
@@ -83,9 +89,13 @@ def bench_loading(batch: int, tile: int, batches: int, workers: int, device) -> 
 
     sample = REPO / "sample_data"
     names = ["train_1", "train_2", "train_3"]
-    data = DataConfig(scenes=[str(sample / f"{n}.tif") for n in names],
-                      masks=[str(sample / f"{n}_mask.tif") for n in names],
-                      tile=tile, samples_per_epoch=batch * batches, val_fraction=0.0)
+    data = DataConfig(
+        scenes=[str(sample / f"{n}.tif") for n in names],
+        masks=[str(sample / f"{n}_mask.tif") for n in names],
+        tile=tile,
+        samples_per_epoch=batch * batches,
+        val_fraction=0.0,
+    )
     model = create_model("linknet", "resnet34").to(device).train()
     built = build_datasets(data, mean=model.norm_mean, std=model.norm_std)
     loader = DataLoader(built.train, batch_size=batch, num_workers=workers, shuffle=True)
@@ -104,8 +114,12 @@ def bench_loading(batch: int, tile: int, batches: int, workers: int, device) -> 
             torch.cuda.synchronize()
         t = time.perf_counter()
         compute += t - t1
-    return {"wait_s": wait, "compute_s": compute, "share": wait / (wait + compute),
-            "per_batch_ms": 1000 * wait / batches}
+    return {
+        "wait_s": wait,
+        "compute_s": compute,
+        "share": wait / (wait + compute),
+        "per_batch_ms": 1000 * wait / batches,
+    }
 
 
 def main() -> None:
@@ -113,25 +127,34 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--steps", type=int, default=5, help="timed steps per model")
-    ap.add_argument("--pairs", nargs="+", default=["linknet-resnet34", "unet-resnet34"],
-                    choices=sorted(PAIRS))
+    ap.add_argument(
+        "--pairs", nargs="+", default=["linknet-resnet34", "unet-resnet34"], choices=sorted(PAIRS)
+    )
     ap.add_argument("--loader-batches", type=int, default=8)
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     device = torch.device(args.device)
-    print(f"device {device}, torch threads {torch.get_num_threads()}, batch {args.batch}, "
-          f"tile {args.tile}, {args.steps} timed steps (median)\n")
-    print(f"{'model':<18} {'geoseg s/step':>14} {'smp s/step':>11} {'ratio':>6} "
-          f"{'params M (geoseg/smp)':>22}")
+    print(
+        f"device {device}, torch threads {torch.get_num_threads()}, batch {args.batch}, "
+        f"tile {args.tile}, {args.steps} timed steps (median)\n"
+    )
+    print(
+        f"{'model':<18} {'geoseg s/step':>14} {'smp s/step':>11} {'ratio':>6} "
+        f"{'params M (geoseg/smp)':>22}"
+    )
     for name in args.pairs:
         r = bench_steps(name, args.batch, args.tile, args.steps, device)
-        print(f"{name:<18} {r['geoseg_s']:>14.3f} {r['smp_s']:>11.3f} {r['ratio']:>6.2f} "
-              f"{r['params']['geoseg']:>10.2f} / {r['params']['smp']:.2f}")
+        print(
+            f"{name:<18} {r['geoseg_s']:>14.3f} {r['smp_s']:>11.3f} {r['ratio']:>6.2f} "
+            f"{r['params']['geoseg']:>10.2f} / {r['params']['smp']:.2f}"
+        )
     r = bench_loading(args.batch, args.tile, args.loader_batches, args.workers, device)
-    print(f"\ndata loading (sample scenes, linknet-resnet34, {args.workers} workers): "
-          f"{r['per_batch_ms']:.0f} ms/batch waiting, {100 * r['share']:.1f} % of wall time "
-          f"({r['wait_s']:.2f} s of {r['wait_s'] + r['compute_s']:.2f} s)")
+    print(
+        f"\ndata loading (sample scenes, linknet-resnet34, {args.workers} workers): "
+        f"{r['per_batch_ms']:.0f} ms/batch waiting, {100 * r['share']:.1f} % of wall time "
+        f"({r['wait_s']:.2f} s of {r['wait_s'] + r['compute_s']:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,15 @@ def make_mask(path: Path, tiles: int, source: Path = SOURCE) -> tuple[int, int]:
     with rasterio.open(source) as src:
         tile, profile = src.read(1), src.profile
     h, w = tile.shape
-    profile.update(width=w * tiles, height=h * tiles, tiled=True, blockxsize=512,
-                   blockysize=512, compress="deflate", transform=Affine(*src.transform[:6]))
+    profile.update(
+        width=w * tiles,
+        height=h * tiles,
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        compress="deflate",
+        transform=Affine(*src.transform[:6]),
+    )
     with rasterio.open(path, "w", **profile) as dst:
         row = np.tile(tile, (1, tiles))
         for i in range(tiles):
@@ -65,10 +72,14 @@ def run_bare(mask: Path) -> dict:
     pts = [p for p in pts if len(p) >= 2]
     rc = np.vstack(pts).astype(np.float64)
     x, y = transform @ (rc[:, 1] + 0.5, rc[:, 0] + 0.5)
-    lines = shapely.linestrings(np.column_stack([x, y]),
-                                indices=np.repeat(np.arange(len(pts)), [len(p) for p in pts]))
-    return {"seconds": time.perf_counter() - start, "lines": len(lines),
-            "vertices": int(shapely.get_num_coordinates(lines).sum())}
+    lines = shapely.linestrings(
+        np.column_stack([x, y]), indices=np.repeat(np.arange(len(pts)), [len(p) for p in pts])
+    )
+    return {
+        "seconds": time.perf_counter() - start,
+        "lines": len(lines),
+        "vertices": int(shapely.get_num_coordinates(lines).sum()),
+    }
 
 
 def run_full(mask: Path, out: Path) -> dict:
@@ -81,9 +92,12 @@ def run_full(mask: Path, out: Path) -> dict:
     start = time.perf_counter()
     roads = vectorize_mask(mask, progress=False)
     write_roads(roads, out)
-    return {"seconds": time.perf_counter() - start, "lines": len(roads),
-            "vertices": int(shapely.get_num_coordinates(roads.geometry.values).sum()),
-            "km": float(roads["length_m"].sum() / 1000)}
+    return {
+        "seconds": time.perf_counter() - start,
+        "lines": len(roads),
+        "vertices": int(shapely.get_num_coordinates(roads.geometry.values).sum()),
+        "km": float(roads["length_m"].sum() / 1000),
+    }
 
 
 def child(kind: str, mask: Path, out: Path) -> None:
@@ -95,8 +109,12 @@ def child(kind: str, mask: Path, out: Path) -> None:
 
 
 def measure(kind: str, mask: Path, out: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", kind, str(mask), str(out)],
-                          capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(mask), str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -105,8 +123,12 @@ def measure(kind: str, mask: Path, out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiles", type=int, default=9)
-    parser.add_argument("--source", type=Path, default=SOURCE,
-                        help="road mask to tile (default: ../shared/realdata or $GEOSEG_REALDATA)")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=SOURCE,
+        help="road mask to tile (default: ../shared/realdata or $GEOSEG_REALDATA)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per path (best kept)")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "MASK", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -127,16 +149,22 @@ def main() -> None:
                         r[key] = min(r[key], results[kind][key])
                 results[kind] = r
     bare, full = results["bare"], results["full"]
-    print(f"mask {w}×{h} = {w * h / 1e6:.0f} MP (SpaceNet Vegas road mask tiled "
-          f"{args.tiles}×{args.tiles})")
+    print(
+        f"mask {w}×{h} = {w * h / 1e6:.0f} MP (SpaceNet Vegas road mask tiled "
+        f"{args.tiles}×{args.tiles})"
+    )
     print(f"{'path':<6}{'wall s':>9}{'CPU s':>9}{'peak RSS MB':>13}{'lines':>9}{'vertices':>11}")
     for name, r in (("bare", bare), ("full", full)):
-        print(f"{name:<6}{r['seconds']:>9.1f}{r['cpu_seconds']:>9.1f}{r['peak_rss_mb']:>13.0f}"
-              f"{r['lines']:>9}{r['vertices']:>11}")
+        print(
+            f"{name:<6}{r['seconds']:>9.1f}{r['cpu_seconds']:>9.1f}{r['peak_rss_mb']:>13.0f}"
+            f"{r['lines']:>9}{r['vertices']:>11}"
+        )
     ratio = full["seconds"] / bare["seconds"]
     cpu_ratio = full["cpu_seconds"] / bare["cpu_seconds"]
-    print(f"full/bare: wall {ratio:.2f}×, CPU {cpu_ratio:.2f}× (goal ≤ 1.5×)  full peak RSS: "
-          f"{full['peak_rss_mb'] / 1024:.2f} GB (goal ≤ 1.0 GB)  road length {full['km']:.1f} km")
+    print(
+        f"full/bare: wall {ratio:.2f}×, CPU {cpu_ratio:.2f}× (goal ≤ 1.5×)  full peak RSS: "
+        f"{full['peak_rss_mb'] / 1024:.2f} GB (goal ≤ 1.0 GB)  road length {full['km']:.1f} km"
+    )
 
 
 if __name__ == "__main__":

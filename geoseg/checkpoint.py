@@ -65,8 +65,12 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return path
 
 
-def safe_torch_load(path: Path, what: str, map_location: str = "cpu",
-                    allowed: str = "only tensors and plain values can be loaded") -> Any:
+def safe_torch_load(
+    path: Path,
+    what: str,
+    map_location: str = "cpu",
+    allowed: str = "only tensors and plain values can be loaded",
+) -> Any:
     """``torch.load(weights_only=True)`` with one-sentence errors: not found, pickled code
     refused (`allowed` says what may be in such a file), unreadable.  `what` names the
     file ("checkpoint", "weights file")."""
@@ -94,8 +98,9 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
         from geoseg.inference.onnx import load_onnx_checkpoint
 
         return load_onnx_checkpoint(path)
-    data = safe_torch_load(path, "checkpoint", map_location,
-                           "geoseg checkpoints hold only tensors and plain values")
+    data = safe_torch_load(
+        path, "checkpoint", map_location, "geoseg checkpoints hold only tensors and plain values"
+    )
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a geoseg checkpoint")
     missing = [k for k in REQUIRED if k not in data]

@@ -21,8 +21,11 @@ from geoseg.errors import CheckpointError, ModelError
 
 
 def _finite_number(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(float(value)))
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 def _check_model(data: dict[str, Any], where: str) -> int:
@@ -31,19 +34,22 @@ def _check_model(data: dict[str, Any], where: str) -> int:
 
     arch, backbone = data["arch"], data["backbone"]
     if not isinstance(arch, str) or arch not in ARCHS:
-        raise CheckpointError(f"{where}: unknown architecture {arch!r} in the checkpoint "
-                              f"(geoseg knows {', '.join(list_archs())})")
+        raise CheckpointError(
+            f"{where}: unknown architecture {arch!r} in the checkpoint "
+            f"(geoseg knows {', '.join(list_archs())})"
+        )
     if not isinstance(backbone, str):
         raise CheckpointError(f"{where}: the checkpoint's backbone {backbone!r} is not a name")
     try:
         resolve_backbone(backbone)
     except ModelError:
-        raise CheckpointError(f"{where}: unknown backbone {backbone!r} in the checkpoint "
-                              "(not a geoseg alias nor a timm model)") from None
+        raise CheckpointError(
+            f"{where}: unknown backbone {backbone!r} in the checkpoint "
+            "(not a geoseg alias nor a timm model)"
+        ) from None
     channels = data["in_channels"]
     if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
-        raise CheckpointError(f"{where}: in_channels must be a positive integer, "
-                              f"got {channels!r}")
+        raise CheckpointError(f"{where}: in_channels must be a positive integer, got {channels!r}")
     return channels
 
 
@@ -54,27 +60,36 @@ def _check_bands(data: dict[str, Any], channels: int, where: str) -> None:
     try:
         norm = Normalizer.from_dict(norm)
     except Exception:  # missing keys, non-numbers, unequal lengths
-        raise CheckpointError(f"{where}: the normaliser is malformed (it needs low, high, mean "
-                              "and std with one number per band)") from None
+        raise CheckpointError(
+            f"{where}: the normaliser is malformed (it needs low, high, mean "
+            "and std with one number per band)"
+        ) from None
     if norm.bands != channels:
-        raise CheckpointError(f"{where}: the normaliser has {norm.bands} band(s) but the model "
-                              f"takes {channels} input channel(s)")
+        raise CheckpointError(
+            f"{where}: the normaliser has {norm.bands} band(s) but the model "
+            f"takes {channels} input channel(s)"
+        )
     values = norm.low + norm.high + norm.mean + norm.std
     if not all(math.isfinite(v) for v in values):
         raise CheckpointError(f"{where}: the normaliser holds NaN or infinite values")
     if any(hi <= lo for lo, hi in zip(norm.low, norm.high)) or any(s <= 0 for s in norm.std):
-        raise CheckpointError(f"{where}: the normaliser needs low < high and std > 0 "
-                              f"for every band (low {list(norm.low)}, high {list(norm.high)}, "
-                              f"std {list(norm.std)})")
+        raise CheckpointError(
+            f"{where}: the normaliser needs low < high and std > 0 "
+            f"for every band (low {list(norm.low)}, high {list(norm.high)}, "
+            f"std {list(norm.std)})"
+        )
     bands = data.get("bands")
     if bands is not None:
         ok = isinstance(bands, (list, tuple)) and all(
-            isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in bands)
+            isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in bands
+        )
         if not ok:
             raise CheckpointError(f"{where}: bands must be 1-based band numbers, got {bands!r}")
         if len(bands) != channels:
-            raise CheckpointError(f"{where}: the checkpoint reads {len(bands)} band(s) "
-                                  f"{list(bands)} but the model takes {channels} channel(s)")
+            raise CheckpointError(
+                f"{where}: the checkpoint reads {len(bands)} band(s) "
+                f"{list(bands)} but the model takes {channels} channel(s)"
+            )
 
 
 def _check_threshold(data: dict[str, Any], where: str) -> None:
@@ -82,8 +97,9 @@ def _check_threshold(data: dict[str, Any], where: str) -> None:
     if threshold is None:
         return
     if not _finite_number(threshold) or not 0.0 < float(threshold) < 1.0:
-        raise CheckpointError(f"{where}: threshold {threshold!r} is not a probability "
-                              "strictly between 0 and 1")
+        raise CheckpointError(
+            f"{where}: threshold {threshold!r} is not a probability strictly between 0 and 1"
+        )
 
 
 def _check_weights(data: dict[str, Any], where: str) -> None:
@@ -96,8 +112,10 @@ def _check_weights(data: dict[str, Any], where: str) -> None:
         if not isinstance(value, torch.Tensor):
             raise CheckpointError(f"{where}: weight {name!r} is not a tensor")
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise CheckpointError(f"{where}: weight {name!r} holds NaN or infinite values "
-                                  "(training diverged?); the checkpoint is unusable")
+            raise CheckpointError(
+                f"{where}: weight {name!r} holds NaN or infinite values "
+                "(training diverged?); the checkpoint is unusable"
+            )
 
 
 def _check_imagery(data: dict[str, Any], channels: int, where: str) -> None:
@@ -107,13 +125,19 @@ def _check_imagery(data: dict[str, Any], channels: int, where: str) -> None:
     ok = isinstance(record, dict)
     if ok:
         low, high, gsd = record.get("low"), record.get("high"), record.get("gsd_m")
-        ok = (isinstance(low, list) and isinstance(high, list) and len(low) == len(high) == channels
-              and all(_finite_number(v) for v in low + high)
-              and (gsd is None or (_finite_number(gsd) and gsd > 0)))
+        ok = (
+            isinstance(low, list)
+            and isinstance(high, list)
+            and len(low) == len(high) == channels
+            and all(_finite_number(v) for v in low + high)
+            and (gsd is None or (_finite_number(gsd) and gsd > 0))
+        )
     if not ok:
-        raise CheckpointError(f"{where}: the training imagery record is malformed (it needs "
-                              f"low/high with one number per band for {channels} band(s) and a "
-                              "positive gsd_m or none)")
+        raise CheckpointError(
+            f"{where}: the training imagery record is malformed (it needs "
+            f"low/high with one number per band for {channels} band(s) and a "
+            "positive gsd_m or none)"
+        )
 
 
 def validate_checkpoint(data: dict[str, Any], where: str) -> None:

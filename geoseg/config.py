@@ -190,10 +190,14 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
         (0.0 <= cfg.data.val_fraction < 1.0, "data.val_fraction: must be in [0, 1)"),
         (cfg.train.lr > 0, "train.lr: must be positive"),
         (cfg.train.epochs >= 1, "train.epochs: must be at least 1"),
-        (cfg.train.max_steps is None or cfg.train.max_steps >= 1,
-         "train.max_steps: must be at least 1"),
-        (cfg.train.max_minutes is None or cfg.train.max_minutes > 0,
-         "train.max_minutes: must be positive"),
+        (
+            cfg.train.max_steps is None or cfg.train.max_steps >= 1,
+            "train.max_steps: must be at least 1",
+        ),
+        (
+            cfg.train.max_minutes is None or cfg.train.max_minutes > 0,
+            "train.max_minutes: must be positive",
+        ),
         (cfg.train.val_every >= 1, "train.val_every: must be at least 1"),
         (
             cfg.predict.threshold is None or 0.0 < cfg.predict.threshold < 1.0,
@@ -241,7 +245,8 @@ def resolve_config(name_or_path: str | Path) -> Path:
         return bundled[stem]
     raise ConfigError(
         f"{name_or_path}: config file not found (shipped configs: {', '.join(bundled)}; "
-        "`geoseg configs` lists them)")
+        "`geoseg configs` lists them)"
+    )
 
 
 def training_hint(arch: str | None, backbone: str) -> str:
@@ -259,8 +264,10 @@ def training_hint(arch: str | None, backbone: str) -> str:
         return f"train one with `geoseg train -c {names[0]} ...`"
     base = next(iter(bundled_configs()), "demo")
     want = f"model.arch: {arch} and " if arch else ""
-    return (f"train one with a config that sets {want}model.backbone: {backbone} "
-            f"(start from `geoseg configs {base} > my.yaml`, then `geoseg train -c my.yaml ...`)")
+    return (
+        f"train one with a config that sets {want}model.backbone: {backbone} "
+        f"(start from `geoseg configs {base} > my.yaml`, then `geoseg train -c my.yaml ...`)"
+    )
 
 
 def load_config(path: str | Path) -> RunConfig:

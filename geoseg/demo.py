@@ -39,8 +39,10 @@ class DemoResult:
     def scene_header(self) -> str:
         """'held-out scene 'holdout' (700 x 900 px, 0.5 m, EPSG:32633)', read from the file."""
         g = self.scene
-        return (f"held-out scene {g['name']!r} ({g['height']} x {g['width']} px, "
-                f"{g['res']:g} m, {g['crs']})")
+        return (
+            f"held-out scene {g['name']!r} ({g['height']} x {g['width']} px, "
+            f"{g['res']:g} m, {g['crs']})"
+        )
 
 
 def scene_grid(path: Path) -> dict[str, Any]:
@@ -49,8 +51,13 @@ def scene_grid(path: Path) -> dict[str, Any]:
 
     with rasterio.open(path) as src:
         crs = src.crs.to_string() if src.crs else "no CRS"
-        return {"name": path.stem, "width": src.width, "height": src.height,
-                "res": float(src.res[0]), "crs": crs}
+        return {
+            "name": path.stem,
+            "width": src.width,
+            "height": src.height,
+            "res": float(src.res[0]),
+            "crs": crs,
+        }
 
 
 def sample_folder(out_dir: Path, sample_dir: str | Path | None = None) -> Path:
@@ -81,9 +88,14 @@ def demo_config(config: str | Path, sample: Path, epochs: int | None = None):
     return cfg
 
 
-def run_demo(out_dir: str | Path, *, config: str | Path | None = None,
-             sample_dir: str | Path | None = None, epochs: int | None = None,
-             device: str = "auto") -> DemoResult:
+def run_demo(
+    out_dir: str | Path,
+    *,
+    config: str | Path | None = None,
+    sample_dir: str | Path | None = None,
+    epochs: int | None = None,
+    device: str = "auto",
+) -> DemoResult:
     """Train, predict, score and vectorize on the sample data; outputs under `out_dir`."""
     from geoseg.evaluate import evaluate_pair
     from geoseg.io.vector import read_roads, write_roads
@@ -102,10 +114,17 @@ def run_demo(out_dir: str | Path, *, config: str | Path | None = None,
     seconds["train"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    pred = predict_scene(sample / f"{HOLDOUT}.tif", trained.checkpoint_path, out / "predict",
-                         tile=cfg.predict.tile, overlap=cfg.predict.overlap,
-                         batch_size=cfg.predict.batch_size, tta=cfg.predict.tta,
-                         device=device, preview=True)
+    pred = predict_scene(
+        sample / f"{HOLDOUT}.tif",
+        trained.checkpoint_path,
+        out / "predict",
+        tile=cfg.predict.tile,
+        overlap=cfg.predict.overlap,
+        batch_size=cfg.predict.batch_size,
+        tta=cfg.predict.tta,
+        device=device,
+        preview=True,
+    )
     seconds["predict"] = time.perf_counter() - t0
 
     truth_mask = sample / f"{HOLDOUT}_mask.tif"
@@ -119,11 +138,25 @@ def run_demo(out_dir: str | Path, *, config: str | Path | None = None,
 
     topo = apls(read_roads(sample / f"{HOLDOUT}_roads.gpkg"), roads)
     scores = {
-        "iou": pixel["iou"], "f1": pixel["f1"], "precision": pixel["precision"],
-        "recall": pixel["recall"], "relaxed_f1": pixel["relaxed_f1"],
-        "apls": topo.apls, "junction_f1": topo.junction_f1,
+        "iou": pixel["iou"],
+        "f1": pixel["f1"],
+        "precision": pixel["precision"],
+        "recall": pixel["recall"],
+        "relaxed_f1": pixel["relaxed_f1"],
+        "apls": topo.apls,
+        "junction_f1": topo.junction_f1,
         "road_km": float(roads["length_m"].sum()) / 1000.0 if len(roads) else 0.0,
-        "lines": int(len(roads)), "val_iou": trained.best_metrics.get("val_iou"),
+        "lines": int(len(roads)),
+        "val_iou": trained.best_metrics.get("val_iou"),
     }
-    return DemoResult(trained.checkpoint_path, pred.prob_path, pred.mask_path, shp, gpkg,
-                      pred.preview_path, scores, seconds, scene_grid(sample / f"{HOLDOUT}.tif"))
+    return DemoResult(
+        trained.checkpoint_path,
+        pred.prob_path,
+        pred.mask_path,
+        shp,
+        gpkg,
+        pred.preview_path,
+        scores,
+        seconds,
+        scene_grid(sample / f"{HOLDOUT}.tif"),
+    )

@@ -27,18 +27,36 @@ from geoseg.errors import DataError, GeoSegError
 from geoseg.io.files import write_text_output
 from geoseg.io.provenance import report_header
 from geoseg.metrics.inputs import DEFAULT_WIDTH_M, check_overlap, kind_of, open_pair, read_lines
-from geoseg.metrics.pixel import DEFAULT_BLOCK, DEFAULT_RHO, PixelScores, ScoreAccumulator, \
-    score_blockwise
+from geoseg.metrics.pixel import (
+    DEFAULT_BLOCK,
+    DEFAULT_RHO,
+    PixelScores,
+    ScoreAccumulator,
+    score_blockwise,
+)
 
 log = logging.getLogger(__name__)
 
 # name parts dropped when matching files of two folders: roads_mask.tif ~ roads.geojson
-MATCH_SUFFIXES = ("mask", "pred", "prediction", "prob", "roads", "truth", "gt", "label",
-                  "labels")
-PIXEL_COLUMNS = ("iou", "precision", "recall", "f1", "accuracy", "relaxed_precision",
-                 "relaxed_recall", "relaxed_f1")
-APLS_COLUMNS = ("apls", "apls_gt_to_prop", "apls_prop_to_gt", "junction_f1",
-                "junction_precision", "junction_recall")
+MATCH_SUFFIXES = ("mask", "pred", "prediction", "prob", "roads", "truth", "gt", "label", "labels")
+PIXEL_COLUMNS = (
+    "iou",
+    "precision",
+    "recall",
+    "f1",
+    "accuracy",
+    "relaxed_precision",
+    "relaxed_recall",
+    "relaxed_f1",
+)
+APLS_COLUMNS = (
+    "apls",
+    "apls_gt_to_prop",
+    "apls_prop_to_gt",
+    "junction_f1",
+    "junction_precision",
+    "junction_recall",
+)
 
 
 @dataclass(frozen=True)
@@ -82,37 +100,56 @@ class EvaluationReport:
             acc = ScoreAccumulator()
             for p in pixel:
                 acc.add(p.name, p.pixel)
-            out["pixel"] = {"images": len(pixel), "accumulated": acc.accumulated.to_dict(),
-                            "mean": acc.mean()}
+            out["pixel"] = {
+                "images": len(pixel),
+                "accumulated": acc.accumulated.to_dict(),
+                "mean": acc.mean(),
+            }
         graphs = [p for p in self.pairs if p.kind == "apls"]
         if graphs:
-            out["apls"] = {"pairs": len(graphs), "mean": {
-                k: sum(float(p.scores[k]) for p in graphs) / len(graphs) for k in APLS_COLUMNS}}
+            out["apls"] = {
+                "pairs": len(graphs),
+                "mean": {
+                    k: sum(float(p.scores[k]) for p in graphs) / len(graphs) for k in APLS_COLUMNS
+                },
+            }
         return out
 
     def to_json(self) -> dict:
-        return {"options": vars(self.options),
-                "pairs": [{"name": p.name, "pred": p.pred, "truth": p.truth, "kind": p.kind,
-                           **p.scores} for p in self.pairs],
-                "summary": self.summary()}
+        return {
+            "options": vars(self.options),
+            "pairs": [
+                {"name": p.name, "pred": p.pred, "truth": p.truth, "kind": p.kind, **p.scores}
+                for p in self.pairs
+            ],
+            "summary": self.summary(),
+        }
 
     def rows(self) -> list[dict]:
         """Flat rows for CSV: one per pair, then the summary rows."""
-        rows = [{"name": p.name, "kind": p.kind, "pred": p.pred, "truth": p.truth, **p.scores}
-                for p in self.pairs]
+        rows = [
+            {"name": p.name, "kind": p.kind, "pred": p.pred, "truth": p.truth, **p.scores}
+            for p in self.pairs
+        ]
         summary = self.summary()
         if "pixel" in summary:
-            rows.append({"name": "ALL (accumulated)", "kind": "pixel",
-                         **summary["pixel"]["accumulated"]})
-            rows.append({"name": "ALL (mean of images)", "kind": "pixel",
-                         **summary["pixel"]["mean"]})
+            rows.append(
+                {"name": "ALL (accumulated)", "kind": "pixel", **summary["pixel"]["accumulated"]}
+            )
+            rows.append(
+                {"name": "ALL (mean of images)", "kind": "pixel", **summary["pixel"]["mean"]}
+            )
         if "apls" in summary:
             rows.append({"name": "ALL (mean)", "kind": "apls", **summary["apls"]["mean"]})
         return rows
 
 
-def evaluate_pair(pred: str | Path, truth: str | Path, options: EvalOptions = EvalOptions(),
-                  name: str | None = None) -> PairResult:
+def evaluate_pair(
+    pred: str | Path,
+    truth: str | Path,
+    options: EvalOptions = EvalOptions(),
+    name: str | None = None,
+) -> PairResult:
     """Score one prediction file against one truth file (kinds decide the metrics)."""
     pred, truth = Path(pred), Path(truth)
     name = name or match_key(truth)
@@ -121,28 +158,50 @@ def evaluate_pair(pred: str | Path, truth: str | Path, options: EvalOptions = Ev
 
         p, t = read_lines(pred), read_lines(truth)
         try:
-            res = apls(t, p, control_spacing_m=options.control_spacing_m, snap_m=options.snap_m,
-                       junction_radius_m=options.junction_radius_m,
-                       reference=options.apls_reference)
+            res = apls(
+                t,
+                p,
+                control_spacing_m=options.control_spacing_m,
+                snap_m=options.snap_m,
+                junction_radius_m=options.junction_radius_m,
+                reference=options.apls_reference,
+            )
         except DataError as exc:
             raise DataError(f"{pred} vs {truth}: {exc}") from None
         return PairResult(name, str(pred), str(truth), "apls", res.to_dict())
-    with open_pair(pred, truth, threshold=options.threshold,
-                   truth_threshold=options.truth_threshold,
-                   default_width_m=options.default_width_m) as (grid, read):
+    with open_pair(
+        pred,
+        truth,
+        threshold=options.threshold,
+        truth_threshold=options.truth_threshold,
+        default_width_m=options.default_width_m,
+    ) as (grid, read):
         n_blocks = -(-grid.height // options.block) * -(-grid.width // options.block)
-        scores = score_blockwise(read, grid.height, grid.width, rho=options.rho,
-                                 block=options.block, progress=n_blocks > 4)
+        scores = score_blockwise(
+            read,
+            grid.height,
+            grid.width,
+            rho=options.rho,
+            block=options.block,
+            progress=n_blocks > 4,
+        )
         read.check()
     c = scores.confusion
     if c.tp + c.fp + c.fn == 0:
-        log.info("%s: no road in %s nor in %s over %d valid pixels: IoU, precision, recall "
-                 "and F1 are 1 (perfect agreement)", name, truth, pred, c.total)
+        log.info(
+            "%s: no road in %s nor in %s over %d valid pixels: IoU, precision, recall "
+            "and F1 are 1 (perfect agreement)",
+            name,
+            truth,
+            pred,
+            c.total,
+        )
     return PairResult(name, str(pred), str(truth), "pixel", scores.to_dict(), scores)
 
 
-def evaluate_pairs(pairs: Sequence[tuple[str | Path, str | Path]],
-                   options: EvalOptions = EvalOptions()) -> EvaluationReport:
+def evaluate_pairs(
+    pairs: Sequence[tuple[str | Path, str | Path]], options: EvalOptions = EvalOptions()
+) -> EvaluationReport:
     """Score every (pred, truth) pair; names are the truths' match keys (made unique)."""
     from geoseg.progress import tqdm
 
@@ -197,11 +256,17 @@ def pairs_from_folders(pred_dir: str | Path, truth_dir: str | Path) -> list[tupl
     keys = sorted(set(preds) & set(truths))
     if not keys:
         raise DataError(f"{pred_dir}: no file matches a file of {truth_dir} by name")
-    for label, extra in (("prediction", set(preds) - set(truths)),
-                         ("truth", set(truths) - set(preds))):
+    for label, extra in (
+        ("prediction", set(preds) - set(truths)),
+        ("truth", set(truths) - set(preds)),
+    ):
         if extra:
-            log.warning("%d %s file(s) without a partner: %s", len(extra), label,
-                        ", ".join(sorted(extra)[:5]))
+            log.warning(
+                "%d %s file(s) without a partner: %s",
+                len(extra),
+                label,
+                ", ".join(sorted(extra)[:5]),
+            )
     return [(preds[k], truths[k]) for k in keys]
 
 
@@ -220,22 +285,40 @@ def pairs_from_csv(path: str | Path) -> list[tuple[Path, Path]]:
     for i, (p, t) in enumerate(rows, start=2):
         if not p or not t:
             raise DataError(f"{path}: line {i} lacks a pred or truth path")
-        pairs.append(tuple(x if Path(x).is_absolute() else path.parent / x
-                           for x in (Path(p.strip()), Path(t.strip()))))
+        pairs.append(
+            tuple(
+                x if Path(x).is_absolute() else path.parent / x
+                for x in (Path(p.strip()), Path(t.strip()))
+            )
+        )
     return pairs
 
 
 def write_json(report: EvaluationReport, path: str | Path) -> None:
     """The report as JSON, with a ``"geoseg"`` provenance member; verified on disk."""
     data = {"geoseg": report_header("report"), **report.to_json()}
-    write_text_output(path, json.dumps(data, indent=2) + "\n", kind="report",
-                      verify=lambda tmp: json.loads(tmp.read_text(encoding="utf-8")))
+    write_text_output(
+        path,
+        json.dumps(data, indent=2) + "\n",
+        kind="report",
+        verify=lambda tmp: json.loads(tmp.read_text(encoding="utf-8")),
+    )
 
 
 def write_csv(report: EvaluationReport, path: str | Path) -> None:
     rows = report.rows()
-    columns = ["name", "kind", "pred", "truth", *PIXEL_COLUMNS, "tp", "fp", "fn", "tn",
-               *APLS_COLUMNS]
+    columns = [
+        "name",
+        "kind",
+        "pred",
+        "truth",
+        *PIXEL_COLUMNS,
+        "tp",
+        "fp",
+        "fn",
+        "tn",
+        *APLS_COLUMNS,
+    ]
     extra = [k for r in rows for k in r if k not in columns]
     columns += list(dict.fromkeys(extra))
     buffer = io.StringIO(newline="")
@@ -248,8 +331,10 @@ def write_csv(report: EvaluationReport, path: str | Path) -> None:
 def format_table(report: EvaluationReport, percent: bool = True) -> str:
     """Plain-text tables (pixel pairs, APLS pairs) with the summary rows last."""
     out = []
-    for kind, cols in (("pixel", ("iou", "precision", "recall", "f1", "relaxed_f1")),
-                       ("apls", ("apls", "apls_gt_to_prop", "apls_prop_to_gt", "junction_f1"))):
+    for kind, cols in (
+        ("pixel", ("iou", "precision", "recall", "f1", "relaxed_f1")),
+        ("apls", ("apls", "apls_gt_to_prop", "apls_prop_to_gt", "junction_f1")),
+    ):
         rows = [r for r in report.rows() if r["kind"] == kind]
         if not rows:
             continue
@@ -259,9 +344,7 @@ def format_table(report: EvaluationReport, percent: bool = True) -> str:
         lines = [head, "-" * len(head)]
         for n, r in zip(names, rows):
             vals = [r.get(c) for c in cols]
-            cells = ["" if v is None else f"{100 * v:.2f}" if percent else f"{v:.4f}"
-                     for v in vals]
+            cells = ["" if v is None else f"{100 * v:.2f}" if percent else f"{v:.4f}" for v in vals]
             lines.append(f"{n:<{width}}  " + "  ".join(f"{c:>15}" for c in cells))
         out.append("\n".join(lines))
     return "\n\n".join(out)
-

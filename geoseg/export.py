@@ -37,8 +37,12 @@ class ExportResult:
 def onnx_metadata(ckpt: dict[str, Any]) -> dict[str, str]:
     from geoseg import __version__
 
-    meta = {"format": ONNX_FORMAT, "arch": ckpt["arch"], "backbone": ckpt["backbone"],
-            "geoseg_version": __version__}
+    meta = {
+        "format": ONNX_FORMAT,
+        "arch": ckpt["arch"],
+        "backbone": ckpt["backbone"],
+        "geoseg_version": __version__,
+    }
     for key in JSON_KEYS:
         value = ckpt.get(key)
         if key == "threshold" and value is None:
@@ -84,17 +88,25 @@ def export_onnx(
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer + TorchScript-exporter deprecation notes
             torch.onnx.export(
-                model, (example,), str(tmp), dynamo=False, opset_version=opset,
-                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes}, do_constant_folding=True,
+                model,
+                (example,),
+                str(tmp),
+                dynamo=False,
+                opset_version=opset,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
+                do_constant_folding=True,
             )
         proto = onnx.load(str(tmp))
         del proto.metadata_props[:]
         for key, value in onnx_metadata(ckpt).items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
-        proto.doc_string = (f"geoseg {ckpt['arch']}/{ckpt['backbone']}: normalised image "
-                            "(batch, bands, height, width) -> road logits (batch, 1, h, w)")
+        proto.doc_string = (
+            f"geoseg {ckpt['arch']}/{ckpt['backbone']}: normalised image "
+            "(batch, bands, height, width) -> road logits (batch, 1, h, w)"
+        )
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
         diff = _check(tmp, model, channels, check_size) if check_size else None

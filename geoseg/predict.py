@@ -243,8 +243,11 @@ def predict_scene(
     if preview and "mask" not in outputs:
         raise ConfigError("preview draws the mask: add mask to the outputs")
     out_dir = Path(out_dir)
-    if preview or (prob_out is None and "prob" in outputs) or (
-            mask_out is None and "mask" in outputs):
+    if (
+        preview
+        or (prob_out is None and "prob" in outputs)
+        or (mask_out is None and "mask" in outputs)
+    ):
         ensure_writable_dir(out_dir)  # only when something is written there
     for explicit in (prob_out, mask_out):
         if explicit is not None:
@@ -260,13 +263,27 @@ def predict_scene(
     norm = _normalizer_for(loaded, info)
     _check_bands(info, loaded, norm)
     record = model if isinstance(model, dict) and normalizer is None else None
-    norm, module = fit_scene(info, norm, loaded.module, record, mode=radiometry,
-                             resample=resample_to_training, stats=radiometry_stats)
+    norm, module = fit_scene(
+        info,
+        norm,
+        loaded.module,
+        record,
+        mode=radiometry,
+        resample=resample_to_training,
+        stats=radiometry_stats,
+    )
     threshold = threshold if threshold is not None else loaded.threshold or DEFAULT_THRESHOLD
     times = StageTimes()
     # the network's activations for a batch, plus the stitcher's row band of accumulators
-    check_fits(module, len(info.bands), tile, batch_size, dev, training=False,
-               extra_bytes=3 * 4 * tile * info.width)
+    check_fits(
+        module,
+        len(info.bands),
+        tile,
+        batch_size,
+        dev,
+        training=False,
+        extra_bytes=3 * 4 * tile * info.width,
+    )
     predictor = TilePredictor(module, dev, tta=tta, amp=amp, times=times)
     grid = TileGrid(info.height, info.width, tile, overlap)
 
@@ -277,12 +294,30 @@ def predict_scene(
     mask_path = mask_path if "mask" in outputs else None
     megapixels = info.width * info.height / 1e6
     start = time.perf_counter()
-    provenance = {"checkpoint": _checkpoint_name(model), "threshold": f"{threshold:g}",
-                  "scene": info.path.name}
-    files = _scene_outputs(info, prob_path, mask_path, threshold, float_output, overviews,
-                           provenance, compress=compress, cog=cog, threads=threads, times=times)
-    bar = tqdm(total=len(grid), unit="tile", desc=info.name,
-               disable=None if progress is None else not progress)
+    provenance = {
+        "checkpoint": _checkpoint_name(model),
+        "threshold": f"{threshold:g}",
+        "scene": info.path.name,
+    }
+    files = _scene_outputs(
+        info,
+        prob_path,
+        mask_path,
+        threshold,
+        float_output,
+        overviews,
+        provenance,
+        compress=compress,
+        cog=cog,
+        threads=threads,
+        times=times,
+    )
+    bar = tqdm(
+        total=len(grid),
+        unit="tile",
+        desc=info.name,
+        disable=None if progress is None else not progress,
+    )
 
     def on_tiles(n: int) -> None:
         bar.update(n)
@@ -295,10 +330,25 @@ def predict_scene(
         seconds = time.perf_counter() - start
         preview_path = _write_preview(info, mask_path, out_dir) if preview else None
     rate = megapixels / seconds
-    log.info("%s: %d tiles, %.1f s, %.2f MP/s -> %s, %s",
-             info.path, len(grid), seconds, rate, prob_path, mask_path)
-    return PredictResult(prob_path, mask_path, preview_path, len(grid), seconds, rate,
-                         times.as_dict(), times.cpu_dict())
+    log.info(
+        "%s: %d tiles, %.1f s, %.2f MP/s -> %s, %s",
+        info.path,
+        len(grid),
+        seconds,
+        rate,
+        prob_path,
+        mask_path,
+    )
+    return PredictResult(
+        prob_path,
+        mask_path,
+        preview_path,
+        len(grid),
+        seconds,
+        rate,
+        times.as_dict(),
+        times.cpu_dict(),
+    )
 
 
 def _checkpoint_name(model: Any) -> str | None:
@@ -308,11 +358,20 @@ def _checkpoint_name(model: Any) -> str | None:
 
 
 @contextlib.contextmanager
-def _scene_outputs(info: Scene, prob_path: Path | None, mask_path: Path | None,
-                   threshold: float, float_output: bool, overviews: bool,
-                   provenance: dict[str, Any], *,
-                   compress: str = "deflate", cog: bool = False, threads: int | None = None,
-                   times: StageTimes | None = None) -> Iterator[OutputSink]:
+def _scene_outputs(
+    info: Scene,
+    prob_path: Path | None,
+    mask_path: Path | None,
+    threshold: float,
+    float_output: bool,
+    overviews: bool,
+    provenance: dict[str, Any],
+    *,
+    compress: str = "deflate",
+    cog: bool = False,
+    threads: int | None = None,
+    times: StageTimes | None = None,
+) -> Iterator[OutputSink]:
     """Open the outputs asked for (a None path is skipped) under temporary names and yield
     the sink that fills them; they are renamed into place only when the block completes
     (removed on any error); each is verified and tagged with its provenance.  With `cog` the rows go to uncompressed intermediates that
@@ -321,12 +380,19 @@ def _scene_outputs(info: Scene, prob_path: Path | None, mask_path: Path | None,
 
     times = times or StageTimes()
     prob_dtype = "float32" if float_output else "uint8"
-    kinds = [(prob_path, prob_dtype, "average", "probability"),
-             (mask_path, "uint8", "nearest", "mask")]
+    kinds = [
+        (prob_path, prob_dtype, "average", "probability"),
+        (mask_path, "uint8", "nearest", "mask"),
+    ]
     with contextlib.ExitStack() as stack:
-        tmps = [stack.enter_context(atomic_output(
-                    p, kind=kind, verify=raster_verifier(output_profile(info, dtype))))
-                if p is not None else None for p, dtype, _, kind in kinds]
+        tmps = [
+            stack.enter_context(
+                atomic_output(p, kind=kind, verify=raster_verifier(output_profile(info, dtype)))
+            )
+            if p is not None
+            else None
+            for p, dtype, _, kind in kinds
+        ]
         stack.enter_context(gdal_env(threads=threads))
         streams = [temp_name(t) if cog and t is not None else t for t in tmps]
         if cog:
@@ -334,9 +400,13 @@ def _scene_outputs(info: Scene, prob_path: Path | None, mask_path: Path | None,
                 if path is not None:
                     stack.callback(path.unlink, missing_ok=True)
         dsts = [
-            stack.enter_context(rasterio.open(
-                path, "w", **output_profile(info, dtype, "none" if cog else compress, threads)))
-            if path is not None else None
+            stack.enter_context(
+                rasterio.open(
+                    path, "w", **output_profile(info, dtype, "none" if cog else compress, threads)
+                )
+            )
+            if path is not None
+            else None
             for path, (_, dtype, _, _) in zip(streams, kinds)
         ]
         for dst, (_, _, _, kind) in zip(dsts, kinds):
@@ -373,8 +443,13 @@ def _write_preview(scene: Scene, mask_path: Path, out_dir: Path, max_size: int =
     return overlay_png(image, mask, out_dir / f"{scene.name}_preview.png", max_size, valid=valid)
 
 
-def _explicit_outputs(scene: Scene, prob_out: str | Path | None, mask_out: str | Path | None,
-                      prob_path: Path, mask_path: Path) -> tuple[Path, Path]:
+def _explicit_outputs(
+    scene: Scene,
+    prob_out: str | Path | None,
+    mask_out: str | Path | None,
+    prob_path: Path,
+    mask_path: Path,
+) -> tuple[Path, Path]:
     """`prob_out` / `mask_out` where given (GeoTIFF names, distinct; that no output is an
     input is the rule of :mod:`geoseg.io.files`)."""
     prob_path = Path(prob_out) if prob_out is not None else prob_path

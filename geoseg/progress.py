@@ -160,8 +160,7 @@ def _json_bar_class():
     class JsonBar(std_tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             # every update reaches display(); the reporter's MIN_INTERVAL_S throttles lines
-            kwargs.update(disable=False, file=_NullFile(), position=None, mininterval=0,
-                          miniters=1)
+            kwargs.update(disable=False, file=_NullFile(), position=None, mininterval=0, miniters=1)
             self._geoseg_open = False
             super().__init__(*args, **kwargs)
             with _REPORTER.lock:
@@ -175,8 +174,11 @@ def _json_bar_class():
             n, total, unit = d.get("n", 0), d.get("total"), d.get("unit") or "it"
 
             def num(x: float) -> str:
-                return f"{x:.2f}" if isinstance(x, float) and not float(x).is_integer() \
+                return (
+                    f"{x:.2f}"
+                    if isinstance(x, float) and not float(x).is_integer()
                     else str(int(x))
+                )
 
             text = f"{num(n)}/{num(total)} {unit}" if total else f"{num(n)} {unit}"
             if desc:

@@ -53,8 +53,9 @@ def profiles_dir() -> Path:
     return base / "QGIS" / "QGIS3" / "profiles"
 
 
-def profile_dir(profile: str = DEFAULT_PROFILE, profiles: str | Path | None = None,
-                create: bool = False) -> Path:
+def profile_dir(
+    profile: str = DEFAULT_PROFILE, profiles: str | Path | None = None, create: bool = False
+) -> Path:
     """The folder of QGIS profile `profile` (the default profile may not exist yet)."""
     root = Path(profiles) if profiles is not None else profiles_dir()
     if not profile or Path(profile).name != profile or profile in (".", ".."):
@@ -83,16 +84,21 @@ def recorded_environment() -> tuple[str, str | None]:
     with ``PYTHONPATH=.``); an installed geoseg is found by its Python alone.
     """
     package_parent = str(Path(__file__).resolve().parents[1])
-    entries = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
-               if p.strip()]
+    entries = [
+        str(Path(p).resolve())
+        for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        if p.strip()
+    ]
     return sys.executable, package_parent if package_parent in entries else None
 
 
 def _is_geoseg_plugin(folder: Path) -> bool:
     meta = folder / "metadata.txt"
     try:
-        return any(line.strip() == f"name={PLUGIN_NAME}"
-                   for line in meta.read_text(encoding="utf-8").splitlines())
+        return any(
+            line.strip() == f"name={PLUGIN_NAME}"
+            for line in meta.read_text(encoding="utf-8").splitlines()
+        )
     except OSError:
         return False
 
@@ -119,15 +125,25 @@ def install(profile: str = DEFAULT_PROFILE, profiles: str | Path | None = None) 
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
         try:
-            shutil.copytree(PLUGIN_SOURCE, tmp, ignore=shutil.ignore_patterns(
-                "__pycache__", "*.pyc", ENV_FILE))
+            shutil.copytree(
+                PLUGIN_SOURCE, tmp, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ENV_FILE)
+            )
             meta = tmp / "metadata.txt"
             lines = meta.read_text(encoding="utf-8").splitlines()
-            meta.write_text("\n".join(f"version={__version__}" if ln.startswith("version=")
-                                      else ln for ln in lines) + "\n", encoding="utf-8")
-            (tmp / ENV_FILE).write_text(json.dumps(
-                {"python": python, "pythonpath": pythonpath, "geoseg": __version__},
-                indent=2) + "\n", encoding="utf-8")
+            meta.write_text(
+                "\n".join(
+                    f"version={__version__}" if ln.startswith("version=") else ln for ln in lines
+                )
+                + "\n",
+                encoding="utf-8",
+            )
+            (tmp / ENV_FILE).write_text(
+                json.dumps(
+                    {"python": python, "pythonpath": pythonpath, "geoseg": __version__}, indent=2
+                )
+                + "\n",
+                encoding="utf-8",
+            )
             _replace_dir(tmp, target)
         finally:
             if tmp.exists():
@@ -135,8 +151,7 @@ def install(profile: str = DEFAULT_PROFILE, profiles: str | Path | None = None) 
         settings = settings_file(folder)
         ini_set(settings, SETTINGS_SECTION, PLUGIN_NAME, "true")
     except OSError as exc:
-        raise OutputError(f"{target}: cannot install the plugin ({exc.strerror or exc})"
-                          ) from None
+        raise OutputError(f"{target}: cannot install the plugin ({exc.strerror or exc})") from None
     return Installed(target, settings, python, pythonpath)
 
 
@@ -153,8 +168,9 @@ def uninstall(profile: str = DEFAULT_PROFILE, profiles: str | Path | None = None
             os.replace(target, trash)
             shutil.rmtree(trash, ignore_errors=True)
         except OSError as exc:
-            raise OutputError(f"{target}: cannot remove the plugin ({exc.strerror or exc})"
-                              ) from None
+            raise OutputError(
+                f"{target}: cannot remove the plugin ({exc.strerror or exc})"
+            ) from None
         removed = target
     settings = settings_file(folder)
     if settings.exists():
@@ -180,10 +196,18 @@ def ini_set(path: Path, section: str, key: str, value: str | None) -> None:
             lines.append("")
         lines += [header, f"{key}={value}"]
     else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
-                   len(lines))
-        found = next((i for i in range(start + 1, end)
-                      if "=" in lines[i] and lines[i].split("=", 1)[0].strip() == key), None)
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
+            len(lines),
+        )
+        found = next(
+            (
+                i
+                for i in range(start + 1, end)
+                if "=" in lines[i] and lines[i].split("=", 1)[0].strip() == key
+            ),
+            None,
+        )
         if found is not None:
             if value is None:
                 del lines[found]

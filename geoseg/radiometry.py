@@ -92,8 +92,9 @@ class ImageryStats:
         return f"{self.dtype} {bands}"
 
 
-def _valid_samples(src, bands: Sequence[int], max_side: int,
-                   rows: tuple[int, int] | None = None) -> np.ndarray:
+def _valid_samples(
+    src, bands: Sequence[int], max_side: int, rows: tuple[int, int] | None = None
+) -> np.ndarray:
     """(C, N) valid pixel values of an open dataset from a decimated (nearest) read of
     rows ``rows`` (default: all); GDAL uses overviews where present."""
     from rasterio.enums import Resampling
@@ -106,15 +107,16 @@ def _valid_samples(src, bands: Sequence[int], max_side: int,
     shape = (len(bands), max(1, round(height / scale)), max(1, round(width / scale)))
     window = Window(0, r0, width, height)
     try:
-        image = src.read(list(bands), window=window, out_shape=shape,
-                         resampling=Resampling.nearest)
-        valid = src.read_masks(list(bands), window=window, out_shape=shape,
-                               resampling=Resampling.nearest).all(axis=0)
+        image = src.read(list(bands), window=window, out_shape=shape, resampling=Resampling.nearest)
+        valid = src.read_masks(
+            list(bands), window=window, out_shape=shape, resampling=Resampling.nearest
+        ).all(axis=0)
     except RasterioIOError:
         from geoseg.errors import RasterReadError
 
-        raise RasterReadError(f"{src.name}: cannot read pixels to measure the value range "
-                              "(truncated or corrupt file)") from None
+        raise RasterReadError(
+            f"{src.name}: cannot read pixels to measure the value range (truncated or corrupt file)"
+        ) from None
     px = image.reshape(len(bands), -1).astype(np.float64)
     valid = valid.reshape(-1)
     if image.dtype.kind == "f":
@@ -122,15 +124,17 @@ def _valid_samples(src, bands: Sequence[int], max_side: int,
     return px[:, valid]
 
 
-def scene_stats(path: str | Path, bands: Sequence[int] | None = None,
-                max_side: int = SAMPLE_SIDE) -> ImageryStats:
+def scene_stats(
+    path: str | Path, bands: Sequence[int] | None = None, max_side: int = SAMPLE_SIDE
+) -> ImageryStats:
     """Statistics of one raster's selected bands from a decimated read."""
     from geoseg.io.raster import open_raster
 
     with open_raster(path, "scene") as src:
         bands = list(bands) if bands else list(range(1, src.count + 1))
-        return ImageryStats.from_samples(src.dtypes[0], [_valid_samples(src, bands, max_side)],
-                                         path)
+        return ImageryStats.from_samples(
+            src.dtypes[0], [_valid_samples(src, bands, max_side)], path
+        )
 
 
 def _scene_sample(scene: Any) -> ImageryStats | None:
@@ -147,8 +151,11 @@ def _scene_sample(scene: Any) -> ImageryStats | None:
     return None
 
 
-def area_stats(paths: Sequence[str | Path], bands: Sequence[int] | None = None,
-               max_side: int = AREA_SAMPLE_SIDE) -> ImageryStats:
+def area_stats(
+    paths: Sequence[str | Path],
+    bands: Sequence[int] | None = None,
+    max_side: int = AREA_SAMPLE_SIDE,
+) -> ImageryStats:
     """Statistics pooled over all scenes of an area (one map for the whole batch)."""
     from geoseg.io.raster import open_raster
 
@@ -170,8 +177,12 @@ def area_stats(paths: Sequence[str | Path], bands: Sequence[int] | None = None,
         # scenes with another band count fail on their own (band mismatch); the area's
         # statistics come from the scenes of the most common count
         common = max(set(counts), key=counts.count)
-        log.info("pooled statistics over the %d scenes with %d bands (%d left out)",
-                 counts.count(common), common, len(counts) - counts.count(common))
+        log.info(
+            "pooled statistics over the %d scenes with %d bands (%d left out)",
+            counts.count(common),
+            common,
+            len(counts) - counts.count(common),
+        )
         samples = [s for s in samples if s.shape[0] == common]
     dtype = dtypes.pop() if len(dtypes) == 1 else "mixed"
     return ImageryStats.from_samples(dtype, samples, paths[0] if paths else "area")
@@ -232,8 +243,13 @@ def measure_training(sources: Sequence[Any], max_side: int = SAMPLE_SIDE) -> dic
         if gsd is not None:
             gsds.append(gsd)
     stats = ImageryStats.from_samples(chosen[0].dtype, samples, chosen[0].path)
-    return {"dtype": stats.dtype, "percentiles": list(PERCENTILES), "low": list(stats.low),
-            "high": list(stats.high), "gsd_m": float(np.median(gsds)) if gsds else None}
+    return {
+        "dtype": stats.dtype,
+        "percentiles": list(PERCENTILES),
+        "low": list(stats.low),
+        "high": list(stats.high),
+        "gsd_m": float(np.median(gsds)) if gsds else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -251,8 +267,13 @@ class TrainingImagery:
         rec = ckpt.get("imagery") or {}
         if rec.get("low") and rec.get("high") and len(rec["low"]) == norm.bands:
             gsd = rec.get("gsd_m")
-            return cls(rec.get("dtype"), tuple(map(float, rec["low"])),
-                       tuple(map(float, rec["high"])), float(gsd) if gsd else None, True)
+            return cls(
+                rec.get("dtype"),
+                tuple(map(float, rec["low"])),
+                tuple(map(float, rec["high"])),
+                float(gsd) if gsd else None,
+                True,
+            )
         return cls(None, tuple(norm.low), tuple(norm.high), None, False)
 
     def describe(self) -> str:
@@ -294,11 +315,12 @@ def rescaled_normalizer(norm: Normalizer, stats: ImageryStats, ref: TrainingImag
     """`norm` applied after the per-band linear map of the scene's 2/98 % onto the
     training's: both are linear, so the result is one normaliser on raw scene values."""
     low, high = [], []
-    for n_lo, n_hi, s_lo, s_hi, t_lo, t_hi in zip(norm.low, norm.high, stats.low, stats.high,
-                                                  ref.low, ref.high):
+    for n_lo, n_hi, s_lo, s_hi, t_lo, t_hi in zip(
+        norm.low, norm.high, stats.low, stats.high, ref.low, ref.high
+    ):
         s_span, t_span = s_hi - s_lo, t_hi - t_lo
         ratio = s_span / t_span if s_span > 1e-9 and t_span > 1e-9 else 1.0
-        low.append(s_lo + (n_lo - t_lo) * ratio)   # the scene value that lands on n_lo
+        low.append(s_lo + (n_lo - t_lo) * ratio)  # the scene value that lands on n_lo
         high.append(s_lo + (n_hi - t_lo) * ratio)
     return Normalizer(tuple(low), tuple(high), norm.mean, norm.std)
 
@@ -326,31 +348,47 @@ class Adaptation:
     training_gsd_m: float | None
 
 
-def decide(stats: ImageryStats, norm: Normalizer, ckpt: dict[str, Any], mode: str,
-           where: str) -> tuple[Normalizer, bool, list[tuple[int, str]]]:
+def decide(
+    stats: ImageryStats, norm: Normalizer, ckpt: dict[str, Any], mode: str, where: str
+) -> tuple[Normalizer, bool, list[tuple[int, str]]]:
     """The radiometry rule: (normaliser to use, rescaled?, log lines as (level, text))."""
     ref = TrainingImagery.of(ckpt, norm)
     source = ckpt.get("path", "the checkpoint")
     lines: list[tuple[int, str]] = []
     if needs_rescale(stats, ref, mode):
-        basis = ("the training imagery's" if ref.recorded else
-                 f"the normaliser's range (no training imagery recorded in {source})")
-        lines.append((logging.INFO if ref.recorded else logging.WARNING,
-                      f"{where}: values {stats.describe()} (2–98 %) rescaled band by band onto "
-                      f"{basis} {ref.describe()} (radiometry {mode}; --radiometry none feeds "
-                      "them as they are)"))
+        basis = (
+            "the training imagery's"
+            if ref.recorded
+            else f"the normaliser's range (no training imagery recorded in {source})"
+        )
+        lines.append(
+            (
+                logging.INFO if ref.recorded else logging.WARNING,
+                f"{where}: values {stats.describe()} (2–98 %) rescaled band by band onto "
+                f"{basis} {ref.describe()} (radiometry {mode}; --radiometry none feeds "
+                "them as they are)",
+            )
+        )
         return rescaled_normalizer(norm, stats, ref), True, lines
     if not ref.recorded and mode != "none":
-        lines.append((logging.WARNING,
-                      f"{source} records no training imagery (older or imported checkpoint): "
-                      f"{where} is checked against its normaliser's range {ref.describe()} only"))
+        lines.append(
+            (
+                logging.WARNING,
+                f"{source} records no training imagery (older or imported checkpoint): "
+                f"{where} is checked against its normaliser's range {ref.describe()} only",
+            )
+        )
     share = clipped_fraction(stats, norm)
     if share > 0.05:
         bounds = ", ".join(f"{a:.4g}–{b:.4g}" for a, b in zip(norm.low, norm.high))
-        lines.append((logging.WARNING,
-                      f"{where}: about {100 * share:.0f} % of the values {stats.describe()} lie "
-                      f"outside the model's input range {bounds} and are clipped (radiometry "
-                      f"{mode}; --radiometry auto or match rescales them)"))
+        lines.append(
+            (
+                logging.WARNING,
+                f"{where}: about {100 * share:.0f} % of the values {stats.describe()} lie "
+                f"outside the model's input range {bounds} and are clipped (radiometry "
+                f"{mode}; --radiometry auto or match rescales them)",
+            )
+        )
     return norm, False, lines
 
 
@@ -360,8 +398,15 @@ def _say(lines: list[tuple[int, str]], level: int | None = None) -> None:
         log.log(level or max(lv for lv, _ in lines), "%s", "; ".join(t for _, t in lines))
 
 
-def adapt(scene: Any, norm: Normalizer, ckpt: dict[str, Any] | None, *, mode: str = "auto",
-          resample: bool = False, stats: ImageryStats | None = None) -> Adaptation:
+def adapt(
+    scene: Any,
+    norm: Normalizer,
+    ckpt: dict[str, Any] | None,
+    *,
+    mode: str = "auto",
+    resample: bool = False,
+    stats: ImageryStats | None = None,
+) -> Adaptation:
     """Apply the radiometry and pixel-size rule to `scene` (a :class:`geoseg.io.raster.Scene`).
 
     `ckpt`: the loaded checkpoint (None for a bare module or an explicit normaliser:
@@ -379,8 +424,7 @@ def adapt(scene: Any, norm: Normalizer, ckpt: dict[str, Any] | None, *, mode: st
     if stats is None:
         stats = _scene_sample(scene)
         if stats is None:  # no valid pixel found: nothing to compare (nor to map)
-            log.info("%s: no valid pixels in a decimated read; values are fed as they are",
-                     where)
+            log.info("%s: no valid pixels in a decimated read; values are fed as they are", where)
             return Adaptation(norm, False, None, scene_gsd, None)
     norm, rescaled, lines = decide(stats, norm, ckpt, mode, where)
     _say(lines, logging.DEBUG if pooled else None)
@@ -389,8 +433,9 @@ def adapt(scene: Any, norm: Normalizer, ckpt: dict[str, Any] | None, *, mode: st
     return Adaptation(norm, rescaled, factor, scene_gsd, train_gsd)
 
 
-def area_rule(paths: Sequence[str | Path], ckpt: Any, mode: str,
-              bands: Sequence[int] | str | None = None) -> ImageryStats | None:
+def area_rule(
+    paths: Sequence[str | Path], ckpt: Any, mode: str, bands: Sequence[int] | str | None = None
+) -> ImageryStats | None:
     """For a batch: the statistics pooled over all its scenes (one rescaling for the
     whole area, so no seams between scenes), with the decision logged once.  None when
     the rule does not apply (a bare module, ``none``, no scenes)."""
@@ -410,28 +455,46 @@ def area_rule(paths: Sequence[str | Path], ckpt: Any, mode: str,
     return stats
 
 
-def _pixel_size(where: str, scene_gsd: float | None, train_gsd: float | None,
-                resample: bool) -> float | None:
+def _pixel_size(
+    where: str, scene_gsd: float | None, train_gsd: float | None, resample: bool
+) -> float | None:
     if scene_gsd is None or train_gsd is None:
         if resample:
-            log.warning("%s: cannot resample to the training pixel size: %s", where,
-                        "the scene is not georeferenced" if scene_gsd is None else
-                        "the checkpoint records no training pixel size")
+            log.warning(
+                "%s: cannot resample to the training pixel size: %s",
+                where,
+                "the scene is not georeferenced"
+                if scene_gsd is None
+                else "the checkpoint records no training pixel size",
+            )
         return None
     ratio = scene_gsd / train_gsd
     if abs(ratio - 1.0) <= GSD_TOLERANCE:
         return None
     how = "finer" if ratio < 1 else "coarser"
     if resample:
-        log.info("%s: pixel %.3g m is %.0f %% %s than the training imagery's %.3g m; tiles are "
-                 "resampled to %.3g m for the model and the probabilities back onto the "
-                 "scene's grid", where, scene_gsd, abs(ratio - 1) * 100, how, train_gsd,
-                 train_gsd)
+        log.info(
+            "%s: pixel %.3g m is %.0f %% %s than the training imagery's %.3g m; tiles are "
+            "resampled to %.3g m for the model and the probabilities back onto the "
+            "scene's grid",
+            where,
+            scene_gsd,
+            abs(ratio - 1) * 100,
+            how,
+            train_gsd,
+            train_gsd,
+        )
         return ratio
-    log.warning("%s: pixel %.3g m is %.0f %% %s than the training imagery's %.3g m; roads will "
-                "look %s to the model (--resample-to-training resamples the tiles)", where,
-                scene_gsd, abs(ratio - 1) * 100, how, train_gsd,
-                "wider" if ratio < 1 else "narrower")
+    log.warning(
+        "%s: pixel %.3g m is %.0f %% %s than the training imagery's %.3g m; roads will "
+        "look %s to the model (--resample-to-training resamples the tiles)",
+        where,
+        scene_gsd,
+        abs(ratio - 1) * 100,
+        how,
+        train_gsd,
+        "wider" if ratio < 1 else "narrower",
+    )
     return None
 
 
@@ -473,9 +536,16 @@ def resampled_model(module: Any, factor: float) -> Any:
     return ResampledModel(module, factor)
 
 
-def fit_scene(scene: Any, norm: Normalizer, module: Any, ckpt: dict[str, Any] | None, *,
-              mode: str = "auto", resample: bool = False,
-              stats: ImageryStats | None = None) -> tuple[Normalizer, Any]:
+def fit_scene(
+    scene: Any,
+    norm: Normalizer,
+    module: Any,
+    ckpt: dict[str, Any] | None,
+    *,
+    mode: str = "auto",
+    resample: bool = False,
+    stats: ImageryStats | None = None,
+) -> tuple[Normalizer, Any]:
     """:func:`adapt`, returning the normaliser and the module to predict `scene` with."""
     domain = adapt(scene, norm, ckpt, mode=mode, resample=resample, stats=stats)
     if domain.resample_factor is not None:

@@ -19,8 +19,9 @@ from geoseg.io.provenance import software
 ROAD_COLOUR = (255, 40, 40)
 
 
-def to_display(image: np.ndarray, rgb: tuple[int, ...] | None = None,
-               valid: np.ndarray | None = None) -> np.ndarray:
+def to_display(
+    image: np.ndarray, rgb: tuple[int, ...] | None = None, valid: np.ndarray | None = None
+) -> np.ndarray:
     """(bands, H, W) image -> (H, W, 3) uint8 for display."""
     if image.ndim != 3:
         raise BandMismatchError(f"preview: expected a (bands, rows, cols) image, got {image.shape}")
@@ -47,10 +48,18 @@ def _fraction(mask: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(m), 0.0, 1.0)
 
 
-def overlay_png(image: np.ndarray, mask: np.ndarray, path: str | Path, max_size: int = 1024, *,
-                rgb: tuple[int, ...] | None = None, valid: np.ndarray | None = None,
-                colour: tuple[int, int, int] = ROAD_COLOUR, alpha: float = 0.6,
-                side_by_side: bool = False) -> Path:
+def overlay_png(
+    image: np.ndarray,
+    mask: np.ndarray,
+    path: str | Path,
+    max_size: int = 1024,
+    *,
+    rgb: tuple[int, ...] | None = None,
+    valid: np.ndarray | None = None,
+    colour: tuple[int, int, int] = ROAD_COLOUR,
+    alpha: float = 0.6,
+    side_by_side: bool = False,
+) -> Path:
     """Write a PNG of `image` with `mask` tinted in `colour`, at most `max_size` px wide/high.
 
     `mask` is (H, W): 0/1, 0/255 or probabilities in 0..1 (drawn with matching opacity).
@@ -62,7 +71,8 @@ def overlay_png(image: np.ndarray, mask: np.ndarray, path: str | Path, max_size:
 
     if mask.shape != image.shape[1:]:
         raise BandMismatchError(
-            f"{path}: mask shape {mask.shape} does not match image shape {image.shape[1:]}")
+            f"{path}: mask shape {mask.shape} does not match image shape {image.shape[1:]}"
+        )
     h, w = mask.shape
     scale = min(1.0, max_size / max(h, w * (2 if side_by_side else 1)))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))

@@ -29,8 +29,12 @@ def pytest_configure(config):
     home, cache = base / "home", base / "cache"
     home.mkdir()
     cache.mkdir()
-    _CLEAN.update(base=base, home=home, real_home=os.environ.get("HOME"),
-                  repo=set(p.name for p in _REPO_ROOT.iterdir()))
+    _CLEAN.update(
+        base=base,
+        home=home,
+        real_home=os.environ.get("HOME"),
+        repo=set(p.name for p in _REPO_ROOT.iterdir()),
+    )
     os.environ["HOME"] = str(home)
     for var in ("GEOSEG_MODELS", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
         os.environ.pop(var, None)
@@ -66,8 +70,11 @@ def pytest_sessionfinish(session, exitstatus):
     stray = written_outside_temp()
     if stray:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        text = ("tests wrote outside temporary folders (HOME was an empty temporary folder): "
-                + ", ".join(stray[:10]) + (" ..." if len(stray) > 10 else ""))
+        text = (
+            "tests wrote outside temporary folders (HOME was an empty temporary folder): "
+            + ", ".join(stray[:10])
+            + (" ..." if len(stray) > 10 else "")
+        )
         if "culprit" in _CLEAN:
             text += f"; first seen after {_CLEAN['culprit']}"
         if reporter is not None:
@@ -120,8 +127,14 @@ def easy_config(road_scenes):
         pairs = road_scenes(3, size=size)
         cfg = {
             "model": {"arch": "linknet", "backbone": "resnet18", **(model or {})},
-            "data": {"scenes": [str(s) for s, _ in pairs], "masks": [str(m) for _, m in pairs],
-                     "tile": 64, "batch_size": 8, "samples_per_epoch": 32, **(data or {})},
+            "data": {
+                "scenes": [str(s) for s, _ in pairs],
+                "masks": [str(m) for _, m in pairs],
+                "tile": 64,
+                "batch_size": 8,
+                "samples_per_epoch": 32,
+                **(data or {}),
+            },
             "train": {"epochs": 5, "lr": 1e-3, "schedule": "cosine", **(train or {})},
         }
         return config_from_dict(cfg, "test")

@@ -43,14 +43,17 @@ class TinyNet(nn.Module):
         self.norm_mean = ([0.485, 0.456, 0.406] * 4)[:in_channels]
         self.norm_std = ([0.229, 0.224, 0.225] * 4)[:in_channels]
         self.model_kwargs: dict = {}
-        self.body = nn.Sequential(nn.Conv2d(in_channels, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 1))
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
 
-def save_tiny_checkpoint(path, arch="linknet", backbone="test_resnet", in_channels=3,
-                         bands=None, threshold=0.5, seed=0):
+def save_tiny_checkpoint(
+    path, arch="linknet", backbone="test_resnet", in_channels=3, bands=None, threshold=0.5, seed=0
+):
     """A real geoseg checkpoint of a tiny timm backbone (random, seeded weights)."""
     from geoseg.checkpoint import save_checkpoint
     from geoseg.models import create_model
@@ -59,8 +62,17 @@ def save_tiny_checkpoint(path, arch="linknet", backbone="test_resnet", in_channe
     torch.manual_seed(seed)
     net = create_model(arch, backbone, in_channels=in_channels)
     norm = Normalizer.for_dtype("uint8", net.norm_mean, net.norm_std)
-    return save_checkpoint(path, {
-        "arch": arch, "backbone": backbone, "in_channels": in_channels, "bands": bands,
-        "normalizer": norm.to_dict(), "tile": 64, "threshold": threshold,
-        "model_kwargs": dict(net.model_kwargs), "state_dict": net.state_dict(),
-    })
+    return save_checkpoint(
+        path,
+        {
+            "arch": arch,
+            "backbone": backbone,
+            "in_channels": in_channels,
+            "bands": bands,
+            "normalizer": norm.to_dict(),
+            "tile": 64,
+            "threshold": threshold,
+            "model_kwargs": dict(net.model_kwargs),
+            "state_dict": net.state_dict(),
+        },
+    )

@@ -14,8 +14,14 @@ REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_geotiff(path: Path, array: np.ndarray, crs="EPSG:32633", res=0.5,
-                  origin=(500000.0, 4000000.0), nodata=None) -> Path:
+def write_geotiff(
+    path: Path,
+    array: np.ndarray,
+    crs="EPSG:32633",
+    res=0.5,
+    origin=(500000.0, 4000000.0),
+    nodata=None,
+) -> Path:
     """Write (bands, rows, cols) or (rows, cols) `array` as a tiled GeoTIFF."""
     import rasterio
     from rasterio.transform import from_origin

@@ -35,8 +35,13 @@ def overlap_stats(roads) -> dict[str, float]:
     cut0 = np.array([1.5 * widest[n] for n in roads["node_from"]])
     cut1 = np.array([1.5 * widest[n] for n in roads["node_to"]])
     long = lengths > cut0 + cut1
-    middles = np.array([shapely.ops.substring(ln, a, total - b) for ln, a, b, total
-                        in zip(geoms[long], cut0[long], cut1[long], lengths[long])], dtype=object)
+    middles = np.array(
+        [
+            shapely.ops.substring(ln, a, total - b)
+            for ln, a, b, total in zip(geoms[long], cut0[long], cut1[long], lengths[long])
+        ],
+        dtype=object,
+    )
     inner = shapely.buffer(middles, half[long], cap_style="flat")
     nominal = float((shapely.length(middles) * 2 * half[long]).sum())
     union = shapely.union_all(inner).area if len(inner) else 0.0

@@ -98,8 +98,11 @@ def test_shipped_configs_are_addressable_by_name(tmp_path, monkeypatch):
     (tmp_path / "unet_vgg16.yaml").write_text("model:\n  arch: linknet\n")
     assert load_config("unet_vgg16.yaml").model.arch == "linknet"
     assert load_config("unet_vgg16").model.arch == "unet"
-    with pytest.raises(ConfigError, match=r"^unet_vgg: config file not found \(shipped "
-                       r"configs: .*unet_vgg16.*`geoseg configs` lists them\)$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^unet_vgg: config file not found \(shipped "
+        r"configs: .*unet_vgg16.*`geoseg configs` lists them\)$",
+    ):
         load_config("unet_vgg")
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "elsewhere" / "demo.yaml")  # a path is not a name

@@ -10,8 +10,10 @@ from geoseg.errors import GeoSegError
 FLAGS = "processor\t: 0\nflags\t\t: fpu sse sse2 avx2 avx512f {extra}\nbogomips\t: 4000\n"
 
 
-@pytest.mark.parametrize("extra, native", [("amx_bf16 amx_tile", True), ("avx512_bf16", True),
-                                           ("avx512bw avx512vl", False), ("", False)])
+@pytest.mark.parametrize(
+    "extra, native",
+    [("amx_bf16 amx_tile", True), ("avx512_bf16", True), ("avx512bw avx512vl", False), ("", False)],
+)
 def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, extra, native):
     info = tmp_path / "cpuinfo"
     info.write_text(FLAGS.format(extra=extra))

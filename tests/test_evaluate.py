@@ -63,7 +63,9 @@ def test_probability_rasters_and_thresholds(geotiff_factory):
     low = evaluate_pair(path, geotiff_factory(truth), EvalOptions(threshold=0.3))
     assert low.scores["iou"] == pytest.approx(0.5)
     as_uint8 = (prob * 255).round().astype(np.uint8)  # 230 and 102
-    u8 = evaluate_pair(geotiff_factory(as_uint8), geotiff_factory(truth), EvalOptions(threshold=0.3))
+    u8 = evaluate_pair(
+        geotiff_factory(as_uint8), geotiff_factory(truth), EvalOptions(threshold=0.3)
+    )
     assert u8.scores["iou"] == pytest.approx(0.5)
 
 
@@ -79,8 +81,9 @@ def test_png_prediction_of_the_truth_size_is_taken_pixel_for_pixel(tmp_path, geo
     import rasterio
 
     pred = band(slice(10, 14), shape=(32, 32)) * 255
-    with rasterio.open(tmp_path / "p.png", "w", driver="PNG", width=32, height=32, count=1,
-                       dtype="uint8") as dst:
+    with rasterio.open(
+        tmp_path / "p.png", "w", driver="PNG", width=32, height=32, count=1, dtype="uint8"
+    ) as dst:
         dst.write(pred[None])
     r = evaluate_pair(tmp_path / "p.png", geotiff_factory(band(slice(10, 12), shape=(32, 32))))
     assert r.scores["iou"] == pytest.approx(0.5)
@@ -111,19 +114,27 @@ def test_vector_truth_is_rasterized_with_its_width_in_metres(tmp_path, geotiff_f
     r = evaluate_pair(pred, default, EvalOptions(default_width_m=1.0))
     assert r.scores["iou"] == 1.0
     # the same road given in degrees is projected, buffered in metres, and lands the same
-    deg = write_lines(tmp_path / "deg.geojson", list(gpd.GeoSeries([line], crs="EPSG:32633")
-                                                     .to_crs(4326)), crs="EPSG:4326",
-                      width_m=[1.0])
+    deg = write_lines(
+        tmp_path / "deg.geojson",
+        list(gpd.GeoSeries([line], crs="EPSG:32633").to_crs(4326)),
+        crs="EPSG:4326",
+        width_m=[1.0],
+    )
     assert evaluate_pair(pred, deg).scores["iou"] == 1.0
 
 
 def test_geographic_raster_with_vector_truth_width_in_metres(tmp_path, geotiff_factory):
     res = 9e-6  # ~1 m at the equator
-    pred = geotiff_factory(np.zeros((40, 40), np.uint8), crs="EPSG:4326", res=res,
-                           origin=(10.0, 0.0))
+    pred = geotiff_factory(
+        np.zeros((40, 40), np.uint8), crs="EPSG:4326", res=res, origin=(10.0, 0.0)
+    )
     y = -20 * res
-    road = write_lines(tmp_path / "r.geojson", [LineString([(10.0, y), (10.0 + 40 * res, y)])],
-                       crs="EPSG:4326", width_m=[6.0])
+    road = write_lines(
+        tmp_path / "r.geojson",
+        [LineString([(10.0, y), (10.0 + 40 * res, y)])],
+        crs="EPSG:4326",
+        width_m=[6.0],
+    )
     r = evaluate_pair(pred, road)
     rows = r.pixel.confusion.fn / 40  # every truth pixel is missed by an empty prediction
     assert rows == pytest.approx(6.0 / (res * 111320), abs=1)
@@ -139,8 +150,9 @@ def test_vector_prediction_on_a_raster_truth(tmp_path, geotiff_factory):
 def test_vector_truth_without_crs_takes_the_raster_crs(tmp_path, geotiff_factory, caplog):
     y = Y0 - 10 * 0.5
     with pytest.warns(UserWarning, match="crs"):  # pyogrio warns when writing no CRS
-        road = write_lines(tmp_path / "r.gpkg", [LineString([(X0, y), (X0 + 32, y)])], crs=None,
-                           width_m=[1.0])
+        road = write_lines(
+            tmp_path / "r.gpkg", [LineString([(X0, y), (X0 + 32, y)])], crs=None, width_m=[1.0]
+        )
     assert evaluate_pair(geotiff_factory(band(slice(9, 11))), road).scores["iou"] == 1.0
     assert "no CRS" in caplog.text
 
@@ -159,13 +171,27 @@ def test_real_mask_warped_to_utm_scores_close_to_one(realdata, tmp_path):
 
     truth = realdata / "spacenet_vegas_pan" / "vegas_pan_roads_mask.tif"
     with rasterio.open(truth) as src:
-        tr, w, h = calculate_default_transform(src.crs, "EPSG:32611", src.width, src.height,
-                                               *src.bounds, resolution=0.3)
+        tr, w, h = calculate_default_transform(
+            src.crs, "EPSG:32611", src.width, src.height, *src.bounds, resolution=0.3
+        )
         out = np.zeros((h, w), np.uint8)
-        reproject(src.read(1), out, src_transform=src.transform, src_crs=src.crs,
-                  dst_transform=tr, dst_crs="EPSG:32611")
-        profile = dict(driver="GTiff", width=w, height=h, count=1, dtype="uint8",
-                       crs="EPSG:32611", transform=tr)
+        reproject(
+            src.read(1),
+            out,
+            src_transform=src.transform,
+            src_crs=src.crs,
+            dst_transform=tr,
+            dst_crs="EPSG:32611",
+        )
+        profile = dict(
+            driver="GTiff",
+            width=w,
+            height=h,
+            count=1,
+            dtype="uint8",
+            crs="EPSG:32611",
+            transform=tr,
+        )
     with rasterio.open(tmp_path / "utm_pred.tif", "w", **profile) as dst:
         dst.write(out[None])
     r = evaluate_pair(tmp_path / "utm_pred.tif", truth, EvalOptions(block=512))
@@ -174,8 +200,10 @@ def test_real_mask_warped_to_utm_scores_close_to_one(realdata, tmp_path):
 
 
 def test_vector_pair_gives_apls(tmp_path):
-    lines = [LineString([(X0, Y0), (X0 + 100, Y0), (X0 + 200, Y0)]),
-             LineString([(X0 + 100, Y0), (X0 + 100, Y0 + 150)])]
+    lines = [
+        LineString([(X0, Y0), (X0 + 100, Y0), (X0 + 200, Y0)]),
+        LineString([(X0 + 100, Y0), (X0 + 100, Y0 + 150)]),
+    ]
     t = write_lines(tmp_path / "t.gpkg", lines)
     r = evaluate_pair(write_lines(tmp_path / "p.geojson", lines[:1]), t)
     assert r.kind == "apls"
@@ -186,8 +214,10 @@ def test_vector_pair_gives_apls(tmp_path):
 def test_report_accumulated_versus_mean(geotiff_factory, tmp_path):
     t1, p1 = band(slice(0, 2), (8, 8)), band(slice(0, 1), (8, 8))  # IoU 0.5
     t2, p2 = band(slice(0, 8), (8, 8)), band(slice(0, 8), (8, 8))  # IoU 1.0
-    pairs = [(geotiff_factory(p1, "a_pred.tif"), geotiff_factory(t1, "a_mask.tif")),
-             (geotiff_factory(p2, "b_pred.tif"), geotiff_factory(t2, "b_mask.tif"))]
+    pairs = [
+        (geotiff_factory(p1, "a_pred.tif"), geotiff_factory(t1, "a_mask.tif")),
+        (geotiff_factory(p2, "b_pred.tif"), geotiff_factory(t2, "b_mask.tif")),
+    ]
     report = evaluate_pairs(pairs)
     s = report.summary()["pixel"]
     assert s["accumulated"]["iou"] == pytest.approx(72 / 80)
@@ -207,9 +237,17 @@ def test_report_accumulated_versus_mean(geotiff_factory, tmp_path):
     assert not list(tmp_path.glob(".*partial*"))
 
 
-@pytest.mark.parametrize("name,key", [("a_pred.tif", "a"), ("a_mask.tif", "a"),
-                                      ("img7_roads_mask.tif", "img7"), ("x-gt.geojson", "x"),
-                                      ("mask.tif", "mask"), ("a.b_pred.tif", "a")])
+@pytest.mark.parametrize(
+    "name,key",
+    [
+        ("a_pred.tif", "a"),
+        ("a_mask.tif", "a"),
+        ("img7_roads_mask.tif", "img7"),
+        ("x-gt.geojson", "x"),
+        ("mask.tif", "mask"),
+        ("a.b_pred.tif", "a"),
+    ],
+)
 def test_match_key(name, key, tmp_path):
     assert match_key(tmp_path / name) == key
 
@@ -221,8 +259,10 @@ def test_pairs_from_folders(tmp_path):
     for name in ("a_mask.tif", "b_roads.geojson", "d_mask.tif"):
         (tmp_path / "t" / name).touch()
     pairs = pairs_from_folders(tmp_path / "p", tmp_path / "t")
-    assert [(p.name, t.name) for p, t in pairs] == [("a_pred.tif", "a_mask.tif"),
-                                                    ("b.tif", "b_roads.geojson")]
+    assert [(p.name, t.name) for p, t in pairs] == [
+        ("a_pred.tif", "a_mask.tif"),
+        ("b.tif", "b_roads.geojson"),
+    ]
     (tmp_path / "p" / "a.tif").touch()
     with pytest.raises(DataError, match="both match 'a'"):
         pairs_from_folders(tmp_path / "p", tmp_path / "t")
@@ -276,16 +316,22 @@ def test_no_overlap_is_an_error_naming_both_files_for_every_dtype(geotiff_factor
     with pytest.raises(DataError, match=r"far\.tif and .*truth\.tif do not overlap"):
         evaluate_pair(far, truth)  # was IoU 1.0 (uint8) and 0.0 (float32)
     # touching edges share no pixel either
-    beside = geotiff_factory(band(slice(10, 14), dtype=dtype), "beside.tif",
-                             origin=(X0 + 64 * 0.5, Y0))
+    beside = geotiff_factory(
+        band(slice(10, 14), dtype=dtype), "beside.tif", origin=(X0 + 64 * 0.5, Y0)
+    )
     with pytest.raises(DataError, match="do not overlap"):
         evaluate_pair(beside, truth)
 
 
-@pytest.mark.parametrize("pred", [np.full((64, 64), 7, np.uint8),
-                                  np.full((64, 64), 7, np.float32),
-                                  np.full((64, 64), np.nan, np.float32)],
-                         ids=["uint8-nodata", "float-nodata", "float-nan-untagged"])
+@pytest.mark.parametrize(
+    "pred",
+    [
+        np.full((64, 64), 7, np.uint8),
+        np.full((64, 64), 7, np.float32),
+        np.full((64, 64), np.nan, np.float32),
+    ],
+    ids=["uint8-nodata", "float-nodata", "float-nan-untagged"],
+)
 def test_all_nodata_prediction_is_an_error_whatever_its_dtype(geotiff_factory, pred):
     truth = geotiff_factory(band(slice(10, 14)), "truth.tif")
     nodata = None if np.isnan(pred).any() else 7
@@ -305,13 +351,15 @@ def test_nodata_rule_is_the_same_for_uint8_and_float_predictions(geotiff_factory
     pred[:, :4] = 9  # nodata strip
     results = []
     for dtype in (np.uint8, np.float32):
-        p = geotiff_factory(pred.astype(dtype), f"p_{np.dtype(dtype).name}.tif", nodata=9,
-                            origin=(X0 + 8, Y0))
+        p = geotiff_factory(
+            pred.astype(dtype), f"p_{np.dtype(dtype).name}.tif", nodata=9, origin=(X0 + 8, Y0)
+        )
         results.append(evaluate_pair(p, t).pixel.confusion)
     nan = pred.astype(np.float32)
     nan[pred == 9] = np.nan  # NaN is nodata even without a nodata tag
-    results.append(evaluate_pair(geotiff_factory(nan, "p_nan.tif", origin=(X0 + 8, Y0)),
-                                 t).pixel.confusion)
+    results.append(
+        evaluate_pair(geotiff_factory(nan, "p_nan.tif", origin=(X0 + 8, Y0)), t).pixel.confusion
+    )
     assert results[0] == results[1] == results[2]
     assert results[0].total == 64 * (48 - 4)  # 48 shared columns minus the nodata strip
     assert results[0].fp == results[0].fn == 0
@@ -327,8 +375,9 @@ def test_truth_all_nodata_or_disjoint_nodata_is_an_error(geotiff_factory):
     right = band(slice(10, 14))
     right[:, :32] = 9
     with pytest.raises(DataError, match="no valid pixel in common"):
-        evaluate_pair(geotiff_factory(left, "l.tif", nodata=9),
-                      geotiff_factory(right, "r.tif", nodata=9))
+        evaluate_pair(
+            geotiff_factory(left, "l.tif", nodata=9), geotiff_factory(right, "r.tif", nodata=9)
+        )
 
 
 def test_empty_truth_over_valid_pixels_is_data(geotiff_factory, caplog):
@@ -346,10 +395,14 @@ def test_empty_truth_over_valid_pixels_is_data(geotiff_factory, caplog):
 
 
 def test_a_pair_without_pixels_stops_a_folder_run_before_any_scoring(geotiff_factory):
-    good = (geotiff_factory(band(slice(1, 3)), "a_pred.tif"),
-            geotiff_factory(band(slice(1, 3)), "a_mask.tif"))
-    far = (geotiff_factory(band(slice(1, 3)), "b_pred.tif", origin=(X0 + 1000, Y0)),
-           geotiff_factory(band(slice(1, 3)), "b_mask.tif"))
+    good = (
+        geotiff_factory(band(slice(1, 3)), "a_pred.tif"),
+        geotiff_factory(band(slice(1, 3)), "a_mask.tif"),
+    )
+    far = (
+        geotiff_factory(band(slice(1, 3)), "b_pred.tif", origin=(X0 + 1000, Y0)),
+        geotiff_factory(band(slice(1, 3)), "b_mask.tif"),
+    )
     with pytest.raises(DataError, match=r"b_pred\.tif and .*b_mask\.tif do not overlap"):
         evaluate_pairs([good, far])  # not a summary that silently lacks pair b
     nodata = (geotiff_factory(np.zeros((64, 64), np.uint8), "c_pred.tif", nodata=0), good[1])
@@ -375,12 +428,15 @@ def test_bad_vector_truths_are_one_sentence_naming_the_file(tmp_path, geotiff_fa
     with pytest.raises(DataError, match="both road networks are empty"):
         evaluate_pair(empty, empty)
     one = tmp_path / "one_point.geojson"
-    one.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
-                   '"properties": {}, "geometry": {"type": "LineString", "coordinates": '
-                   '[[500001, 3999990]]}}]}')
+    one.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", '
+        '"properties": {}, "geometry": {"type": "LineString", "coordinates": '
+        "[[500001, 3999990]]}}]}"
+    )
     with pytest.raises(VectorReadError, match=r"one_point\.geojson: feature 0 .*at least two"):
         evaluate_pair(pred, one)
-    wide = write_lines(tmp_path / "wide.geojson", [LineString([(X0, Y0 - 5), (X0 + 30, Y0 - 5)])],
-                       width_m=["wide"])
+    wide = write_lines(
+        tmp_path / "wide.geojson", [LineString([(X0, Y0 - 5), (X0 + 30, Y0 - 5)])], width_m=["wide"]
+    )
     with pytest.raises(VectorReadError, match=r"wide\.geojson: width_m must be a number.*'wide'"):
         evaluate_pair(pred, wide)

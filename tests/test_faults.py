@@ -39,21 +39,40 @@ def run_geoseg(*args, fsize: int | None = None, timeout: float = 240, **kw):
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "GEOSEG_MODELS": kw.pop("models", "/nonexistent")}
-    return subprocess.run([sys.executable, "-m", "geoseg", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=limit, env=env, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "geoseg", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit,
+        env=env,
+        **kw,
+    )
 
 
 def start_geoseg(*args, **kw):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "geoseg", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "geoseg", *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def error_lines(stderr: str) -> list[str]:
     """stderr without log lines and progress bars: what the user is told went wrong."""
-    return [line for line in stderr.splitlines()
-            if line.strip() and not line.startswith(("INFO:", "WARNING:", "DEBUG:"))
-            and "it/s]" not in line and "tile/s]" not in line and "%|" not in line]
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.strip()
+        and not line.startswith(("INFO:", "WARNING:", "DEBUG:"))
+        and "it/s]" not in line
+        and "tile/s]" not in line
+        and "%|" not in line
+    ]
 
 
 def assert_one_sentence(result, *words):
@@ -91,8 +110,20 @@ def work(tmp_path_factory):
     truth = write_geotiff(data / "scene_mask.tif", mask * 255)
     ckpt = fake_models.save_tiny_checkpoint(tmp / "model.pt")
     good = tmp / "good"
-    res = run_geoseg("predict", scene, "--model", ckpt, "--tile", 64, "--overlap", 8,
-                     "-o", good, "--vector", good / "roads.gpkg")
+    res = run_geoseg(
+        "predict",
+        scene,
+        "--model",
+        ckpt,
+        "--tile",
+        64,
+        "--overlap",
+        8,
+        "-o",
+        good,
+        "--vector",
+        good / "roads.gpkg",
+    )
     assert res.returncode == 0, res.stderr
     return {"tmp": tmp, "data": data, "scene": scene, "truth": truth, "ckpt": ckpt, "good": good}
 
@@ -113,9 +144,23 @@ def fresh_copy_of_good(work, name: str) -> Path:
 def test_predict_on_a_full_disk_keeps_the_earlier_outputs(work, limit):
     out = fresh_copy_of_good(work, f"full{limit}")
     before, inputs = snapshot(out), snapshot(work["data"])
-    res = run_geoseg("predict", work["scene"], "--model", work["ckpt"], "--tile", 64,
-                     "--overlap", 8, "-o", out, "--vector", out / "roads.gpkg",
-                     "--threshold", "0.3", fsize=limit)
+    res = run_geoseg(
+        "predict",
+        work["scene"],
+        "--model",
+        work["ckpt"],
+        "--tile",
+        64,
+        "--overlap",
+        8,
+        "-o",
+        out,
+        "--vector",
+        out / "roads.gpkg",
+        "--threshold",
+        "0.3",
+        fsize=limit,
+    )
     line = assert_one_sentence(res, "cannot write", "file too large")
     assert str(out) in line
     assert snapshot(out) == before  # previous outputs intact, nothing new under final names
@@ -126,8 +171,9 @@ def test_predict_on_a_full_disk_keeps_the_earlier_outputs(work, limit):
 
 def tmpfs(path: Path, size: str):
     path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a size-limited tmpfs here: {done.stderr.decode().strip()}")
     return path
@@ -161,8 +207,19 @@ def test_predict_onto_a_small_filesystem_says_no_space_left(work):
         (small / "scene_prob.tif").write_bytes((work["good"] / "scene_prob.tif").read_bytes())
         fill_up(small / "filler", leave=2048)
         before = snapshot(small)
-        res = run_geoseg("predict", work["scene"], "--model", work["ckpt"], "--tile", 64,
-                         "--overlap", 8, "-o", small, "--overwrite")
+        res = run_geoseg(
+            "predict",
+            work["scene"],
+            "--model",
+            work["ckpt"],
+            "--tile",
+            64,
+            "--overlap",
+            8,
+            "-o",
+            small,
+            "--overwrite",
+        )
         assert_one_sentence(res, "no space left on device", str(small))
         assert snapshot(small) == before
         assert not partials(small)
@@ -178,8 +235,16 @@ def test_vectorize_on_a_full_disk(work):
 
 def test_evaluate_reports_on_a_full_disk(work):
     out = fresh_copy_of_good(work, "eval_full")
-    res = run_geoseg("evaluate", out / "scene_mask.tif", work["truth"], "--json",
-                     out / "r.json", "--csv", out / "r.csv", fsize=200)
+    res = run_geoseg(
+        "evaluate",
+        out / "scene_mask.tif",
+        work["truth"],
+        "--json",
+        out / "r.json",
+        "--csv",
+        out / "r.csv",
+        fsize=200,
+    )
     assert_one_sentence(res, "cannot write", "file too large")
     assert not (out / "r.json").exists() and not (out / "r.csv").exists()
     assert not partials(out)
@@ -190,8 +255,20 @@ def test_train_on_a_full_disk_is_one_sentence(work, tmp_path):
 
     config = write_tiny_configs(tmp_path, archs=("linknet",))[0]
     models = tmp_path / "models"
-    res = run_geoseg("train", "-c", config, "--scenes", work["scene"], "--masks", work["truth"],
-                     "--models-dir", models, "-o", tmp_path / "run", fsize=4000)
+    res = run_geoseg(
+        "train",
+        "-c",
+        config,
+        "--scenes",
+        work["scene"],
+        "--masks",
+        work["truth"],
+        "--models-dir",
+        models,
+        "-o",
+        tmp_path / "run",
+        fsize=4000,
+    )
     assert_one_sentence(res, "cannot write", "file too large")
     assert not list(models.glob("*.pt")) if models.exists() else True
     assert not partials(tmp_path)
@@ -202,8 +279,9 @@ def test_an_unwritable_folder_is_one_sentence(work, tmp_path):
         # root ignores permission bits: a read-only bind of a folder is the real thing
         target = tmp_path / "ro"
         target.mkdir()
-        bind = subprocess.run(["mount", "--bind", "-o", "ro", str(target), str(target)],
-                              capture_output=True)
+        bind = subprocess.run(
+            ["mount", "--bind", "-o", "ro", str(target), str(target)], capture_output=True
+        )
         if bind.returncode != 0:
             pytest.skip("cannot make a read-only folder as root here")
         subprocess.run(["mount", "-o", "remount,ro,bind", str(target)], capture_output=True)
@@ -212,8 +290,18 @@ def test_an_unwritable_folder_is_one_sentence(work, tmp_path):
         target.mkdir()
         target.chmod(0o555)
     try:
-        res = run_geoseg("predict", work["scene"], "--model", work["ckpt"], "--tile", 64,
-                         "--overlap", 8, "-o", target)
+        res = run_geoseg(
+            "predict",
+            work["scene"],
+            "--model",
+            work["ckpt"],
+            "--tile",
+            64,
+            "--overlap",
+            8,
+            "-o",
+            target,
+        )
         assert_one_sentence(res, str(target))
     finally:
         if os.geteuid() == 0:
@@ -226,8 +314,9 @@ def test_an_unwritable_folder_is_one_sentence(work, tmp_path):
 def test_evaluate_never_writes_over_its_inputs(work):
     for flag, victim in (("--json", work["truth"]), ("--csv", work["good"] / "scene_mask.tif")):
         before = snapshot(work["data"], work["good"])
-        res = run_geoseg("evaluate", work["good"] / "scene_mask.tif", work["truth"], flag, victim,
-                         "--overwrite")
+        res = run_geoseg(
+            "evaluate", work["good"] / "scene_mask.tif", work["truth"], flag, victim, "--overwrite"
+        )
         assert_one_sentence(res, "is an input")
         assert snapshot(work["data"], work["good"]) == before
 
@@ -237,8 +326,18 @@ def test_predict_refuses_a_user_file_unless_overwrite_and_never_an_input(work, t
     out.mkdir()
     mine = write_geotiff(out / "scene_mask.tif", np.ones((1, 8, 8), np.uint8))
     before = mine.read_bytes()
-    args = ("predict", work["scene"], "--model", work["ckpt"], "--tile", 64, "--overlap", 8,
-            "-o", out)
+    args = (
+        "predict",
+        work["scene"],
+        "--model",
+        work["ckpt"],
+        "--tile",
+        64,
+        "--overlap",
+        8,
+        "-o",
+        out,
+    )
     res = run_geoseg(*args)
     assert_one_sentence(res, "not written by geoseg", "--overwrite")
     assert mine.read_bytes() == before and not (out / "scene_prob.tif").exists()
@@ -278,8 +377,20 @@ def test_a_signal_mid_run_leaves_earlier_outputs_and_no_half_file(work, big_scen
     for n, data in earlier.items():
         (out / f"big_{n}.tif").write_bytes(data)
     # earlier outputs must carry geoseg's tags to be replaceable: they do (copied)
-    proc = start_geoseg("predict", big_scene, "--model", work["ckpt"], "--tile", 64,
-                        "--overlap", 8, "--batch-size", 1, "-o", out)
+    proc = start_geoseg(
+        "predict",
+        big_scene,
+        "--model",
+        work["ckpt"],
+        "--tile",
+        64,
+        "--overlap",
+        8,
+        "--batch-size",
+        1,
+        "-o",
+        out,
+    )
     assert wait_for(lambda: partials(out), proc=proc), proc.communicate()
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=120)
@@ -317,12 +428,12 @@ def test_stale_partials_of_live_processes_are_left_alone(work, tmp_path):
 
 def test_two_batches_on_one_folder_the_second_is_refused(work, tmp_path):
     out = tmp_path / "area"
-    first = start_geoseg("batch", work["scene"], "--model", work["ckpt"], "--tile", 64,
-                         "-o", out)
+    first = start_geoseg("batch", work["scene"], "--model", work["ckpt"], "--tile", 64, "-o", out)
     lock = out / ".geoseg.lock"
     try:
-        assert wait_for(lambda: lock.exists() and lock.read_text().strip(), proc=first), \
+        assert wait_for(lambda: lock.exists() and lock.read_text().strip(), proc=first), (
             first.communicate()
+        )
         first.send_signal(signal.SIGSTOP)  # hold it mid-run, deterministically
         holder = json.loads(lock.read_text())
         res = run_geoseg("batch", work["scene"], "--model", work["ckpt"], "--tile", 64, "-o", out)
@@ -333,8 +444,7 @@ def test_two_batches_on_one_folder_the_second_is_refused(work, tmp_path):
     _, err = first.communicate(timeout=240)
     assert first.returncode == 0, err
     # the lock of a dead process is taken over
-    lock.write_text(json.dumps({"pid": 999999999, "host": "h", "command": "batch",
-                                "since": 0}))
+    lock.write_text(json.dumps({"pid": 999999999, "host": "h", "command": "batch", "since": 0}))
     res = run_geoseg("batch", work["scene"], "--model", work["ckpt"], "--tile", 64, "-o", out)
     assert res.returncode == 0, res.stderr
 
@@ -343,26 +453,51 @@ def test_two_batches_on_one_folder_the_second_is_refused(work, tmp_path):
 
 
 def test_sizes_that_cannot_fit_are_refused_up_front_with_the_memory_needed(work, tmp_path):
-    res = run_geoseg("predict", work["scene"], "--model", work["ckpt"], "--tile", 65536,
-                     "--overlap", 8, "-o", tmp_path / "o")
+    res = run_geoseg(
+        "predict",
+        work["scene"],
+        "--model",
+        work["ckpt"],
+        "--tile",
+        65536,
+        "--overlap",
+        8,
+        "-o",
+        tmp_path / "o",
+    )
     line = assert_one_sentence(res, "tile 65536 px", "GiB", "needs at least")
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
     config = tmp_path / "huge.yaml"
-    config.write_text("model: {arch: linknet, backbone: test_resnet, encoder_weights: null}\n"
-                      "data: {tile: 32768, batch_size: 64}\ntrain: {epochs: 1}\n")
-    res = run_geoseg("train", "-c", config, "--scenes", work["scene"], "--masks", work["truth"],
-                     "--models-dir", tmp_path / "m", "-o", tmp_path / "run")
+    config.write_text(
+        "model: {arch: linknet, backbone: test_resnet, encoder_weights: null}\n"
+        "data: {tile: 32768, batch_size: 64}\ntrain: {epochs: 1}\n"
+    )
+    res = run_geoseg(
+        "train",
+        "-c",
+        config,
+        "--scenes",
+        work["scene"],
+        "--masks",
+        work["truth"],
+        "--models-dir",
+        tmp_path / "m",
+        "-o",
+        tmp_path / "run",
+    )
     assert_one_sentence(res, "data.tile 32768", "training")
     assert "GiB" in line
 
 
-@pytest.mark.parametrize("args,words", [
-    (("--tile", 128, "--overlap", 64), ("overlap", "less than half the tile (64)")),
-    (("--tile", 100), ("multiple of 32",)),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (("--tile", 128, "--overlap", 64), ("overlap", "less than half the tile (64)")),
+        (("--tile", 100), ("multiple of 32",)),
+    ],
+)
 def test_tile_and_overlap_follow_one_rule(work, tmp_path, args, words):
-    res = run_geoseg("predict", work["scene"], "--model", work["ckpt"], *args,
-                     "-o", tmp_path / "o")
+    res = run_geoseg("predict", work["scene"], "--model", work["ckpt"], *args, "-o", tmp_path / "o")
     assert_one_sentence(res, *words)
 
 
@@ -372,7 +507,9 @@ def test_a_config_with_a_bad_predict_tile_names_the_file_and_key(tmp_path):
 
     path = tmp_path / "c.yaml"
     path.write_text("model: {arch: linknet, backbone: resnet18}\npredict: {tile: 33}\n")
-    with pytest.raises(ConfigError, match=r"c\.yaml: predict\.tile must be a positive multiple of 32"):
+    with pytest.raises(
+        ConfigError, match=r"c\.yaml: predict\.tile must be a positive multiple of 32"
+    ):
         load_config(path)
 
 

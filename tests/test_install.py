@@ -36,8 +36,12 @@ def _copy_sources(dest: Path) -> Path:
     for name in SOURCES:
         src = REPO / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                src,
+                dest / name,
+                symlinks=True,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+            )
         else:
             shutil.copy2(src, dest / name)
     return dest
@@ -46,17 +50,37 @@ def _copy_sources(dest: Path) -> Path:
 def _venv(path: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     python = path / "bin" / "python"
-    purelib = subprocess.run([str(python), "-c", "import sysconfig;print(sysconfig.get_paths()"
-                              "['purelib'])"], capture_output=True, text=True, check=True)
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig;print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (Path(purelib.stdout.strip()) / "geoseg_test_deps.pth").write_text("\n".join(sorted(deps)) + "\n")
+    (Path(purelib.stdout.strip()) / "geoseg_test_deps.pth").write_text(
+        "\n".join(sorted(deps)) + "\n"
+    )
     return python
 
 
 def _pip(python: Path, *args: str) -> None:
-    out = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
-                          "-q", "--no-deps", "--no-build-isolation", "--no-index", *args],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
 
 
@@ -67,9 +91,23 @@ def _env() -> dict:
 
 def test_wheel_install_runs_the_demo_from_an_empty_folder(tmp_path):
     src = _copy_sources(tmp_path / "clone" / "geoseg")
-    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                          "--no-build-isolation", "--no-index", "-w", str(tmp_path / "dist"),
-                          str(src)], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     (wheel,) = (tmp_path / "dist").glob("geoseg-*.whl")
     python = _venv(tmp_path / "venv")
@@ -77,8 +115,13 @@ def test_wheel_install_runs_the_demo_from_an_empty_folder(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
 
-    listed = subprocess.run([str(python), "-I", "-m", "geoseg", "configs"], cwd=empty,
-                            capture_output=True, text=True, env=_env())
+    listed = subprocess.run(
+        [str(python), "-I", "-m", "geoseg", "configs"],
+        cwd=empty,
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
     assert listed.returncode == 0, listed.stderr
     assert re.search(r"^unet_vgg16\s+unet/vgg16", listed.stdout, re.M)
     assert "site-packages" in listed.stdout  # the configs come from the installed package
@@ -87,12 +130,18 @@ def test_wheel_install_runs_the_demo_from_an_empty_folder(tmp_path):
     # none; train, predict, score, vectorize) with a tiny model and two training steps
     tiny = tmp_path / "tiny.yaml"
     tiny.write_text(TINY_DEMO)
-    demo = subprocess.run([str(python), "-I", "-m", "geoseg", "demo", "out", "-c", str(tiny),
-                           "--device", "cpu"], cwd=empty, capture_output=True, text=True,
-                          env=_env(), timeout=600)
+    demo = subprocess.run(
+        [str(python), "-I", "-m", "geoseg", "demo", "out", "-c", str(tiny), "--device", "cpu"],
+        cwd=empty,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=600,
+    )
     assert demo.returncode == 0, demo.stderr[-3000:]
-    header = re.search(r"held-out scene 'holdout' \((\d+) x (\d+) px, 0.5 m, EPSG:32633\)",
-                       demo.stdout)
+    header = re.search(
+        r"held-out scene 'holdout' \((\d+) x (\d+) px, 0.5 m, EPSG:32633\)", demo.stdout
+    )
     assert header, demo.stdout
     import rasterio
 
@@ -103,8 +152,13 @@ def test_wheel_install_runs_the_demo_from_an_empty_folder(tmp_path):
 
     # the clone's parent folder holds a folder named geoseg: the installed package wins
     parent = src.parent
-    which = subprocess.run([str(python), "-c", "import geoseg; print(geoseg.__file__)"],
-                           cwd=parent, capture_output=True, text=True, env=_env())
+    which = subprocess.run(
+        [str(python), "-c", "import geoseg; print(geoseg.__file__)"],
+        cwd=parent,
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
     assert which.returncode == 0 and "site-packages" in which.stdout, which.stdout + which.stderr
 
 
@@ -118,8 +172,12 @@ def test_editable_install_is_not_shadowed_from_the_clones_parent(tmp_path):
     python = _venv(tmp_path / "venv")
     _pip(python, "--config-settings", f"editable_mode={mode}", "-e", str(src))
     for cwd in (src.parent, tmp_path):
-        run = subprocess.run([str(python), "-c", "import geoseg, geoseg.cli.main; "
-                              "print(geoseg.__file__)"], cwd=cwd, capture_output=True,
-                             text=True, env=_env())
+        run = subprocess.run(
+            [str(python), "-c", "import geoseg, geoseg.cli.main; print(geoseg.__file__)"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            env=_env(),
+        )
         assert run.returncode == 0, run.stderr[-2000:]
         assert run.stdout.strip() == str(src / "geoseg" / "__init__.py")

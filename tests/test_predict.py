@@ -29,17 +29,33 @@ def read(path):
         return src.read(1), src.read_masks(1) > 0, src.profile, src.crs, src.transform
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(height=st.integers(1, 150), width=st.integers(1, 150), tile=st.sampled_from([32, 64]),
-       overlap=st.integers(0, 15), seed=st.integers(0, 999))
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    height=st.integers(1, 150),
+    width=st.integers(1, 150),
+    tile=st.sampled_from([32, 64]),
+    overlap=st.integers(0, 15),
+    seed=st.integers(0, 999),
+)
 def test_stitched_prediction_equals_the_model_on_the_whole_scene(
     tmp_path_factory, height, width, tile, overlap, seed
 ):
     tmp = tmp_path_factory.mktemp("exact")
     data = np.random.default_rng(seed).integers(0, 256, (3, height, width)).astype(np.uint8)
     path = write_scene(tmp / "scene.tif", data)
-    result = predict_scene(path, PixelModel(), tmp / "out", tile=tile, overlap=overlap,
-                           batch_size=2, device="cpu", float_output=True, progress=False)
+    result = predict_scene(
+        path,
+        PixelModel(),
+        tmp / "out",
+        tile=tile,
+        overlap=overlap,
+        batch_size=2,
+        device="cpu",
+        float_output=True,
+        progress=False,
+    )
     prob, valid, *_ = read(result.prob_path)
     norm = Normalizer.for_dtype("uint8", [0.5] * 3, [0.25] * 3)
     np.testing.assert_allclose(prob, expected_prob(data, norm), atol=2e-6)
@@ -51,10 +67,17 @@ def test_outputs_keep_the_grid_and_the_nodata_collar(tmp_path):
     data = np.random.default_rng(0).integers(1, 256, (3, 130, 170)).astype(np.uint8)
     data[:, :12] = 0  # collar: top rows and right columns are nodata
     data[:, :, -9:] = 0
-    path = write_scene(tmp_path / "collar.tif", data, crs="EPSG:32631", res=0.3,
-                       origin=(431000.0, 5412000.0), nodata=0)
-    result = predict_scene(path, PixelModel(), tmp_path / "out", threshold=0.55, overviews=True,
-                           preview=True, **FAST)
+    path = write_scene(
+        tmp_path / "collar.tif",
+        data,
+        crs="EPSG:32631",
+        res=0.3,
+        origin=(431000.0, 5412000.0),
+        nodata=0,
+    )
+    result = predict_scene(
+        path, PixelModel(), tmp_path / "out", threshold=0.55, overviews=True, preview=True, **FAST
+    )
     prob, pvalid, profile, crs, transform = read(result.prob_path)
     mask, mvalid, mprofile, *_ = read(result.mask_path)
     with rasterio.open(path) as src:
@@ -80,12 +103,15 @@ def test_band_selection_and_uint16_input(tmp_path):
     data = np.random.default_rng(1).integers(0, 2048, (4, 90, 70)).astype(np.uint16)
     path = write_scene(tmp_path / "pan.tif", data)
     norm = Normalizer((0.0,) * 2, (2047.0,) * 2, (0.4,) * 2, (0.2,) * 2)
-    result = predict_scene(path, PixelModel(2), tmp_path, bands="4,2", normalizer=norm,
-                           float_output=True, **FAST)
+    result = predict_scene(
+        path, PixelModel(2), tmp_path, bands="4,2", normalizer=norm, float_output=True, **FAST
+    )
     prob, *_ = read(result.prob_path)
     np.testing.assert_allclose(prob, expected_prob(data[[3, 1]], norm), atol=2e-6)
     # without a normaliser, the module's mean/std are applied over the uint16 range
-    result = predict_scene(path, PixelModel(2), tmp_path / "auto", bands=[1, 3], float_output=True, **FAST)
+    result = predict_scene(
+        path, PixelModel(2), tmp_path / "auto", bands=[1, 3], float_output=True, **FAST
+    )
     prob, *_ = read(result.prob_path)
     auto = Normalizer.for_dtype("uint16", [0.5] * 2, [0.25] * 2)
     np.testing.assert_allclose(prob, expected_prob(data[[0, 2]], auto), atol=2e-6)
@@ -93,13 +119,17 @@ def test_band_selection_and_uint16_input(tmp_path):
 
 def test_wrong_band_count_is_refused_before_any_output(tmp_path):
     path = write_scene(tmp_path / "rgba.tif", np.ones((4, 40, 40), np.uint8))
-    with pytest.raises(BandMismatchError, match="4 bands selected but the model expects 3.*--bands"):
+    with pytest.raises(
+        BandMismatchError, match="4 bands selected but the model expects 3.*--bands"
+    ):
         predict_scene(path, PixelModel(3), tmp_path / "out", **FAST)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-@pytest.mark.parametrize("kw", [dict(tile=100), dict(overlap=40), dict(batch_size=0),
-                                dict(threshold=1.5), dict(tta="d8")])
+@pytest.mark.parametrize(
+    "kw",
+    [dict(tile=100), dict(overlap=40), dict(batch_size=0), dict(threshold=1.5), dict(tta="d8")],
+)
 def test_bad_parameters(tmp_path, kw):
     path = write_scene(tmp_path / "s.tif", np.ones((3, 40, 40), np.uint8))
     with pytest.raises(ConfigError):
@@ -145,13 +175,29 @@ def test_real_checkpoint_roundtrip_threshold_bands_and_alpha(tmp_path):
     np.testing.assert_allclose(prob[valid], whole[valid], atol=1e-5)
     assert prob[~valid].max() == 0
     # the same checkpoint as a dict, or as the module plus its normaliser, gives the same
-    again = predict_scene(path, net, tmp_path / "again", bands="3,2,1", normalizer=norm,
-                          float_output=True, amp=False, **FAST)
+    again = predict_scene(
+        path,
+        net,
+        tmp_path / "again",
+        bands="3,2,1",
+        normalizer=norm,
+        float_output=True,
+        amp=False,
+        **FAST,
+    )
     np.testing.assert_array_equal(read(again.prob_path)[0], prob)
     # mixed precision (bf16 on CUDA or on a CPU with AMX/AVX512-BF16; fp32 elsewhere)
     # stays within bf16 rounding of the fp32 result
-    mixed = predict_scene(path, net, tmp_path / "amp", bands="3,2,1", normalizer=norm,
-                          float_output=True, amp=True, **FAST)
+    mixed = predict_scene(
+        path,
+        net,
+        tmp_path / "amp",
+        bands="3,2,1",
+        normalizer=norm,
+        float_output=True,
+        amp=True,
+        **FAST,
+    )
     np.testing.assert_allclose(read(mixed.prob_path)[0], prob, atol=2e-2)
 
 
@@ -183,11 +229,17 @@ def test_resolve_checkpoint_finds_the_newest_and_checks_the_arch(tmp_path):
     found = resolve_checkpoint(arch="linknet", backbone="test_resnet", models_dir=models)
     assert found["path"] == str(new)
     # the hint names only configs that exist
-    with pytest.raises(CheckpointError, match=r"sets model.arch: unet and model.backbone: "
-                       r"test_resnet \(start from `geoseg configs \w+ > my.yaml`"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"sets model.arch: unet and model.backbone: "
+        r"test_resnet \(start from `geoseg configs \w+ > my.yaml`",
+    ):
         resolve_checkpoint(arch="unet", backbone="test_resnet", models_dir=models)
-    with pytest.raises(CheckpointError, match=r"train one with `geoseg train -c demo \.\.\.`.*"
-                       "--models-dir DIR"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"train one with `geoseg train -c demo \.\.\.`.*"
+        "--models-dir DIR",
+    ):
         resolve_checkpoint(backbone="resnet18", models_dir=models)
     with pytest.raises(CheckpointError, match=r"`geoseg train -c unet_vgg16 \.\.\.`"):
         resolve_checkpoint(arch="unet", backbone="vgg16", models_dir=models)

@@ -39,10 +39,10 @@ def contents(path):
 
 @pytest.mark.parametrize("float_output", [True, False])
 def test_outputs_do_not_depend_on_threads_completion_order_or_compression(
-        tmp_path, monkeypatch, float_output):
+    tmp_path, monkeypatch, float_output
+):
     path = scene(tmp_path)
-    ref = predict_scene(path, net(), tmp_path / "ref", threads=1, float_output=float_output,
-                        **FAST)
+    ref = predict_scene(path, net(), tmp_path / "ref", threads=1, float_output=float_output, **FAST)
     ref_prob, ref_mask = contents(ref.prob_path), contents(ref.mask_path)
     assert ref_mask[1].min() == 0 and ref_mask[0].max() == 1  # a collar, and some roads
 
@@ -56,10 +56,16 @@ def test_outputs_do_not_depend_on_threads_completion_order_or_compression(
     monkeypatch.setattr(pipeline, "next_completed", shuffled)
     monkeypatch.setattr(geoseg.predict, "TilePredictor", functools.partial(TilePredictor, depth=4))
     for threads, compress in [(4, "zstd"), (3, "lzw"), (2, "none"), (4, "deflate")]:
-        out = predict_scene(path, net(), tmp_path / f"{threads}{compress}", threads=threads,
-                            compress=compress, float_output=float_output, **FAST)
-        for got, want in ((contents(out.prob_path), ref_prob),
-                          (contents(out.mask_path), ref_mask)):
+        out = predict_scene(
+            path,
+            net(),
+            tmp_path / f"{threads}{compress}",
+            threads=threads,
+            compress=compress,
+            float_output=float_output,
+            **FAST,
+        )
+        for got, want in ((contents(out.prob_path), ref_prob), (contents(out.mask_path), ref_mask)):
             np.testing.assert_array_equal(got[0], want[0])  # the same values, bit for bit
             np.testing.assert_array_equal(got[1], want[1])  # the same nodata
             assert got[2].get("compress") == (None if compress == "none" else compress)
@@ -70,11 +76,15 @@ def test_compression_and_predictor_on_disk(tmp_path):
     path = scene(tmp_path, 70, 70)
     r = predict_scene(path, net(), tmp_path / "z", compress="zstd", float_output=True, **FAST)
     with rasterio.open(r.prob_path) as src:
-        assert src.compression.name == "zstd" and src.tags(ns="IMAGE_STRUCTURE") \
-            .get("PREDICTOR") == "3"
+        assert (
+            src.compression.name == "zstd"
+            and src.tags(ns="IMAGE_STRUCTURE").get("PREDICTOR") == "3"
+        )
     with rasterio.open(r.mask_path) as src:
-        assert src.compression.name == "zstd" and src.tags(ns="IMAGE_STRUCTURE") \
-            .get("PREDICTOR") == "2"
+        assert (
+            src.compression.name == "zstd"
+            and src.tags(ns="IMAGE_STRUCTURE").get("PREDICTOR") == "2"
+        )
     with pytest.raises(ConfigError, match="unknown compression 'jpeg'"):
         predict_scene(path, net(), tmp_path / "bad", compress="jpeg", **FAST)
     assert not (tmp_path / "bad").exists()
@@ -84,12 +94,14 @@ def test_only_the_outputs_asked_for_are_written(tmp_path):
     path = scene(tmp_path, 70, 70)
     both = predict_scene(path, net(), tmp_path / "both", **FAST)
     only = predict_scene(path, net(), tmp_path / "mask", outputs="mask", **FAST)
-    assert only.prob_path is None and [p.name for p in (tmp_path / "mask").iterdir()] == \
-        ["scene_mask.tif"]
+    assert only.prob_path is None and [p.name for p in (tmp_path / "mask").iterdir()] == [
+        "scene_mask.tif"
+    ]
     np.testing.assert_array_equal(contents(only.mask_path)[0], contents(both.mask_path)[0])
     prob = predict_scene(path, net(), tmp_path / "prob", outputs=["prob"], **FAST)
-    assert prob.mask_path is None and [p.name for p in (tmp_path / "prob").iterdir()] == \
-        ["scene_prob.tif"]
+    assert prob.mask_path is None and [p.name for p in (tmp_path / "prob").iterdir()] == [
+        "scene_prob.tif"
+    ]
     for bad, message in [("roads", "unknown output 'roads'"), ("", "no output chosen")]:
         with pytest.raises(ConfigError, match=message):
             predict_scene(path, net(), tmp_path / "bad", outputs=bad, **FAST)
@@ -105,8 +117,10 @@ def test_cog_outputs_are_valid_cloud_optimized_geotiffs(tmp_path, compress):
     path = scene(tmp_path, 600, 520)  # big enough for two overview levels of 256-px tiles
     plain = predict_scene(path, net(), tmp_path / "plain", **FAST)
     cog = predict_scene(path, net(), tmp_path / "cog", cog=True, compress=compress, **FAST)
-    assert sorted(p.name for p in (tmp_path / "cog").iterdir()) == \
-        ["scene_mask.tif", "scene_prob.tif"]  # no intermediate left behind
+    assert sorted(p.name for p in (tmp_path / "cog").iterdir()) == [
+        "scene_mask.tif",
+        "scene_prob.tif",
+    ]  # no intermediate left behind
     for got, want in ((cog.prob_path, plain.prob_path), (cog.mask_path, plain.mask_path)):
         valid, errors, warnings = cog_validate(str(got), strict=True)
         assert valid, (errors, warnings)

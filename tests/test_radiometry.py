@@ -30,13 +30,33 @@ def tiny_training(root, scene, mask, in_channels=3, tile=64, epochs=4, samples=4
     from geoseg.config import config_from_dict
     from geoseg.train import train_model
 
-    cfg = config_from_dict({
-        "model": {"arch": "linknet", "backbone": "test_resnet", "encoder_weights": None,
-                  "in_channels": in_channels},
-        "data": {"scenes": [str(scene)], "masks": [str(mask)], "tile": tile, "batch_size": 8,
-                 "samples_per_epoch": samples, "val_fraction": 0.25, "road_weight": 0.5},
-        "train": {"epochs": epochs, "lr": lr, "schedule": "cosine", "amp": False,
-                  "augment": False}}, "test")
+    cfg = config_from_dict(
+        {
+            "model": {
+                "arch": "linknet",
+                "backbone": "test_resnet",
+                "encoder_weights": None,
+                "in_channels": in_channels,
+            },
+            "data": {
+                "scenes": [str(scene)],
+                "masks": [str(mask)],
+                "tile": tile,
+                "batch_size": 8,
+                "samples_per_epoch": samples,
+                "val_fraction": 0.25,
+                "road_weight": 0.5,
+            },
+            "train": {
+                "epochs": epochs,
+                "lr": lr,
+                "schedule": "cosine",
+                "amp": False,
+                "augment": False,
+            },
+        },
+        "test",
+    )
     return train_model(cfg, models_dir=root / "models", out_dir=root / "run", device="cpu")
 
 
@@ -64,15 +84,28 @@ def landscape(tmp_path_factory):
     train_mask = write_geotiff(root / "train_truth.tif", mask)
     result = tiny_training(root, train, train_mask)
     test, truth = easy_road_scene(256, seed=5)
-    return {"root": root, "ckpt": result.checkpoint_path, "train_image": image, "truth": truth,
-            "test": test, "u8": write_geotiff(root / "test8.tif", test),
-            "u16": write_geotiff(root / "test16.tif", as_11bit(test))}
+    return {
+        "root": root,
+        "ckpt": result.checkpoint_path,
+        "train_image": image,
+        "truth": truth,
+        "test": test,
+        "u8": write_geotiff(root / "test8.tif", test),
+        "u16": write_geotiff(root / "test16.tif", as_11bit(test)),
+    }
 
 
 def predict(land, name, out, **kw):
     kw.setdefault("tile", 64)
-    res = predict_scene(land[name], kw.pop("model", land["ckpt"]), land["root"] / out,
-                        overlap=8, progress=False, device="cpu", **kw)
+    res = predict_scene(
+        land[name],
+        kw.pop("model", land["ckpt"]),
+        land["root"] / out,
+        overlap=8,
+        progress=False,
+        device="cpu",
+        **kw,
+    )
     return res.mask_path
 
 
@@ -148,8 +181,16 @@ def test_batch_pools_the_area_and_records_the_rule(landscape, tmp_path, caplog):
     left = write_geotiff(tmp_path / "left.tif", u16[:, :, :128])
     right = write_geotiff(tmp_path / "right.tif", u16[:, :, 128:], origin=(500064.0, 4000000.0))
     with caplog.at_level(logging.INFO, logger="geoseg"):
-        result = run_batch([left, right], tmp_path / "out", landscape["ckpt"], tile=64,
-                           overlap=8, device="cpu", progress=False, vectorizer=no_roads)
+        result = run_batch(
+            [left, right],
+            tmp_path / "out",
+            landscape["ckpt"],
+            tile=64,
+            overlap=8,
+            device="cpu",
+            progress=False,
+            vectorizer=no_roads,
+        )
     assert result.ok and result.n_done == 2
     pooled = [r for r in caplog.records if "rescaled band by band" in r.getMessage()]
     assert len(pooled) == 1 and "2 scene(s) of the batch (pooled)" in pooled[0].getMessage()
@@ -157,8 +198,9 @@ def test_batch_pools_the_area_and_records_the_rule(landscape, tmp_path, caplog):
     ckpt = load_checkpoint(landscape["ckpt"])
     stats = radiometry.area_rule([left, right], ckpt, "auto")
     norm = radiometry.Normalizer.from_dict(ckpt["normalizer"])
-    a, b = (radiometry.adapt(open_scene(p), norm, ckpt, stats=stats).normalizer
-            for p in (left, right))
+    a, b = (
+        radiometry.adapt(open_scene(p), norm, ckpt, stats=stats).normalizer for p in (left, right)
+    )
     assert a == b and a.high[1] > 255
     masks = [result.out_dir / "scenes" / n / f"{n}_mask.tif" for n in ("left", "right")]
     joined = np.concatenate([rasterio.open(m).read(1) for m in masks], axis=1)
@@ -175,7 +217,9 @@ def test_pixel_size_is_metres_in_any_crs():
     from rasterio.crs import CRS
 
     gsd = radiometry.ground_sample_distance
-    assert gsd(CRS.from_epsg(32633), Affine(0.5, 0, 5e5, 0, -0.5, 4e6), 10, 10) == pytest.approx(0.5)
+    assert gsd(CRS.from_epsg(32633), Affine(0.5, 0, 5e5, 0, -0.5, 4e6), 10, 10) == pytest.approx(
+        0.5
+    )
     feet = gsd(CRS.from_epsg(2272), Affine(1, 0, 0, 0, -1, 0), 10, 10)
     assert feet == pytest.approx(0.3048, rel=1e-4)
     # SpaceNet Vegas: 2.7e-6 degrees at 36.14 N: 0.243 m east-west, 0.300 m north-south
@@ -203,8 +247,20 @@ def test_cli_options(landscape):
     from geoseg.cli.main import cli
 
     out = landscape["root"] / "cli"
-    args = ["predict", str(landscape["u16"]), "--model", str(landscape["ckpt"]), "-o", str(out),
-            "--tile", "64", "--overlap", "8", "--device", "cpu"]
+    args = [
+        "predict",
+        str(landscape["u16"]),
+        "--model",
+        str(landscape["ckpt"]),
+        "-o",
+        str(out),
+        "--tile",
+        "64",
+        "--overlap",
+        "8",
+        "--device",
+        "cpu",
+    ]
     ok = CliRunner().invoke(cli, args + ["--radiometry", "match", "--resample-to-training"])
     assert ok.exit_code == 0, ok.output
     bad = CliRunner().invoke(cli, args + ["--radiometry", "stretch"])
@@ -217,8 +273,10 @@ def test_real_11bit_spacenet_chip_scores_like_its_8bit_rendering(realdata, tmp_p
     folder = realdata / "spacenet_vegas_pan"
     if not (folder / "vegas_pan.tif").exists():
         pytest.skip("spacenet_vegas_pan is not in ../shared/realdata")
-    with rasterio.open(folder / "vegas_pan.tif") as src, \
-            rasterio.open(folder / "vegas_pan_roads_mask.tif") as msk:
+    with (
+        rasterio.open(folder / "vegas_pan.tif") as src,
+        rasterio.open(folder / "vegas_pan_roads_mask.tif") as msk,
+    ):
         pan, truth, profile = src.read(1)[::2, ::2], msk.read(1)[::2, ::2], src.profile
         transform = src.transform * rasterio.Affine.scale(2)
     low, high = np.percentile(pan, [2, 98])
@@ -229,24 +287,49 @@ def test_real_11bit_spacenet_chip_scores_like_its_8bit_rendering(realdata, tmp_p
         from rasterio.windows import Window, transform as window_transform
 
         window = Window(0, row0, array.shape[1], half)
-        prof = dict(profile, dtype=array.dtype.name, width=array.shape[1], height=half,
-                    transform=window_transform(window, transform), tiled=False)
+        prof = dict(
+            profile,
+            dtype=array.dtype.name,
+            width=array.shape[1],
+            height=half,
+            transform=window_transform(window, transform),
+            tiled=False,
+        )
         with rasterio.open(tmp_path / name, "w", **prof) as dst:
-            dst.write(array[None, row0:row0 + half])
+            dst.write(array[None, row0 : row0 + half])
         return tmp_path / name
 
     bottom = pan.shape[0] - half
-    train = tiny_training(tmp_path, write("train8.tif", pan8, 0), write("train_mask.tif", truth, 0),
-                          in_channels=1, epochs=8, samples=64)
+    train = tiny_training(
+        tmp_path,
+        write("train8.tif", pan8, 0),
+        write("train_mask.tif", truth, 0),
+        in_channels=1,
+        epochs=8,
+        samples=64,
+    )
     truth = truth[bottom:] > 0
     scores = {}
-    for name, array, kw in (("u8", pan8, {}), ("u16", pan, {}), ("none", pan, {"radiometry": "none"})):
-        res = predict_scene(write(f"{name}.tif", array, bottom), train.checkpoint_path,
-                            tmp_path / name, tile=64, overlap=16, progress=False, device="cpu", **kw)
+    for name, array, kw in (
+        ("u8", pan8, {}),
+        ("u16", pan, {}),
+        ("none", pan, {"radiometry": "none"}),
+    ):
+        res = predict_scene(
+            write(f"{name}.tif", array, bottom),
+            train.checkpoint_path,
+            tmp_path / name,
+            tile=64,
+            overlap=16,
+            progress=False,
+            device="cpu",
+            **kw,
+        )
         scores[name] = iou(res.mask_path, truth)
     print("spacenet pan IoU:", scores)  # docs/predict.md quotes these (pytest -s)
     assert train.checkpoint_path and torch.load(train.checkpoint_path, weights_only=True)[
-        "imagery"]["gsd_m"] == pytest.approx(0.54, abs=0.01)
+        "imagery"
+    ]["gsd_m"] == pytest.approx(0.54, abs=0.01)
     assert scores["u8"] > 0.1, scores  # a brief training finds some real roads
     assert abs(scores["u16"] - scores["u8"]) < 0.04, scores
     assert scores["none"] < 0.05, scores  # 11-bit values clipped at 255: no roads

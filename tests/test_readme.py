@@ -208,10 +208,15 @@ import geoseg
 """
     blocks = parse_readme(text)
     assert [(b.kind, b.skip, b.exit_code) for b in blocks] == [
-        ("script", None, 0), ("script", "needs DeepGlobe", 0), ("session", None, 1)]
+        ("script", None, 0),
+        ("script", "needs DeepGlobe", 0),
+        ("session", None, 1),
+    ]
     assert [c.text for c in blocks[0].commands] == ["geoseg a --b c", "geoseg d"]
     assert [(c.text, c.expected) for c in blocks[2].commands] == [
-        ("geoseg x", ["out 1.5", "..."]), ("geoseg y", [])]
+        ("geoseg x", ["out 1.5", "..."]),
+        ("geoseg y", []),
+    ]
     assert check_output(["a 1.5  b", "c 2 s"], "x\na 1.5 b\nc 9.1 s\n", True) is None
     assert check_output(["a 1.5  b"], "a 1.6 b\n", True) == "a 1.5  b"
     assert check_output(["a 1.5  b"], "a 1.6 b\n", False) is None
@@ -231,9 +236,14 @@ def test_readme_examples_work_as_written(tmp_path):
     shim = bin_dir / "geoseg"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m geoseg "$@"\n')
     shim.chmod(0o755)
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-               PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", COLUMNS="200",
-               XDG_DATA_HOME=str(tmp_path / "data"))
+    env = dict(
+        os.environ,
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        PYTHONPATH=str(REPO),
+        PYTHONUNBUFFERED="1",
+        COLUMNS="200",
+        XDG_DATA_HOME=str(tmp_path / "data"),
+    )
     env.pop("GEOSEG_MODELS", None)
     if not FULL:
         env["GEOSEG_MAX_STEPS"] = CUT_STEPS
@@ -243,19 +253,29 @@ def test_readme_examples_work_as_written(tmp_path):
             continue
         for cmd in block.commands:
             run = makefile_demo_command() if cmd.text == "make demo" else cmd.text
-            out = subprocess.run(["bash", "-c", run], cwd=clone, env=env, capture_output=True,
-                                 text=True, timeout=1200)
+            out = subprocess.run(
+                ["bash", "-c", run],
+                cwd=clone,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1200,
+            )
             output = subprocess_output(out).replace(f"{clone}{os.sep}", "")
             want = block.exit_code if cmd is block.commands[-1] else 0
             if out.returncode != want:
-                failures.append(f"README.md:{cmd.line}: `{cmd.text}` exited {out.returncode}, "
-                                f"not {want}:\n"
-                                f"{output[-1500:]}")
+                failures.append(
+                    f"README.md:{cmd.line}: `{cmd.text}` exited {out.returncode}, "
+                    f"not {want}:\n"
+                    f"{output[-1500:]}"
+                )
                 continue
             missing = check_output(cmd.expected, output, FULL or _model_free(cmd.text))
             if missing is not None:
-                failures.append(f"README.md:{cmd.line}: `{cmd.text}` did not print "
-                                f"{missing!r}; it printed:\n{output[-3000:]}")
+                failures.append(
+                    f"README.md:{cmd.line}: `{cmd.text}` did not print "
+                    f"{missing!r}; it printed:\n{output[-3000:]}"
+                )
     assert not failures, "\n\n".join(failures)
 
 

@@ -11,8 +11,9 @@ predict: {{tile: {predict_tile}, overlap: 8, batch_size: 4}}
 """
 
 
-def write_tiny_configs(folder: Path, archs=("linknet", "dlinknet"), predict_tile: int = 64
-                       ) -> list[Path]:
+def write_tiny_configs(
+    folder: Path, archs=("linknet", "dlinknet"), predict_tile: int = 64
+) -> list[Path]:
     """One YAML per architecture (tiny test_resnet backbone, one training step)."""
     paths = []
     for arch in archs:

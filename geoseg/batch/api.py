@@ -80,13 +80,16 @@ def model_identity(model: Any) -> Any:
         return {"checkpoint": str(Path(model).resolve()), **(fingerprint(model) or {})}
     if isinstance(model, dict):
         ident = {k: model.get(k) for k in ("arch", "backbone", "created", "epoch")}
-        return {"checkpoint": str(Path(model["path"]).resolve()) if model.get("path") else None,
-                **ident}
+        return {
+            "checkpoint": str(Path(model["path"]).resolve()) if model.get("path") else None,
+            **ident,
+        }
     return {"module": type(model).__name__}
 
 
-def _plan_on_rank0(ctx: DistContext, scenes: Any, out_dir: Path, aoi: Any, crs: Any,
-                   stack: contextlib.ExitStack) -> ScenePlan:
+def _plan_on_rank0(
+    ctx: DistContext, scenes: Any, out_dir: Path, aoi: Any, crs: Any, stack: contextlib.ExitStack
+) -> ScenePlan:
     """Rank 0 plans (reads headers, AOI) and takes OUTDIR's lock for the whole job (held
     until `stack` closes); every rank gets the same plan or error."""
     plan, error = None, None
@@ -103,15 +106,29 @@ def _plan_on_rank0(ctx: DistContext, scenes: Any, out_dir: Path, aoi: Any, crs: 
     return plan
 
 
-def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = None, *,
-              aoi: Any = None, crs: Any = None, force: bool = False, tta: str = "none",
-              device: str = "auto", tile: int = 512, overlap: int = 64, batch_size: int = 4,
-              threshold: float | None = None, snap_m: float | None = None,
-              predict_options: dict[str, Any] | None = None,
-              vectorize_options: dict[str, Any] | None = None, progress: bool = True,
-              radiometry: str = "auto", resample_to_training: bool = False,
-              predictor: Predictor | None = None,
-              vectorizer: Vectorizer | None = None) -> BatchResult:
+def run_batch(
+    scenes: Iterable[str | Path],
+    out_dir: str | Path,
+    model: Any = None,
+    *,
+    aoi: Any = None,
+    crs: Any = None,
+    force: bool = False,
+    tta: str = "none",
+    device: str = "auto",
+    tile: int = 512,
+    overlap: int = 64,
+    batch_size: int = 4,
+    threshold: float | None = None,
+    snap_m: float | None = None,
+    predict_options: dict[str, Any] | None = None,
+    vectorize_options: dict[str, Any] | None = None,
+    progress: bool = True,
+    radiometry: str = "auto",
+    resample_to_training: bool = False,
+    predictor: Predictor | None = None,
+    vectorizer: Vectorizer | None = None,
+) -> BatchResult:
     """Map roads over many scenes into OUTDIR and merge them into one area layer.
 
     `scenes`: files, glob patterns or text files listing paths.  `model`: checkpoint
@@ -138,47 +155,86 @@ def run_batch(scenes: Iterable[str | Path], out_dir: str | Path, model: Any = No
     with distributed(device) as ctx, contextlib.ExitStack() as lock:
         plan = _plan_on_rank0(ctx, scenes, out_dir, aoi, crs, lock)
         manifest = Manifest(out_dir)
-        params = json.loads(json.dumps({
-            "model": model_identity(model), "tta": tta, "tile": tile, "overlap": overlap,
-            "threshold": threshold, "predict": predict_options or {},
-            "radiometry": radiometry, "resample_to_training": resample_to_training,
-            "vectorize": vectorize_options or {}}, default=str))
+        params = json.loads(
+            json.dumps(
+                {
+                    "model": model_identity(model),
+                    "tta": tta,
+                    "tile": tile,
+                    "overlap": overlap,
+                    "threshold": threshold,
+                    "predict": predict_options or {},
+                    "radiometry": radiometry,
+                    "resample_to_training": resample_to_training,
+                    "vectorize": vectorize_options or {},
+                },
+                default=str,
+            )
+        )
         if ctx.rank == 0:
             for name, path, reason in plan.unreadable:
                 rec = manifest.start(name, path, params, rank=0)
                 manifest.fail(rec, reason)
         mine = share(plan.scenes, ctx.rank, ctx.world_size)
         todo = [s for s in mine if force or not manifest.is_finished(s.name, s.path, params)]
-        log.info("%d scenes in the area; %s%d to process, %d finished earlier", len(plan.scenes),
-                 f"rank {ctx.rank}: " if ctx.active else "", len(todo), len(mine) - len(todo))
+        log.info(
+            "%d scenes in the area; %s%d to process, %d finished earlier",
+            len(plan.scenes),
+            f"rank {ctx.rank}: " if ctx.active else "",
+            len(todo),
+            len(mine) - len(todo),
+        )
         error = None
         try:
             if todo:
                 if predictor is None:
                     loaded = _load_model(model)
-                    stats = area_rule([s.path for s in plan.scenes], loaded, radiometry,
-                                      (predict_options or {}).get("bands"))
+                    stats = area_rule(
+                        [s.path for s in plan.scenes],
+                        loaded,
+                        radiometry,
+                        (predict_options or {}).get("bands"),
+                    )
                     predictor = predict_with(
-                        loaded, tile=tile, overlap=overlap, batch_size=batch_size,
-                        tta=tta, device=rank_device(device, ctx), threshold=threshold,
+                        loaded,
+                        tile=tile,
+                        overlap=overlap,
+                        batch_size=batch_size,
+                        tta=tta,
+                        device=rank_device(device, ctx),
+                        threshold=threshold,
                         progress=False if ctx.active or not progress else None,
-                        radiometry=radiometry, resample_to_training=resample_to_training,
-                        radiometry_stats=stats, **(predict_options or {}))
+                        radiometry=radiometry,
+                        resample_to_training=resample_to_training,
+                        radiometry_stats=stats,
+                        **(predict_options or {}),
+                    )
                 if vectorizer is None:
                     vectorizer = vectorize_with(**(vectorize_options or {}))
                 run_share(todo, out_dir, manifest, params, ctx, predictor, vectorizer, progress)
         except GeoSegError as exc:  # whole-batch problems (bad checkpoint...), on any rank
             error = exc
         seconds = time.perf_counter() - t0
-        result = BatchResult(out_dir=out_dir, crs=plan.crs, rank=ctx.rank,
-                             world_size=ctx.world_size, processed=len(todo),
-                             already_done=len(mine) - len(todo), seconds=seconds,
-                             megapixels=sum(s.megapixels for s in todo))
+        result = BatchResult(
+            out_dir=out_dir,
+            crs=plan.crs,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            processed=len(todo),
+            already_done=len(mine) - len(todo),
+            seconds=seconds,
+            megapixels=sum(s.megapixels for s in todo),
+        )
         # Barrier: every rank reports what it did; rank 0 then merges.
-        reports = ctx.all_gather({"rank": ctx.rank, "error": error,
-                                  "done": [s.name for s in todo],
-                                  "already": result.already_done,
-                                  "megapixels": result.megapixels})
+        reports = ctx.all_gather(
+            {
+                "rank": ctx.rank,
+                "error": error,
+                "done": [s.name for s in todo],
+                "already": result.already_done,
+                "megapixels": result.megapixels,
+            }
+        )
         errors = [r["error"] for r in reports if r["error"] is not None]
         if errors:
             raise errors[0]
@@ -211,4 +267,5 @@ def _check_shared(manifest: Manifest, reports: list[dict[str, Any]]) -> None:
         if missing and rep["rank"] != 0:
             raise OutputError(
                 f"{manifest.out_dir}: rank {rep['rank']}'s results ({missing[0]}...) are not "
-                "visible to rank 0; OUTDIR must be a folder shared by all nodes")
+                "visible to rank 0; OUTDIR must be a folder shared by all nodes"
+            )

@@ -91,24 +91,33 @@ class Manifest:
     def start(self, name: str, source: str, params: dict[str, Any], rank: int) -> dict[str, Any]:
         """Mark a scene as running on `rank`; counts attempts across reruns."""
         previous = self.get(name) or {}
-        return self.write(name, {
-            "name": name,
-            "source": str(source),
-            "fingerprint": fingerprint(source),
-            "params": params,
-            "status": RUNNING,
-            "rank": rank,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "started": _now(),
-            "attempts": int(previous.get("attempts", 0)) + 1,
-        })
+        return self.write(
+            name,
+            {
+                "name": name,
+                "source": str(source),
+                "fingerprint": fingerprint(source),
+                "params": params,
+                "status": RUNNING,
+                "rank": rank,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started": _now(),
+                "attempts": int(previous.get("attempts", 0)) + 1,
+            },
+        )
 
     def finish(self, record: dict[str, Any], outputs: dict[str, Path], **stats: Any) -> dict:
         """Mark done; only called once every output is complete on disk."""
         rel = {k: os.path.relpath(v, self.out_dir) for k, v in outputs.items()}
-        record = {**record, "status": DONE, "outputs": rel, "finished": _now(), "error": None,
-                  **stats}
+        record = {
+            **record,
+            "status": DONE,
+            "outputs": rel,
+            "finished": _now(),
+            "error": None,
+            **stats,
+        }
         return self.write(record["name"], record)
 
     def fail(self, record: dict[str, Any], error: str, **stats: Any) -> dict[str, Any]:

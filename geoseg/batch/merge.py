@@ -64,10 +64,16 @@ def core_regions(footprints: Sequence[Any]) -> list[Any]:
     count = np.zeros((nrows, ncols), np.int32)  # how many footprints cover each cell
     for fp in footprints:
         fminx, fminy, fmaxx, fmaxy = fp.bounds
-        win = (slice(max(int((y0 - fmaxy) / cell) - 2, 0),
-                     min(int(math.ceil((y0 - fminy) / cell)) + 2, nrows)),
-               slice(max(int((fminx - x0) / cell) - 2, 0),
-                     min(int(math.ceil((fmaxx - x0) / cell)) + 2, ncols)))
+        win = (
+            slice(
+                max(int((y0 - fmaxy) / cell) - 2, 0),
+                min(int(math.ceil((y0 - fminy) / cell)) + 2, nrows),
+            ),
+            slice(
+                max(int((fminx - x0) / cell) - 2, 0),
+                min(int(math.ceil((fmaxx - x0) / cell)) + 2, ncols),
+            ),
+        )
         shape = (win[0].stop - win[0].start, win[1].stop - win[1].start)
         tr = from_origin(x0 + win[1].start * cell, y0 - win[0].start * cell, cell, cell)
         inside = rasterize([fp], out_shape=shape, transform=tr, dtype="uint8").astype(bool)
@@ -78,8 +84,11 @@ def core_regions(footprints: Sequence[Any]) -> list[Any]:
     label = np.zeros((nrows, ncols), np.int32)
     for i, (win, inside) in enumerate(zip(windows, insides), 1):
         inner_edge = ~inside & (count[win] > 0)  # outside this scene, inside another
-        depth = (distance_transform_edt(~inner_edge) if inner_edge.any()
-                 else np.full(inside.shape, np.inf))
+        depth = (
+            distance_transform_edt(~inner_edge)
+            if inner_edge.any()
+            else np.full(inside.shape, np.inf)
+        )
         depth = np.where(inside, depth, -1.0)
         deeper = depth > best[win]
         best[win][deeper] = depth[deeper]
@@ -116,8 +125,11 @@ def _assign_slivers(cores: list[Any], footprints: Sequence[Any], min_area: float
     leftover = polygonal(shapely.union_all(pool))
     tree = shapely.STRtree(list(footprints))
     for piece in sorted(shapely.get_parts(leftover), key=lambda g: -g.area):
-        covering = [int(i) for i in sorted(tree.query(piece, predicate="intersects"))
-                    if footprints[i].intersection(piece).area > 0.5 * piece.area]
+        covering = [
+            int(i)
+            for i in sorted(tree.query(piece, predicate="intersects"))
+            if footprints[i].intersection(piece).area > 0.5 * piece.area
+        ]
         if not covering:
             continue
         touch = [piece.boundary.intersection(cores[i].boundary).length for i in covering]
@@ -159,8 +171,7 @@ def clip_pieces(scene_lines: Sequence[Any], cores: Sequence[Any]) -> list[dict[s
             continue
         clipped = gdf.geometry.values.intersection(core)
         width = gdf["width_m"].to_numpy(float) if "width_m" in gdf else np.full(len(gdf), np.nan)
-        prob = (gdf["mean_prob"].to_numpy(float) if "mean_prob" in gdf
-                else np.full(len(gdf), np.nan))
+        prob = gdf["mean_prob"].to_numpy(float) if "mean_prob" in gdf else np.full(len(gdf), np.nan)
         for geom, w, p in zip(clipped, width, prob):
             for coords in _line_parts(geom):
                 pieces.append({"scene": i, "coords": coords, "width_m": w, "mean_prob": p})
@@ -235,14 +246,18 @@ def join_at_seams(pieces: list[dict], cores: Sequence[Any], snap_m: float) -> li
     for members in groups.values():
         geoms = [shapely.linestrings(pieces[k]["coords"]) for k in members]
         lengths = np.array([g.length for g in geoms])
-        merged = geoms[0] if len(geoms) == 1 else shapely.line_merge(
-            shapely.multilinestrings(geoms))
+        merged = (
+            geoms[0] if len(geoms) == 1 else shapely.line_merge(shapely.multilinestrings(geoms))
+        )
         attrs = {}
         for key in ("width_m", "mean_prob"):
             vals = np.array([pieces[k][key] for k in members], float)
             ok = ~np.isnan(vals)
-            attrs[key] = float(np.average(vals[ok], weights=lengths[ok] + 1e-12)) if ok.any() \
+            attrs[key] = (
+                float(np.average(vals[ok], weights=lengths[ok] + 1e-12))
+                if ok.any()
                 else float("nan")
+            )
         names = sorted({pieces[k]["scene"] for k in members})
         for coords in _line_parts(merged):
             lines.append({"coords": coords, "scenes": names, **attrs})
@@ -252,7 +267,9 @@ def join_at_seams(pieces: list[dict], cores: Sequence[Any], snap_m: float) -> li
 SIDE_BY_SIDE_RUN = 4.0  # a stretch this many reaches long (reach: the half widths summed)
 
 
-def _intervals_outside(total: float, covered: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def _intervals_outside(
+    total: float, covered: list[tuple[float, float]]
+) -> list[tuple[float, float]]:
     """The parts of [0, total] outside the (possibly overlapping) `covered` intervals."""
     out, at = [], 0.0
     for a, b in sorted(covered):
@@ -294,8 +311,11 @@ def drop_side_by_side(lines: list[dict], default_width_m: float = 4.0) -> list[d
     reach_max = 2 * float(half.max())
     for k in order:
         ln, h, geom = lines[k], float(half[k]), geoms[k]
-        earlier = [int(i) for i in tree.query(geom, predicate="dwithin", distance=reach_max)
-                   if rank[i] < rank[k]]
+        earlier = [
+            int(i)
+            for i in tree.query(geom, predicate="dwithin", distance=reach_max)
+            if rank[i] < rank[k]
+        ]
         near = [j for i in earlier for j in pieces_of.get(i, [])]
         pieces_of[k] = []
         covered, covered_by = [], []
@@ -310,8 +330,12 @@ def drop_side_by_side(lines: list[dict], default_width_m: float = 4.0) -> list[d
             for part in shapely.get_parts(inside):
                 if part.geom_type != "LineString" or part.length <= SIDE_BY_SIDE_RUN * reach:
                     continue
-                a, b = sorted((geom.project(shapely.Point(part.coords[0])),
-                               geom.project(shapely.Point(part.coords[-1]))))
+                a, b = sorted(
+                    (
+                        geom.project(shapely.Point(part.coords[0])),
+                        geom.project(shapely.Point(part.coords[-1])),
+                    )
+                )
                 covered.append((a, b))
                 covered_by.append(j)
         if not covered:
@@ -319,8 +343,11 @@ def drop_side_by_side(lines: list[dict], default_width_m: float = 4.0) -> list[d
             kept.append({**ln, "half": h})
             kept_geoms.append(geom)
             continue
-        log.debug("line of %s runs beside another over %.1f m: kept once", ln["scenes"],
-                  sum(b - a for a, b in covered))
+        log.debug(
+            "line of %s runs beside another over %.1f m: kept once",
+            ln["scenes"],
+            sum(b - a for a, b in covered),
+        )
         for a, b in _intervals_outside(geom.length, covered):
             piece = shapely.ops.substring(geom, a, b)
             if piece.geom_type != "LineString" or piece.length <= 2 * h:
@@ -331,8 +358,9 @@ def drop_side_by_side(lines: list[dict], default_width_m: float = 4.0) -> list[d
                     continue
                 end = shapely.Point(coords[-1] if at_end else coords[0])
                 j = min(covered_by, key=lambda q: kept_geoms[q].distance(end))
-                target = shapely.get_coordinates(
-                    shapely.ops.nearest_points(kept_geoms[j], end)[0])[0]
+                target = shapely.get_coordinates(shapely.ops.nearest_points(kept_geoms[j], end)[0])[
+                    0
+                ]
                 coords = np.vstack([coords, target]) if at_end else np.vstack([target, coords])
                 splits.setdefault(j, []).append(target)
             pieces_of[k].append(len(kept))
@@ -365,9 +393,16 @@ def node_ids(lines: list[dict]) -> tuple[list[int], list[int]]:
     return [nid(ln["coords"][0]) for ln in lines], [nid(ln["coords"][-1]) for ln in lines]
 
 
-def merge_lines(scene_lines: Sequence[Any], footprints: Sequence[Any], names: Sequence[str], *,
-                work_crs: str, aoi: Any = None, snap_m: float = 4.0,
-                cores: Sequence[Any] | None = None) -> tuple[Any, list[float]]:
+def merge_lines(
+    scene_lines: Sequence[Any],
+    footprints: Sequence[Any],
+    names: Sequence[str],
+    *,
+    work_crs: str,
+    aoi: Any = None,
+    snap_m: float = 4.0,
+    cores: Sequence[Any] | None = None,
+) -> tuple[Any, list[float]]:
     """One road layer (GeoDataFrame in `work_crs`) from per-scene lines.
 
     Returns the layer and each scene's road km inside its core (clipped to the AOI).
@@ -388,22 +423,32 @@ def merge_lines(scene_lines: Sequence[Any], footprints: Sequence[Any], names: Se
     lines.sort(key=lambda ln: (ln["coords"][0][0], ln["coords"][0][1], len(ln["coords"])))
     geoms = [shapely.linestrings(ln["coords"]) for ln in lines]
     node_from, node_to = node_ids(lines)
-    gdf = gpd.GeoDataFrame({
-        "id": np.arange(len(lines), dtype=np.int64),
-        "length_m": np.array([g.length for g in geoms], float),
-        "width_m": np.array([ln["width_m"] for ln in lines], float),
-        "mean_prob": np.array([ln["mean_prob"] for ln in lines], float),
-        "node_from": np.array(node_from, np.int64),
-        "node_to": np.array(node_to, np.int64),
-        "scenes": [",".join(names[i] for i in ln["scenes"]) for ln in lines],
-    }, geometry=gpd.GeoSeries(geoms, crs=work_crs), crs=work_crs)
-    log.info("merged %d pieces from %d scenes into %d lines (%.2f km)", len(pieces),
-             len(footprints), len(gdf), gdf["length_m"].sum() / 1000.0)
+    gdf = gpd.GeoDataFrame(
+        {
+            "id": np.arange(len(lines), dtype=np.int64),
+            "length_m": np.array([g.length for g in geoms], float),
+            "width_m": np.array([ln["width_m"] for ln in lines], float),
+            "mean_prob": np.array([ln["mean_prob"] for ln in lines], float),
+            "node_from": np.array(node_from, np.int64),
+            "node_to": np.array(node_to, np.int64),
+            "scenes": [",".join(names[i] for i in ln["scenes"]) for ln in lines],
+        },
+        geometry=gpd.GeoSeries(geoms, crs=work_crs),
+        crs=work_crs,
+    )
+    log.info(
+        "merged %d pieces from %d scenes into %d lines (%.2f km)",
+        len(pieces),
+        len(footprints),
+        len(gdf),
+        gdf["length_m"].sum() / 1000.0,
+    )
     return gdf, km
 
 
-def duplicated_length(lines: Any, tol_m: float = 2.0, step_m: float = 1.0,
-                      junction_m: float = 12.0) -> float:
+def duplicated_length(
+    lines: Any, tol_m: float = 2.0, step_m: float = 1.0, junction_m: float = 12.0
+) -> float:
     """Metres of line running within `tol_m` of another line, away from line ends.
 
     A quality check of a merged layer: a road mapped twice (by two overlapping scenes)

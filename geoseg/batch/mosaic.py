@@ -46,15 +46,36 @@ def warped_copy(mask: Path, crs) -> Path:
         return out
     with rasterio.open(mask) as src:
         transform, width, height = calculate_default_transform(
-            src.crs, crs, src.width, src.height, *src.bounds)
-        profile = {"driver": "GTiff", "dtype": src.dtypes[0], "count": 1, "crs": crs,
-                   "transform": transform, "width": width, "height": height,
-                   "nodata": DEFAULT_NODATA, "tiled": True, "blockxsize": 256,
-                   "blockysize": 256, "compress": "deflate"}
+            src.crs, crs, src.width, src.height, *src.bounds
+        )
+        profile = {
+            "driver": "GTiff",
+            "dtype": src.dtypes[0],
+            "count": 1,
+            "crs": crs,
+            "transform": transform,
+            "width": width,
+            "height": height,
+            "nodata": DEFAULT_NODATA,
+            "tiled": True,
+            "blockxsize": 256,
+            "blockysize": 256,
+            "compress": "deflate",
+        }
         # the VRT treats the source's nodata value and internal mask as invalid
-        with WarpedVRT(src, crs=crs, transform=transform, width=width, height=height,
-                       nodata=DEFAULT_NODATA, resampling=Resampling.nearest) as vrt, \
-                atomic_output(out) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        with (
+            WarpedVRT(
+                src,
+                crs=crs,
+                transform=transform,
+                width=width,
+                height=height,
+                nodata=DEFAULT_NODATA,
+                resampling=Resampling.nearest,
+            ) as vrt,
+            atomic_output(out) as tmp,
+            rasterio.open(tmp, "w", **profile) as dst,
+        ):
             for top in range(0, height, STRIP):
                 window = Window(0, top, width, min(STRIP, height - top))
                 dst.write(vrt.read(1, window=window), 1, window=window)
@@ -78,10 +99,20 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
                 m = warped_copy(m, crs)
         with rasterio.open(readable_path(m)) as src:  # a copy staged in this output set
             block = src.block_shapes[0]
-            sources.append({"path": m, "bounds": src.bounds, "res": src.res, "width": src.width,
-                            "height": src.height, "nodata": src.nodata, "dtype": src.dtypes[0],
-                            "block": block, "masked": src.nodata is None and
-                            MaskFlags.per_dataset in src.mask_flag_enums[0]})
+            sources.append(
+                {
+                    "path": m,
+                    "bounds": src.bounds,
+                    "res": src.res,
+                    "width": src.width,
+                    "height": src.height,
+                    "nodata": src.nodata,
+                    "dtype": src.dtypes[0],
+                    "block": block,
+                    "masked": src.nodata is None
+                    and MaskFlags.per_dataset in src.mask_flag_enums[0],
+                }
+            )
     if not sources:
         return None
     xres = min(s["res"][0] for s in sources)
@@ -94,7 +125,8 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
     height = max(int(round((top - bottom) / yres)), 1)
     nodata = DEFAULT_NODATA
     gdal_type = {"uint8": "Byte", "uint16": "UInt16", "float32": "Float32"}.get(
-        sources[0]["dtype"], "Byte")
+        sources[0]["dtype"], "Byte"
+    )
     lines = [
         f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">',
         f"  <SRS>{escape(crs.to_wkt())}</SRS>",
@@ -113,8 +145,13 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
         xsize, ysize = (b.right - b.left) / xres, (b.top - b.bottom) / yres
         # Invalid source pixels never paint over the mosaic: a nodata value, or the
         # internal mask predict writes (UseMaskBand, GDAL >= 3.3).
-        hide = ("      <UseMaskBand>true</UseMaskBand>" if s["masked"] else
-                f"      <NODATA>{s['nodata']}</NODATA>" if s["nodata"] is not None else None)
+        hide = (
+            "      <UseMaskBand>true</UseMaskBand>"
+            if s["masked"]
+            else f"      <NODATA>{s['nodata']}</NODATA>"
+            if s["nodata"] is not None
+            else None
+        )
         lines += [
             "    <ComplexSource>",
             f'      <SourceFilename relativeToVRT="1">{escape(rel)}</SourceFilename>',
@@ -144,8 +181,11 @@ def mosaic_groups(masks: Sequence[str | Path], crs) -> list[list[int]]:
     for m in masks:
         with rasterio.open(m) as src:
             b = src.bounds
-            boxes.append(tuple(transform_bounds(src.crs, crs, *b)) if src.crs and src.crs != crs
-                         else (b.left, b.bottom, b.right, b.top))
+            boxes.append(
+                tuple(transform_bounds(src.crs, crs, *b))
+                if src.crs and src.crs != crs
+                else (b.left, b.bottom, b.right, b.top)
+            )
     return group_boxes(boxes)
 
 
@@ -156,8 +196,9 @@ def mosaic_names(n_groups: int, stem: str = "masks") -> list[str]:
     return [f"{stem}_{k}.vrt" for k in range(1, n_groups + 1)]
 
 
-def build_mosaics(masks: Sequence[str | Path], crs, out_dir: str | Path,
-                  stem: str = "masks") -> list[tuple[Path, list[int]]]:
+def build_mosaics(
+    masks: Sequence[str | Path], crs, out_dir: str | Path, stem: str = "masks"
+) -> list[tuple[Path, list[int]]]:
     """One VRT per group of nearby masks in `out_dir` (see :func:`mosaic_names`);
     returns (VRT path, indices of its masks) per group.  VRTs of an earlier run that
     this one does not rewrite (the grouping changed) are removed."""
@@ -171,8 +212,12 @@ def build_mosaics(masks: Sequence[str | Path], crs, out_dir: str | Path,
             written.append((path, members))
     keep = {p.name for p, _ in written}
     for old in [out_dir / f"{stem}.vrt", *out_dir.glob(f"{stem}_*.vrt")]:
-        if (old.name not in keep and old.is_file() and _is_number_or_plain(old.stem, stem)
-                and product_kind(old) == "mosaic"):  # only geoseg's own earlier mosaics
+        if (
+            old.name not in keep
+            and old.is_file()
+            and _is_number_or_plain(old.stem, stem)
+            and product_kind(old) == "mosaic"
+        ):  # only geoseg's own earlier mosaics
             old.unlink()
     if len(written) > 1:
         log.info("the scenes lie in %d groups far apart: one mosaic each", len(written))
@@ -180,4 +225,4 @@ def build_mosaics(masks: Sequence[str | Path], crs, out_dir: str | Path,
 
 
 def _is_number_or_plain(name: str, stem: str) -> bool:
-    return name == stem or (name.startswith(stem + "_") and name[len(stem) + 1:].isdigit())
+    return name == stem or (name.startswith(stem + "_") and name[len(stem) + 1 :].isdigit())

@@ -14,10 +14,25 @@ from geoseg.viz import save_figure
 
 log = logging.getLogger(__name__)
 
-SUMMARY_FIELDS = ("scene", "status", "area_km2", "road_km", "seconds", "megapixels",
-                  "rank", "attempts", "error", "source", "mosaic")
-STATUS_COLOURS = {"done": "#4c9f70", "failed": "#d1495b", "skipped": "#bbbbbb",
-                  "running": "#edae49"}
+SUMMARY_FIELDS = (
+    "scene",
+    "status",
+    "area_km2",
+    "road_km",
+    "seconds",
+    "megapixels",
+    "rank",
+    "attempts",
+    "error",
+    "source",
+    "mosaic",
+)
+STATUS_COLOURS = {
+    "done": "#4c9f70",
+    "failed": "#d1495b",
+    "skipped": "#bbbbbb",
+    "running": "#edae49",
+}
 
 
 def write_summary(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
@@ -34,9 +49,17 @@ def write_summary(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
 MAX_PANELS = 11  # groups drawn as panels of their own beside the locator map
 
 
-def write_overview(path: str | Path, footprints: Sequence[Any], statuses: Sequence[str],
-                   names: Sequence[str], roads: Any = None, aoi: Any = None,
-                   cores: Sequence[Any] = (), title: str = "", max_px: int = 1600) -> Path:
+def write_overview(
+    path: str | Path,
+    footprints: Sequence[Any],
+    statuses: Sequence[str],
+    names: Sequence[str],
+    roads: Any = None,
+    aoi: Any = None,
+    cores: Sequence[Any] = (),
+    title: str = "",
+    max_px: int = 1600,
+) -> Path:
     """A PNG map: scene footprints coloured by status, the core regions' seams (grey,
     dotted: where one scene's roads hand over to the next), the AOI outline (blue,
     dashed) and the roads in black.
@@ -59,8 +82,7 @@ def write_overview(path: str | Path, footprints: Sequence[Any], statuses: Sequen
 
     path = Path(path)
     shown = [i for i, g in enumerate(footprints) if g is not None and not g.is_empty]
-    groups = [[shown[j] for j in grp]
-              for grp in group_boxes([footprints[i].bounds for i in shown])]
+    groups = [[shown[j] for j in grp] for grp in group_boxes([footprints[i].bounds for i in shown])]
     geoms = [footprints[i] for i in shown] + ([aoi] if aoi is not None else [])
     bounds = shapely.union_all(geoms).bounds if geoms else (0, 0, 1, 1)
     layer = _Layers(footprints, statuses, names, roads, aoi, cores)
@@ -75,17 +97,24 @@ def write_overview(path: str | Path, footprints: Sequence[Any], statuses: Sequen
         cols = min(n, 3)
         rows = -(-n // cols)
         side = max_px / dpi / cols
-        fig, grid = plt.subplots(rows, cols, figsize=(side * cols, side * rows), dpi=dpi,
-                                 squeeze=False)
+        fig, grid = plt.subplots(
+            rows, cols, figsize=(side * cols, side * rows), dpi=dpi, squeeze=False
+        )
         flat = list(grid.ravel())
         for extra in flat[n:]:
             extra.axis("off")
         axes = [(flat[0], _padded(bounds), "whole area")]
         for k, members in enumerate(panels):
             box = union_box([footprints[i].bounds for i in members])
-            axes.append((flat[k + 1], _padded(box), f"group {groups.index(members) + 1}: "
-                         + ", ".join(names[i] for i in members[:4])
-                         + (f" +{len(members) - 4}" if len(members) > 4 else "")))
+            axes.append(
+                (
+                    flat[k + 1],
+                    _padded(box),
+                    f"group {groups.index(members) + 1}: "
+                    + ", ".join(names[i] for i in members[:4])
+                    + (f" +{len(members) - 4}" if len(members) > 4 else ""),
+                )
+            )
     try:
         for ax, box, label in axes:
             locator = label == "whole area"
@@ -93,11 +122,25 @@ def write_overview(path: str | Path, footprints: Sequence[Any], statuses: Sequen
             if locator:
                 for k, members in enumerate(groups):
                     gb = union_box([footprints[i].bounds for i in members])
-                    ax.add_patch(matplotlib.patches.Rectangle(
-                        (gb[0], gb[1]), gb[2] - gb[0], gb[3] - gb[1], fill=False,
-                        edgecolor="#d1495b", linewidth=1.0))
-                    ax.annotate(str(k + 1), (gb[2], gb[3]), fontsize=8, color="#d1495b",
-                                ha="left", va="bottom", fontweight="bold")
+                    ax.add_patch(
+                        matplotlib.patches.Rectangle(
+                            (gb[0], gb[1]),
+                            gb[2] - gb[0],
+                            gb[3] - gb[1],
+                            fill=False,
+                            edgecolor="#d1495b",
+                            linewidth=1.0,
+                        )
+                    )
+                    ax.annotate(
+                        str(k + 1),
+                        (gb[2], gb[3]),
+                        fontsize=8,
+                        color="#d1495b",
+                        ha="left",
+                        va="bottom",
+                        fontweight="bold",
+                    )
             if label:
                 ax.set_title(label, fontsize=8)
         if len(axes) > 1:

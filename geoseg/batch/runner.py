@@ -69,6 +69,7 @@ class DistContext:
 
 def env_ranks() -> tuple[int, int, int]:
     """(rank, world_size, local_rank) from torchrun's environment, else (0, 1, 0)."""
+
     def get(key: str, default: int) -> int:
         try:
             return int(os.environ.get(key, default))
@@ -180,8 +181,15 @@ def remove_partials(folder: Path) -> None:
             p.unlink()
 
 
-def process_scene(scene: SceneInfo, out_dir: Path, manifest: Manifest, params: dict[str, Any],
-                  rank: int, predictor: Predictor, vectorizer: Vectorizer) -> dict[str, Any]:
+def process_scene(
+    scene: SceneInfo,
+    out_dir: Path,
+    manifest: Manifest,
+    params: dict[str, Any],
+    rank: int,
+    predictor: Predictor,
+    vectorizer: Vectorizer,
+) -> dict[str, Any]:
     """Predict and vectorize one scene into OUTDIR/scenes/<name>/ and record the outcome.
 
     Any error is recorded as a failure (the batch goes on); an interrupt
@@ -204,9 +212,14 @@ def process_scene(scene: SceneInfo, out_dir: Path, manifest: Manifest, params: d
         if prob is not None:
             outputs["prob"] = Path(prob)
         seconds = time.perf_counter() - t0
-        return manifest.finish(record, outputs, seconds=round(seconds, 3),
-                               n_roads=int(len(gdf)), scene_road_km=round(road_km(gdf), 4),
-                               **stats)
+        return manifest.finish(
+            record,
+            outputs,
+            seconds=round(seconds, 3),
+            n_roads=int(len(gdf)),
+            scene_road_km=round(road_km(gdf), 4),
+            **stats,
+        )
     except Exception as exc:  # noqa: BLE001 - any failure of one scene is recorded, not fatal
         log.debug("scene %s failed", scene.name, exc_info=True)
         reason = one_line(exc)
@@ -214,9 +227,16 @@ def process_scene(scene: SceneInfo, out_dir: Path, manifest: Manifest, params: d
         return manifest.fail(record, reason, seconds=round(time.perf_counter() - t0, 3), **stats)
 
 
-def run_share(todo: Sequence[SceneInfo], out_dir: Path, manifest: Manifest,
-              params: dict[str, Any], ctx: DistContext, predictor: Predictor,
-              vectorizer: Vectorizer, progress: bool = True) -> list[dict[str, Any]]:
+def run_share(
+    todo: Sequence[SceneInfo],
+    out_dir: Path,
+    manifest: Manifest,
+    params: dict[str, Any],
+    ctx: DistContext,
+    predictor: Predictor,
+    vectorizer: Vectorizer,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """Process this rank's unfinished scenes with a progress bar (scenes, MP/s, ETA)."""
     from geoseg.progress import tqdm
 
@@ -225,20 +245,34 @@ def run_share(todo: Sequence[SceneInfo], out_dir: Path, manifest: Manifest,
     records = []
     t0 = time.perf_counter()
     fmt = "{desc} |{bar}| {n:.2f}/{total:.2f} MP [{elapsed}<{remaining}{postfix}]"
-    with tqdm(total=total_mp, disable=not progress, bar_format=fmt, leave=True,
-              position=ctx.local_rank if ctx.active else None,
-              desc=f"{label}scenes 0/{len(todo)}") as bar:
+    with tqdm(
+        total=total_mp,
+        disable=not progress,
+        bar_format=fmt,
+        leave=True,
+        position=ctx.local_rank if ctx.active else None,
+        desc=f"{label}scenes 0/{len(todo)}",
+    ) as bar:
         for i, scene in enumerate(todo, 1):
-            rec = process_scene(scene, out_dir, manifest, params, ctx.rank, predictor,
-                                vectorizer)
+            rec = process_scene(scene, out_dir, manifest, params, ctx.rank, predictor, vectorizer)
             records.append(rec)
             failed = sum(r["status"] != "done" for r in records)
             done_mp = sum(s.megapixels for s in todo[:i])
-            bar.set_description_str(f"{label}scenes {i}/{len(todo)}"
-                                + (f" ({failed} failed)" if failed else ""), refresh=False)
-            bar.set_postfix_str(f"{done_mp / max(time.perf_counter() - t0, 1e-9):.2f} MP/s",
-                                refresh=False)
+            bar.set_description_str(
+                f"{label}scenes {i}/{len(todo)}" + (f" ({failed} failed)" if failed else ""),
+                refresh=False,
+            )
+            bar.set_postfix_str(
+                f"{done_mp / max(time.perf_counter() - t0, 1e-9):.2f} MP/s", refresh=False
+            )
             bar.update(min(scene.megapixels, bar.total - bar.n))
-            log.info("%sscene %s %s in %.1f s (%d/%d)", label, scene.name, rec["status"],
-                     rec.get("seconds", 0.0), i, len(todo))
+            log.info(
+                "%sscene %s %s in %.1f s (%d/%d)",
+                label,
+                scene.name,
+                rec["status"],
+                rec.get("seconds", 0.0),
+                i,
+                len(todo),
+            )
     return records

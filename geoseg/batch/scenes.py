@@ -160,8 +160,9 @@ def grid_footprint(transform, width: int, height: int) -> Any:
     return shapely.segmentize(ring, step) if step > 0 else ring
 
 
-def valid_footprint(path: Path, transform, width: int, height: int,
-                    max_size: int = FOOTPRINT_PX) -> Any | None:
+def valid_footprint(
+    path: Path, transform, width: int, height: int, max_size: int = FOOTPRINT_PX
+) -> Any | None:
     """The outline of a scene's valid pixels (nodata collars excluded), from its GDAL
     dataset mask read at most `max_size` px wide; None when every pixel is valid."""
     import rasterio
@@ -171,8 +172,11 @@ def valid_footprint(path: Path, transform, width: int, height: int,
     from rasterio.features import shapes
 
     scale = max(width, height) / max_size
-    shape = (max(1, round(height / scale)), max(1, round(width / scale))) if scale > 1 \
+    shape = (
+        (max(1, round(height / scale)), max(1, round(width / scale)))
+        if scale > 1
         else (height, width)
+    )
     with rasterio.open(path) as src:
         valid = src.dataset_mask(out_shape=shape, resampling=Resampling.nearest)
     if valid.all():
@@ -276,15 +280,29 @@ def plan_scenes(inputs: Iterable[str | Path], *, aoi: Any = None, crs: Any = Non
         raise RasterReadError(f"none of the {len(paths)} scenes is readable: {unreadable[0][2]}")
     first_crs, first_fp = headers[0][2][0], headers[0][2][4]
     out_crs = parse_crs(crs) if crs is not None else choose_crs(first_crs, first_fp)
-    work_crs = out_crs if is_metric(out_crs) else choose_crs(
-        parse_crs("EPSG:4326"), transform_geometry(first_fp, first_crs, "EPSG:4326"))
+    work_crs = (
+        out_crs
+        if is_metric(out_crs)
+        else choose_crs(
+            parse_crs("EPSG:4326"), transform_geometry(first_fp, first_crs, "EPSG:4326")
+        )
+    )
     scenes = []
     for name, path, (scrs, w, h, res, fp) in headers:
-        scenes.append(SceneInfo(name=name, path=str(path), crs=scrs.to_string(), width=w,
-                                height=h, res=(float(res[0]), float(res[1])),
-                                footprint=transform_geometry(fp, scrs, work_crs)))
-    plan = ScenePlan(crs=out_crs.to_string(), work_crs=work_crs.to_string(), scenes=scenes,
-                     unreadable=unreadable)
+        scenes.append(
+            SceneInfo(
+                name=name,
+                path=str(path),
+                crs=scrs.to_string(),
+                width=w,
+                height=h,
+                res=(float(res[0]), float(res[1])),
+                footprint=transform_geometry(fp, scrs, work_crs),
+            )
+        )
+    plan = ScenePlan(
+        crs=out_crs.to_string(), work_crs=work_crs.to_string(), scenes=scenes, unreadable=unreadable
+    )
     if aoi is not None:
         plan.aoi = load_aoi(aoi, work_crs)
         keep = [s for s in scenes if s.footprint.intersection(plan.aoi).area > 0]

@@ -25,15 +25,31 @@ from geoseg.cli.options import (
 
 @click.command("batch")
 @click.argument("scenes", nargs=-1, required=True)
-@click.option("-o", "--output", "out_dir", required=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder.",
+)
 @model_source_opts
-@click.option("--aoi", type=click.Path(path_type=Path),
-              help="Area of interest (any vector file): skip scenes outside it, clip roads to it.")
-@click.option("--crs", help="CRS of the merged outputs, e.g. EPSG:32633 [default: the first scene's, or its UTM zone].")
+@click.option(
+    "--aoi",
+    type=click.Path(path_type=Path),
+    help="Area of interest (any vector file): skip scenes outside it, clip roads to it.",
+)
+@click.option(
+    "--crs",
+    help="CRS of the merged outputs, e.g. EPSG:32633 [default: the first scene's, or its UTM zone].",
+)
 @click.option("--force", is_flag=True, help="Redo every scene, even those finished earlier.")
-@click.option("--snap", "snap_m", type=click.FloatRange(0),
-              help="Join road ends across scene borders within this many metres [default: 8 px, ≥ 3 m].")
+@click.option(
+    "--snap",
+    "snap_m",
+    type=click.FloatRange(0),
+    help="Join road ends across scene borders within this many metres [default: 8 px, ≥ 3 m].",
+)
 @tta_opt
 @amp_opt
 @tile_opt
@@ -44,8 +60,27 @@ from geoseg.cli.options import (
 @device_opt
 @overwrite_opt
 @progress_opt
-def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, snap_m, tta, amp, tile,
-          overlap, batch_size, threshold, device, radiometry, resample_to_training) -> None:
+def batch(
+    scenes,
+    out_dir,
+    model,
+    arch,
+    backbone,
+    models_dir,
+    aoi,
+    crs,
+    force,
+    snap_m,
+    tta,
+    amp,
+    tile,
+    overlap,
+    batch_size,
+    threshold,
+    device,
+    radiometry,
+    resample_to_training,
+) -> None:
     """Map roads over SCENES (files, globs or text files listing paths) into OUTDIR.
 
     Per scene: OUTDIR/scenes/<name>/ (prob, mask, roads.gpkg); for the area:
@@ -62,27 +97,46 @@ def batch(scenes, out_dir, model, arch, backbone, models_dir, aoi, crs, force, s
     from geoseg.batch import run_batch
 
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
-    result = run_batch(scenes, out_dir, ckpt, aoi=aoi, crs=crs, force=force, tta=tta,
-                       device=device, tile=tile, overlap=tile_overlap(tile, overlap), batch_size=batch_size,
-                       threshold=threshold, snap_m=snap_m,
-                       predict_options=None if amp else {"amp": False},
-                       radiometry=radiometry, resample_to_training=resample_to_training)
+    result = run_batch(
+        scenes,
+        out_dir,
+        ckpt,
+        aoi=aoi,
+        crs=crs,
+        force=force,
+        tta=tta,
+        device=device,
+        tile=tile,
+        overlap=tile_overlap(tile, overlap),
+        batch_size=batch_size,
+        threshold=threshold,
+        snap_m=snap_m,
+        predict_options=None if amp else {"amp": False},
+        radiometry=radiometry,
+        resample_to_training=resample_to_training,
+    )
     mp_s = f"{result.megapixels_per_s:.2f} MP/s" if result.processed else "nothing to do"
     if result.rank != 0:
-        click.echo(f"rank {result.rank}: {result.processed} scenes mapped ({mp_s}), "
-                   f"{result.already_done} finished earlier; rank 0 merges")
+        click.echo(
+            f"rank {result.rank}: {result.processed} scenes mapped ({mp_s}), "
+            f"{result.already_done} finished earlier; rank 0 merges"
+        )
         return
     rows = result.scenes
     count = {s: sum(r["status"] == s for r in rows) for s in ("done", "skipped")}
     failed = result.failed
-    click.echo(f"{len(rows)} scenes: {count['done']} mapped "
-               f"({count['done'] - result.already_done} now, "
-               f"{result.already_done} earlier), {len(failed)} failed, "
-               f"{count['skipped']} outside the AOI  [{mp_s}, {result.seconds:.1f} s]")
+    click.echo(
+        f"{len(rows)} scenes: {count['done']} mapped "
+        f"({count['done'] - result.already_done} now, "
+        f"{result.already_done} earlier), {len(failed)} failed, "
+        f"{count['skipped']} outside the AOI  [{mp_s}, {result.seconds:.1f} s]"
+    )
     for r in failed:
         click.echo(f"  failed: {r['scene']}: {r.get('error') or r['status']}")
     area = result.area
-    click.echo(f"roads:    {area.roads_path}  ({area.n_lines} lines, {area.road_km:.2f} km, {result.crs})")
+    click.echo(
+        f"roads:    {area.roads_path}  ({area.n_lines} lines, {area.road_km:.2f} km, {result.crs})"
+    )
     for path in area.mosaic_paths or ([area.mosaic_path] if area.mosaic_path else []):
         click.echo(f"mosaic:   {path}")
     click.echo(f"summary:  {area.summary_path}")

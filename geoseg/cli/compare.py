@@ -11,28 +11,57 @@ from geoseg.cli.options import device_opt, overwrite_opt
 
 @click.command("compare")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder of <name>.tif + <name>_mask.tif (+ <name>_roads.gpkg) scenes, "
-                   "or a DeepGlobe folder of <id>_sat.jpg + <id>_mask.png.")
-@click.option("-k", "--checkpoints", "--checkpoint", "checkpoints", multiple=True,
-              type=click.Path(dir_okay=False),
-              help="Trained checkpoint to use instead of training (repeat); it replaces the "
-                   "config of the same architecture and backbone.")
-@click.option("-o", "--out-dir", default="compare", show_default=True,
-              type=click.Path(file_okay=False),
-              help="Folder for table.md, table.csv, chart.png, models, runs, predictions.")
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder of <name>.tif + <name>_mask.tif (+ <name>_roads.gpkg) scenes, "
+    "or a DeepGlobe folder of <id>_sat.jpg + <id>_mask.png.",
+)
+@click.option(
+    "-k",
+    "--checkpoints",
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Trained checkpoint to use instead of training (repeat); it replaces the "
+    "config of the same architecture and backbone.",
+)
+@click.option(
+    "-o",
+    "--out-dir",
+    default="compare",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for table.md, table.csv, chart.png, models, runs, predictions.",
+)
 @click.option("--epochs", type=click.IntRange(1), help="Override train.epochs of every config.")
-@click.option("--encoder-weights", metavar="none|imagenet|FILE",
-              help="Override model.encoder_weights of every config: none (random, offline), "
-                   "imagenet (timm download) or a timm state-dict file.")
-@click.option("--holdout", multiple=True,
-              help="Name of an image to hold out for scoring (repeat; default: the scenes "
-                   "a manifest.json does not mark as train, else the last 20% by name).")
+@click.option(
+    "--encoder-weights",
+    metavar="none|imagenet|FILE",
+    help="Override model.encoder_weights of every config: none (random, offline), "
+    "imagenet (timm download) or a timm state-dict file.",
+)
+@click.option(
+    "--holdout",
+    multiple=True,
+    help="Name of an image to hold out for scoring (repeat; default: the scenes "
+    "a manifest.json does not mark as train, else the last 20% by name).",
+)
 @device_opt
 @overwrite_opt
-def compare(configs: tuple[str, ...], data_dir: str, checkpoints: tuple[str, ...],
-            out_dir: str, epochs: Optional[int], encoder_weights: Optional[str],
-            holdout: tuple[str, ...], device: str) -> None:
+def compare(
+    configs: tuple[str, ...],
+    data_dir: str,
+    checkpoints: tuple[str, ...],
+    out_dir: str,
+    epochs: Optional[int],
+    encoder_weights: Optional[str],
+    holdout: tuple[str, ...],
+    device: str,
+) -> None:
     """Compare the models of CONFIGS on the same held-out images of --data.
 
     CONFIGS are YAML files or shipped configs' names (`geoseg configs` lists them).
@@ -49,8 +78,15 @@ def compare(configs: tuple[str, ...], data_dir: str, checkpoints: tuple[str, ...
     from geoseg.compare import compare_models
     from geoseg.compare.table import markdown
 
-    result = compare_models(configs, data_dir, checkpoints=checkpoints, out_dir=out_dir,
-                            epochs=epochs, holdout=holdout, device=device,
-                            encoder_weights=encoder_weights)
+    result = compare_models(
+        configs,
+        data_dir,
+        checkpoints=checkpoints,
+        out_dir=out_dir,
+        epochs=epochs,
+        holdout=holdout,
+        device=device,
+        encoder_weights=encoder_weights,
+    )
     click.echo(markdown(result))
     click.echo("wrote " + ", ".join(str(p) for p in result.outputs.values()))

@@ -25,12 +25,20 @@ def configs(name: str | None) -> None:
         cfg = load_config(path)
         first = path.read_text(encoding="utf-8").splitlines()[:1]
         about = first[0].lstrip("# ").strip() if first and first[0].startswith("#") else ""
-        rows.append((stem, f"{cfg.model.arch}/{cfg.model.backbone}",
-                     str(cfg.model.encoder_weights or "none"), about))
+        rows.append(
+            (
+                stem,
+                f"{cfg.model.arch}/{cfg.model.backbone}",
+                str(cfg.model.encoder_weights or "none"),
+                about,
+            )
+        )
     header = ("name", "model", "encoder weights", "about")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     for r in [header, *rows]:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[3])
     folder = next(iter(bundled_configs().values())).parent if rows else None
-    click.echo(f"\nin {folder}; use one with -c NAME, or copy it (geoseg configs NAME > my.yaml) "
-               "and pass -c my.yaml")
+    click.echo(
+        f"\nin {folder}; use one with -c NAME, or copy it (geoseg configs NAME > my.yaml) "
+        "and pass -c my.yaml"
+    )

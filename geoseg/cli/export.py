@@ -10,10 +10,15 @@ import click
 @click.command("export")
 @click.argument("checkpoint", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--opset", type=click.IntRange(17), default=17, show_default=True,
-              help="ONNX opset version.")
-@click.option("--check/--no-check", default=True, show_default=True,
-              help="Compare onnxruntime with torch on one random 80x80 input.")
+@click.option(
+    "--opset", type=click.IntRange(17), default=17, show_default=True, help="ONNX opset version."
+)
+@click.option(
+    "--check/--no-check",
+    default=True,
+    show_default=True,
+    help="Compare onnxruntime with torch on one random 80x80 input.",
+)
 def export(checkpoint: Path, output: Path, opset: int, check: bool) -> None:
     """Export CHECKPOINT (.pt) to OUTPUT (.onnx): dynamic batch, height and width.
 
@@ -34,5 +39,7 @@ def export(checkpoint: Path, output: Path, opset: int, check: bool) -> None:
     size_mb = result.path.stat().st_size / 1e6
     click.echo(f"onnx:  {result.path} ({size_mb:.1f} MB, opset {result.opset})")
     if result.max_abs_diff is not None:
-        click.echo(f"check: onnxruntime vs torch, max |Δlogit| {result.max_abs_diff:.2e} "
-                   f"on a {result.check_size}x{result.check_size} input")
+        click.echo(
+            f"check: onnxruntime vs torch, max |Δlogit| {result.max_abs_diff:.2e} "
+            f"on a {result.check_size}x{result.check_size} input"
+        )

@@ -98,8 +98,7 @@ def _traceback_if_verbose(ctx: click.Context) -> None:
 def unexpected_error_message(exc: BaseException) -> str:
     """One sentence for an error geoseg did not anticipate (no traceback without -v)."""
     if isinstance(exc, MemoryError):
-        return ("out of memory; use a smaller --tile or --batch-size "
-                "(-v shows where it happened)")
+        return "out of memory; use a smaller --tile or --batch-size (-v shows where it happened)"
     reason = describe_os_error(exc)
     filename = getattr(exc, "filename", None)
     if reason is not None and filename:
@@ -129,8 +128,9 @@ def mute_native_stderr() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
-    sys.stderr = os.fdopen(real, "w", buffering=1, encoding=sys.stderr.encoding,
-                           errors="backslashreplace")
+    sys.stderr = os.fdopen(
+        real, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace"
+    )
     mute_native_stderr.done = True  # type: ignore[attr-defined]
 
 
@@ -149,11 +149,21 @@ def with_verbosity_options(cmd: click.Command) -> click.Command:
     if getattr(cmd, "_geoseg_verbosity", False):
         return cmd
     taken = {o for p in cmd.params for o in getattr(p, "opts", [])}
-    for short, long, text in (("-v", "--verbose", "More output (-vv for debug); shows tracebacks."),
-                              ("-q", "--quiet", "Less output (warnings and errors only).")):
+    for short, long, text in (
+        ("-v", "--verbose", "More output (-vv for debug); shows tracebacks."),
+        ("-q", "--quiet", "Less output (warnings and errors only)."),
+    ):
         if short not in taken and long not in taken:
-            cmd.params.append(click.Option([short, long], count=True, expose_value=False,
-                                           is_eager=True, callback=_more_verbosity, help=text))
+            cmd.params.append(
+                click.Option(
+                    [short, long],
+                    count=True,
+                    expose_value=False,
+                    is_eager=True,
+                    callback=_more_verbosity,
+                    help=text,
+                )
+            )
     cmd._geoseg_verbosity = True  # type: ignore[attr-defined]
     return cmd
 

@@ -14,16 +14,29 @@ from geoseg.cli.options import models_dir_opt
 @click.group("models", invoke_without_command=True)
 @click.option("--arch", "archs", multiple=True, help="Only this architecture (repeatable).")
 @click.option(
-    "--backbone", "backbones", multiple=True,
+    "--backbone",
+    "backbones",
+    multiple=True,
     help="Backbone alias or any timm name (repeatable); default: the seed backbones.",
 )
-@click.option("--size", default=1024, show_default=True, type=click.IntRange(32),
-              help="Square input side for the GFLOPs column.")
-@click.option("--available", is_flag=True,
-              help="List published trained weights (the catalog) instead.")
+@click.option(
+    "--size",
+    default=1024,
+    show_default=True,
+    type=click.IntRange(32),
+    help="Square input side for the GFLOPs column.",
+)
+@click.option(
+    "--available", is_flag=True, help="List published trained weights (the catalog) instead."
+)
 @click.pass_context
-def models(ctx: click.Context, archs: tuple[str, ...], backbones: tuple[str, ...], size: int,
-           available: bool) -> None:
+def models(
+    ctx: click.Context,
+    archs: tuple[str, ...],
+    backbones: tuple[str, ...],
+    size: int,
+    available: bool,
+) -> None:
     """List architectures x backbones with parameter counts and measured GFLOPs.
 
     \b
@@ -41,11 +54,20 @@ def models(ctx: click.Context, archs: tuple[str, ...], backbones: tuple[str, ...
 
     archs = archs or tuple(list_archs())
     backbones = backbones or tuple(BACKBONE_ALIASES)
-    rows = list(tqdm(iter_model_table(archs, backbones, size), total=len(archs) * len(backbones),
-                     desc="measuring", unit="model", leave=False, disable=None))
+    rows = list(
+        tqdm(
+            iter_model_table(archs, backbones, size),
+            total=len(archs) * len(backbones),
+            desc="measuring",
+            unit="model",
+            leave=False,
+            disable=None,
+        )
+    )
     header = ("arch", "backbone", "timm encoder", "params (M)", f"GFLOPs @{size}²")
-    table = [(r.arch, r.backbone, r.timm_name, f"{r.params / 1e6:.2f}", f"{r.gflops:.1f}")
-             for r in rows]
+    table = [
+        (r.arch, r.backbone, r.timm_name, f"{r.params / 1e6:.2f}", f"{r.gflops:.1f}") for r in rows
+    ]
     widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
     for row in [header, *table]:
         left = "  ".join(c.ljust(w) for c, w in zip(row[:3], widths[:3]))
@@ -68,8 +90,9 @@ def _print_catalog() -> None:
             click.echo("")
         for line in describe(entry):
             click.echo(line)
-    click.echo(f"\n{len(entries)} model(s) in {catalog_path()}; "
-               "fetch one with `geoseg models pull NAME`.")
+    click.echo(
+        f"\n{len(entries)} model(s) in {catalog_path()}; fetch one with `geoseg models pull NAME`."
+    )
 
 
 def _bands(value: str | None) -> list[int] | None:
@@ -86,24 +109,49 @@ def _bands(value: str | None) -> list[int] | None:
 
 @models.command("import")
 @click.argument("weights", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", required=True, type=click.Choice(["dlinknet34", "smp"]),
-              help="Layout of WEIGHTS: the D-LinkNet repository's DinkNet34, or a "
-              "segmentation_models_pytorch Unet/Linknet.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Checkpoint to write [default: <arch>_<backbone>_<time>.pt in the models "
-              "directory, where --backbone finds it].")
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["dlinknet34", "smp"]),
+    help="Layout of WEIGHTS: the D-LinkNet repository's DinkNet34, or a "
+    "segmentation_models_pytorch Unet/Linknet.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Checkpoint to write [default: <arch>_<backbone>_<time>.pt in the models "
+    "directory, where --backbone finds it].",
+)
 @models_dir_opt
-@click.option("--backbone", help="smp: the encoder's timm name when it cannot be inferred "
-              "(e.g. resnext50_32x4d).")
-@click.option("--bands", help="1-based bands the network reads, in its order "
-              "[default: dlinknet34 3,2,1 (BGR); smp 1,2,3].")
+@click.option(
+    "--backbone",
+    help="smp: the encoder's timm name when it cannot be inferred (e.g. resnext50_32x4d).",
+)
+@click.option(
+    "--bands",
+    help="1-based bands the network reads, in its order "
+    "[default: dlinknet34 3,2,1 (BGR); smp 1,2,3].",
+)
 @click.option("--threshold", type=float, help="Road if probability ≥ this [default: 0.5].")
 @click.option("--tile", type=int, help="Default tile for predict [default: dlinknet34 1024].")
-@click.option("--tta", type=click.Choice(["none", "flip", "d4"]),
-              help="Default TTA for predict [default: dlinknet34 d4, smp none].")
-def models_import(weights: Path, fmt: str, output: Path | None, models_dir: Path | None,
-                  backbone: str | None, bands: str | None, threshold: float | None,
-                  tile: int | None, tta: str | None) -> None:
+@click.option(
+    "--tta",
+    type=click.Choice(["none", "flip", "d4"]),
+    help="Default TTA for predict [default: dlinknet34 d4, smp none].",
+)
+def models_import(
+    weights: Path,
+    fmt: str,
+    output: Path | None,
+    models_dir: Path | None,
+    backbone: str | None,
+    bands: str | None,
+    threshold: float | None,
+    tile: int | None,
+    tta: str | None,
+) -> None:
     """Import trained WEIGHTS from another tool as a geoseg checkpoint.
 
     The file is loaded with torch.load(weights_only=True): pickled code is refused.
@@ -119,8 +167,15 @@ def models_import(weights: Path, fmt: str, output: Path | None, models_dir: Path
 
     if output is not None and output.exists() and weights.exists() and output.samefile(weights):
         raise click.UsageError("the output (-o) must not be the weights file being imported")
-    payload = import_weights(weights, fmt, backbone=backbone, bands=_bands(bands),
-                             threshold=threshold, tile=tile, tta=tta)
+    payload = import_weights(
+        weights,
+        fmt,
+        backbone=backbone,
+        bands=_bands(bands),
+        threshold=threshold,
+        tile=tile,
+        tta=tta,
+    )
     if output is None:
         folder = ensure_writable_dir(models_dir or default_models_dir())
         output = unique_checkpoint_path(folder, payload["arch"], payload["backbone"])
@@ -130,13 +185,20 @@ def models_import(weights: Path, fmt: str, output: Path | None, models_dir: Path
 
 @models.command("pull")
 @click.argument("name")
-@click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Use this file (downloaded by hand) instead of downloading.")
-@click.option("--sha256", help="Expected sha256 of the weights (needed to download an entry "
-              "whose publisher gives none).")
+@click.option(
+    "--from",
+    "from_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Use this file (downloaded by hand) instead of downloading.",
+)
+@click.option(
+    "--sha256",
+    help="Expected sha256 of the weights (needed to download an entry whose publisher gives none).",
+)
 @models_dir_opt
-def models_pull(name: str, from_file: Path | None, sha256: str | None,
-                models_dir: Path | None) -> None:
+def models_pull(
+    name: str, from_file: Path | None, sha256: str | None, models_dir: Path | None
+) -> None:
     """Download catalog model NAME, verify its sha256, import and store it.
 
     \b
@@ -155,7 +217,9 @@ def _report(path: Path, ckpt: dict) -> None:
     defaults = ckpt.get("predict_defaults") or {}
     bands = ",".join(str(b) for b in ckpt["bands"]) if ckpt.get("bands") else "all"
     click.echo(f"checkpoint: {path}")
-    click.echo(f"model:      {ckpt['arch']}/{ckpt['backbone']} ({ckpt['source']['layout']}), "
-               f"bands {bands}, threshold {ckpt['threshold']:g}"
-               + "".join(f", {k} {v}" for k, v in defaults.items()))
+    click.echo(
+        f"model:      {ckpt['arch']}/{ckpt['backbone']} ({ckpt['source']['layout']}), "
+        f"bands {bands}, threshold {ckpt['threshold']:g}"
+        + "".join(f", {k} {v}" for k, v in defaults.items())
+    )
     click.echo(f"sha256:     {ckpt['source']['sha256']} ({ckpt['source']['file']})")

@@ -14,16 +14,24 @@ device_opt = click.option(
     help="Torch device: auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...",
 )
 config_opt = click.option(
-    "-c", "--config", "config_path", type=click.Path(dir_okay=False),
-    help="YAML config file, or a shipped config's name (geoseg configs lists them)."
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="YAML config file, or a shipped config's name (geoseg configs lists them).",
 )
 output_dir_arg = click.argument("outdir", type=click.Path(file_okay=False))
 tta_opt = click.option(
-    "--tta", type=click.Choice(["none", "flip", "d4"]), default="none", show_default=True,
+    "--tta",
+    type=click.Choice(["none", "flip", "d4"]),
+    default="none",
+    show_default=True,
     help="Test-time augmentation: none, 4 flips, or all 8 rotations/reflections.",
 )
 amp_opt = click.option(
-    "--amp/--no-amp", default=True, show_default=True,
+    "--amp/--no-amp",
+    default=True,
+    show_default=True,
     help="Mixed precision: bf16/fp16 on CUDA, bf16 on CPUs with AMX/AVX512-BF16 "
     "(2-3x faster there); --no-amp computes in fp32.",
 )
@@ -32,23 +40,30 @@ tile_opt = click.option(
 )
 # predict: an imported checkpoint may carry its own defaults (D-LinkNet: 1024, d4)
 predict_tile_opt = click.option(
-    "--tile", type=int, default=None,
+    "--tile",
+    type=int,
+    default=None,
     help="Tile size in pixels (multiple of 32) [default: the checkpoint's, else 512].",
 )
 predict_tta_opt = click.option(
-    "--tta", type=click.Choice(["none", "flip", "d4"]), default=None,
+    "--tta",
+    type=click.Choice(["none", "flip", "d4"]),
+    default=None,
     help="Test-time augmentation: none, 4 flips, or all 8 rotations/reflections "
     "[default: the checkpoint's, else none].",
 )
 overlap_opt = click.option(
-    "--overlap", type=int,
-    help="Overlap between tiles in pixels, less than half the tile [default: min(64, tile/4)]."
+    "--overlap",
+    type=int,
+    help="Overlap between tiles in pixels, less than half the tile [default: min(64, tile/4)].",
 )
 batch_size_opt = click.option(
     "--batch-size", type=int, default=4, show_default=True, help="Tiles per forward pass."
 )
 threshold_opt = click.option(
-    "--threshold", type=float, help="Road if probability ≥ this [default: the checkpoint's, else 0.5]."
+    "--threshold",
+    type=float,
+    help="Road if probability ≥ this [default: the checkpoint's, else 0.5].",
 )
 models_dir_opt = click.option(
     "--models-dir",
@@ -67,7 +82,10 @@ def _allow_overwrite(ctx: click.Context, param: click.Parameter, value: bool) ->
 
 
 overwrite_opt = click.option(
-    "--overwrite", is_flag=True, expose_value=False, callback=_allow_overwrite,
+    "--overwrite",
+    is_flag=True,
+    expose_value=False,
+    callback=_allow_overwrite,
     help="Replace existing files at the output paths even when geoseg did not write them "
     "(it never writes over an input).",
 )
@@ -75,15 +93,26 @@ overwrite_opt = click.option(
 
 def model_source_opts(func):
     """-m/--model CKPT, or --backbone (+ --arch) to pick the newest trained checkpoint."""
-    for option in reversed([
-        click.option("-m", "--model", type=click.Path(path_type=Path),
-                     help="Checkpoint (.pt) to predict with."),
-        click.option("--arch", help="Architecture (unet, linknet, dlinknet, adlinknet); "
-                     "checked against the checkpoint."),
-        click.option("--backbone", help="Without --model: the newest checkpoint trained "
-                     "with this backbone."),
-        models_dir_opt,
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "-m",
+                "--model",
+                type=click.Path(path_type=Path),
+                help="Checkpoint (.pt) to predict with.",
+            ),
+            click.option(
+                "--arch",
+                help="Architecture (unet, linknet, dlinknet, adlinknet); "
+                "checked against the checkpoint.",
+            ),
+            click.option(
+                "--backbone",
+                help="Without --model: the newest checkpoint trained with this backbone.",
+            ),
+            models_dir_opt,
+        ]
+    ):
         func = option(func)
     return func
 
@@ -113,16 +142,25 @@ def tile_overlap(tile: int, overlap: int | None) -> int:
 
 def radiometry_opts(func):
     """--radiometry auto|match|none and --resample-to-training (geoseg.radiometry)."""
-    for option in reversed([
-        click.option("--radiometry", type=click.Choice(["auto", "match", "none"]),
-                     default="auto", show_default=True,
-                     help="Scene values vs the training imagery's: auto rescales each band "
-                     "onto the training 2–98 % range when the dtype or range differs, match "
-                     "always does, none feeds the values as they are."),
-        click.option("--resample-to-training", is_flag=True,
-                     help="Resample tiles to the training pixel size when the scene's differs "
-                     "by more than 25 % (outputs stay on the scene's grid)."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--radiometry",
+                type=click.Choice(["auto", "match", "none"]),
+                default="auto",
+                show_default=True,
+                help="Scene values vs the training imagery's: auto rescales each band "
+                "onto the training 2–98 % range when the dtype or range differs, match "
+                "always does, none feeds the values as they are.",
+            ),
+            click.option(
+                "--resample-to-training",
+                is_flag=True,
+                help="Resample tiles to the training pixel size when the scene's differs "
+                "by more than 25 % (outputs stay on the scene's grid).",
+            ),
+        ]
+    ):
         func = option(func)
     return func
 
@@ -135,9 +173,13 @@ def _set_progress_mode(ctx: click.Context, param: click.Parameter, value: str) -
 
 
 progress_opt = click.option(
-    "--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
-    expose_value=False, callback=_set_progress_mode,
+    "--progress",
+    type=click.Choice(["bar", "json", "none"]),
+    default="bar",
+    show_default=True,
+    expose_value=False,
+    callback=_set_progress_mode,
     help="Progress bars on a terminal; json: one JSON object per line on stderr "
-    "({\"progress\": 0.42, \"message\": ...}, log records too), for programs that run geoseg; "
+    '({"progress": 0.42, "message": ...}, log records too), for programs that run geoseg; '
     "none: silent.",
 )

@@ -29,8 +29,13 @@ from geoseg.io.files import claim_outputs, output_set
 @click.command("predict")
 @click.argument("scene", type=click.Path(path_type=Path))
 @model_source_opts
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder [default: predictions/ beside the scene].")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder [default: predictions/ beside the scene].",
+)
 @predict_tile_opt
 @overlap_opt
 @batch_size_opt
@@ -38,33 +43,86 @@ from geoseg.io.files import claim_outputs, output_set
 @amp_opt
 @click.option("--bands", help="1-based bands to read, e.g. 1,2,3 [default: the checkpoint's].")
 @threshold_opt
-@click.option("--float", "float_output", is_flag=True,
-              help="Probabilities as float32 (default: uint8 0–255).")
+@click.option(
+    "--float", "float_output", is_flag=True, help="Probabilities as float32 (default: uint8 0–255)."
+)
 @click.option("--overviews", is_flag=True, help="Build internal overviews in the outputs.")
-@click.option("--preview", is_flag=True,
-              help="Also write <name>_preview.png: the scene with the mask overlaid.")
-@click.option("--vector", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also vectorize the mask into road centerlines (.gpkg, .shp or .geojson).")
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Also write <name>_preview.png: the scene with the mask overlaid.",
+)
+@click.option(
+    "--vector",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also vectorize the mask into road centerlines (.gpkg, .shp or .geojson).",
+)
 @radiometry_opts
-@click.option("--outputs", default="prob,mask", show_default=True,
-              help="Which rasters to write: prob, mask or prob,mask.")
-@click.option("--compress", type=click.Choice(COMPRESSIONS, case_sensitive=False),
-              default="deflate", show_default=True, help="Output compression.")
-@click.option("--cog", is_flag=True,
-              help="Write Cloud-Optimized GeoTIFFs (tiled, with overviews, COG layout).")
-@click.option("--threads", type=click.IntRange(min=0), default=0,
-              help="Cores for reading and compressing [default: 0 = all available].")
-@click.option("--prob-out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the probabilities to this .tif [default: <output>/<name>_prob.tif].")
-@click.option("--mask-out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the mask to this .tif [default: <output>/<name>_mask.tif].")
+@click.option(
+    "--outputs",
+    default="prob,mask",
+    show_default=True,
+    help="Which rasters to write: prob, mask or prob,mask.",
+)
+@click.option(
+    "--compress",
+    type=click.Choice(COMPRESSIONS, case_sensitive=False),
+    default="deflate",
+    show_default=True,
+    help="Output compression.",
+)
+@click.option(
+    "--cog",
+    is_flag=True,
+    help="Write Cloud-Optimized GeoTIFFs (tiled, with overviews, COG layout).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Cores for reading and compressing [default: 0 = all available].",
+)
+@click.option(
+    "--prob-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the probabilities to this .tif [default: <output>/<name>_prob.tif].",
+)
+@click.option(
+    "--mask-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the mask to this .tif [default: <output>/<name>_mask.tif].",
+)
 @device_opt
 @overwrite_opt
 @progress_opt
-def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overlap, batch_size,
-            tta, amp, bands, threshold, float_output, overviews, preview, vector, outputs,
-            compress, cog, threads, device, radiometry, resample_to_training, prob_out=None,
-            mask_out=None) -> None:
+def predict(
+    scene: Path,
+    model,
+    arch,
+    backbone,
+    models_dir,
+    out_dir,
+    tile,
+    overlap,
+    batch_size,
+    tta,
+    amp,
+    bands,
+    threshold,
+    float_output,
+    overviews,
+    preview,
+    vector,
+    outputs,
+    compress,
+    cog,
+    threads,
+    device,
+    radiometry,
+    resample_to_training,
+    prob_out=None,
+    mask_out=None,
+) -> None:
     """Predict roads in SCENE (a GeoTIFF of any size) with a trained checkpoint.
 
     Writes <name>_prob.tif and <name>_mask.tif on the scene's grid (by default into
@@ -89,8 +147,11 @@ def predict(scene: Path, model, arch, backbone, models_dir, out_dir, tile, overl
     out_dir = out_dir if out_dir is not None else scene.parent / DEFAULT_OUTPUT_FOLDER
     wanted = parse_outputs(outputs)
     explicit = {"prob": prob_out, "mask": mask_out}
-    claimed = {Path(explicit[name] or out_dir / f"{scene.stem}_{name}.tif"): kind
-               for name, kind in (("prob", "probability"), ("mask", "mask")) if name in wanted}
+    claimed = {
+        Path(explicit[name] or out_dir / f"{scene.stem}_{name}.tif"): kind
+        for name, kind in (("prob", "probability"), ("mask", "mask"))
+        if name in wanted
+    }
     if preview:
         claimed[out_dir / f"{scene.stem}_preview.png"] = "preview"
     if vector is not None:

@@ -12,12 +12,15 @@ import click
 # 1 = --progress json, predict --prob-out/--mask-out, SIGTERM removes partial outputs.
 PROTOCOL = 1
 
-profile_opt = click.option("--profile", default="default", show_default=True,
-                           help="QGIS user profile to install into.")
+profile_opt = click.option(
+    "--profile", default="default", show_default=True, help="QGIS user profile to install into."
+)
 profiles_opt = click.option(
-    "--profiles-dir", type=click.Path(file_okay=False, path_type=Path),
+    "--profiles-dir",
+    type=click.Path(file_okay=False, path_type=Path),
     help="QGIS profiles folder [default: $QGIS_CUSTOM_CONFIG_PATH/profiles, else "
-    "~/.local/share/QGIS/QGIS3/profiles].")
+    "~/.local/share/QGIS/QGIS3/profiles].",
+)
 
 
 @click.group("qgis")
@@ -67,6 +70,13 @@ def info() -> None:
     """What the plugin asks this geoseg before running it (JSON)."""
     from geoseg import __version__
 
-    click.echo(json.dumps({"geoseg": __version__, "protocol": PROTOCOL,
-                           "python": sys.executable,
-                           "package": str(Path(__file__).resolve().parents[1])}))
+    click.echo(
+        json.dumps(
+            {
+                "geoseg": __version__,
+                "protocol": PROTOCOL,
+                "python": sys.executable,
+                "package": str(Path(__file__).resolve().parents[1]),
+            }
+        )
+    )

@@ -10,8 +10,13 @@ from geoseg.sample_data import DEFAULT_SIZE, make_sample_set
 
 @click.command("sample-data")
 @output_dir_arg
-@click.option("--size", type=click.IntRange(min=64), default=DEFAULT_SIZE, show_default=True,
-              help="Side of the training scenes in pixels (the other scenes scale with it).")
+@click.option(
+    "--size",
+    type=click.IntRange(min=64),
+    default=DEFAULT_SIZE,
+    show_default=True,
+    help="Side of the training scenes in pixels (the other scenes scale with it).",
+)
 @seed_opt
 @overwrite_opt
 def sample_data(outdir: str, size: int, seed: int) -> None:

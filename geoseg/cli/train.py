@@ -15,11 +15,16 @@ _paths = click.Path(dir_okay=False)
 def _overrides(**kw: Any) -> dict[str, dict[str, Any]]:
     """Command-line values that were given, as a partial config."""
     where = {
-        "data_dir": ("data", "deepglobe"), "scenes": ("data", "scenes"),
-        "masks": ("data", "masks"), "labels": ("data", "labels"),
-        "val_scenes": ("data", "val_scenes"), "val_masks": ("data", "val_masks"),
-        "val_labels": ("data", "val_labels"), "tile": ("data", "tile"),
-        "batch_size": ("data", "batch_size"), "epochs": ("train", "epochs"),
+        "data_dir": ("data", "deepglobe"),
+        "scenes": ("data", "scenes"),
+        "masks": ("data", "masks"),
+        "labels": ("data", "labels"),
+        "val_scenes": ("data", "val_scenes"),
+        "val_masks": ("data", "val_masks"),
+        "val_labels": ("data", "val_labels"),
+        "tile": ("data", "tile"),
+        "batch_size": ("data", "batch_size"),
+        "epochs": ("train", "epochs"),
         "max_steps": ("train", "max_steps"),
     }
     out: dict[str, dict[str, Any]] = {}
@@ -33,34 +38,64 @@ def _overrides(**kw: Any) -> dict[str, dict[str, Any]]:
 
 @click.command("train")
 @config_opt
-@click.option("--data-dir", type=click.Path(file_okay=False),
-              help="DeepGlobe-style folder of <id>_sat.jpg + <id>_mask.png (data.deepglobe).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="DeepGlobe-style folder of <id>_sat.jpg + <id>_mask.png (data.deepglobe).",
+)
 @click.option("--scenes", multiple=True, type=_paths, help="Training GeoTIFF (repeat).")
 @click.option("--masks", multiple=True, type=_paths, help="Mask GeoTIFF per scene (repeat).")
-@click.option("--labels", multiple=True, type=_paths,
-              help="Road centerlines (shp/gpkg/geojson) per scene, or one for all (repeat).")
+@click.option(
+    "--labels",
+    multiple=True,
+    type=_paths,
+    help="Road centerlines (shp/gpkg/geojson) per scene, or one for all (repeat).",
+)
 @click.option("--val-scenes", multiple=True, type=_paths, help="Validation GeoTIFF (repeat).")
-@click.option("--val-masks", multiple=True, type=_paths,
-              help="Mask GeoTIFF per validation scene (repeat; data.val_masks).")
-@click.option("--val-labels", multiple=True, type=_paths,
-              help="Road centerlines per validation scene, or one for all (repeat; "
-                   "data.val_labels).")
+@click.option(
+    "--val-masks",
+    multiple=True,
+    type=_paths,
+    help="Mask GeoTIFF per validation scene (repeat; data.val_masks).",
+)
+@click.option(
+    "--val-labels",
+    multiple=True,
+    type=_paths,
+    help="Road centerlines per validation scene, or one for all (repeat; data.val_labels).",
+)
 @click.option("--tile", type=int, help="Training window size in pixels (data.tile).")
 @click.option("--batch-size", type=int, help="Batch size per process (data.batch_size).")
 @click.option("--epochs", type=int, help="Number of epochs (train.epochs).")
 @click.option("--max-steps", type=int, help="Stop after this many optimizer steps.")
-@click.option("--encoder-weights", metavar="none|imagenet|FILE",
-              help="Encoder initialisation (model.encoder_weights): none (random, offline), "
-                   "imagenet (timm download, cached) or a timm state-dict file.")
+@click.option(
+    "--encoder-weights",
+    metavar="none|imagenet|FILE",
+    help="Encoder initialisation (model.encoder_weights): none (random, offline), "
+    "imagenet (timm download, cached) or a timm state-dict file.",
+)
 @models_dir_opt
-@click.option("-o", "--out-dir", type=click.Path(file_okay=False),
-              help="Run folder for metrics.csv, curves.png, last.pt (default runs/<name>).")
-@click.option("--resume", type=click.Path(dir_okay=False),
-              help="Continue a run from its last.pt (same optimizer state and epoch; without "
-                   "-c, with the run's own config).")
+@click.option(
+    "-o",
+    "--out-dir",
+    type=click.Path(file_okay=False),
+    help="Run folder for metrics.csv, curves.png, last.pt (default runs/<name>).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(dir_okay=False),
+    help="Continue a run from its last.pt (same optimizer state and epoch; without "
+    "-c, with the run's own config).",
+)
 @device_opt
-def train(config_path: Optional[str], models_dir: Optional[str], out_dir: Optional[str],
-          resume: Optional[str], device: str, **overrides: Any) -> None:
+def train(
+    config_path: Optional[str],
+    models_dir: Optional[str],
+    out_dir: Optional[str],
+    resume: Optional[str],
+    device: str,
+    **overrides: Any,
+) -> None:
     """Train a road segmentation model (D-LinkNet's recipe, AMP, DDP under torchrun).
 
     The best checkpoint (by validation IoU, with its chosen threshold) goes into the
@@ -93,12 +128,14 @@ def train(config_path: Optional[str], models_dir: Optional[str], out_dir: Option
         for section, values in extra.items():
             merged[section].update(values)
         cfg = config_from_dict(merged, f"{config_path or resume or 'defaults'} + command line")
-    result = train_model(cfg, models_dir=models_dir, out_dir=out_dir, resume=resume,
-                         device=device)
+    result = train_model(cfg, models_dir=models_dir, out_dir=out_dir, resume=resume, device=device)
     if int(os.environ.get("RANK", "0")) != 0:
         return
     m = result.best_metrics
-    iou = f"val IoU {m['val_iou']:.4f} at threshold {m['threshold']:.2f}" if "val_iou" in m \
+    iou = (
+        f"val IoU {m['val_iou']:.4f} at threshold {m['threshold']:.2f}"
+        if "val_iou" in m
         else f"train loss {m.get('train_loss', float('nan')):.4f} (no validation data)"
+    )
     click.echo(f"best checkpoint: {result.checkpoint_path} ({iou})")
     click.echo(f"run folder: {result.run_dir} (metrics.csv, curves.png, last.pt)")

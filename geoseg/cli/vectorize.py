@@ -12,26 +12,51 @@ METRES = click.FloatRange(0)  # lengths and areas on the ground: the same check 
 
 @click.command("vectorize")
 @click.argument("mask", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Output layer: .gpkg (recommended), .shp or .geojson.")
-@click.option("--prob", type=click.Path(dir_okay=False),
-              help="Probability raster on the mask's grid, for the mean_prob attribute.")
-@click.option("--min-blob-m2", type=METRES,
-              help="Drop road blobs smaller than this [max(20 m², 32 px)].")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output layer: .gpkg (recommended), .shp or .geojson.",
+)
+@click.option(
+    "--prob",
+    type=click.Path(dir_okay=False),
+    help="Probability raster on the mask's grid, for the mean_prob attribute.",
+)
+@click.option(
+    "--min-blob-m2", type=METRES, help="Drop road blobs smaller than this [max(20 m², 32 px)]."
+)
 @click.option("--hole-m2", type=METRES, help="Fill holes smaller than this [max(20 m², 32 px)].")
-@click.option("--prune-m", type=METRES,
-              help="Remove dead-end spurs shorter than this [max(10 m, 5 px)].")
-@click.option("--bridge-m", type=METRES,
-              help="Join aligned dead ends closer than this [max(10 m, 4 px)].")
+@click.option(
+    "--prune-m", type=METRES, help="Remove dead-end spurs shorter than this [max(10 m, 5 px)]."
+)
+@click.option(
+    "--bridge-m", type=METRES, help="Join aligned dead ends closer than this [max(10 m, 4 px)]."
+)
 @click.option("--simplify-m", type=METRES, help="Douglas–Peucker tolerance [1 pixel].")
-@click.option("--block-size", type=click.IntRange(64), default=4096, show_default=True,
-              help="Process the mask in blocks of this many pixels (bounded memory).")
+@click.option(
+    "--block-size",
+    type=click.IntRange(64),
+    default=4096,
+    show_default=True,
+    help="Process the mask in blocks of this many pixels (bounded memory).",
+)
 @click.option("--no-style", is_flag=True, help="Do not write the QGIS .qml style.")
 @overwrite_opt
 @progress_opt
-def vectorize(mask: str, output: str, prob: str | None, min_blob_m2: float | None,
-              hole_m2: float | None, prune_m: float | None, bridge_m: float | None,
-              simplify_m: float | None, block_size: int, no_style: bool) -> None:
+def vectorize(
+    mask: str,
+    output: str,
+    prob: str | None,
+    min_blob_m2: float | None,
+    hole_m2: float | None,
+    prune_m: float | None,
+    bridge_m: float | None,
+    simplify_m: float | None,
+    block_size: int,
+    no_style: bool,
+) -> None:
     """Turn road MASK (0/1 or 0/255 GeoTIFF) into georeferenced centrelines.
 
     Lines carry id, node_from/node_to (a routable graph), length_m, width_m and, with
@@ -40,9 +65,20 @@ def vectorize(mask: str, output: str, prob: str | None, min_blob_m2: float | Non
     from geoseg.vectorize import vectorize_to_file
 
     claim_outputs({output: "roads"}, inputs=tuple(p for p in (mask, prob) if p))
-    roads = vectorize_to_file(mask, output, prob, style=not no_style, min_area_m2=min_blob_m2,
-                              hole_area_m2=hole_m2, prune_m=prune_m, bridge_m=bridge_m,
-                              simplify_m=simplify_m, block_size=block_size)
+    roads = vectorize_to_file(
+        mask,
+        output,
+        prob,
+        style=not no_style,
+        min_area_m2=min_blob_m2,
+        hole_area_m2=hole_m2,
+        prune_m=prune_m,
+        bridge_m=bridge_m,
+        simplify_m=simplify_m,
+        block_size=block_size,
+    )
     nodes = len(set(roads["node_from"]) | set(roads["node_to"]))
-    click.echo(f"{output}: {len(roads)} lines, {nodes} nodes, "
-               f"{roads['length_m'].sum() / 1000:.2f} km of road")
+    click.echo(
+        f"{output}: {len(roads)} lines, {nodes} nodes, "
+        f"{roads['length_m'].sum() / 1000:.2f} km of road"
+    )

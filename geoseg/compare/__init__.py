@@ -4,5 +4,13 @@ from geoseg.compare.run import Comparison, ModelRun, compare_models
 from geoseg.compare.split import DataSplit, Sample, split_data
 from geoseg.compare.table import PAPER_IOU, paper_iou
 
-__all__ = ["Comparison", "DataSplit", "ModelRun", "PAPER_IOU", "Sample", "compare_models",
-           "paper_iou", "split_data"]
+__all__ = [
+    "Comparison",
+    "DataSplit",
+    "ModelRun",
+    "PAPER_IOU",
+    "Sample",
+    "compare_models",
+    "paper_iou",
+    "split_data",
+]

@@ -65,10 +65,16 @@ class ModelRun:
         mean = summary.get("pixel", {}).get("mean", {})
         apls = summary.get("apls", {}).get("mean", {})
         nan = float("nan")
-        return {"iou_accumulated": acc.get("iou", nan), "iou_mean": mean.get("iou", nan),
-                "f1": acc.get("f1", nan), "f1_mean": mean.get("f1", nan),
-                "precision": acc.get("precision", nan), "recall": acc.get("recall", nan),
-                "apls": apls.get("apls", nan), "junction_f1": apls.get("junction_f1", nan)}
+        return {
+            "iou_accumulated": acc.get("iou", nan),
+            "iou_mean": mean.get("iou", nan),
+            "f1": acc.get("f1", nan),
+            "f1_mean": mean.get("f1", nan),
+            "precision": acc.get("precision", nan),
+            "recall": acc.get("recall", nan),
+            "apls": apls.get("apls", nan),
+            "junction_f1": apls.get("junction_f1", nan),
+        }
 
 
 @dataclass
@@ -85,8 +91,11 @@ class Comparison:
     @property
     def reference_kind(self) -> str:
         kinds = sorted(set(self.references.values()))
-        return kinds[0] if len(kinds) == 1 else "mixed: " + ", ".join(
-            f"{n} ({k})" for n, k in self.references.items())
+        return (
+            kinds[0]
+            if len(kinds) == 1
+            else "mixed: " + ", ".join(f"{n} ({k})" for n, k in self.references.items())
+        )
 
 
 def _unique_names(paths: Sequence[Path]) -> list[str]:
@@ -98,8 +107,9 @@ def _unique_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
-def _run_config(path: Path, split: DataSplit, epochs: Optional[int],
-                encoder_weights: Optional[str] = None) -> RunConfig:
+def _run_config(
+    path: Path, split: DataSplit, epochs: Optional[int], encoder_weights: Optional[str] = None
+) -> RunConfig:
     """The config with the split's training images (and `epochs` and `encoder_weights`
     — ``none``, ``imagenet`` or a file — when given)."""
     from geoseg.models.weights import parse_encoder_weights
@@ -114,8 +124,9 @@ def _run_config(path: Path, split: DataSplit, epochs: Optional[int],
     return config_from_dict(merged, f"{path} (+ compare data/epochs)")
 
 
-def match_checkpoints(configs: Sequence[RunConfig], checkpoints: Sequence[str | Path]
-                      ) -> dict[int, dict[str, Any]]:
+def match_checkpoints(
+    configs: Sequence[RunConfig], checkpoints: Sequence[str | Path]
+) -> dict[int, dict[str, Any]]:
     """Config index → loaded checkpoint: each checkpoint goes to the first config (in
     order) of the same architecture and backbone that has none yet."""
     from geoseg.checkpoint import load_checkpoint
@@ -124,12 +135,16 @@ def match_checkpoints(configs: Sequence[RunConfig], checkpoints: Sequence[str | 
     for path in checkpoints:
         ckpt = load_checkpoint(path)
         key = (ckpt["arch"], ckpt["backbone"])
-        free = [i for i, c in enumerate(configs)
-                if (c.model.arch, c.model.backbone) == key and i not in taken]
+        free = [
+            i
+            for i, c in enumerate(configs)
+            if (c.model.arch, c.model.backbone) == key and i not in taken
+        ]
         if not free:
             have = ", ".join(sorted({f"{c.model.arch}/{c.model.backbone}" for c in configs}))
-            raise CheckpointError(f"{path}: a {key[0]}/{key[1]} checkpoint matches no "
-                                  f"config left (configs: {have})")
+            raise CheckpointError(
+                f"{path}: a {key[0]}/{key[1]} checkpoint matches no config left (configs: {have})"
+            )
         taken[free[0]] = ckpt
     return taken
 
@@ -172,11 +187,18 @@ def _warm_up(loaded, device, tile: int, batch_size: int, tta: str) -> None:
         return
     channels = loaded.in_channels or loaded.normalizer.bands
     TilePredictor(loaded.module, device, tta=tta)(
-        np.zeros((batch_size, channels, tile, tile), np.float32))
+        np.zeros((batch_size, channels, tile, tile), np.float32)
+    )
 
 
-def predict_and_score(run: ModelRun, test: Sequence[Sample], references: dict[str, Path],
-                      out_dir: Path, device: str = "auto", progress: bool = True) -> None:
+def predict_and_score(
+    run: ModelRun,
+    test: Sequence[Sample],
+    references: dict[str, Path],
+    out_dir: Path,
+    device: str = "auto",
+    progress: bool = True,
+) -> None:
     """Predict every held-out image with `run`'s checkpoint, vectorize and score (fills
     `run.params`, `run.report`, `run.megapixels`, `run.seconds`)."""
     from geoseg.checkpoint import load_checkpoint
@@ -194,15 +216,24 @@ def predict_and_score(run: ModelRun, test: Sequence[Sample], references: dict[st
     pixel_pairs, graph_pairs = [], []
     run.megapixels = run.seconds = 0.0
     for sample in test:
-        res = predict_scene(sample.image, loaded.module, out_dir, tile=p.tile,
-                            overlap=p.overlap, batch_size=p.batch_size, tta=p.tta,
-                            device=device, threshold=loaded.threshold, bands=ckpt.get("bands"),
-                            normalizer=loaded.normalizer, progress=progress)
+        res = predict_scene(
+            sample.image,
+            loaded.module,
+            out_dir,
+            tile=p.tile,
+            overlap=p.overlap,
+            batch_size=p.batch_size,
+            tta=p.tta,
+            device=device,
+            threshold=loaded.threshold,
+            bands=ckpt.get("bands"),
+            normalizer=loaded.normalizer,
+            progress=progress,
+        )
         run.seconds += res.seconds
         run.megapixels += res.megapixels_per_s * res.seconds
         roads = vectorize_mask(res.mask_path, res.prob_path, progress=False)
-        roads_path = write_roads(roads, out_dir / f"{sample.image.stem}_roads.gpkg",
-                                 style=False)
+        roads_path = write_roads(roads, out_dir / f"{sample.image.stem}_roads.gpkg", style=False)
         pixel_pairs.append((res.mask_path, sample.mask))
         graph_pairs.append((roads_path, references[sample.name]))
     report = evaluate_pairs(pixel_pairs)
@@ -211,11 +242,18 @@ def predict_and_score(run: ModelRun, test: Sequence[Sample], references: dict[st
     run.report = report
 
 
-def compare_models(configs: Sequence[str | Path], data: str | Path, *,
-                   checkpoints: Sequence[str | Path] = (), out_dir: str | Path = "compare",
-                   epochs: Optional[int] = None, holdout: Sequence[str] = (),
-                   device: str = "auto", progress: bool = True,
-                   encoder_weights: Optional[str] = None) -> Comparison:
+def compare_models(
+    configs: Sequence[str | Path],
+    data: str | Path,
+    *,
+    checkpoints: Sequence[str | Path] = (),
+    out_dir: str | Path = "compare",
+    epochs: Optional[int] = None,
+    holdout: Sequence[str] = (),
+    device: str = "auto",
+    progress: bool = True,
+    encoder_weights: Optional[str] = None,
+) -> Comparison:
     """Compare the models of `configs` on one split of `data`; write the table files.
 
     Each config is trained on the split's training images (checkpoints into
@@ -251,13 +289,18 @@ def compare_models(configs: Sequence[str | Path], data: str | Path, *,
             run = ModelRun(name, path, cfg, Path(given[i]["path"]), trained=False)
             log.info("%s: using checkpoint %s", name, run.checkpoint)
         else:
-            log.info("%s: training %s/%s on %d image(s)", name, cfg.model.arch,
-                     cfg.model.backbone, len(split.train))
-            result = train_model(cfg, models_dir=out / "models" / name,
-                                 out_dir=out / "runs" / name, device=device)
+            log.info(
+                "%s: training %s/%s on %d image(s)",
+                name,
+                cfg.model.arch,
+                cfg.model.backbone,
+                len(split.train),
+            )
+            result = train_model(
+                cfg, models_dir=out / "models" / name, out_dir=out / "runs" / name, device=device
+            )
             run = ModelRun(name, path, cfg, Path(result.checkpoint_path), trained=True)
-        predict_and_score(run, split.test, references, out / "predictions" / name, device,
-                          progress)
+        predict_and_score(run, split.test, references, out / "predictions" / name, device, progress)
         runs.append(run)
     comparison = Comparison(split, runs, kinds, out, timed_on)
     comparison.outputs = write_outputs(comparison)

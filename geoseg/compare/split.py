@@ -58,8 +58,13 @@ class DataSplit:
         """
         data: dict[str, Any] = {
             "scenes": [str(s.image) for s in self.train],
-            "masks": [str(s.mask) for s in self.train], "labels": [], "deepglobe": None,
-            "val_scenes": [], "val_masks": [], "val_labels": []}
+            "masks": [str(s.mask) for s in self.train],
+            "labels": [],
+            "deepglobe": None,
+            "val_scenes": [],
+            "val_masks": [],
+            "val_labels": [],
+        }
         if self.layout == "deepglobe":
             data["samples_per_epoch"] = len(self.train)
         return data
@@ -71,12 +76,24 @@ def _scene_samples(folder: Path) -> list[Sample]:
         stem = image.stem
         if stem.startswith(".") or stem.lower().endswith("_mask"):
             continue
-        mask = next((image.with_name(f"{stem}_mask{s}") for s in IMAGE_SUFFIXES
-                     if image.with_name(f"{stem}_mask{s}").is_file()), None)
+        mask = next(
+            (
+                image.with_name(f"{stem}_mask{s}")
+                for s in IMAGE_SUFFIXES
+                if image.with_name(f"{stem}_mask{s}").is_file()
+            ),
+            None,
+        )
         if mask is None:
             raise DataError(f"{image}: no mask beside it (expected {stem}_mask.tif)")
-        roads = next((image.with_name(f"{stem}_roads{s}") for s in ROAD_SUFFIXES
-                      if image.with_name(f"{stem}_roads{s}").is_file()), None)
+        roads = next(
+            (
+                image.with_name(f"{stem}_roads{s}")
+                for s in ROAD_SUFFIXES
+                if image.with_name(f"{stem}_roads{s}").is_file()
+            ),
+            None,
+        )
         samples.append(Sample(stem, image, mask, roads))
     return samples
 
@@ -91,8 +108,10 @@ def find_samples(folder: str | Path) -> tuple[str, list[Sample]]:
         return "deepglobe", [Sample(i, s, m) for i, (s, m) in sorted(pairs.items())]
     samples = _scene_samples(folder)
     if not samples:
-        raise DataError(f"{folder}: no <name>.tif + <name>_mask.tif scenes and no DeepGlobe "
-                        "<id>_sat.jpg + <id>_mask.png tiles in the folder")
+        raise DataError(
+            f"{folder}: no <name>.tif + <name>_mask.tif scenes and no DeepGlobe "
+            "<id>_sat.jpg + <id>_mask.png tiles in the folder"
+        )
     return "scenes", samples
 
 
@@ -127,11 +146,13 @@ def _check_bands(samples: Sequence[Sample]) -> None:
             raise DataError(
                 f"{s.image}: {kind[0]} band(s) of {kind[1]} but {first[0].image.name} has "
                 f"{first[1][0]} of {first[1][1]}; one model cannot read both (move one out "
-                "of the folder)")
+                "of the folder)"
+            )
 
 
-def split_data(folder: str | Path, holdout: Sequence[str] = (),
-               test_fraction: float = 0.2) -> DataSplit:
+def split_data(
+    folder: str | Path, holdout: Sequence[str] = (), test_fraction: float = 0.2
+) -> DataSplit:
     """Split `folder` into training and held-out images (see the module doc)."""
     folder = Path(folder)
     layout, samples = find_samples(folder)
@@ -142,8 +163,9 @@ def split_data(folder: str | Path, holdout: Sequence[str] = (),
         names = [n if n in by_name else n.split(".")[0].removesuffix("_sat") for n in names]
         missing = [n for n in names if n not in by_name]
         if missing:
-            raise DataError(f"{folder}: held-out image(s) not in the folder: "
-                            + ", ".join(missing[:5]))
+            raise DataError(
+                f"{folder}: held-out image(s) not in the folder: " + ", ".join(missing[:5])
+            )
         test = [by_name[n] for n in dict.fromkeys(names)]
         train = [s for s in samples if s not in test]
         rule = "held-out images chosen with --holdout"
@@ -154,13 +176,16 @@ def split_data(folder: str | Path, holdout: Sequence[str] = (),
         left = [s.name for s in samples if s not in train and s not in test]
         rule = "manifest.json: its train scenes train, the others are held out"
         if left:
-            log.info("%s: left out (bands unlike the training scenes'): %s", folder,
-                     ", ".join(left))
+            log.info(
+                "%s: left out (bands unlike the training scenes'): %s", folder, ", ".join(left)
+            )
             rule += f"; left out for their bands: {', '.join(left)}"
     else:
         if len(samples) < 2:
-            raise DataError(f"{folder}: one image only; a comparison needs images to train on "
-                            "and at least one held-out image")
+            raise DataError(
+                f"{folder}: one image only; a comparison needs images to train on "
+                "and at least one held-out image"
+            )
         n_test = min(len(samples) - 1, max(1, round(len(samples) * test_fraction)))
         train, test = samples[:-n_test], samples[-n_test:]
         rule = f"last {n_test} of {len(samples)} images by name held out"

@@ -34,9 +34,25 @@ PAPER_IOU: dict[tuple[str, str], float] = {
     ("adlinknet", "legacy_xception"): 64.81,
 }
 PAPER = "Zhang et al. 2020, DeepGlobe"
-COLUMNS = ("model", "architecture", "backbone", "params", "iou_accumulated", "iou_mean", "f1",
-           "apls", "megapixels_per_s", "paper_iou_deepglobe", "precision", "recall",
-           "f1_mean", "junction_f1", "trained", "checkpoint", "held_out_images")
+COLUMNS = (
+    "model",
+    "architecture",
+    "backbone",
+    "params",
+    "iou_accumulated",
+    "iou_mean",
+    "f1",
+    "apls",
+    "megapixels_per_s",
+    "paper_iou_deepglobe",
+    "precision",
+    "recall",
+    "f1_mean",
+    "junction_f1",
+    "trained",
+    "checkpoint",
+    "held_out_images",
+)
 SCORES = ("iou_accumulated", "iou_mean", "f1", "apls")
 
 
@@ -50,12 +66,20 @@ def rows(comparison: Comparison) -> list[dict]:
     out = []
     for run in comparison.runs:
         paper = paper_iou(run.arch, run.backbone)
-        out.append({"model": run.name, "architecture": run.arch, "backbone": run.backbone,
-                    "params": run.params, **run.scores(),
-                    "megapixels_per_s": run.megapixels_per_s,
-                    "paper_iou_deepglobe": None if paper is None else paper / 100,
-                    "trained": run.trained, "checkpoint": str(run.checkpoint),
-                    "held_out_images": len(comparison.split.test)})
+        out.append(
+            {
+                "model": run.name,
+                "architecture": run.arch,
+                "backbone": run.backbone,
+                "params": run.params,
+                **run.scores(),
+                "megapixels_per_s": run.megapixels_per_s,
+                "paper_iou_deepglobe": None if paper is None else paper / 100,
+                "trained": run.trained,
+                "checkpoint": str(run.checkpoint),
+                "held_out_images": len(comparison.split.test),
+            }
+        )
     return out
 
 
@@ -66,20 +90,32 @@ def _pct(value: Optional[float]) -> str:
 def markdown(comparison: Comparison) -> str:
     """The table with its notes (how the split, the APLS reference and speed were made)."""
     split = comparison.split
-    head = ("| model | architecture | backbone | params (M) | IoU acc. (%) | IoU mean (%) | "
-            "F1 (%) | APLS (%) | MP/s | paper IoU (%)¹ |")
+    head = (
+        "| model | architecture | backbone | params (M) | IoU acc. (%) | IoU mean (%) | "
+        "F1 (%) | APLS (%) | MP/s | paper IoU (%)¹ |"
+    )
     lines = [head, "|" + "|".join(["---"] * 3 + ["---:"] * 7) + "|"]
     for r in rows(comparison):
         mps = r["megapixels_per_s"]
-        cells = [r["model"], r["architecture"], r["backbone"], f"{r['params'] / 1e6:.2f}",
-                 *(_pct(r[k]) for k in SCORES), "–" if math.isnan(mps) else f"{mps:.3g}",
-                 _pct(r["paper_iou_deepglobe"])]
+        cells = [
+            r["model"],
+            r["architecture"],
+            r["backbone"],
+            f"{r['params'] / 1e6:.2f}",
+            *(_pct(r[k]) for k in SCORES),
+            "–" if math.isnan(mps) else f"{mps:.3g}",
+            _pct(r["paper_iou_deepglobe"]),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     names = ", ".join(s.name for s in split.test)
     ref = comparison.reference_kind
-    ref_text = ("the data's road centrelines" if ref == "centrelines"
-                else "the truth masks vectorized with the same settings as the predictions"
-                if ref == "vectorized truth mask" else ref)
+    ref_text = (
+        "the data's road centrelines"
+        if ref == "centrelines"
+        else "the truth masks vectorized with the same settings as the predictions"
+        if ref == "vectorized truth mask"
+        else ref
+    )
     notes = [
         f"¹ {PAPER} (Table 2), **not measured here**: another dataset and training "
         "budget; shown for reference only.",
@@ -90,8 +126,8 @@ def markdown(comparison: Comparison) -> str:
         f"APLS: vectorized predictions against {ref_text}; mean over held-out images.",
         "MP/s: held-out megapixels per second of `predict_scene` (read, forward passes with "
         "the config's TTA, stitching, writing) on "
-        f"{comparison.device}" + (", after an untimed warm-up batch." if
-                                    comparison.device.startswith("cuda") else "."),
+        f"{comparison.device}"
+        + (", after an untimed warm-up batch." if comparison.device.startswith("cuda") else "."),
     ]
     for run in comparison.runs:
         how = "trained here" if run.trained else "given checkpoint"
@@ -100,8 +136,9 @@ def markdown(comparison: Comparison) -> str:
 
 
 def write_markdown(comparison: Comparison, path: Path) -> Path:
-    text = (f"<!-- {software('report')} -->\n# Road segmentation comparison\n\n"
-            + markdown(comparison))
+    text = f"<!-- {software('report')} -->\n# Road segmentation comparison\n\n" + markdown(
+        comparison
+    )
     return write_text_output(path, text, kind="report")
 
 
@@ -110,8 +147,12 @@ def write_csv(comparison: Comparison, path: Path) -> Path:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
     writer.writeheader()
     for r in rows(comparison):
-        writer.writerow({k: "" if v is None or (isinstance(v, float) and math.isnan(v))
-                         else v for k, v in r.items()})
+        writer.writerow(
+            {
+                k: "" if v is None or (isinstance(v, float) and math.isnan(v)) else v
+                for k, v in r.items()
+            }
+        )
     return write_text_output(path, buffer.getvalue(), kind="report")
 
 
@@ -122,8 +163,13 @@ def write_chart(comparison: Comparison, path: Path) -> Path:
 
     table = rows(comparison)
     labels = [r["model"] for r in table]
-    series = [("IoU acc.", "iou_accumulated"), ("IoU mean", "iou_mean"), ("F1", "f1"),
-              ("APLS", "apls"), (f"paper IoU ({PAPER})", "paper_iou_deepglobe")]
+    series = [
+        ("IoU acc.", "iou_accumulated"),
+        ("IoU mean", "iou_mean"),
+        ("F1", "f1"),
+        ("APLS", "apls"),
+        (f"paper IoU ({PAPER})", "paper_iou_deepglobe"),
+    ]
     x = np.arange(len(table))
     width = 0.8 / len(series)
     fig = Figure(figsize=(4 + 2.2 * len(table), 4.5))
@@ -131,9 +177,15 @@ def write_chart(comparison: Comparison, path: Path) -> Path:
     for i, (title, key) in enumerate(series):
         values = [100 * (r[key] if r[key] is not None else float("nan")) for r in table]
         paper = key == "paper_iou_deepglobe"
-        ax.bar(x + (i - (len(series) - 1) / 2) * width, np.nan_to_num(values), width,
-               label=title, hatch="//" if paper else None,
-               color="white" if paper else None, edgecolor="grey" if paper else None)
+        ax.bar(
+            x + (i - (len(series) - 1) / 2) * width,
+            np.nan_to_num(values),
+            width,
+            label=title,
+            hatch="//" if paper else None,
+            color="white" if paper else None,
+            edgecolor="grey" if paper else None,
+        )
     ax.set_xticks(x, labels, rotation=20, ha="right")
     ax.set_ylabel("%")
     ax.set_ylim(0, 100)
@@ -151,6 +203,8 @@ def write_chart(comparison: Comparison, path: Path) -> Path:
 def write_outputs(comparison: Comparison) -> dict[str, Path]:
     """table.md, table.csv and chart.png in the comparison's folder."""
     out = comparison.out_dir
-    return {"markdown": write_markdown(comparison, out / "table.md"),
-            "csv": write_csv(comparison, out / "table.csv"),
-            "chart": write_chart(comparison, out / "chart.png")}
+    return {
+        "markdown": write_markdown(comparison, out / "table.md"),
+        "csv": write_csv(comparison, out / "table.csv"),
+        "chart": write_chart(comparison, out / "chart.png"),
+    }

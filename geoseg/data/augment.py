@@ -45,8 +45,9 @@ class Augment:
             return cls(colour_and_affine=False)
         return cls() if setting else None
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`image` (C,H,W) float32 in [0,1], `mask` (H,W) uint8 -> augmented copies."""
         if self.colour_and_affine:
             if rng.random() < self.p:
@@ -75,8 +76,9 @@ class Augment:
         bias = rng.uniform(-self.value, self.value)
         return np.clip(image * gain + bias, 0, 1).astype(np.float32)
 
-    def shift_scale_rotate(self, image: np.ndarray, mask: np.ndarray,
-                           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def shift_scale_rotate(
+        self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         import torch
         import torch.nn.functional as F
 
@@ -87,14 +89,17 @@ class Augment:
         tx, ty = rng.uniform(-self.shift, self.shift, size=2) * 2  # grid units span [-1, 1]
         cos, sin = math.cos(angle), math.sin(angle)
         # Output pixel p samples the input at A p + t: the inverse of scaling by (sx, sy).
-        theta = torch.tensor([[cos / sx, -sin / sx, tx], [sin / sy, cos / sy, ty]],
-                             dtype=torch.float32)[None]
+        theta = torch.tensor(
+            [[cos / sx, -sin / sx, tx], [sin / sy, cos / sy, ty]], dtype=torch.float32
+        )[None]
         c, h, w = image.shape
         grid = F.affine_grid(theta, [1, c, h, w], align_corners=False)
         img = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None]
         msk = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None, None]
-        img = F.grid_sample(img, grid, mode="bilinear", padding_mode="reflection",
-                            align_corners=False)
-        msk = F.grid_sample(msk, grid, mode="nearest", padding_mode="reflection",
-                            align_corners=False)
+        img = F.grid_sample(
+            img, grid, mode="bilinear", padding_mode="reflection", align_corners=False
+        )
+        msk = F.grid_sample(
+            msk, grid, mode="nearest", padding_mode="reflection", align_corners=False
+        )
         return img[0].numpy(), msk[0, 0].numpy().astype(np.uint8)

@@ -66,8 +66,9 @@ def deepglobe_pairs(folder: str | Path) -> dict[str, tuple[Path, Path]]:
     return {i: (sats[i], masks[i]) for i in sats}
 
 
-def _scene_sources(scenes: Sequence[str], masks: Sequence[str], labels: Sequence[str],
-                   data: DataConfig, what: str) -> list[Source]:
+def _scene_sources(
+    scenes: Sequence[str], masks: Sequence[str], labels: Sequence[str], data: DataConfig, what: str
+) -> list[Source]:
     if masks and len(masks) != len(scenes):
         raise DataError(f"data.{what}: {len(scenes)} scene(s) but {len(masks)} mask(s)")
     if labels and len(labels) not in (1, len(scenes)):
@@ -85,16 +86,16 @@ def _scene_sources(scenes: Sequence[str], masks: Sequence[str], labels: Sequence
             out.append(RasterScene(scene, mask=masks[i], bands=data.bands))
         else:
             lab = labels[i] if len(labels) > 1 else labels[0]
-            out.append(RasterScene(scene, labels=lab, bands=data.bands,
-                                   label_width_m=data.label_width_m))
+            out.append(
+                RasterScene(scene, labels=lab, bands=data.bands, label_width_m=data.label_width_m)
+            )
     return out
 
 
 def _split_scenes(data: DataConfig) -> tuple[list[Source], list[Source]]:
     train = _scene_sources(data.scenes, data.masks, data.labels, data, "scenes")
     if data.val_scenes:
-        val = _scene_sources(data.val_scenes, data.val_masks, data.val_labels, data,
-                             "val_scenes")
+        val = _scene_sources(data.val_scenes, data.val_masks, data.val_labels, data, "val_scenes")
         return train, val
     if data.val_fraction <= 0:
         return train, []
@@ -118,8 +119,9 @@ def _split_deepglobe(data: DataConfig, seed: int) -> tuple[list[Source], list[So
         wanted = {SAT_RE.sub(r"\g<id>", Path(v).name) for v in data.val_scenes}
         missing = sorted(wanted - set(ids))
         if missing:
-            raise DataError(f"{data.deepglobe}: validation tiles not in the folder: "
-                            + ", ".join(missing[:5]))
+            raise DataError(
+                f"{data.deepglobe}: validation tiles not in the folder: " + ", ".join(missing[:5])
+            )
         val_ids = wanted
     elif data.val_fraction > 0 and len(ids) >= 2:
         n_val = min(len(ids) - 1, max(1, round(len(ids) * data.val_fraction)))
@@ -138,8 +140,12 @@ def _band_stats(values: Sequence[float], count: int) -> tuple[float, ...]:
     return (float(np.mean(values)),) * count  # e.g. an RGB backbone on a panchromatic band
 
 
-def fit_normalizer(sources: Sequence[Source], mean: Sequence[float], std: Sequence[float],
-                   percentiles: tuple[float, float] = (2.0, 98.0)) -> Normalizer:
+def fit_normalizer(
+    sources: Sequence[Source],
+    mean: Sequence[float],
+    std: Sequence[float],
+    percentiles: tuple[float, float] = (2.0, 98.0),
+) -> Normalizer:
     """uint8 data: 0..255; other types: per-band percentiles of the training data."""
     dtypes = {s.dtype for s in sources}
     if len(dtypes) > 1:
@@ -164,8 +170,14 @@ def fit_normalizer(sources: Sequence[Source], mean: Sequence[float], std: Sequen
     return Normalizer(tuple(map(float, low)), tuple(map(float, high)), mean, std)
 
 
-def build_datasets(data: DataConfig, *, mean: Sequence[float], std: Sequence[float],
-                   seed: int = 0, augment: bool | str = True) -> TrainingData:
+def build_datasets(
+    data: DataConfig,
+    *,
+    mean: Sequence[float],
+    std: Sequence[float],
+    seed: int = 0,
+    augment: bool | str = True,
+) -> TrainingData:
     """Training and validation datasets plus the normaliser fitted on training data.
 
     `augment`: ``train.augment`` — true (D-LinkNet's augmentation), ``"flips"`` or false.
@@ -179,19 +191,29 @@ def build_datasets(data: DataConfig, *, mean: Sequence[float], std: Sequence[flo
         train, val = _split_scenes(data)
         length = data.samples_per_epoch
     else:
-        raise DataError("no training data: set data.scenes (with masks or labels) "
-                        "or data.deepglobe (a DeepGlobe folder)")
+        raise DataError(
+            "no training data: set data.scenes (with masks or labels) "
+            "or data.deepglobe (a DeepGlobe folder)"
+        )
     if not train:
         raise DataError("no training images are left after the validation split")
     counts = {s.count for s in train + val}
     if len(counts) > 1:
         raise DataError(f"images have different band counts ({sorted(counts)}); set data.bands")
     normalizer = fit_normalizer(train, mean, std)
-    train_ds = WindowDataset(train, data.tile, normalizer, length=length,
-                             road_weight=data.road_weight, seed=seed,
-                             augment=Augment.from_setting(augment))
+    train_ds = WindowDataset(
+        train,
+        data.tile,
+        normalizer,
+        length=length,
+        road_weight=data.road_weight,
+        seed=seed,
+        augment=Augment.from_setting(augment),
+    )
     val_ds = GridDataset(val, data.tile, normalizer) if val else None
-    summary = (f"{len(train)} training and {len(val)} validation image(s), "
-               f"{len(train_ds)} training windows/epoch, "
-               f"{len(val_ds) if val_ds else 0} validation tiles")
+    summary = (
+        f"{len(train)} training and {len(val)} validation image(s), "
+        f"{len(train_ds)} training windows/epoch, "
+        f"{len(val_ds) if val_ds else 0} validation tiles"
+    )
     return TrainingData(train_ds, val_ds, normalizer, train[0].count, summary)

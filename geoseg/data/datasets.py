@@ -31,8 +31,13 @@ except ImportError:  # pragma: no cover
 
 
 class _Base(Dataset):
-    def __init__(self, sources: Sequence[Source], tile: int, normalizer: Normalizer,
-                 augment: Optional[Augment] = None) -> None:
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        tile: int,
+        normalizer: Normalizer,
+        augment: Optional[Augment] = None,
+    ) -> None:
         if not sources:
             raise DataError("the dataset has no images")
         self.sources, self.tile = list(sources), tile
@@ -70,13 +75,20 @@ def _pad(image: np.ndarray, mask: np.ndarray, tile: int) -> tuple[np.ndarray, np
 class WindowDataset(_Base):
     """Random (deterministic per epoch and index) training windows."""
 
-    def __init__(self, sources: Sequence[Source], tile: int, normalizer: Normalizer, *,
-                 length: Optional[int], road_weight: float = 0.8, seed: int = 0,
-                 augment: Optional[Augment] = None) -> None:
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        tile: int,
+        normalizer: Normalizer,
+        *,
+        length: Optional[int],
+        road_weight: float = 0.8,
+        seed: int = 0,
+        augment: Optional[Augment] = None,
+    ) -> None:
         super().__init__(sources, tile, normalizer, augment)
         self.length = length
-        self.windows = RoadWeightedWindows(self.sources, tile, road_weight if length else 0.0,
-                                           seed)
+        self.windows = RoadWeightedWindows(self.sources, tile, road_weight if length else 0.0, seed)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -108,4 +120,3 @@ class GridDataset(_Base):
     def __getitem__(self, index: int) -> dict:
         k, window = self.items[index]
         return self._sample(k, window, None)
-

@@ -50,8 +50,14 @@ def _widths(gdf, default_m: float) -> np.ndarray:
 class VectorLabels:
     """Buffered road polygons in a scene's CRS, rasterized per window."""
 
-    def __init__(self, path: str | Path, scene_crs, scene_bounds, default_width_m: float,
-                 scene_name: str = "scene") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        scene_crs,
+        scene_bounds,
+        default_width_m: float,
+        scene_name: str = "scene",
+    ) -> None:
         from shapely import STRtree, box
 
         self.path = Path(path)

@@ -45,8 +45,14 @@ def grid_windows(source: Source, tile: int) -> list[Window]:
 class RoadWeightedWindows:
     """Deterministic random windows over several sources, biased toward roads."""
 
-    def __init__(self, sources: Sequence[Source], tile: int, road_weight: float = 0.8,
-                 seed: int = 0, cell: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        tile: int,
+        road_weight: float = 0.8,
+        seed: int = 0,
+        cell: Optional[int] = None,
+    ) -> None:
         self.sources = list(sources)
         self.tile, self.road_weight, self.seed = tile, float(road_weight), seed
         self.cell = cell or max(8, tile // 4)
@@ -85,8 +91,12 @@ class RoadWeightedWindows:
             cy, cx, p = roads
             j = int(rng.choice(len(p), p=p))
             jitter = rng.uniform(-0.5, 0.5, size=2) * self.cell
-            return (_clamp(cy[j] + jitter[0], h, source.height),
-                    _clamp(cx[j] + jitter[1], w, source.width), h, w)
+            return (
+                _clamp(cy[j] + jitter[0], h, source.height),
+                _clamp(cx[j] + jitter[1], w, source.width),
+                h,
+                w,
+            )
         r = int(rng.integers(0, source.height - h + 1))
         c = int(rng.integers(0, source.width - w + 1))
         return r, c, h, w

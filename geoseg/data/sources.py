@@ -57,9 +57,15 @@ def _select_bands(count: int, bands: Optional[list[int]], where: str) -> list[in
 class RasterScene:
     """A GeoTIFF scene labelled by a mask GeoTIFF or by vector road lines."""
 
-    def __init__(self, image: str | Path, mask: str | Path | None = None,
-                 labels: str | Path | None = None, *, bands: Optional[list[int]] = None,
-                 label_width_m: float = 6.0) -> None:
+    def __init__(
+        self,
+        image: str | Path,
+        mask: str | Path | None = None,
+        labels: str | Path | None = None,
+        *,
+        bands: Optional[list[int]] = None,
+        label_width_m: float = 6.0,
+    ) -> None:
         if (mask is None) == (labels is None):
             raise DataError(f"{image}: give either a mask raster or vector labels for the scene")
         self.path = Path(image)
@@ -90,8 +96,9 @@ class RasterScene:
         with open_raster(self.mask_path, "mask") as m:
             same = (m.width, m.height) == (self.width, self.height) and m.crs == self.crs
             if same:
-                same = m.transform.almost_equals(self.transform, precision=1e-9 * max(
-                    1.0, abs(self.transform.a)))
+                same = m.transform.almost_equals(
+                    self.transform, precision=1e-9 * max(1.0, abs(self.transform.a))
+                )
             if not same:
                 raise GridMismatchError(
                     f"{self.mask_path}: mask grid ({m.width}x{m.height} px, {m.crs}, origin "
@@ -174,8 +181,9 @@ class ImageTile:
 
     dtype = "uint8"
 
-    def __init__(self, image: str | Path, mask: str | Path, *,
-                 bands: Optional[list[int]] = None) -> None:
+    def __init__(
+        self, image: str | Path, mask: str | Path, *, bands: Optional[list[int]] = None
+    ) -> None:
         from PIL import Image
 
         self.path, self.mask_path = Path(image), Path(mask)
@@ -202,8 +210,8 @@ class ImageTile:
                 f"{self.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} px but "
                 f"{self.name} is {image.shape[1]}x{image.shape[0]} px"
             )
-        image = np.moveaxis(image[r:r + h, c:c + w], -1, 0)[[b - 1 for b in self.bands]]
-        return np.ascontiguousarray(image), (mask[r:r + h, c:c + w] >= 128).astype(np.uint8)
+        image = np.moveaxis(image[r : r + h, c : c + w], -1, 0)[[b - 1 for b in self.bands]]
+        return np.ascontiguousarray(image), (mask[r : r + h, c : c + w] >= 128).astype(np.uint8)
 
     def road_density(self, cell: int) -> None:
         return None  # unknown without reading the mask; windows are drawn uniformly

@@ -67,8 +67,14 @@ class RowBands:
     error is raised from the iteration as a :class:`RasterReadError` naming the rows.
     """
 
-    def __init__(self, scene: Scene, grid: TileGrid, workers: int = 2,
-                 gdal_threads: int | None = 1, times: StageTimes | None = None) -> None:
+    def __init__(
+        self,
+        scene: Scene,
+        grid: TileGrid,
+        workers: int = 2,
+        gdal_threads: int | None = 1,
+        times: StageTimes | None = None,
+    ) -> None:
         self.scene = scene
         self.grid = grid
         self.workers = max(1, int(workers))
@@ -136,8 +142,11 @@ class RowBands:
 
     @staticmethod
     def _band(held: deque[_Chunk], top: int, bottom: int) -> tuple[np.ndarray, np.ndarray]:
-        parts = [(c, max(top, c.top) - c.top, min(bottom, c.bottom) - c.top)
-                 for c in held if c.bottom > top and c.top < bottom]
+        parts = [
+            (c, max(top, c.top) - c.top, min(bottom, c.bottom) - c.top)
+            for c in held
+            if c.bottom > top and c.top < bottom
+        ]
         if len(parts) == 1:
             c, a, b = parts[0]
             return c.image[:, a:b], c.valid[a:b]
@@ -146,12 +155,13 @@ class RowBands:
         return image, valid
 
 
-def cut_tile(image: np.ndarray, valid: np.ndarray, col_off: int,
-             size: int) -> tuple[np.ndarray, np.ndarray]:
+def cut_tile(
+    image: np.ndarray, valid: np.ndarray, col_off: int, size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``size``×``size`` tile at `col_off` of a band starting at the tile's row,
     symmetric-padded past the scene's bottom/right border (as :func:`read_window`)."""
-    tile = image[:, :size, col_off:col_off + size]
-    mask = valid[:size, col_off:col_off + size]
+    tile = image[:, :size, col_off : col_off + size]
+    mask = valid[:size, col_off : col_off + size]
     pad = ((0, size - tile.shape[1]), (0, size - tile.shape[2]))
     if pad[0][1] or pad[1][1]:
         tile = np.pad(tile, ((0, 0), *pad), mode="symmetric")
@@ -199,8 +209,9 @@ def tile_batches(
         yield Batch(offsets, images[:n], valid[:n])
 
 
-def fast_normalizer(normalizer: Callable[[np.ndarray], np.ndarray],
-                    dtype: str) -> Callable[[np.ndarray, np.ndarray], None]:
+def fast_normalizer(
+    normalizer: Callable[[np.ndarray], np.ndarray], dtype: str
+) -> Callable[[np.ndarray, np.ndarray], None]:
     """``normalize(tile, out)``: `normalizer` applied to one (C,t,t) tile, into `out`.
 
     For 8- and 16-bit integer scenes a :class:`~geoseg.normalize.Normalizer` (per pixel and
@@ -210,8 +221,9 @@ def fast_normalizer(normalizer: Callable[[np.ndarray], np.ndarray],
     from geoseg.normalize import Normalizer
 
     kind, size = np.dtype(dtype).kind, np.dtype(dtype).itemsize
-    if isinstance(normalizer, Normalizer) and (kind == "u" and size <= 2 or
-                                               kind == "i" and size == 1):
+    if isinstance(normalizer, Normalizer) and (
+        kind == "u" and size <= 2 or kind == "i" and size == 1
+    ):
         info = np.iinfo(np.dtype(dtype))
         lo, hi = int(info.min), int(info.max)
         values = np.arange(lo, hi + 1)
@@ -221,7 +233,8 @@ def fast_normalizer(normalizer: Callable[[np.ndarray], np.ndarray],
             if channels not in tables:
                 column = np.broadcast_to(values, (channels, values.size))[:, :, None]
                 tables[channels] = np.ascontiguousarray(
-                    normalizer(column.astype(dtype))[:, :, 0], dtype=np.float32)
+                    normalizer(column.astype(dtype))[:, :, 0], dtype=np.float32
+                )
             return tables[channels]
 
         def lookup(tile: np.ndarray, out: np.ndarray) -> None:

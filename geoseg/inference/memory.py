@@ -47,8 +47,11 @@ def activation_profile(module, in_channels: int) -> ActivationProfile:
 
     leaves = [m for m in module.modules() if not list(m.children())]
     handles = [m.register_forward_hook(hook) for m in leaves]
-    device = next(module.parameters()).device if any(True for _ in module.parameters()) \
+    device = (
+        next(module.parameters()).device
+        if any(True for _ in module.parameters())
         else torch.device("cpu")
+    )
     was_training = module.training
     try:
         module.eval()
@@ -82,8 +85,17 @@ def gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def check_fits(module, in_channels: int, tile: int, batch: int, device, *, training: bool,
-               extra_bytes: int = 0, what: str = "tile") -> None:
+def check_fits(
+    module,
+    in_channels: int,
+    tile: int,
+    batch: int,
+    device,
+    *,
+    training: bool,
+    extra_bytes: int = 0,
+    what: str = "tile",
+) -> None:
     """ConfigError naming the sizes when `batch` tiles of `tile`² cannot fit on `device`."""
     profile = activation_profile(module, in_channels)
     largest, total = profile.scaled(tile, batch)
@@ -96,4 +108,5 @@ def check_fits(module, in_channels: int, tile: int, batch: int, device, *, train
         raise ConfigError(
             f"{what} {tile} px with batch size {batch} needs at least {gib(need)} for "
             f"{purpose} but {gib(have)} is available on {device}; use a smaller {what} or "
-            "batch size")
+            "batch size"
+        )

@@ -26,8 +26,16 @@ from geoseg.errors import CheckpointError, ModelError
 ONNX_FORMAT = "geoseg.onnx"
 INPUT_NAME, OUTPUT_NAME = "image", "logits"
 # metadata_props that hold JSON (the others are plain strings)
-JSON_KEYS = ("in_channels", "bands", "normalizer", "threshold", "tile", "predict_defaults",
-             "model_kwargs", "source")
+JSON_KEYS = (
+    "in_channels",
+    "bands",
+    "normalizer",
+    "threshold",
+    "tile",
+    "predict_defaults",
+    "model_kwargs",
+    "source",
+)
 
 
 def _ort():
@@ -80,8 +88,7 @@ def load_onnx_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [k for k in ("arch", "backbone", "in_channels", "normalizer") if k not in data]
     if missing:
         raise CheckpointError(f"{path}: ONNX metadata is missing {', '.join(missing)}")
-    data.update({"onnx": str(path), "path": str(path), "state_dict": None,
-                 "_session": session})
+    data.update({"onnx": str(path), "path": str(path), "state_dict": None, "_session": session})
     return data
 
 

@@ -33,8 +33,9 @@ def parse_outputs(outputs) -> tuple[str, ...]:
     return tuple(n for n in OUTPUTS if n in names)
 
 
-def convert_rows(prob: np.ndarray, valid: np.ndarray, threshold: float,
-                 float_output: bool) -> tuple[np.ndarray, np.ndarray]:
+def convert_rows(
+    prob: np.ndarray, valid: np.ndarray, threshold: float, float_output: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities as written, mask rows uint8 0/1) from stitched float32 rows.
 
     Works in place on `prob` (a fresh (rows, width) array): temporaries would scale with
@@ -57,21 +58,30 @@ class OutputSink:
     and re-raises any writer error.
     """
 
-    def __init__(self, prob_dst, mask_dst, threshold: float, float_output: bool,
-                 masked: bool, times: StageTimes | None = None, depth: int = 2) -> None:
+    def __init__(
+        self,
+        prob_dst,
+        mask_dst,
+        threshold: float,
+        float_output: bool,
+        masked: bool,
+        times: StageTimes | None = None,
+        depth: int = 2,
+    ) -> None:
         self.threshold = threshold
         self.float_output = float_output
         self.times = times or StageTimes()
-        self._rows = [RowWriter(d, masked) if d is not None else None
-                      for d in (prob_dst, mask_dst)]
-        self._writers = [BackgroundSink(self._writer(w), depth) if w is not None else None
-                         for w in self._rows]
+        self._rows = [RowWriter(d, masked) if d is not None else None for d in (prob_dst, mask_dst)]
+        self._writers = [
+            BackgroundSink(self._writer(w), depth) if w is not None else None for w in self._rows
+        ]
         self._convert = BackgroundSink(self._convert_rows, depth)
 
     def _writer(self, rows: RowWriter):
         def write(values: np.ndarray, valid: np.ndarray) -> None:
             with self.times.stage("write"):
                 rows.write(values, valid)
+
         return write
 
     def _convert_rows(self, prob: np.ndarray, valid: np.ndarray) -> None:

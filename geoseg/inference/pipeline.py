@@ -108,14 +108,23 @@ def normalize_on_device(normalizer: Callable, dtype: str, device) -> bool:
     and layout-changing copies there cost more CPU than the lookup)."""
     from geoseg.normalize import Normalizer
 
-    return (getattr(device, "type", None) == "cuda" and isinstance(normalizer, Normalizer)
-            and str(dtype) == "uint8")
+    return (
+        getattr(device, "type", None) == "cuda"
+        and isinstance(normalizer, Normalizer)
+        and str(dtype) == "uint8"
+    )
 
 
-def scene_batches(scene: Scene, grid: TileGrid, batch_size: int,
-                  normalizer: Callable, threads: int = 1,
-                  times: StageTimes | None = None, prefetch_depth: int = 2,
-                  raw: bool = False) -> Iterator[Batch]:
+def scene_batches(
+    scene: Scene,
+    grid: TileGrid,
+    batch_size: int,
+    normalizer: Callable,
+    threads: int = 1,
+    times: StageTimes | None = None,
+    prefetch_depth: int = 2,
+    raw: bool = False,
+) -> Iterator[Batch]:
     """Tile batches of `scene` in grid order, each pixel read once by `threads` reader
     workers, prepared in a background thread: normalised float32, or with `raw` the
     tiles in the scene's dtype."""
@@ -126,9 +135,17 @@ def scene_batches(scene: Scene, grid: TileGrid, batch_size: int,
     return prefetch(batches, prefetch_depth)
 
 
-def run_scene(scene: Scene, grid: TileGrid, predictor, normalizer: Callable, sink,
-              batch_size: int, threads: int = 1, times: StageTimes | None = None,
-              on_tiles: Callable[[int], None] | None = None) -> None:
+def run_scene(
+    scene: Scene,
+    grid: TileGrid,
+    predictor,
+    normalizer: Callable,
+    sink,
+    batch_size: int,
+    threads: int = 1,
+    times: StageTimes | None = None,
+    on_tiles: Callable[[int], None] | None = None,
+) -> None:
     """Predict every tile of `grid` over `scene` and stream the stitched rows to `sink`.
 
     `on_tiles(n)` is called as each batch of n tiles is blended (progress).

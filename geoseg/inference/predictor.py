@@ -57,8 +57,15 @@ class _Done:
 class TilePredictor:
     """Run batches of normalised tiles through a logits model, returning probabilities."""
 
-    def __init__(self, model, device, tta: str = "none", amp: bool = True,
-                 times: StageTimes | None = None, depth: int | None = None) -> None:
+    def __init__(
+        self,
+        model,
+        device,
+        tta: str = "none",
+        amp: bool = True,
+        times: StageTimes | None = None,
+        depth: int | None = None,
+    ) -> None:
         import torch
 
         from geoseg.device import prepare_model
@@ -121,12 +128,15 @@ class TilePredictor:
             info = np.iinfo(str(x.dtype).replace("torch.", ""))
             # (x - low) / span already lies in [0, 1] when [low, high] spans the dtype
             clip = bool((low > info.min).any() or (high < info.max).any())
-            params = [torch.from_numpy(np.ascontiguousarray(a, np.float32)).view(shape)
-                      .to(self.device) for a in (low, span, normalizer.mean, normalizer.std)]
+            params = [
+                torch.from_numpy(np.ascontiguousarray(a, np.float32)).view(shape).to(self.device)
+                for a in (low, span, normalizer.mean, normalizer.std)
+            ]
             self._norms[key] = (normalizer, params, clip)
         _, (low, span, mean, std), clip = self._norms[key]
-        y = torch.empty(x.shape, dtype=torch.float32, device=x.device,
-                        memory_format=torch.channels_last)
+        y = torch.empty(
+            x.shape, dtype=torch.float32, device=x.device, memory_format=torch.channels_last
+        )
         y.copy_(x)
         y.sub_(low).div_(span)
         if clip:
@@ -161,11 +171,15 @@ class TilePredictor:
         slot = free[0]
         n = images.shape[0]
         with self.times.stage("prepare"):
-            if slot.host_in is None or slot.host_in.shape[0] < n or \
-                    tuple(slot.host_in.shape[1:]) != images.shape[1:] or \
-                    slot.host_in.dtype != torch.from_numpy(images[:0]).dtype:
-                slot.host_in = torch.empty(images.shape, pin_memory=True,
-                                           dtype=torch.from_numpy(images[:0]).dtype)
+            if (
+                slot.host_in is None
+                or slot.host_in.shape[0] < n
+                or tuple(slot.host_in.shape[1:]) != images.shape[1:]
+                or slot.host_in.dtype != torch.from_numpy(images[:0]).dtype
+            ):
+                slot.host_in = torch.empty(
+                    images.shape, pin_memory=True, dtype=torch.from_numpy(images[:0]).dtype
+                )
             host_in = slot.host_in[:n]
             host_in.copy_(torch.from_numpy(images))  # pageable -> pinned, on the host
         stream = slot.stream
@@ -180,8 +194,11 @@ class TilePredictor:
             out = self._forward(x)
             computed.record(stream)
             shape = (n, *out.shape[1:])
-            if slot.host_out is None or slot.host_out.shape[0] < n or \
-                    tuple(slot.host_out.shape[1:]) != shape[1:]:
+            if (
+                slot.host_out is None
+                or slot.host_out.shape[0] < n
+                or tuple(slot.host_out.shape[1:]) != shape[1:]
+            ):
                 slot.host_out = torch.empty(shape, dtype=torch.float32, pin_memory=True)
             slot.host_out[:n].copy_(out, non_blocking=True)
             returned.record(stream)
@@ -198,6 +215,6 @@ class TilePredictor:
         self.times.add("h2d", start.elapsed_time(copied) / 1000)
         self.times.add("compute", copied.elapsed_time(computed) / 1000)
         self.times.add("d2h", computed.elapsed_time(returned) / 1000)
-        probs = slot.host_out[:slot.n].numpy().copy()  # the pinned buffer is reused
+        probs = slot.host_out[: slot.n].numpy().copy()  # the pinned buffer is reused
         slot.n = 0
         return probs

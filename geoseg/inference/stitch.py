@@ -80,9 +80,9 @@ class Stitcher:
         weight = self._window(row_off, col_off)
         scratch = self._scratch[:h, :w]
         np.multiply(values[:h, :w], weight, out=scratch)
-        acc = self.acc[r:r + h, cols]
+        acc = self.acc[r : r + h, cols]
         np.add(acc, scratch, out=acc)
-        self.valid[r:r + h, cols] = valid[:h, :w]
+        self.valid[r : r + h, cols] = valid[:h, :w]
 
     def _window(self, row_off: int, col_off: int) -> np.ndarray:
         """The normalised (h, w) weights of the tile at (row_off, col_off)."""
@@ -113,8 +113,9 @@ class Stitcher:
         self.emitted += n
 
 
-def _axis_weights(size: int, starts: list[int], tile: int,
-                  overlap: int) -> dict[int, tuple[bytes, np.ndarray]]:
+def _axis_weights(
+    size: int, starts: list[int], tile: int, overlap: int
+) -> dict[int, tuple[bytes, np.ndarray]]:
     """Per tile start along one axis: (key, ``ramp / total``) over the tile's extent inside
     the scene, where total is the sum of the ramps of every tile covering the pixel.
     Equal weight vectors share a key, so their 2-D windows are computed once."""
@@ -122,12 +123,12 @@ def _axis_weights(size: int, starts: list[int], tile: int,
     total = np.zeros(size, np.float64)
     for s in starts:
         n = min(tile, size - s)
-        total[s:s + n] += ramp[:n]
+        total[s : s + n] += ramp[:n]
     if not (total > 0).all():
         raise RuntimeError("some pixels are not covered by any tile")
     out = {}
     for s in starts:
         n = min(tile, size - s)
-        weights = ramp[:n] / total[s:s + n]
+        weights = ramp[:n] / total[s : s + n]
         out[s] = (weights.tobytes(), weights)
     return out

@@ -26,8 +26,10 @@ def check_tile_overlap(tile: int, overlap: int, prefix: str = "") -> None:
     if tile <= 0 or tile % STRIDE:
         raise ConfigError(f"{prefix}tile must be a positive multiple of {STRIDE}, got {tile}")
     if not 0 <= overlap < tile // 2:
-        raise ConfigError(f"{prefix}overlap must be at least 0 and less than half the tile "
-                          f"({tile // 2}), got {overlap}")
+        raise ConfigError(
+            f"{prefix}overlap must be at least 0 and less than half the tile "
+            f"({tile // 2}), got {overlap}"
+        )
 
 
 def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
@@ -52,7 +54,7 @@ def blend_ramp(tile: int, overlap: int, floor: float = WEIGHT_FLOOR) -> np.ndarr
         x = (np.arange(overlap) + 0.5) / overlap
         rise = np.sin(0.5 * np.pi * x) ** 2
         ramp[:overlap] = rise
-        ramp[tile - overlap:] = np.minimum(ramp[tile - overlap:], rise[::-1])
+        ramp[tile - overlap :] = np.minimum(ramp[tile - overlap :], rise[::-1])
     return np.maximum(ramp, floor).astype(np.float32)
 
 

@@ -67,7 +67,8 @@ def temp_name(path: Path) -> Path:
     """A hidden sibling of `path` with the same suffix (GDAL picks drivers by suffix),
     carrying this process's host and pid so a later run can tell whether it is stale."""
     return path.with_name(
-        f".{path.stem}.partial-{HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}{path.suffix}")
+        f".{path.stem}.partial-{HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}{path.suffix}"
+    )
 
 
 def pid_alive(pid: int) -> bool:
@@ -113,8 +114,7 @@ class _Scope:
     overwrite: bool = False
 
 
-_scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("geoseg_scope",
-                                                                       default=None)
+_scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("geoseg_scope", default=None)
 
 
 def _key(path: str | Path) -> str:
@@ -187,11 +187,13 @@ def check_output_path(path: Path, kind: str | None, also: tuple[Path, ...] = ())
     what = f"geoseg's {found} output" if found else "not written by geoseg"
     raise OutputError(
         f"{path}: already exists and is {what}, not a {kind} geoseg may replace; "
-        "choose another output path or allow overwriting (--overwrite)")
+        "choose another output path or allow overwriting (--overwrite)"
+    )
 
 
-def claim_outputs(outputs: dict[str | Path, str | None],
-                  inputs: tuple[str | Path, ...] = ()) -> None:
+def claim_outputs(
+    outputs: dict[str | Path, str | None], inputs: tuple[str | Path, ...] = ()
+) -> None:
     """Check a command's outputs before it does any work: `inputs` (files, or folders
     whose files are inputs) are noted, then each output path is checked as
     :func:`atomic_output` will check it when it is written."""
@@ -247,7 +249,8 @@ class OutputSet:
 
 
 _current_set: contextvars.ContextVar[OutputSet | None] = contextvars.ContextVar(
-    "geoseg_output_set", default=None)
+    "geoseg_output_set", default=None
+)
 
 
 @contextlib.contextmanager
@@ -293,14 +296,14 @@ def describe_os_error(exc: BaseException) -> str | None:
     if isinstance(exc, OSError) and exc.errno is not None:
         return (exc.strerror or os.strerror(exc.errno)).lower()
     text = str(exc).lower()
-    for code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO,
-                 errno.EACCES):
+    for code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES):
         reason = os.strerror(code).lower()
         if reason in text:
             return reason
     module = type(exc).__module__ or ""
     if module.startswith(("rasterio", "pyogrio", "fiona")) and any(
-            word in text for word in ("write", "writing", "flush", "close", "failed to")):
+        word in text for word in ("write", "writing", "flush", "close", "failed to")
+    ):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return None
 
@@ -386,8 +389,13 @@ def _rename_into_place(item: _Staged) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | Path, sidecars: tuple[str, ...] = (), *, kind: str | None = None,
-                  verify: Verifier | None = None) -> Iterator[Path]:
+def atomic_output(
+    path: str | Path,
+    sidecars: tuple[str, ...] = (),
+    *,
+    kind: str | None = None,
+    verify: Verifier | None = None,
+) -> Iterator[Path]:
     """Yield a temporary path to write; rename it to `path` when the block succeeds.
 
     `sidecars` lists extra suffixes written beside the file (``.prj``, ``.dbf`` for a
@@ -423,8 +431,9 @@ def atomic_output(path: str | Path, sidecars: tuple[str, ...] = (), *, kind: str
         raise
 
 
-def write_text_output(path: str | Path, text: str, *, kind: str | None = None,
-                      verify: Verifier | None = None) -> Path:
+def write_text_output(
+    path: str | Path, text: str, *, kind: str | None = None, verify: Verifier | None = None
+) -> Path:
     """Write a text file (report, style, record) atomically and verified: its size on
     disk must equal what was encoded."""
     path = Path(path)

@@ -55,13 +55,18 @@ class FolderLock:
             raise OutputError(
                 f"{self.folder}: in use by another geoseg {info.get('command', 'run')} "
                 f"(pid {info.get('pid', '?')} on {info.get('host', '?')}, since {when}); "
-                "wait for it to finish or choose another output folder") from None
+                "wait for it to finish or choose another output folder"
+            ) from None
         previous = self.holder()
         if previous.get("pid"):
-            log.info("%s: taking over the lock left by %s pid %s on %s", self.folder,
-                     previous.get("command", "a run"), previous["pid"], previous.get("host"))
-        record = {"pid": os.getpid(), "host": HOST, "command": self.command,
-                  "since": time.time()}
+            log.info(
+                "%s: taking over the lock left by %s pid %s on %s",
+                self.folder,
+                previous.get("command", "a run"),
+                previous["pid"],
+                previous.get("host"),
+            )
+        record = {"pid": os.getpid(), "host": HOST, "command": self.command, "since": time.time()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode(), 0)
         os.fsync(fd)

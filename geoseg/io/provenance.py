@@ -67,8 +67,10 @@ def product_kind(path: str | Path) -> str | None:
             import pyogrio
 
             spatial = [n for n, g in pyogrio.list_layers(path) if g is not None]
-            meta = pyogrio.read_info(path, layer=spatial[0] if spatial else None).get(
-                "layer_metadata") or {}
+            meta = (
+                pyogrio.read_info(path, layer=spatial[0] if spatial else None).get("layer_metadata")
+                or {}
+            )
             return meta.get("GEOSEG_PRODUCT")
         if suffix == ".shp":
             return _text_kind(path.with_suffix(".qml"), 4096)

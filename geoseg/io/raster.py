@@ -276,8 +276,12 @@ def raster_verifier(profile: dict[str, Any]):
 
         with rasterio.open(path) as src:
             got = (src.width, src.height, src.count, src.dtypes[0])
-            want = (profile["width"], profile["height"], profile.get("count", 1),
-                    str(np.dtype(profile["dtype"])))
+            want = (
+                profile["width"],
+                profile["height"],
+                profile.get("count", 1),
+                str(np.dtype(profile["dtype"])),
+            )
             if got != want:
                 raise OutputError(f"{path}: written raster is {got}, expected {want}")
             bh, bw = src.block_shapes[0]
@@ -301,12 +305,18 @@ def gdal_env(cache_mb: int = 64, threads: int | None = None):
     thread: every thread that reads or writes enters its own."""
     import rasterio
 
-    return rasterio.Env(GDAL_CACHEMAX=cache_mb, GDAL_TIFF_INTERNAL_MASK=True,
-                        GDAL_NUM_THREADS=gdal_threads(threads))
+    return rasterio.Env(
+        GDAL_CACHEMAX=cache_mb, GDAL_TIFF_INTERNAL_MASK=True, GDAL_NUM_THREADS=gdal_threads(threads)
+    )
 
 
-def write_cog(src_path: Path, dst_path: Path, resampling: str, compress: str = "deflate",
-              threads: int | None = None) -> None:
+def write_cog(
+    src_path: Path,
+    dst_path: Path,
+    resampling: str,
+    compress: str = "deflate",
+    threads: int | None = None,
+) -> None:
     """Copy a tiled GeoTIFF into a Cloud-Optimized GeoTIFF (GDAL's COG driver): 256-px
     tiles, overviews down to one tile (`resampling`: ``average``, ``nearest``...), the
     internal mask and its overviews, IFDs and tiles in COG order, compressed with
@@ -326,9 +336,15 @@ def write_cog(src_path: Path, dst_path: Path, resampling: str, compress: str = "
         options["PREDICTOR"] = "YES"  # the COG driver picks 2 or 3 from the data type
     with gdal_env(threads=threads):
         rasterio.shutil.copy(
-            src_path, dst_path, driver="COG", BLOCKSIZE=BLOCK, OVERVIEWS="AUTO",
-            RESAMPLING=resampling.upper(), NUM_THREADS=gdal_threads(threads),
-            BIGTIFF="IF_SAFER", **options,
+            src_path,
+            dst_path,
+            driver="COG",
+            BLOCKSIZE=BLOCK,
+            OVERVIEWS="AUTO",
+            RESAMPLING=resampling.upper(),
+            NUM_THREADS=gdal_threads(threads),
+            BIGTIFF="IF_SAFER",
+            **options,
         )
 
 

@@ -80,8 +80,9 @@ def qml_style(width_field: str = "width_m", default_m: float = 6.0) -> str:
     symbol levels on, so every casing is drawn before every fill (no casing across a
     neighbouring road at junctions)."""
     width = f"coalesce(&quot;{width_field}&quot;, {default_m:g})"
-    casing = LAYER.format(pass_=0, color="90,90,90,255", default=default_m + 1,
-                          expression=f"{width} + 1")
+    casing = LAYER.format(
+        pass_=0, color="90,90,90,255", default=default_m + 1, expression=f"{width} + 1"
+    )
     fill = LAYER.format(pass_=1, color="255,235,160,255", default=default_m, expression=width)
     return QML.format(casing=casing, fill=fill, provenance=software("roads"))
 
@@ -90,7 +91,8 @@ def driver_for(path: Path) -> str:
     driver = DRIVERS.get(path.suffix.lower())
     if driver is None:
         raise OutputError(
-            f"{path}: unknown vector format {path.suffix!r}; use .gpkg, .shp or .geojson")
+            f"{path}: unknown vector format {path.suffix!r}; use .gpkg, .shp or .geojson"
+        )
     return driver
 
 
@@ -104,14 +106,15 @@ def _shapefile_fields(gdf: geopandas.GeoDataFrame) -> geopandas.GeoDataFrame:
         k = 1
         while short in used:
             suffix = f"_{k}"
-            short = name[:SHAPEFILE_FIELD_LIMIT - len(suffix)] + suffix
+            short = name[: SHAPEFILE_FIELD_LIMIT - len(suffix)] + suffix
             k += 1
         used.add(short)
         if short != name:
             renames[name] = short
     if renames:
-        log.warning("shapefile field names shortened: %s",
-                    ", ".join(f"{a}→{b}" for a, b in renames.items()))
+        log.warning(
+            "shapefile field names shortened: %s", ", ".join(f"{a}→{b}" for a, b in renames.items())
+        )
     return gdf.rename(columns=renames)
 
 
@@ -121,8 +124,7 @@ def clean_lines(gdf: geopandas.GeoDataFrame) -> geopandas.GeoDataFrame:
 
     gdf = gdf.explode(index_parts=False, ignore_index=True) if len(gdf) else gdf
     geoms = gdf.geometry.values
-    ok = (~shapely.is_empty(geoms) & shapely.is_valid(geoms)
-          & (shapely.get_type_id(geoms) == 1))
+    ok = ~shapely.is_empty(geoms) & shapely.is_valid(geoms) & (shapely.get_type_id(geoms) == 1)
     dropped = int((~ok).sum())
     if dropped:
         log.warning("dropped %d empty, invalid or non-line geometries", dropped)
@@ -138,31 +140,36 @@ LAYER_STYLES_TABLE = (
     'NULL, "f_table_catalog" TEXT(256), "f_table_schema" TEXT(256), "f_table_name" TEXT(256), '
     '"f_geometry_column" TEXT(256), "styleName" TEXT(30), "styleQML" TEXT, "styleSLD" TEXT, '
     '"useAsDefault" BOOLEAN, "description" TEXT, "owner" TEXT(30), "ui" TEXT(30), '
-    f'"update_time" DATETIME DEFAULT ({GPKG_NOW}))')
+    f'"update_time" DATETIME DEFAULT ({GPKG_NOW}))'
+)
 
 
 def _embed_gpkg_style(path: Path, layer: str, qml: str) -> None:
     """Store `qml` as the layer's default style in the GeoPackage (QGIS reads it on open),
     in the ``layer_styles`` table as QGIS itself writes it."""
     with sqlite3.connect(path) as con:
-        found = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?",
-                            (layer,)).fetchone()
+        found = con.execute(
+            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (layer,)
+        ).fetchone()
         con.execute(LAYER_STYLES_TABLE)
         con.execute(
             "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, "
             f"description, last_change, srs_id) VALUES ('layer_styles', 'attributes', "
-            f"'layer_styles', '', {GPKG_NOW}, 0)")
+            f"'layer_styles', '', {GPKG_NOW}, 0)"
+        )
         con.execute(
             "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
             "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
             f"owner, update_time) VALUES ('', '', ?, ?, ?, ?, '', 1, 'geoseg roads', '', "
             f"{GPKG_NOW})",
-            (layer, found[0] if found else "geom", layer, qml))
+            (layer, found[0] if found else "geom", layer, qml),
+        )
     con.close()
 
 
-def write_roads(gdf: geopandas.GeoDataFrame, path: str | Path, style: bool = True,
-                layer: str | None = None) -> Path:
+def write_roads(
+    gdf: geopandas.GeoDataFrame, path: str | Path, style: bool = True, layer: str | None = None
+) -> Path:
     """Write road lines to `path` (.gpkg, .shp or .geojson, by suffix) atomically.
 
     Keeps the CRS, drops invalid/empty/non-line geometries, and with `style` writes a
@@ -199,8 +206,9 @@ def write_roads(gdf: geopandas.GeoDataFrame, path: str | Path, style: bool = Tru
     try:
         with output_set():  # the layer and its style appear together
             with atomic_output(path, sidecars=sidecars, kind="roads", verify=verify) as tmp:
-                pyogrio.write_dataframe(gdf, tmp, layer=layer, driver=driver,
-                                        geometry_type="LineString", **options)
+                pyogrio.write_dataframe(
+                    gdf, tmp, layer=layer, driver=driver, geometry_type="LineString", **options
+                )
                 if qml and driver == "GPKG":
                     _embed_gpkg_style(tmp, layer, qml)
             if qml:
@@ -230,11 +238,14 @@ def read_roads(path: str | Path, layer: str | None = None) -> geopandas.GeoDataF
             layer = spatial[0] if spatial else layers[0][0]
         return pyogrio.read_dataframe(path, layer=layer)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise VectorReadError(f"{path}: cannot read vector layer ({str(exc).splitlines()[0]})"
-                              ) from None
+        raise VectorReadError(
+            f"{path}: cannot read vector layer ({str(exc).splitlines()[0]})"
+        ) from None
     except shapely.errors.GEOSException as exc:  # e.g. a LineString of one point
-        raise VectorReadError(f"{path}: {_broken_feature(path, layer)} has a geometry that "
-                              f"cannot be built ({_geos_reason(exc)})") from None
+        raise VectorReadError(
+            f"{path}: {_broken_feature(path, layer)} has a geometry that "
+            f"cannot be built ({_geos_reason(exc)})"
+        ) from None
 
 
 def _geos_reason(exc: Exception) -> str:
@@ -250,8 +261,9 @@ def _broken_feature(path: Path, layer: str | None) -> str:
     import shapely
 
     try:
-        _, fids, geoms, _ = pyogrio.raw.read(path, layer=layer, read_geometry=True,
-                                             return_fids=True, columns=[])
+        _, fids, geoms, _ = pyogrio.raw.read(
+            path, layer=layer, read_geometry=True, return_fids=True, columns=[]
+        )
     except Exception:  # noqa: BLE001 - only to name the feature; the caller reports
         return "a feature"
     for fid, wkb in zip(fids, geoms):

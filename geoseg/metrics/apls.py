@@ -127,8 +127,12 @@ def insert_control_points(graph: nx.MultiGraph, spacing: float) -> nx.MultiGraph
     return out
 
 
-def snap_nodes(points: dict[int, tuple[float, float]], graph: nx.MultiGraph,
-               max_dist: float, renaming: bool = False) -> tuple[nx.MultiGraph, dict[int, int]]:
+def snap_nodes(
+    points: dict[int, tuple[float, float]],
+    graph: nx.MultiGraph,
+    max_dist: float,
+    renaming: bool = False,
+) -> tuple[nx.MultiGraph, dict[int, int]]:
     """Insert `points` (id → xy) into a copy of `graph` on their nearest edge within
     `max_dist`; return the new graph and id → node for the points that snapped.
 
@@ -150,7 +154,8 @@ def snap_nodes(points: dict[int, tuple[float, float]], graph: nx.MultiGraph,
     lines = [edge_line(graph, *e) for e in edges]
     geoms = shapely.points(xy[rest])
     (src, dst), _ = shapely.STRtree(lines).query_nearest(
-        geoms, max_distance=max_dist, return_distance=True, all_matches=False)
+        geoms, max_distance=max_dist, return_distance=True, all_matches=False
+    )
     cuts: dict = {}
     for i, j in zip(src, dst):
         cuts.setdefault(edges[j], []).append((lines[j].project(geoms[i]), ids[rest[i]]))
@@ -161,8 +166,13 @@ def snap_nodes(points: dict[int, tuple[float, float]], graph: nx.MultiGraph,
     return out, mapping
 
 
-def path_score(graph_a: nx.MultiGraph, graph_b: nx.MultiGraph, mapping: dict[int, int],
-               nodes: list[int], min_path_length: float) -> tuple[float, int]:
+def path_score(
+    graph_a: nx.MultiGraph,
+    graph_b: nx.MultiGraph,
+    mapping: dict[int, int],
+    nodes: list[int],
+    min_path_length: float,
+) -> tuple[float, int]:
     """C(A→B) over pairs of `nodes` of A, given where they snapped in B; (score, pairs)."""
     node_set = set(nodes)
     diffs: list[float] = []
@@ -184,9 +194,16 @@ def path_score(graph_a: nx.MultiGraph, graph_b: nx.MultiGraph, mapping: dict[int
     return 1.0 - float(np.mean(diffs)), len(diffs)
 
 
-def _direction(a: nx.MultiGraph, b: nx.MultiGraph, spacing: float, snap: float,
-               min_path_length: float, max_nodes: int, rng: np.random.Generator,
-               renaming: bool = False):
+def _direction(
+    a: nx.MultiGraph,
+    b: nx.MultiGraph,
+    spacing: float,
+    snap: float,
+    min_path_length: float,
+    max_nodes: int,
+    rng: np.random.Generator,
+    renaming: bool = False,
+):
     a_cp = insert_control_points(a, spacing)
     nodes = sorted(a_cp.nodes)
     if len(nodes) > max_nodes:
@@ -204,13 +221,15 @@ def drop_loops(graph: nx.MultiGraph) -> nx.MultiGraph:
     which the reference leaves out."""
     out = graph.copy()
     out.remove_edges_from(list(nx.selfloop_edges(out, keys=True)))
-    out.remove_nodes_from([n for n in list(out.nodes) if out.degree(n) == 0
-                           and graph.degree(n) > 0])
+    out.remove_nodes_from(
+        [n for n in list(out.nodes) if out.degree(n) == 0 and graph.degree(n) > 0]
+    )
     return out
 
 
-def junction_scores(truth: nx.MultiGraph, prop: nx.MultiGraph,
-                    radius: float) -> tuple[float, float, float, int, int]:
+def junction_scores(
+    truth: nx.MultiGraph, prop: nx.MultiGraph, radius: float
+) -> tuple[float, float, float, int, int]:
     """(f1, precision, recall, n_truth, n_prop) of junctions matched within `radius`."""
     jt, jp = junctions(truth), junctions(prop)
     matched = 0
@@ -225,10 +244,20 @@ def junction_scores(truth: nx.MultiGraph, prop: nx.MultiGraph,
     return f1, precision, recall, len(jt), len(jp)
 
 
-def apls(truth, proposal, *, crs=None, control_spacing_m: float = 50.0, snap_m: float = 4.0,
-         min_path_length_m: float = 10.0, max_nodes: int = 500,
-         junction_radius_m: float = 5.0, node_crossings: bool = False,
-         seed: int = 0, reference: bool = False) -> AplsResult:
+def apls(
+    truth,
+    proposal,
+    *,
+    crs=None,
+    control_spacing_m: float = 50.0,
+    snap_m: float = 4.0,
+    min_path_length_m: float = 10.0,
+    max_nodes: int = 500,
+    junction_radius_m: float = 5.0,
+    node_crossings: bool = False,
+    seed: int = 0,
+    reference: bool = False,
+) -> AplsResult:
     """APLS and junction F1 of `proposal` against `truth` (see the module doc).
 
     `truth`/`proposal`: GeoDataFrames/GeoSeries of (Multi)LineStrings, or lists of
@@ -257,6 +286,12 @@ def apls(truth, proposal, *, crs=None, control_spacing_m: float = 50.0, snap_m: 
     c_tp, n_tp = _direction(g_t, g_p, *args)
     c_pt, n_pt = _direction(g_p, g_t, *args)
     total = 2 * c_tp * c_pt / (c_tp + c_pt) if c_tp > 0 and c_pt > 0 else 0.0
-    log.debug("APLS %.4f (truth→prop %.4f over %d paths, prop→truth %.4f over %d)",
-              total, c_tp, n_tp, c_pt, n_pt)
+    log.debug(
+        "APLS %.4f (truth→prop %.4f over %d paths, prop→truth %.4f over %d)",
+        total,
+        c_tp,
+        n_tp,
+        c_pt,
+        n_pt,
+    )
     return AplsResult(total, c_tp, c_pt, jf1, jp, jr, njt, njp, n_tp, n_pt, lt, lp, crs_name)

@@ -35,7 +35,8 @@ COINCIDENT_M = 0.05  # points closer than this to a node are that node (referenc
 def is_metric_crs(crs: CRS) -> bool:
     """True for a projected CRS whose axes are in metres."""
     return crs.is_projected and all(
-        (a.unit_name or "").lower() in ("metre", "meter", "m") for a in crs.axis_info[:2])
+        (a.unit_name or "").lower() in ("metre", "meter", "m") for a in crs.axis_info[:2]
+    )
 
 
 def _lines_of(data, crs) -> tuple[list[LineString], CRS | None]:
@@ -61,7 +62,9 @@ def _lines_of(data, crs) -> tuple[list[LineString], CRS | None]:
     return lines, data_crs
 
 
-def to_metric_lines(truth, proposal, crs=None) -> tuple[list[LineString], list[LineString], CRS | None]:
+def to_metric_lines(
+    truth, proposal, crs=None
+) -> tuple[list[LineString], list[LineString], CRS | None]:
     """Both networks as LineStrings in one metric CRS (local UTM for geographic input).
 
     `crs` is the CRS of inputs that carry none (lists of geometries); with no CRS at all
@@ -94,8 +97,13 @@ def _key(xy: Sequence[float], precision: float) -> tuple[int, int]:
     return int(round(xy[0] / precision)), int(round(xy[1] / precision))
 
 
-def build_graph(lines: Iterable[LineString], *, node_crossings: bool = False,
-                precision: float = 1e-3, simplify: bool = True) -> nx.MultiGraph:
+def build_graph(
+    lines: Iterable[LineString],
+    *,
+    node_crossings: bool = False,
+    precision: float = 1e-3,
+    simplify: bool = True,
+) -> nx.MultiGraph:
     """Graph of a road network given as LineStrings in metres (see the module doc)."""
     lines = [part for ln in lines for part in shapely.get_parts(ln) if part.length > 0]
     if node_crossings and lines:
@@ -122,7 +130,7 @@ def build_graph(lines: Iterable[LineString], *, node_crossings: bool = False,
         start = 0
         for i in range(1, len(xy)):
             if i == len(xy) - 1 or count[_key(xy[i], precision)] > 1:
-                piece = xy[start:i + 1]
+                piece = xy[start : i + 1]
                 start = i
                 line = LineString(piece)
                 key = shapely.normalize(shapely.set_precision(line, precision)).wkb
@@ -162,8 +170,10 @@ def merge_degree_two(graph: nx.MultiGraph) -> None:
         add_edge(graph, a, b, merged)
 
 
-def split_edges(graph: nx.MultiGraph, cuts: dict[tuple[int, int, int], list[tuple[float, object]]],
-                ) -> dict[object, int]:
+def split_edges(
+    graph: nx.MultiGraph,
+    cuts: dict[tuple[int, int, int], list[tuple[float, object]]],
+) -> dict[object, int]:
     """Split edges at distances along them; return label → node for each cut point.
 
     ``cuts[(u, v, k)]`` lists ``(distance from u, label)``.  Points within

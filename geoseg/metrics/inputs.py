@@ -49,8 +49,10 @@ def kind_of(path: str | Path) -> str:
         return "raster"
     if suffix in VECTOR_SUFFIXES:
         return "vector"
-    raise RasterReadError(f"{path}: unknown file type {suffix!r} (expected a raster such as "
-                          ".tif or a vector layer such as .gpkg/.geojson/.shp)")
+    raise RasterReadError(
+        f"{path}: unknown file type {suffix!r} (expected a raster such as "
+        ".tif or a vector layer such as .gpkg/.geojson/.shp)"
+    )
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,13 @@ def binarize(values: np.ndarray, threshold: float | None) -> np.ndarray:
 class RasterMask:
     """One band of a raster, binarised, optionally warped onto another grid."""
 
-    def __init__(self, path: Path, stack: contextlib.ExitStack, threshold: float | None = None,
-                 grid: Grid | None = None):
+    def __init__(
+        self,
+        path: Path,
+        stack: contextlib.ExitStack,
+        threshold: float | None = None,
+        grid: Grid | None = None,
+    ):
         self.path, self.threshold = path, threshold
         src = stack.enter_context(open_raster(path))
         if src.count > 1:
@@ -99,7 +106,8 @@ class RasterMask:
             if not same_size:
                 raise GridMismatchError(
                     f"{self.path}: {own.height}×{own.width} pixels cannot be matched to the "
-                    f"truth's {grid.height}×{grid.width} grid without a CRS on both")
+                    f"truth's {grid.height}×{grid.width} grid without a CRS on both"
+                )
             return True
         return same_size and own.crs == grid.crs and own.transform.almost_equals(grid.transform)
 
@@ -109,11 +117,19 @@ class RasterMask:
 
         log.info("%s: warping onto the truth grid (nearest)", self.path)
         try:
-            return WarpedVRT(src, crs=grid.crs, transform=grid.transform, width=grid.width,
-                             height=grid.height, resampling=Resampling.nearest, add_alpha=True)
+            return WarpedVRT(
+                src,
+                crs=grid.crs,
+                transform=grid.transform,
+                width=grid.width,
+                height=grid.height,
+                resampling=Resampling.nearest,
+                add_alpha=True,
+            )
         except Exception as exc:  # rasterio raises several types for impossible warps
-            raise GridMismatchError(f"{self.path}: cannot be warped onto the truth grid "
-                                    f"({exc})") from None
+            raise GridMismatchError(
+                f"{self.path}: cannot be warped onto the truth grid ({exc})"
+            ) from None
 
     def read(self, row: int, col: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
         from rasterio.errors import RasterioIOError
@@ -126,8 +142,9 @@ class RasterMask:
             if self.alpha is not None:  # GDAL flags the alpha on integer bands only
                 valid &= self.ds.read(self.alpha, window=win) > 0
         except RasterioIOError:
-            raise RasterReadError(f"{self.path}: cannot read its pixels (truncated or "
-                                  "corrupt file)") from None
+            raise RasterReadError(
+                f"{self.path}: cannot read its pixels (truncated or corrupt file)"
+            ) from None
         if values.dtype.kind == "f":
             valid &= ~np.isnan(values)
         return binarize(values, self.threshold), valid
@@ -136,23 +153,31 @@ class RasterMask:
 class VectorMask:
     """Road centerlines rasterized on a grid as polygons of their width, per window."""
 
-    def __init__(self, path: Path, grid: Grid, default_width_m: float = DEFAULT_WIDTH_M,
-                 raster: Path | None = None):
+    def __init__(
+        self,
+        path: Path,
+        grid: Grid,
+        default_width_m: float = DEFAULT_WIDTH_M,
+        raster: Path | None = None,
+    ):
         import shapely
         from rasterio.transform import array_bounds
         from shapely.geometry import box
 
         if grid.crs is None:
-            raise GridMismatchError(f"{path}: vector roads cannot be placed on a raster "
-                                    "without a CRS")
+            raise GridMismatchError(
+                f"{path}: vector roads cannot be placed on a raster without a CRS"
+            )
         self.path, self.grid = path, grid
         polys = road_polygons(path, grid.crs, default_width_m)
         self.polys = np.asarray(polys, dtype=object)
         self.tree = shapely.STRtree(self.polys)
         extent = box(*array_bounds(grid.height, grid.width, grid.transform))
         if len(polys) and not self.tree.query(extent, predicate="intersects").size:
-            raise DataError(f"{path} and {raster}: the roads lie outside the raster "
-                            "(no overlap): no pixel to score")
+            raise DataError(
+                f"{path} and {raster}: the roads lie outside the raster "
+                "(no overlap): no pixel to score"
+            )
 
     def read(self, row: int, col: int, rows: int, cols: int) -> tuple[np.ndarray, None]:
         from rasterio.features import rasterize
@@ -163,8 +188,14 @@ class VectorMask:
         hits = self.tree.query(box(*bounds(win, self.grid.transform)))
         if len(hits) == 0:
             return np.zeros((rows, cols), bool), None
-        burned = rasterize(self.polys[hits], out_shape=(rows, cols), fill=0, default_value=1,
-                           transform=transform(win, self.grid.transform), dtype="uint8")
+        burned = rasterize(
+            self.polys[hits],
+            out_shape=(rows, cols),
+            fill=0,
+            default_value=1,
+            transform=transform(win, self.grid.transform),
+            dtype="uint8",
+        )
         return burned.astype(bool), None
 
 
@@ -176,8 +207,9 @@ def read_lines(path: Path):
     df = df[df.geometry.notna() & ~df.geometry.is_empty]
     bad = ~df.geom_type.isin(["LineString", "MultiLineString"])
     if bad.any():
-        raise VectorReadError(f"{path}: roads must be LineStrings, found "
-                              f"{df.geom_type[bad].iloc[0]}")
+        raise VectorReadError(
+            f"{path}: roads must be LineStrings, found {df.geom_type[bad].iloc[0]}"
+        )
     return df
 
 
@@ -199,8 +231,9 @@ def road_polygons(path: Path, crs, default_width_m: float) -> list:
         given = pd.to_numeric(df["width_m"], errors="coerce")
         text = given.isna() & df["width_m"].notna()
         if text.any():
-            raise VectorReadError(f"{path}: width_m must be a number of metres, found "
-                                  f"{df['width_m'][text].iloc[0]!r}")
+            raise VectorReadError(
+                f"{path}: width_m must be a number of metres, found {df['width_m'][text].iloc[0]!r}"
+            )
         given = np.asarray(given, dtype=float)
         ok = np.isfinite(given) & (given > 0)
         widths[ok] = given[ok]
@@ -256,19 +289,28 @@ class PairReader:
             return
         pred, truth = self.pred, self.truth
         if not self.pred_data:
-            raise DataError(f"{pred} has no valid pixel over {truth} (all nodata there): "
-                            "no pixel to score")
+            raise DataError(
+                f"{pred} has no valid pixel over {truth} (all nodata there): no pixel to score"
+            )
         if not self.truth_data:
-            raise DataError(f"{truth} has no valid pixel under {pred} (all nodata there): "
-                            "no pixel to score")
-        raise DataError(f"{pred} and {truth} have no valid pixel in common (each is nodata "
-                        "where the other has data): no pixel to score")
+            raise DataError(
+                f"{truth} has no valid pixel under {pred} (all nodata there): no pixel to score"
+            )
+        raise DataError(
+            f"{pred} and {truth} have no valid pixel in common (each is nodata "
+            "where the other has data): no pixel to score"
+        )
 
 
 @contextlib.contextmanager
-def open_pair(pred: str | Path, truth: str | Path, *, threshold: float | None = None,
-              truth_threshold: float | None = None,
-              default_width_m: float = DEFAULT_WIDTH_M) -> Iterator[tuple[Grid, PairReader]]:
+def open_pair(
+    pred: str | Path,
+    truth: str | Path,
+    *,
+    threshold: float | None = None,
+    truth_threshold: float | None = None,
+    default_width_m: float = DEFAULT_WIDTH_M,
+) -> Iterator[tuple[Grid, PairReader]]:
     """Yield ``(grid, read)`` where ``read(row, col, rows, cols)`` gives
     ``(pred_mask, truth_mask, valid)`` for :func:`geoseg.metrics.pixel.score_blockwise`;
     ``read.check()`` afterwards refuses a pair without a pixel to score."""
@@ -285,8 +327,11 @@ def open_pair(pred: str | Path, truth: str | Path, *, threshold: float | None = 
         if kinds[1] == "raster":
             t = RasterMask(truth, stack, truth_threshold)
             grid = t.grid
-            p = RasterMask(pred, stack, threshold, grid) if kinds[0] == "raster" \
+            p = (
+                RasterMask(pred, stack, threshold, grid)
+                if kinds[0] == "raster"
                 else VectorMask(pred, grid, default_width_m, raster=truth)
+            )
         else:
             p = RasterMask(pred, stack, threshold)
             grid = p.grid

@@ -55,8 +55,9 @@ class Confusion:
     tn: int = 0
 
     def __add__(self, other: Confusion) -> Confusion:
-        return Confusion(self.tp + other.tp, self.fp + other.fp,
-                         self.fn + other.fn, self.tn + other.tn)
+        return Confusion(
+            self.tp + other.tp, self.fp + other.fp, self.fn + other.fn, self.tn + other.tn
+        )
 
     @property
     def total(self) -> int:
@@ -93,10 +94,12 @@ class RelaxedCounts:
     truth_total: int = 0
 
     def __add__(self, other: RelaxedCounts) -> RelaxedCounts:
-        return RelaxedCounts(self.pred_near + other.pred_near,
-                             self.pred_total + other.pred_total,
-                             self.truth_near + other.truth_near,
-                             self.truth_total + other.truth_total)
+        return RelaxedCounts(
+            self.pred_near + other.pred_near,
+            self.pred_total + other.pred_total,
+            self.truth_near + other.truth_near,
+            self.truth_total + other.truth_total,
+        )
 
     @property
     def precision(self) -> float:
@@ -125,9 +128,16 @@ class PixelScores:
     def metrics(self) -> dict[str, float]:
         """The ratios, keyed as in reports."""
         c, r = self.confusion, self.relaxed
-        return {"iou": c.iou, "precision": c.precision, "recall": c.recall, "f1": c.f1,
-                "accuracy": c.accuracy, "relaxed_precision": r.precision,
-                "relaxed_recall": r.recall, "relaxed_f1": r.f1}
+        return {
+            "iou": c.iou,
+            "precision": c.precision,
+            "recall": c.recall,
+            "f1": c.f1,
+            "accuracy": c.accuracy,
+            "relaxed_precision": r.precision,
+            "relaxed_recall": r.recall,
+            "relaxed_f1": r.f1,
+        }
 
     def to_dict(self) -> dict[str, float | int]:
         """Ratios plus the raw counts (so reports can be re-accumulated)."""
@@ -172,21 +182,30 @@ def near(mask: np.ndarray, rho: float) -> np.ndarray:
     return ndimage.distance_transform_edt(~mask) <= rho
 
 
-def relaxed_counts(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None,
-                   rho: float = DEFAULT_RHO,
-                   core: tuple[slice, slice] | None = None) -> RelaxedCounts:
+def relaxed_counts(
+    pred: np.ndarray,
+    truth: np.ndarray,
+    valid: np.ndarray | None = None,
+    rho: float = DEFAULT_RHO,
+    core: tuple[slice, slice] | None = None,
+) -> RelaxedCounts:
     """Relaxed counts; only pixels inside `core` are counted (the rest is a halo)."""
     pred, truth, _ = _prepare(pred, truth, valid)
     core = core or (slice(None), slice(None))
     near_truth = near(truth, rho)[core]
     near_pred = near(pred, rho)[core]
     p, t = pred[core], truth[core]
-    return RelaxedCounts(int(np.count_nonzero(p & near_truth)), int(np.count_nonzero(p)),
-                         int(np.count_nonzero(t & near_pred)), int(np.count_nonzero(t)))
+    return RelaxedCounts(
+        int(np.count_nonzero(p & near_truth)),
+        int(np.count_nonzero(p)),
+        int(np.count_nonzero(t & near_pred)),
+        int(np.count_nonzero(t)),
+    )
 
 
-def score_masks(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None,
-                rho: float = DEFAULT_RHO) -> PixelScores:
+def score_masks(
+    pred: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None, rho: float = DEFAULT_RHO
+) -> PixelScores:
     """Strict and relaxed scores of two whole in-memory masks."""
     return PixelScores(confusion(pred, truth, valid), relaxed_counts(pred, truth, valid, rho))
 
@@ -203,8 +222,15 @@ def iter_blocks(height: int, width: int, block: int) -> Iterator[tuple[int, int,
 BlockReader = Callable[[int, int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray | None]]
 
 
-def score_blockwise(read: BlockReader, height: int, width: int, *, rho: float = DEFAULT_RHO,
-                    block: int = DEFAULT_BLOCK, progress: bool = False) -> PixelScores:
+def score_blockwise(
+    read: BlockReader,
+    height: int,
+    width: int,
+    *,
+    rho: float = DEFAULT_RHO,
+    block: int = DEFAULT_BLOCK,
+    progress: bool = False,
+) -> PixelScores:
     """Score a pair too large for memory, one block (plus a `rho` halo) at a time.
 
     ``read(row, col, rows, cols)`` returns ``(pred, truth, valid)`` for that window
@@ -216,8 +242,7 @@ def score_blockwise(read: BlockReader, height: int, width: int, *, rho: float = 
     halo = int(np.ceil(rho)) if rho > 0 else 0
     blocks = list(iter_blocks(height, width, block))
     total = PixelScores()
-    for r, c, h, w in tqdm(blocks, desc="scoring", unit="block", disable=not progress,
-                           leave=False):
+    for r, c, h, w in tqdm(blocks, desc="scoring", unit="block", disable=not progress, leave=False):
         r0, c0 = max(0, r - halo), max(0, c - halo)
         r1, c1 = min(height, r + h + halo), min(width, c + w + halo)
         pred, truth, valid = read(r0, c0, r1 - r0, c1 - c0)

@@ -65,7 +65,9 @@ def load_catalog(catalog: str | Path | None = None) -> dict[str, CatalogEntry]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the model catalog ({exc.strerror or exc})") from None
+        raise ConfigError(
+            f"{path}: cannot read the model catalog ({exc.strerror or exc})"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -81,11 +83,15 @@ def load_catalog(catalog: str | Path | None = None) -> dict[str, CatalogEntry]:
             raise ConfigError(f"{path}: every catalog entry needs a name")
         unknown = sorted(set(row) - fields)
         if unknown:
-            raise ConfigError(f"{path}: catalog entry {row['name']!r} has unknown field {unknown[0]!r}")
+            raise ConfigError(
+                f"{path}: catalog entry {row['name']!r} has unknown field {unknown[0]!r}"
+            )
         try:
             entry = CatalogEntry(**row)
         except TypeError as exc:
-            raise ConfigError(f"{path}: catalog entry {row['name']!r} is incomplete ({exc})") from None
+            raise ConfigError(
+                f"{path}: catalog entry {row['name']!r} is incomplete ({exc})"
+            ) from None
         if entry.sha256 is not None and not _HEX.match(str(entry.sha256).lower()):
             raise ConfigError(f"{path}: catalog entry {entry.name!r}: sha256 is not 64 hex digits")
         entries[entry.name] = entry
@@ -109,8 +115,9 @@ def _check_hex(sha256: str) -> str:
     return value
 
 
-def download(url: str, dest: Path, *, timeout: float = CONNECT_TIMEOUT_S,
-             progress: bool | None = None) -> str:
+def download(
+    url: str, dest: Path, *, timeout: float = CONNECT_TIMEOUT_S, progress: bool | None = None
+) -> str:
     """Stream `url` into `dest` with a progress bar; return the sha256 of the bytes.
 
     One attempt, no retries: an unreachable host fails at once with one sentence.
@@ -135,9 +142,14 @@ def download(url: str, dest: Path, *, timeout: float = CONNECT_TIMEOUT_S,
             "another machine and use --from FILE"
         ) from None
     total = response.headers.get("Content-Length")
-    bar = tqdm(total=int(total) if total and total.isdigit() else None, unit="B",
-               unit_scale=True, unit_divisor=1024, desc=Path(dest).name.lstrip("."),
-               disable=None if progress is None else not progress)
+    bar = tqdm(
+        total=int(total) if total and total.isdigit() else None,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=Path(dest).name.lstrip("."),
+        disable=None if progress is None else not progress,
+    )
     received = 0
     try:
         with response, open(dest, "wb") as out, bar:
@@ -218,8 +230,9 @@ def pull(
     folder = ensure_writable_dir(Path(models_dir) if models_dir else default_models_dir())
     if from_file is None:
         if not entry.url:
-            raise ConfigError(f"{name}: the catalog gives no download link; see {entry.page} "
-                              "and use --from FILE")
+            raise ConfigError(
+                f"{name}: the catalog gives no download link; see {entry.page} and use --from FILE"
+            )
         if expected is None:
             raise ConfigError(
                 f"{name}: the publisher gives no sha256, so a download cannot be verified: pass "
@@ -245,13 +258,19 @@ def pull(
                 f"(expected {expected}, got {actual}); nothing was stored"
             )
         if expected is None:
-            log.warning("%s: sha256 %s (the publisher gives none to check against)",
-                        weights, actual)
-        info = {"catalog": entry.name, "url": entry.url, "licence": entry.licence,
-                "training_data": entry.training_data, "gsd_m": entry.gsd_m,
-                "reported": entry.reported, "verified_sha256": expected is not None}
-        payload = import_weights(weights, entry.format, backbone=entry.backbone,
-                                 source_info=info)
+            log.warning(
+                "%s: sha256 %s (the publisher gives none to check against)", weights, actual
+            )
+        info = {
+            "catalog": entry.name,
+            "url": entry.url,
+            "licence": entry.licence,
+            "training_data": entry.training_data,
+            "gsd_m": entry.gsd_m,
+            "reported": entry.reported,
+            "verified_sha256": expected is not None,
+        }
+        payload = import_weights(weights, entry.format, backbone=entry.backbone, source_info=info)
         payload["source"]["file"] = entry.file or Path(weights.name).name.removeprefix("member-")
         if (payload["arch"], payload["backbone"]) != (entry.arch, entry.backbone):
             raise CheckpointError(

@@ -43,7 +43,10 @@ FORMATS = ("dlinknet34", "smp")
 
 # Released D-LinkNet's input convention: x / 255 * 3.2 - 1.6 == (x / 255 - 0.5) / 0.3125
 DLINKNET_NORMALIZER = {
-    "low": [0.0] * 3, "high": [255.0] * 3, "mean": [0.5] * 3, "std": [0.3125] * 3,
+    "low": [0.0] * 3,
+    "high": [255.0] * 3,
+    "mean": [0.5] * 3,
+    "std": [0.3125] * 3,
 }
 NESTED_KEYS = ("state_dict", "model_state_dict", "model")
 
@@ -85,8 +88,9 @@ def read_foreign_state_dict(path: str | Path) -> dict[str, Any]:
     import torch
 
     path = Path(path)
-    data = safe_torch_load(path, "weights file", "cpu",
-                           "only plain state dicts of tensors can be imported")
+    data = safe_torch_load(
+        path, "weights file", "cpu", "only plain state dicts of tensors can be imported"
+    )
     if isinstance(data, Mapping) and data.get("format") == "geoseg.checkpoint":
         raise ImportFormatError(f"{path}: is already a geoseg checkpoint; use it with --model")
     for key in NESTED_KEYS:
@@ -97,19 +101,17 @@ def read_foreign_state_dict(path: str | Path) -> dict[str, Any]:
         raise ImportFormatError(f"{path}: unknown layout: not a state dict (a mapping of tensors)")
     for key, value in data.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise ImportFormatError(
-                f"{path}: unknown layout: entry {key!r} is not a named tensor"
-            )
+            raise ImportFormatError(f"{path}: unknown layout: entry {key!r} is not a named tensor")
     keys = list(data)
     if all(k.startswith("module.") for k in keys):
-        data = {k[len("module."):]: v for k, v in data.items()}
+        data = {k[len("module.") :]: v for k, v in data.items()}
     return dict(data)
 
 
 def _translate(key: str, prefixes: list[tuple[str, str]]) -> str | None:
     for src, dst in prefixes:
         if key.startswith(src):
-            return dst + key[len(src):]
+            return dst + key[len(src) :]
     return None
 
 
@@ -157,6 +159,7 @@ def map_state_dict(
 
 # ---------------------------------------------------------------- D-LinkNet34 layout
 
+
 def dlinknet34_layout(source: dict[str, Any], where: str) -> Layout:
     prefixes = {"firstconv.": "encoder.body.conv1.", "firstbn.": "encoder.body.bn1."}
     for i in range(1, 5):
@@ -166,23 +169,32 @@ def dlinknet34_layout(source: dict[str, Any], where: str) -> Layout:
     for i in range(4, 0, -1):
         for name, idx in parts.items():
             prefixes[f"decoder{i}.{name}."] = f"decoder.blocks.{4 - i}.{idx}."
-    prefixes.update({"finaldeconv1.": "head.0.", "finalconv2.": "head.2.", "finalconv3.": "head.4."})
+    prefixes.update(
+        {"finaldeconv1.": "head.0.", "finalconv2.": "head.2.", "finalconv3.": "head.4."}
+    )
     first = source.get("firstconv.weight")
     in_channels = int(first.shape[1]) if first is not None and first.ndim == 4 else 3
     return Layout(
-        arch="dlinknet", backbone="resnet34", in_channels=in_channels, model_kwargs={},
-        prefixes=prefixes, describe="D-LinkNet34 (DinkNet34)",
+        arch="dlinknet",
+        backbone="resnet34",
+        in_channels=in_channels,
+        model_kwargs={},
+        prefixes=prefixes,
+        describe="D-LinkNet34 (DinkNet34)",
         bands=[3, 2, 1] if in_channels == 3 else None,
         normalizer={k: [v[0]] * in_channels for k, v in DLINKNET_NORMALIZER.items()},
-        threshold=0.5, predict_defaults={"tile": 1024, "tta": "d4"},
+        threshold=0.5,
+        predict_defaults={"tile": 1024, "tta": "d4"},
     )
 
 
 # ---------------------------------------------------------------- smp layouts
 
 RESNET_DEPTHS = {
-    ((2, 2, 2, 2), False): "resnet18", ((3, 4, 6, 3), False): "resnet34",
-    ((3, 4, 6, 3), True): "resnet50", ((3, 4, 23, 3), True): "resnet101",
+    ((2, 2, 2, 2), False): "resnet18",
+    ((3, 4, 6, 3), False): "resnet34",
+    ((3, 4, 6, 3), True): "resnet50",
+    ((3, 4, 23, 3), True): "resnet101",
     ((3, 8, 36, 3), True): "resnet152",
 }
 VGG_CONVS = {8: "vgg11", 10: "vgg13", 13: "vgg16", 16: "vgg19"}
@@ -211,7 +223,9 @@ def _smp_encoder(
             return name, "resnet", {root: "encoder.body."}, int(stem.shape[1])
         if f"{root}features.0.weight" in source:
             pat = re.compile(rf"{re.escape(root)}features\.(\d+)\.weight$")
-            convs = [int(m.group(1)) for k, v in source.items() if (m := pat.match(k)) and v.ndim == 4]
+            convs = [
+                int(m.group(1)) for k, v in source.items() if (m := pat.match(k)) and v.ndim == 4
+            ]
             name = VGG_CONVS.get(len(convs))
             if name is None:
                 raise ImportFormatError(f"{where}: unknown smp VGG encoder with {len(convs)} convs")
@@ -264,13 +278,18 @@ def smp_layout(source: dict[str, Any], where: str, backbone: str | None = None) 
             "nor a Linknet ('decoder.blocks.0.block.0.0.weight')"
         )
     return Layout(
-        arch=arch, backbone=backbone, in_channels=in_channels, model_kwargs=kwargs,
-        prefixes=prefixes, describe=describe,
+        arch=arch,
+        backbone=backbone,
+        in_channels=in_channels,
+        model_kwargs=kwargs,
+        prefixes=prefixes,
+        describe=describe,
         bands=[1, 2, 3] if in_channels == 3 else None,
     )
 
 
 # ---------------------------------------------------------------- entry point
+
 
 def import_weights(
     path: str | Path,
@@ -297,11 +316,14 @@ def import_weights(
         raise ImportFormatError(f"unknown import format {fmt!r}: use one of {', '.join(FORMATS)}")
     source = read_foreign_state_dict(path)
     where = str(path)
-    layout = dlinknet34_layout(source, where) if fmt == "dlinknet34" else smp_layout(
-        source, where, backbone
+    layout = (
+        dlinknet34_layout(source, where)
+        if fmt == "dlinknet34"
+        else smp_layout(source, where, backbone)
     )
-    model = create_model(layout.arch, layout.backbone, in_channels=layout.in_channels,
-                         **layout.model_kwargs)
+    model = create_model(
+        layout.arch, layout.backbone, in_channels=layout.in_channels, **layout.model_kwargs
+    )
     state = map_state_dict(source, layout, model.state_dict(), where)
     if layout.normalizer is not None:
         normalizer = Normalizer.from_dict(layout.normalizer)
@@ -325,7 +347,12 @@ def import_weights(
         "metrics": {},
         "config": None,
         "epoch": None,
-        "source": {"format": fmt, "file": path.name, "sha256": sha256_file(path),
-                   "layout": layout.describe, **(source_info or {})},
+        "source": {
+            "format": fmt,
+            "file": path.name,
+            "sha256": sha256_file(path),
+            "layout": layout.describe,
+            **(source_info or {}),
+        },
         "state_dict": state,
     }

@@ -95,12 +95,17 @@ class SmpLinkNetBlock(nn.Sequential):
     def __init__(self, cin: int, cout: int) -> None:
         mid = max(cin // 4, 1)
         super().__init__(
-            nn.Sequential(nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid),
-                          nn.ReLU(inplace=True)),
-            nn.Sequential(nn.ConvTranspose2d(mid, mid, 4, stride=2, padding=1),
-                          nn.BatchNorm2d(mid), nn.ReLU(inplace=True)),
-            nn.Sequential(nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout),
-                          nn.ReLU(inplace=True)),
+            nn.Sequential(
+                nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True)
+            ),
+            nn.Sequential(
+                nn.ConvTranspose2d(mid, mid, 4, stride=2, padding=1),
+                nn.BatchNorm2d(mid),
+                nn.ReLU(inplace=True),
+            ),
+            nn.Sequential(
+                nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+            ),
         )
 
 

@@ -98,7 +98,9 @@ def unet(
         steps = int(round(math.log2(encoder.output_stride)))
         decoder_channels = tuple(max(16, 256 >> i) for i in range(steps))
     decoder = UnetDecoder(
-        encoder, tuple(int(c) for c in decoder_channels), center=center,
+        encoder,
+        tuple(int(c) for c in decoder_channels),
+        center=center,
         full_res_skip=full_res_skip,
     )
     head = nn.Conv2d(decoder_channels[-1], 1, 3, padding=1)

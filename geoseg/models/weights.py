@@ -54,7 +54,11 @@ def weights_cached(timm_name: str) -> bool:
             try_to_load_from_cache = None
         if try_to_load_from_cache is not None:
             repo = hub_id.split("#")[0]
-            for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
+            for filename in (
+                "model.safetensors",
+                "pytorch_model.bin",
+                "open_clip_pytorch_model.bin",
+            ):
                 found = try_to_load_from_cache(repo, filename)
                 if isinstance(found, str) and Path(found).is_file():
                     return True
@@ -110,4 +114,5 @@ def check_imagenet_download(timm_name: str, deadline_s: float = CONNECT_DEADLINE
         raise ModelError(
             f"ImageNet weights for {timm_name} are not cached and {host} cannot be reached "
             f"({problem}); train from scratch with --encoder-weights none "
-            "(model.encoder_weights: null), or give a weights file with --encoder-weights FILE")
+            "(model.encoder_weights: null), or give a weights file with --encoder-weights FILE"
+        )

@@ -27,8 +27,17 @@ CHECK_TIMEOUT_S = 120  # a cold start on a busy machine can take a while
 
 # Variables QGIS sets for its own Python and GDAL/PROJ (OSGeo4W, the macOS bundle): they
 # would make another environment's Python or rasterio/pyproj load the wrong files.
-QGIS_ONLY_VARS = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE",
-                  "VIRTUAL_ENV", "GDAL_DATA", "GDAL_DRIVER_PATH", "PROJ_LIB", "PROJ_DATA")
+QGIS_ONLY_VARS = (
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONEXECUTABLE",
+    "VIRTUAL_ENV",
+    "GDAL_DATA",
+    "GDAL_DRIVER_PATH",
+    "PROJ_LIB",
+    "PROJ_DATA",
+)
 
 
 class GeosegUnavailable(Exception):
@@ -66,7 +75,8 @@ class Environment:
 
 HOW_TO_CONFIGURE = (
     "run `geoseg qgis install` in the Python environment that has geoseg, or set "
-    "Settings > Options > Processing > Providers > geoseg > Python")
+    "Settings > Options > Processing > Providers > geoseg > Python"
+)
 
 
 def resolve(setting: str | None = None, record: Path = RECORD) -> Environment:
@@ -78,8 +88,9 @@ def resolve(setting: str | None = None, record: Path = RECORD) -> Environment:
     if record.is_file():
         try:
             data = json.loads(record.read_text(encoding="utf-8"))
-            return Environment(str(data["python"]), data.get("pythonpath") or None,
-                               "geoseg qgis install")
+            return Environment(
+                str(data["python"]), data.get("pythonpath") or None, "geoseg qgis install"
+            )
         except (OSError, ValueError, KeyError, TypeError):
             raise GeosegUnavailable(f"{record}: unreadable; {HOW_TO_CONFIGURE}") from None
     raise GeosegUnavailable(f"geoseg is not configured: {HOW_TO_CONFIGURE}")
@@ -102,52 +113,75 @@ def check(env: Environment, timeout: float = CHECK_TIMEOUT_S) -> dict:
         return _CHECKED[env]
     where = f"{env.python} (from {env.source})"
     try:
-        proc = subprocess.run(env.command("qgis", "info"), stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, encoding="utf-8",
-                              errors="replace", env=env.child_env(), cwd=env.cwd,
-                              timeout=timeout, **popen_flags())
+        proc = subprocess.run(
+            env.command("qgis", "info"),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=env.child_env(),
+            cwd=env.cwd,
+            timeout=timeout,
+            **popen_flags(),
+        )
     except FileNotFoundError:
-        raise GeosegUnavailable(f"geoseg: Python {where} does not exist; {HOW_TO_CONFIGURE}"
-                                ) from None
+        raise GeosegUnavailable(
+            f"geoseg: Python {where} does not exist; {HOW_TO_CONFIGURE}"
+        ) from None
     except PermissionError:
-        raise GeosegUnavailable(f"geoseg: Python {where} cannot be run; {HOW_TO_CONFIGURE}"
-                                ) from None
+        raise GeosegUnavailable(
+            f"geoseg: Python {where} cannot be run; {HOW_TO_CONFIGURE}"
+        ) from None
     except subprocess.TimeoutExpired:
-        raise GeosegUnavailable(f"geoseg: `{env.python} -m geoseg qgis info` did not answer "
-                                f"within {timeout:.0f} s") from None
+        raise GeosegUnavailable(
+            f"geoseg: `{env.python} -m geoseg qgis info` did not answer within {timeout:.0f} s"
+        ) from None
     except OSError as exc:
         raise GeosegUnavailable(f"geoseg: cannot run Python {where} ({exc})") from None
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         if "No module named geoseg" in output:
-            raise GeosegUnavailable(f"geoseg is not installed in Python {where}; install it "
-                                    f"there (pip install geoseg) or {HOW_TO_CONFIGURE}")
+            raise GeosegUnavailable(
+                f"geoseg is not installed in Python {where}; install it "
+                f"there (pip install geoseg) or {HOW_TO_CONFIGURE}"
+            )
         if "No such command" in output:
             version = _version(env, timeout)
             raise GeosegUnavailable(
                 f"geoseg {version} in Python {where} is too old for this plugin (it has no "
-                f"`geoseg qgis` command); upgrade geoseg there and run `geoseg qgis install`")
+                f"`geoseg qgis` command); upgrade geoseg there and run `geoseg qgis install`"
+            )
         last = [line for line in output.splitlines() if line.strip()][-1:] or ["no output"]
         raise GeosegUnavailable(f"geoseg in Python {where} does not start: {last[0].strip()}")
     try:
         info = json.loads(proc.stdout)
         protocol = int(info["protocol"])
     except (ValueError, KeyError, TypeError):
-        raise GeosegUnavailable(f"geoseg in Python {where}: `geoseg qgis info` gave no "
-                                "protocol; upgrade geoseg there") from None
+        raise GeosegUnavailable(
+            f"geoseg in Python {where}: `geoseg qgis info` gave no protocol; upgrade geoseg there"
+        ) from None
     if protocol < MIN_PROTOCOL:
         raise GeosegUnavailable(
             f"geoseg {info.get('geoseg', '?')} in Python {where} is too old for this plugin "
-            f"(protocol {protocol}, needs {MIN_PROTOCOL}); upgrade geoseg there")
+            f"(protocol {protocol}, needs {MIN_PROTOCOL}); upgrade geoseg there"
+        )
     _CHECKED[env] = info
     return info
 
 
 def _version(env: Environment, timeout: float) -> str:
     try:
-        proc = subprocess.run(env.command("--version"), stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, env=env.child_env(),
-                              cwd=env.cwd, timeout=timeout, **popen_flags())
+        proc = subprocess.run(
+            env.command("--version"),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=env.child_env(),
+            cwd=env.cwd,
+            timeout=timeout,
+            **popen_flags(),
+        )
         return proc.stdout.strip().split()[-1] if proc.returncode == 0 else "?"
     except (OSError, subprocess.TimeoutExpired, IndexError):
         return "?"

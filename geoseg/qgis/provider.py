@@ -49,10 +49,16 @@ class GeosegProvider(QgsProcessingProvider):
             from processing.core.ProcessingConfig import ProcessingConfig, Setting
 
             ProcessingConfig.settingIcons[self.name()] = self.icon()
-            ProcessingConfig.addSetting(Setting(
-                self.name(), PYTHON_SETTING,
-                "Python of the geoseg environment (empty: the one `geoseg qgis install` "
-                "recorded)", "", valuetype=Setting.FILE))
+            ProcessingConfig.addSetting(
+                Setting(
+                    self.name(),
+                    PYTHON_SETTING,
+                    "Python of the geoseg environment (empty: the one `geoseg qgis install` "
+                    "recorded)",
+                    "",
+                    valuetype=Setting.FILE,
+                )
+            )
             ProcessingConfig.readSettings()
         except Exception:  # noqa: BLE001 - without Processing's Python the setting is absent
             pass

@@ -7,8 +7,14 @@ from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 
 
-def render_png(layers: list, path: str, width: int, height: int,
-               extent: QgsRectangle | None = None, dpi: int = 96) -> str:
+def render_png(
+    layers: list,
+    path: str,
+    width: int,
+    height: int,
+    extent: QgsRectangle | None = None,
+    dpi: int = 96,
+) -> str:
     """Draw `layers` (top first) in the CRS of the last one, over `extent` (default: the
     last layer's), into a `width` x `height` PNG at `path`."""
     settings = QgsMapSettings()

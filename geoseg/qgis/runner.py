@@ -107,7 +107,7 @@ def relay(line: str, feedback: Any, result: RunResult) -> None:
                 feedback.pushInfo(message)
             return
     if text.startswith("Error: "):
-        result.error = text[len("Error: "):].strip()
+        result.error = text[len("Error: ") :].strip()
         return
     result.output.append(text)
     feedback.pushInfo(text)
@@ -125,9 +125,14 @@ def stop(proc: subprocess.Popen, grace_s: float = GRACE_S) -> None:
         proc.wait()
 
 
-def run(env: Environment, args: Sequence[str], feedback: Any,
-        outputs: Iterable[str | Path] = (), grace_s: float = GRACE_S,
-        partial_ok: bool = False) -> RunResult:
+def run(
+    env: Environment,
+    args: Sequence[str],
+    feedback: Any,
+    outputs: Iterable[str | Path] = (),
+    grace_s: float = GRACE_S,
+    partial_ok: bool = False,
+) -> RunResult:
     """Run ``geoseg ARGS --progress json`` in `env`, relaying to `feedback`.
 
     Raises RunCanceled when `feedback` is cancelled (nothing of `outputs` is left half
@@ -139,10 +144,19 @@ def run(env: Environment, args: Sequence[str], feedback: Any,
     command = env.command(*[str(a) for a in args], "--progress", "json")
     feedback.pushDebugInfo("geoseg: " + " ".join(command))
     try:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-                                errors="replace", bufsize=1, env=env.child_env(),
-                                cwd=env.cwd, **popen_flags())
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+            env=env.child_env(),
+            cwd=env.cwd,
+            **popen_flags(),
+        )
     except OSError as exc:
         raise RunFailed(f"cannot run {env.python} ({exc})") from None
     lines: queue.Queue = queue.Queue()
@@ -182,7 +196,8 @@ def run(env: Environment, args: Sequence[str], feedback: Any,
         return result
     if result.returncode != 0:
         remove_partials(outputs)
-        detail = result.error or ("; ".join(result.output[-3:]) if result.output
-                                  else f"exit code {result.returncode}")
+        detail = result.error or (
+            "; ".join(result.output[-3:]) if result.output else f"exit code {result.returncode}"
+        )
         raise RunFailed(f"geoseg {args[0] if args else ''} failed: {detail}")
     return result

@@ -32,11 +32,13 @@ def style_probability(layer: QgsRasterLayer) -> None:
     top = 1.0 if layer.dataProvider().dataType(1) in (Qgis.Float32, Qgis.Float64) else 255.0
     ramp = QgsColorRampShader(0.0, top)
     ramp.setColorRampType(QgsColorRampShader.Interpolated)
-    ramp.setColorRampItemList([
-        QgsColorRampShader.ColorRampItem(0.0, QColor(255, 255, 180, 0), "0"),
-        QgsColorRampShader.ColorRampItem(0.5 * top, QColor(255, 200, 60, 160), "0.5"),
-        QgsColorRampShader.ColorRampItem(top, QColor(215, 25, 28, 255), "1"),
-    ])
+    ramp.setColorRampItemList(
+        [
+            QgsColorRampShader.ColorRampItem(0.0, QColor(255, 255, 180, 0), "0"),
+            QgsColorRampShader.ColorRampItem(0.5 * top, QColor(255, 200, 60, 160), "0.5"),
+            QgsColorRampShader.ColorRampItem(top, QColor(215, 25, 28, 255), "1"),
+        ]
+    )
     shader = QgsRasterShader(0.0, top)
     shader.setRasterShaderFunction(ramp)
     renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)

@@ -14,5 +14,13 @@ from geoseg.sample_data.writer import (
     write_scene,
 )
 
-__all__ = ["DEFAULT_SIZE", "SampleScene", "SceneSpec", "generate_scene", "make_sample_set",
-           "preview", "sample_specs", "write_scene"]
+__all__ = [
+    "DEFAULT_SIZE",
+    "SampleScene",
+    "SceneSpec",
+    "generate_scene",
+    "make_sample_set",
+    "preview",
+    "sample_specs",
+    "write_scene",
+]

@@ -28,20 +28,35 @@ def mix(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return ((1 - t) * a + t * b).astype(np.float32)
 
 
-def burn(shapes: list[tuple[BaseGeometry, int]], shape: tuple[int, int],
-         all_touched: bool = False, dtype: str = "uint8") -> np.ndarray:
+def burn(
+    shapes: list[tuple[BaseGeometry, int]],
+    shape: tuple[int, int],
+    all_touched: bool = False,
+    dtype: str = "uint8",
+) -> np.ndarray:
     """Rasterise pixel-coordinate geometries (value per shape; later shapes on top)."""
     from rasterio.features import rasterize
 
     shapes = [(g, v) for g, v in shapes if g is not None and not g.is_empty]
     if not shapes:
         return np.zeros(shape, dtype)
-    return rasterize(shapes, out_shape=shape, transform=Affine.identity(), fill=0,
-                     all_touched=all_touched, dtype=dtype)
+    return rasterize(
+        shapes,
+        out_shape=shape,
+        transform=Affine.identity(),
+        fill=0,
+        all_touched=all_touched,
+        dtype=dtype,
+    )
 
 
-def paint(img: np.ndarray, where: np.ndarray, col: np.ndarray, tex: np.ndarray | None = None,
-          strength: float = 0.1) -> None:
+def paint(
+    img: np.ndarray,
+    where: np.ndarray,
+    col: np.ndarray,
+    tex: np.ndarray | None = None,
+    strength: float = 0.1,
+) -> None:
     """Set the pixels `where` to `col`, modulated by ``1 + strength * tex``."""
     if tex is None:
         img[:, where] = col[:, None]

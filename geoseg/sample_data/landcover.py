@@ -34,12 +34,12 @@ def scene_palette(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 CROPS = [
-    colour(104, 124, 74, 0.55),   # green crop
-    colour(82, 104, 62, 0.58),    # dense green crop
-    colour(150, 142, 98, 0.40),   # ripening
+    colour(104, 124, 74, 0.55),  # green crop
+    colour(82, 104, 62, 0.58),  # dense green crop
+    colour(150, 142, 98, 0.40),  # ripening
     colour(176, 160, 122, 0.32),  # stubble / dry
-    colour(108, 94, 78, 0.22),    # ploughed
-    colour(140, 118, 94, 0.26),   # bare field
+    colour(108, 94, 78, 0.22),  # ploughed
+    colour(140, 118, 94, 0.26),  # bare field
 ]
 
 
@@ -59,8 +59,9 @@ def ground(rng: np.random.Generator, img: np.ndarray, pal: dict, res: float) -> 
     img[:, bush] = img[:, bush] * 0.45 + pal["forest"][:, None] * 0.55
 
 
-def fields(rng: np.random.Generator, img: np.ndarray, res: float, angle: float,
-           cover: float) -> np.ndarray:
+def fields(
+    rng: np.random.Generator, img: np.ndarray, res: float, angle: float, cover: float
+) -> np.ndarray:
     """Paint crop parcels (rows, boundaries) over about `cover` of the scene; return where."""
     h, w = img.shape[1:]
     zone_noise = fractal_noise(rng, (h, w), 140.0 / res, 2)
@@ -90,7 +91,7 @@ def fields(rng: np.random.Generator, img: np.ndarray, res: float, angle: float,
         return zone
     crop = rng.integers(0, len(CROPS), n)
     tint = rng.uniform(0.9, 1.1, (n, 4)).astype(np.float32)
-    table = np.stack([CROPS[k] for k in crop]) * tint          # (n, 4)
+    table = np.stack([CROPS[k] for k in crop]) * tint  # (n, 4)
     along_u = rng.random(n) < 0.5
     period = rng.uniform(2.0, 5.0, n).astype(np.float32) / res
     depth = np.where(rng.random(n) < 0.6, rng.uniform(0.03, 0.09, n), 0.0).astype(np.float32)
@@ -107,24 +108,34 @@ def fields(rng: np.random.Generator, img: np.ndarray, res: float, angle: float,
     edge[1:, :] |= pid[1:, :] != pid[:-1, :]
     edge = ndimage.binary_dilation(edge) & zone if res <= 0.6 else edge & zone
     hedge = (rng.random(n) < 0.5)[pid[edge]]
-    img[:, edge] = np.where(hedge[None], colour(70, 88, 52, 0.45)[:, None],
-                            colour(168, 150, 118, 0.32)[:, None])
+    img[:, edge] = np.where(
+        hedge[None], colour(70, 88, 52, 0.45)[:, None], colour(168, 150, 118, 0.32)[:, None]
+    )
     return zone
 
 
-def forest(rng: np.random.Generator, img: np.ndarray, pal: dict, res: float, cover: float,
-           avoid: np.ndarray) -> np.ndarray:
+def forest(
+    rng: np.random.Generator,
+    img: np.ndarray,
+    pal: dict,
+    res: float,
+    cover: float,
+    avoid: np.ndarray,
+) -> np.ndarray:
     """Paint forest patches (lumpy canopy texture) over about `cover` outside `avoid`."""
     shape = img.shape[1:]
     canopy = fractal_noise(rng, shape, 3.0 / res, 2)
     # large patches with edges made ragged by crown clusters and single crowns
-    zn = (fractal_noise(rng, shape, 110.0 / res, 3) + 0.12 * fractal_noise(rng, shape, 8.0 / res, 2)
-          + 0.05 * canopy)
+    zn = (
+        fractal_noise(rng, shape, 110.0 / res, 3)
+        + 0.12 * fractal_noise(rng, shape, 8.0 / res, 2)
+        + 0.05 * canopy
+    )
     zone = (zn > np.quantile(zn, 1.0 - cover)) & ~avoid
     if not zone.any():
         return zone
     relief = canopy - np.roll(canopy, (2, 2), axis=(0, 1))
-    bright = (0.85 + 0.12 * canopy + 0.18 * relief)
+    bright = 0.85 + 0.12 * canopy + 0.18 * relief
     bright = np.where(canopy < -1.3, 0.55, bright)  # gaps between crowns
     img[:, zone] = pal["forest"][:, None] * bright[zone][None]
     return zone

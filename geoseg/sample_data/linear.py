@@ -15,8 +15,9 @@ from geoseg.sample_data.network import Path
 from geoseg.sample_data.noise import fine_grain, fractal_noise
 
 
-def river(rng: np.random.Generator, img: np.ndarray, pal: dict, path: Path,
-          res: float) -> np.ndarray:
+def river(
+    rng: np.random.Generator, img: np.ndarray, pal: dict, path: Path, res: float
+) -> np.ndarray:
     """A meandering river with irregular banks and a vegetated riparian strip.
 
     Returns where the river and its banks are (no buildings go there).
@@ -39,8 +40,9 @@ def river(rng: np.random.Generator, img: np.ndarray, pal: dict, path: Path,
     return bank
 
 
-def railway(rng: np.random.Generator, img: np.ndarray, pal: dict, path: Path,
-            res: float) -> np.ndarray:
+def railway(
+    rng: np.random.Generator, img: np.ndarray, pal: dict, path: Path, res: float
+) -> np.ndarray:
     """A single-track railway: embankment, ballast bed and two dark rails; returns its bed."""
     shape = img.shape[1:]
     line = LineString(path.xy)
@@ -55,25 +57,30 @@ def railway(rng: np.random.Generator, img: np.ndarray, pal: dict, path: Path,
     return bed
 
 
-def roads(rng: np.random.Generator, img: np.ndarray, pal: dict, paths: list[Path],
-          res: float) -> np.ndarray:
+def roads(
+    rng: np.random.Generator, img: np.ndarray, pal: dict, paths: list[Path], res: float
+) -> np.ndarray:
     """Paint road surfaces (with verges) and return the road mask (uint8 0/1)."""
     shape = img.shape[1:]
     order = sorted(range(len(paths)), key=lambda k: paths[k].width_m)  # wide roads on top
     lines = [LineString(p.xy) for p in paths]
-    verges = [(lines[k].buffer((paths[k].width_m / 2 + 1.2) / res), 1) for k in order
-              if paths[k].kind != "track"]
+    verges = [
+        (lines[k].buffer((paths[k].width_m / 2 + 1.2) / res), 1)
+        for k in order
+        if paths[k].kind != "track"
+    ]
     grain = fine_grain(rng, shape)
     verge = burn(verges, shape).astype(bool)
     paint(img, verge, pal["verge"], grain, 0.08)
 
-    ids = burn([(lines[k].buffer(paths[k].width_m / 2 / res), k + 1) for k in order], shape,
-               dtype="int32")
+    ids = burn(
+        [(lines[k].buffer(paths[k].width_m / 2 / res), k + 1) for k in order], shape, dtype="int32"
+    )
     road = ids > 0
     n = len(paths) + 1
     table = np.zeros((n, 4), np.float32)
     unpaved = np.zeros(n, np.float32)  # how much an unpaved road takes the local soil tone
-    strip = np.zeros(n, bool)          # tracks with a grassy strip between the wheel tracks
+    strip = np.zeros(n, bool)  # tracks with a grassy strip between the wheel tracks
     for k, p in enumerate(paths):
         table[k + 1] = jitter(rng, pal[p.surface], 0.07)
         if p.surface in ("dirt", "gravel"):
@@ -89,8 +96,9 @@ def roads(rng: np.random.Generator, img: np.ndarray, pal: dict, paths: list[Path
         surface = (1 - u) * surface + u * np.minimum(local * 1.3, 1.0)
     img[:, road] = surface * (1.0 + 0.05 * wear[road] + 0.04 * grain[road])[None]
     if strip.any():
-        centre = burn([(lines[k], 1) for k in range(len(paths)) if strip[k + 1]], shape,
-                      all_touched=True)
+        centre = burn(
+            [(lines[k], 1) for k in range(len(paths)) if strip[k + 1]], shape, all_touched=True
+        )
         near = ndimage.distance_transform_edt(centre == 0) < 0.45 / res
         middle = near & strip[ids]
         img[:, middle] = 0.5 * img[:, middle] + 0.5 * pal["grass"][:, None]

@@ -69,8 +69,9 @@ class _UnionFind:
         return True
 
 
-def road_network(rng: np.random.Generator, height: int, width: int, res: float,
-                 angle: float) -> list[Path]:
+def road_network(
+    rng: np.random.Generator, height: int, width: int, res: float, angle: float
+) -> list[Path]:
     """Road centrelines for a `height` x `width` scene at `res` metres per pixel.
 
     The junction grid (and so the main road) is rotated by `angle` radians.
@@ -94,8 +95,12 @@ def road_network(rng: np.random.Generator, height: int, width: int, res: float,
 
     keys = sorted(nodes)
     index = {k: t for t, k in enumerate(keys)}
-    candidates = [(a, (a[0] + di, a[1] + dj)) for a in keys for di, dj in ((1, 0), (0, 1))
-                  if (a[0] + di, a[1] + dj) in nodes]
+    candidates = [
+        (a, (a[0] + di, a[1] + dj))
+        for a in keys
+        for di, dj in ((1, 0), (0, 1))
+        if (a[0] + di, a[1] + dj) in nodes
+    ]
     main = [e for e in candidates if e[0][1] == 0 and e[1][1] == 0]
     others = [e for e in candidates if e not in main]
     order = rng.permutation(len(others))
@@ -148,8 +153,16 @@ def _curved_edge(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, kind: s
     return Path(pts, round(float(rng.uniform(lo, hi)), 1), kind, _pick(rng, surfaces))
 
 
-def meander(rng: np.random.Generator, height: int, width: int, amplitude_px: float,
-            wavelength_px: float, width_m: float, kind: str, phi: float) -> Path:
+def meander(
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    amplitude_px: float,
+    wavelength_px: float,
+    width_m: float,
+    kind: str,
+    phi: float,
+) -> Path:
     """A path crossing the whole scene along direction `phi`, with two sine meanders."""
     centre = np.array([width / 2.0, height / 2.0]) + rng.uniform(-0.3, 0.3, 2) * [width, height]
     u = np.array([np.cos(phi), np.sin(phi)])
@@ -158,7 +171,8 @@ def meander(rng: np.random.Generator, height: int, width: int, amplitude_px: flo
     s = np.arange(-half, half, 2.0)
     lam = wavelength_px * rng.uniform(0.8, 1.25, 2) * [1.0, 0.43]
     ph = rng.uniform(0, 2 * np.pi, 2)
-    off = amplitude_px * (np.sin(2 * np.pi * s / lam[0] + ph[0])
-                          + 0.35 * np.sin(2 * np.pi * s / lam[1] + ph[1]))
+    off = amplitude_px * (
+        np.sin(2 * np.pi * s / lam[0] + ph[0]) + 0.35 * np.sin(2 * np.pi * s / lam[1] + ph[1])
+    )
     xy = centre + s[:, None] * u + off[:, None] * v
     return Path(xy, round(width_m, 1), kind)

@@ -31,6 +31,7 @@ def _bilinear(grid: np.ndarray, step: float, h: int, w: int) -> np.ndarray:
     Smoothstep (3t^2 - 2t^3) instead of linear weights keeps the slope continuous across
     grid cells, so thresholded noise (field zones, river banks) has no corners.
     """
+
     def axis(n: int) -> tuple[np.ndarray, np.ndarray]:
         pos = np.arange(n, dtype=np.float64) / step
         i = np.floor(pos).astype(np.intp)
@@ -43,8 +44,13 @@ def _bilinear(grid: np.ndarray, step: float, h: int, w: int) -> np.ndarray:
     return tmp[yi] * (1 - fy)[:, None] + tmp[yi + 1] * fy[:, None]
 
 
-def fractal_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float,
-                  octaves: int = 3, persistence: float = 0.5) -> np.ndarray:
+def fractal_noise(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    scale: float,
+    octaves: int = 3,
+    persistence: float = 0.5,
+) -> np.ndarray:
     """Sum of `octaves` value-noise layers, each half the size and `persistence` as strong."""
     total = np.zeros(shape, np.float32)
     amp, norm = 1.0, 0.0

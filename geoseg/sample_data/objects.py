@@ -15,11 +15,11 @@ from geoseg.sample_data.canvas import colour, jitter
 from geoseg.sample_data.network import Path
 
 ROOFS = [
-    colour(168, 84, 62, 0.30),    # terracotta
+    colour(168, 84, 62, 0.30),  # terracotta
     colour(124, 124, 128, 0.24),  # grey sheet
     colour(206, 204, 198, 0.40),  # white / light concrete
-    colour(76, 74, 78, 0.16),     # dark
-    colour(136, 104, 82, 0.28),   # brown
+    colour(76, 74, 78, 0.16),  # dark
+    colour(136, 104, 82, 0.28),  # brown
     colour(112, 134, 152, 0.26),  # blue metal
 ]
 
@@ -40,8 +40,14 @@ def _stations(path: Path, step: float) -> tuple[np.ndarray, np.ndarray]:
 def _rect(c: np.ndarray, t: np.ndarray, a: float, b: float) -> np.ndarray:
     """Corners (4, 2) of an a x b rectangle centred at `c`, long side along unit `t`."""
     n = np.array([-t[1], t[0]])
-    return np.array([c + t * a / 2 + n * b / 2, c - t * a / 2 + n * b / 2,
-                     c - t * a / 2 - n * b / 2, c + t * a / 2 - n * b / 2])
+    return np.array(
+        [
+            c + t * a / 2 + n * b / 2,
+            c - t * a / 2 + n * b / 2,
+            c - t * a / 2 - n * b / 2,
+            c + t * a / 2 - n * b / 2,
+        ]
+    )
 
 
 def _fill(corners: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -49,9 +55,16 @@ def _fill(corners: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.n
     return polygon(corners[:, 1] - 0.5, corners[:, 0] - 0.5, shape)
 
 
-def buildings(rng: np.random.Generator, img: np.ndarray, paths: list[Path], res: float,
-              occupied: np.ndarray, centres: np.ndarray, radius: float,
-              sun: np.ndarray) -> list[np.ndarray]:
+def buildings(
+    rng: np.random.Generator,
+    img: np.ndarray,
+    paths: list[Path],
+    res: float,
+    occupied: np.ndarray,
+    centres: np.ndarray,
+    radius: float,
+    sun: np.ndarray,
+) -> list[np.ndarray]:
     """Place and paint buildings along roads; return their centres (for garden trees)."""
     placed: list[np.ndarray] = []
     for path in paths:
@@ -73,8 +86,17 @@ def buildings(rng: np.random.Generator, img: np.ndarray, paths: list[Path], res:
     return placed
 
 
-def _building(rng: np.random.Generator, img: np.ndarray, c: np.ndarray, t: np.ndarray,
-              a: float, b: float, res: float, occupied: np.ndarray, sun: np.ndarray) -> bool:
+def _building(
+    rng: np.random.Generator,
+    img: np.ndarray,
+    c: np.ndarray,
+    t: np.ndarray,
+    a: float,
+    b: float,
+    res: float,
+    occupied: np.ndarray,
+    sun: np.ndarray,
+) -> bool:
     shape = img.shape[1:]
     pad = 1.5 / res
     rr, cc = _fill(_rect(c, t, a + 2 * pad, b + 2 * pad), shape)
@@ -102,8 +124,9 @@ def _building(rng: np.random.Generator, img: np.ndarray, c: np.ndarray, t: np.nd
     return True
 
 
-def trees(rng: np.random.Generator, img: np.ndarray, crowns: np.ndarray,
-          sun: np.ndarray) -> np.ndarray:
+def trees(
+    rng: np.random.Generator, img: np.ndarray, crowns: np.ndarray, sun: np.ndarray
+) -> np.ndarray:
     """Paint crowns given as rows of (x, y, radius_px): shadows first, then lit crowns.
 
     Returns where crowns were painted (H, W bool).
@@ -114,8 +137,12 @@ def trees(rng: np.random.Generator, img: np.ndarray, crowns: np.ndarray,
         off = sun * r * 1.2
         rr, cc = disk((y + off[1] - 0.5, x + off[0] - 0.5), r, shape=shape)
         img[:, rr, cc] *= np.float32(0.62)
-    greens = [colour(46, 72, 38, 0.50), colour(62, 88, 46, 0.52), colour(38, 58, 34, 0.46),
-              colour(78, 96, 54, 0.50)]
+    greens = [
+        colour(46, 72, 38, 0.50),
+        colour(62, 88, 46, 0.52),
+        colour(38, 58, 34, 0.46),
+        colour(78, 96, 54, 0.50),
+    ]
     for x, y, r in crowns:
         rr, cc = disk((y - 0.5, x - 0.5), r, shape=shape)
         if rr.size == 0:
@@ -129,8 +156,9 @@ def trees(rng: np.random.Generator, img: np.ndarray, crowns: np.ndarray,
     return canopy
 
 
-def crowns_along(rng: np.random.Generator, paths: list[Path], res: float,
-                 share: float) -> list[tuple[float, float, float]]:
+def crowns_along(
+    rng: np.random.Generator, paths: list[Path], res: float, share: float
+) -> list[tuple[float, float, float]]:
     """Tree rows on road edges over a random stretch of about `share` of the roads."""
     out = []
     for path in paths:

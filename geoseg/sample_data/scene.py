@@ -29,13 +29,13 @@ DN_MAX_11BIT = 2047
 class SampleScene:
     """A synthetic scene: image, ground truth and georeferencing on one grid."""
 
-    image: np.ndarray          # (bands, H, W): uint8 RGB or uint16 B,G,R,NIR (11-bit)
-    mask: np.ndarray           # (H, W) uint8: 1 road, 0 background (and 0 under nodata)
+    image: np.ndarray  # (bands, H, W): uint8 RGB or uint16 B,G,R,NIR (11-bit)
+    mask: np.ndarray  # (H, W) uint8: 1 road, 0 background (and 0 under nodata)
     roads: "geopandas.GeoDataFrame"  # noqa: F821  LineString, width_m, kind, surface; CRS
     transform: Affine
     crs: str
     nodata: int | None
-    valid: np.ndarray          # (H, W) bool: where the image holds data
+    valid: np.ndarray  # (H, W) bool: where the image holds data
     confusers: "geopandas.GeoDataFrame | None" = None  # noqa: F821  rivers/railways (not road)
     occluded: np.ndarray | None = None  # (H, W) bool: road pixels hidden under tree crowns
     band_names: tuple[str, ...] = field(default=("red", "green", "blue"))
@@ -52,9 +52,17 @@ def default_origin(seed: int) -> tuple[float, float]:
     return 300_000.0 + 2_000.0 * (k % 100), 5_200_000.0 - 2_000.0 * (k // 100)
 
 
-def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
-                   crs: str = "EPSG:32633", origin: tuple[float, float] | None = None,
-                   bands: str = "rgb", nodata_collar: bool = False) -> SampleScene:
+def generate_scene(
+    height: int,
+    width: int,
+    seed: int = 0,
+    *,
+    res: float = 0.5,
+    crs: str = "EPSG:32633",
+    origin: tuple[float, float] | None = None,
+    bands: str = "rgb",
+    nodata_collar: bool = False,
+) -> SampleScene:
     """Paint a `height` x `width` scene at `res` m/pixel; the same arguments give the same scene.
 
     `origin` is the map coordinate of the upper-left corner (default: from the seed).
@@ -84,14 +92,30 @@ def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
     # rivers and railways cross the road grid diagonally instead of running along a road
     diagonals = grid_angle + np.pi / 4 + np.pi / 2 * rng.permutation(2) + rng.uniform(-0.2, 0.2, 2)
     if which in ("river", "both"):
-        path = meander(rng, height, width, rng.uniform(20, 55) / res, rng.uniform(180, 380) / res,
-                       rng.uniform(8.0, 20.0), "river", diagonals[0])
+        path = meander(
+            rng,
+            height,
+            width,
+            rng.uniform(20, 55) / res,
+            rng.uniform(180, 380) / res,
+            rng.uniform(8.0, 20.0),
+            "river",
+            diagonals[0],
+        )
         path.surface = "water"
         occupied |= linear.river(rng, img, pal, path, res)
         lookalikes.append(path)
     if which in ("railway", "both"):
-        path = meander(rng, height, width, rng.uniform(5, 25) / res, rng.uniform(900, 1600) / res,
-                       3.2, "railway", diagonals[1])
+        path = meander(
+            rng,
+            height,
+            width,
+            rng.uniform(5, 25) / res,
+            rng.uniform(900, 1600) / res,
+            3.2,
+            "railway",
+            diagonals[1],
+        )
         path.surface = "ballast"
         occupied |= linear.railway(rng, img, pal, path, res)
         lookalikes.append(path)
@@ -105,8 +129,9 @@ def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
     azimuth = rng.uniform(0, 2 * np.pi)  # direction shadows fall, the same for the scene
     sun = np.array([np.cos(azimuth), np.sin(azimuth)])
     towns = _towns(rng, paths, height, width, res)
-    homes = objects.buildings(rng, img, paths, res, occupied, towns,
-                              rng.uniform(70.0, 150.0) / res, sun)
+    homes = objects.buildings(
+        rng, img, paths, res, occupied, towns, rng.uniform(70.0, 150.0) / res, sun
+    )
     crowns = objects.crowns_along(rng, paths, res, 0.45)
     crowns += _scattered_crowns(rng, shape, res, homes, occupied)
     canopy = objects.trees(rng, img, np.array(crowns).reshape(-1, 3), sun)
@@ -122,9 +147,19 @@ def generate_scene(height: int, width: int, seed: int = 0, *, res: float = 0.5,
     image = _quantise(img, bands, valid)
     roads = _centrelines(paths, width, height, footprint, transform, crs)
     others = _centrelines(lookalikes, width, height, footprint, transform, crs)
-    return SampleScene(image, mask.astype(np.uint8), roads, transform, crs,
-                       0 if nodata_collar else None, valid, others, mask.astype(bool) & canopy,
-                       BAND_SETS[bands], seed)
+    return SampleScene(
+        image,
+        mask.astype(np.uint8),
+        roads,
+        transform,
+        crs,
+        0 if nodata_collar else None,
+        valid,
+        others,
+        mask.astype(bool) & canopy,
+        BAND_SETS[bands],
+        seed,
+    )
 
 
 def _clip_paths(paths: list[Path], frame: Polygon) -> list[Path]:
@@ -137,21 +172,30 @@ def _clip_paths(paths: list[Path], frame: Polygon) -> list[Path]:
     return out
 
 
-def _towns(rng: np.random.Generator, paths: list[Path], height: int, width: int,
-           res: float) -> np.ndarray:
+def _towns(
+    rng: np.random.Generator, paths: list[Path], height: int, width: int, res: float
+) -> np.ndarray:
     """Settlement centres: one per ~250 m square of scene, on road junctions inside it."""
-    ends = np.array([q for p in paths if p.kind != "track" for q in (p.xy[0], p.xy[-1])]
-                    or [[width / 2, height / 2]])
-    inside = ends[(ends[:, 0] >= 0) & (ends[:, 0] < width) & (ends[:, 1] >= 0)
-                  & (ends[:, 1] < height)]
+    ends = np.array(
+        [q for p in paths if p.kind != "track" for q in (p.xy[0], p.xy[-1])]
+        or [[width / 2, height / 2]]
+    )
+    inside = ends[
+        (ends[:, 0] >= 0) & (ends[:, 0] < width) & (ends[:, 1] >= 0) & (ends[:, 1] < height)
+    ]
     if len(inside) == 0:
         inside = np.array([[width / 2, height / 2]])
     n = max(1, int(round(height * width * res * res / 250.0**2 * rng.uniform(0.6, 1.4))))
     return inside[rng.choice(len(inside), min(n, len(inside)), replace=False)]
 
 
-def _scattered_crowns(rng: np.random.Generator, shape: tuple[int, int], res: float,
-                      homes: list[np.ndarray], occupied: np.ndarray) -> list:
+def _scattered_crowns(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    res: float,
+    homes: list[np.ndarray],
+    occupied: np.ndarray,
+) -> list:
     """Lone trees across the open land plus garden trees around the buildings."""
     h, w = shape
     n = int(h * w * res * res / 6000.0)
@@ -199,8 +243,14 @@ def _quantise(img: np.ndarray, bands: str, valid: np.ndarray) -> np.ndarray:
     return out
 
 
-def _centrelines(paths: list[Path], width: int, height: int, footprint: Polygon | None,
-                 transform: Affine, crs: str):
+def _centrelines(
+    paths: list[Path],
+    width: int,
+    height: int,
+    footprint: Polygon | None,
+    transform: Affine,
+    crs: str,
+):
     """Centrelines clipped to the scene (and its valid footprint), in map coordinates."""
     import geopandas as gpd
     import shapely
@@ -217,12 +267,19 @@ def _centrelines(paths: list[Path], width: int, height: int, footprint: Polygon 
     t = transform
 
     def to_map(xy: np.ndarray) -> np.ndarray:
-        return np.column_stack([t.c + t.a * xy[:, 0] + t.b * xy[:, 1],
-                                t.f + t.d * xy[:, 0] + t.e * xy[:, 1]])
+        return np.column_stack(
+            [t.c + t.a * xy[:, 0] + t.b * xy[:, 1], t.f + t.d * xy[:, 0] + t.e * xy[:, 1]]
+        )
 
     geoms = shapely.transform(np.array([r[0] for r in rows], dtype=object), to_map)
     # drop the dense curve sampling (<= 5 cm off) and round to millimetres
     geoms = shapely.set_precision(shapely.simplify(geoms, 0.05), 0.001)
-    return gpd.GeoDataFrame({"width_m": [r[1] for r in rows], "kind": [r[2] for r in rows],
-                             "surface": [r[3] for r in rows]},
-                            geometry=list(geoms), crs=crs)
+    return gpd.GeoDataFrame(
+        {
+            "width_m": [r[1] for r in rows],
+            "kind": [r[2] for r in rows],
+            "surface": [r[3] for r in rows],
+        },
+        geometry=list(geoms),
+        crs=crs,
+    )

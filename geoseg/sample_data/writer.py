@@ -30,10 +30,23 @@ README_TITLE = "# geoseg sample data"
 
 def _profile(scene: SampleScene, count: int, dtype: str, nodata) -> dict:
     h, w = scene.mask.shape
-    return {"driver": "GTiff", "width": w, "height": h, "count": count, "dtype": dtype,
-            "crs": scene.crs, "transform": scene.transform, "nodata": nodata,
-            "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK,
-            "compress": "deflate", "predictor": 2, "zlevel": 9, "num_threads": 1}
+    return {
+        "driver": "GTiff",
+        "width": w,
+        "height": h,
+        "count": count,
+        "dtype": dtype,
+        "crs": scene.crs,
+        "transform": scene.transform,
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": BLOCK,
+        "blockysize": BLOCK,
+        "compress": "deflate",
+        "predictor": 2,
+        "zlevel": 9,
+        "num_threads": 1,
+    }
 
 
 def write_scene(scene: SampleScene, outdir: str | Path, name: str) -> dict[str, Path]:
@@ -46,19 +59,27 @@ def write_scene(scene: SampleScene, outdir: str | Path, name: str) -> dict[str, 
     import rasterio
 
     outdir = ensure_writable_dir(outdir)
-    paths = {"image": outdir / f"{name}.tif", "mask": outdir / f"{name}_mask.tif",
-             "roads": outdir / f"{name}_roads.gpkg"}
+    paths = {
+        "image": outdir / f"{name}.tif",
+        "mask": outdir / f"{name}_mask.tif",
+        "roads": outdir / f"{name}_roads.gpkg",
+    }
     image = scene.image
     profile = _profile(scene, image.shape[0], image.dtype.name, scene.nodata)
     if image.shape[0] == 3 and image.dtype == np.uint8:
         profile["photometric"] = "RGB"
     tags = {"GEOSEG_SAMPLE_SEED": str(scene.seed), "GEOSEG_VERSION": __version__}
-    with atomic_output(paths["image"], kind="sample") as tmp, rasterio.open(tmp, "w", **profile) as dst:
+    with (
+        atomic_output(paths["image"], kind="sample") as tmp,
+        rasterio.open(tmp, "w", **profile) as dst,
+    ):
         dst.write(image)
         dst.descriptions = scene.band_names
         dst.update_tags(**tags)
-    with atomic_output(paths["mask"], kind="sample") as tmp, \
-            rasterio.open(tmp, "w", **_profile(scene, 1, "uint8", None)) as dst:
+    with (
+        atomic_output(paths["mask"], kind="sample") as tmp,
+        rasterio.open(tmp, "w", **_profile(scene, 1, "uint8", None)) as dst,
+    ):
         dst.write(scene.mask[None])
         dst.descriptions = ("road",)
         dst.update_tags(**tags, MEANING="1 = road (also under tree crowns), 0 = not road or nodata")
@@ -71,8 +92,9 @@ def preview(scene: SampleScene, path: str | Path, max_size: int = 1280) -> Path:
     from geoseg.viz import overlay_png
 
     rgb = tuple(scene.band_names.index(b) for b in ("red", "green", "blue"))
-    return overlay_png(scene.image, scene.mask, path, max_size, rgb=rgb, valid=scene.valid,
-                       side_by_side=True)
+    return overlay_png(
+        scene.image, scene.mask, path, max_size, rgb=rgb, valid=scene.valid, side_by_side=True
+    )
 
 
 def _write_roads(scene: SampleScene, path: Path) -> None:
@@ -92,7 +114,7 @@ class SceneSpec:
     """One scene of the standard sample set."""
 
     name: str
-    role: str          # train | holdout | nodata | multiband
+    role: str  # train | holdout | nodata | multiband
     height: int
     width: int
     seed: int
@@ -112,16 +134,37 @@ def sample_specs(size: int = DEFAULT_SIZE, seed: int = 0) -> list[SceneSpec]:
         raise ValueError(f"size={size}: the sample scenes need at least 64 pixels a side")
     small, tiny = max(64, (size * 2) // 3), max(64, (size * 5) // 12)
     base = 1000 * seed
-    specs = [SceneSpec(f"train_{k}", "train", size, size, base + k,
-                       about="RGB training scene") for k in (1, 2, 3)]
+    specs = [
+        SceneSpec(f"train_{k}", "train", size, size, base + k, about="RGB training scene")
+        for k in (1, 2, 3)
+    ]
     specs += [
-        SceneSpec("holdout", "holdout", _off_grid(round(size * 0.912)),
-                  _off_grid(round(size * 1.172)), base + 11,
-                  about="RGB held-out scene for evaluation; sides not multiples of 256"),
-        SceneSpec("collar", "nodata", small, small, base + 21, nodata_collar=True,
-                  about="RGB scene with a rotated nodata collar (nodata = 0 on all bands)"),
-        SceneSpec("bgrn16", "multiband", tiny, tiny, base + 31, bands="bgrn16",
-                  about="4-band uint16 scene: blue, green, red, near infrared, 11-bit values"),
+        SceneSpec(
+            "holdout",
+            "holdout",
+            _off_grid(round(size * 0.912)),
+            _off_grid(round(size * 1.172)),
+            base + 11,
+            about="RGB held-out scene for evaluation; sides not multiples of 256",
+        ),
+        SceneSpec(
+            "collar",
+            "nodata",
+            small,
+            small,
+            base + 21,
+            nodata_collar=True,
+            about="RGB scene with a rotated nodata collar (nodata = 0 on all bands)",
+        ),
+        SceneSpec(
+            "bgrn16",
+            "multiband",
+            tiny,
+            tiny,
+            base + 31,
+            bands="bgrn16",
+            about="4-band uint16 scene: blue, green, red, near infrared, 11-bit values",
+        ),
     ]
     return specs
 
@@ -135,31 +178,51 @@ def make_sample_set(outdir: str | Path, size: int = DEFAULT_SIZE, seed: int = 0)
     outdir = ensure_writable_dir(outdir)
     readme = outdir / "README.md"
     if readme.is_file() and not readme.read_text(errors="replace").startswith(README_TITLE):
-        raise OutputError(f"{readme}: a README.md that sample-data did not write is in the way; "
-                          "choose an empty folder")
+        raise OutputError(
+            f"{readme}: a README.md that sample-data did not write is in the way; "
+            "choose an empty folder"
+        )
     written: list[Path] = []
     entries = []
-    for spec in tqdm(sample_specs(size, seed), desc="sample scenes", unit="scene", leave=False,
-                     disable=None):
-        scene = generate_scene(spec.height, spec.width, spec.seed, bands=spec.bands,
-                               nodata_collar=spec.nodata_collar)
+    for spec in tqdm(
+        sample_specs(size, seed), desc="sample scenes", unit="scene", leave=False, disable=None
+    ):
+        scene = generate_scene(
+            spec.height, spec.width, spec.seed, bands=spec.bands, nodata_collar=spec.nodata_collar
+        )
         files = write_scene(scene, outdir, spec.name)
         written += files.values()
-        entries.append({
-            "name": spec.name, "role": spec.role, "about": spec.about,
-            "height": spec.height, "width": spec.width, "seed": spec.seed,
-            "bands": list(scene.band_names), "dtype": scene.image.dtype.name,
-            "nodata": scene.nodata, "crs": scene.crs, "res_m": scene.res,
-            "origin": [scene.transform.c, scene.transform.f],
-            "road_fraction": round(float(scene.mask.mean()), 4),
-            "road_segments": int(len(scene.roads)),
-            "files": {k: p.name for k, p in files.items()},
-        })
+        entries.append(
+            {
+                "name": spec.name,
+                "role": spec.role,
+                "about": spec.about,
+                "height": spec.height,
+                "width": spec.width,
+                "seed": spec.seed,
+                "bands": list(scene.band_names),
+                "dtype": scene.image.dtype.name,
+                "nodata": scene.nodata,
+                "crs": scene.crs,
+                "res_m": scene.res,
+                "origin": [scene.transform.c, scene.transform.f],
+                "road_fraction": round(float(scene.mask.mean()), 4),
+                "road_segments": int(len(scene.roads)),
+                "files": {k: p.name for k, p in files.items()},
+            }
+        )
         log.debug("wrote %s (%dx%d)", spec.name, spec.height, spec.width)
-    manifest = {"generator": "geoseg sample-data", "command": _command(size, seed),
-                "size": size, "seed": seed, "scenes": entries}
-    for name, text in (("manifest.json", json.dumps(manifest, indent=2) + "\n"),
-                       ("README.md", _readme(manifest))):
+    manifest = {
+        "generator": "geoseg sample-data",
+        "command": _command(size, seed),
+        "size": size,
+        "seed": seed,
+        "scenes": entries,
+    }
+    for name, text in (
+        ("manifest.json", json.dumps(manifest, indent=2) + "\n"),
+        ("README.md", _readme(manifest)),
+    ):
         with atomic_output(outdir / name, kind="sample") as tmp:
             tmp.write_text(text, encoding="utf-8")
         written.append(outdir / name)
@@ -199,7 +262,9 @@ def _readme(manifest: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for s in manifest["scenes"]:
-        lines.append(f"| `{s['name']}` | {s['role']} | {s['height']} x {s['width']} | "
-                     f"{len(s['bands'])} x {s['dtype']} | {s['about']} |")
+        lines.append(
+            f"| `{s['name']}` | {s['role']} | {s['height']} x {s['width']} | "
+            f"{len(s['bands'])} x {s['dtype']} | {s['about']} |"
+        )
     lines += ["", "`manifest.json` lists the same in machine-readable form.", ""]
     return "\n".join(lines)

@@ -29,13 +29,19 @@ def build_model(cfg: RunConfig) -> torch.nn.Module:
     from geoseg.models import create_model
 
     m = cfg.model
-    return create_model(m.arch, m.backbone, in_channels=m.in_channels,
-                        encoder_weights=m.encoder_weights)
+    return create_model(
+        m.arch, m.backbone, in_channels=m.in_channels, encoder_weights=m.encoder_weights
+    )
 
 
-def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
-                out_dir: str | Path | None = None, resume: str | Path | None = None,
-                device: str = "auto") -> TrainResult:
+def train_model(
+    cfg: RunConfig,
+    *,
+    models_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    device: str = "auto",
+) -> TrainResult:
     """Train the model that `cfg` describes; return the best checkpoint and history.
 
     `models_dir` receives the best checkpoint (default: :func:`default_models_dir`);
@@ -51,15 +57,28 @@ def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
         torch.manual_seed(cfg.train.seed)
         model = build_model(cfg)
         # a sample/batch size that cannot fit is refused now, with the memory it needs
-        check_fits(model, cfg.model.in_channels, cfg.data.tile, cfg.data.batch_size,
-                   dist.device, training=True, what="data.tile")
-        data = build_datasets(cfg.data, mean=model.norm_mean, std=model.norm_std,
-                              seed=cfg.train.seed, augment=cfg.train.augment)
+        check_fits(
+            model,
+            cfg.model.in_channels,
+            cfg.data.tile,
+            cfg.data.batch_size,
+            dist.device,
+            training=True,
+            what="data.tile",
+        )
+        data = build_datasets(
+            cfg.data,
+            mean=model.norm_mean,
+            std=model.norm_std,
+            seed=cfg.train.seed,
+            augment=cfg.train.augment,
+        )
         if data.in_channels != cfg.model.in_channels:
             raise BandMismatchError(
                 f"{data.train.sources[0].path}: {data.in_channels} band(s) are used but "
                 f"model.in_channels is {cfg.model.in_channels}; set data.bands or "
-                "model.in_channels")
+                "model.in_channels"
+            )
         log.info("data: %s", data.summary)
         best_path, run_dir = _output_paths(cfg, models_dir, out_dir, resume)
         if dist.is_main:
@@ -76,8 +95,9 @@ def train_model(cfg: RunConfig, *, models_dir: str | Path | None = None,
             "tile": cfg.data.tile,
             "config": cfg.to_dict(),
         }
-        trainer = Trainer(model, data.train, data.val, cfg, meta, best_path=best_path,
-                          run_dir=run_dir, dist=dist)
+        trainer = Trainer(
+            model, data.train, data.val, cfg, meta, best_path=best_path, run_dir=run_dir, dist=dist
+        )
         if resume is not None:
             trainer.resume(resume)
         return trainer.fit()
@@ -120,7 +140,8 @@ def _output_paths(cfg: RunConfig, models_dir, out_dir, resume) -> tuple[Path, Pa
         else:
             name = Path(ckpt["best_path"]).name if ckpt.get("best_path") else None
             best = Path(models_dir or default_models_dir()) / (
-                name or checkpoint_name(cfg.model.arch, cfg.model.backbone))
+                name or checkpoint_name(cfg.model.arch, cfg.model.backbone)
+            )
         return best, Path(out_dir) if out_dir else Path(resume).parent
     name = checkpoint_name(cfg.model.arch, cfg.model.backbone)
     best = Path(models_dir or default_models_dir()) / name

@@ -17,8 +17,18 @@ from geoseg.viz import save_figure
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["epoch", "lr", "train_loss", "val_loss", "val_iou", "val_iou_at_0.5",
-           "val_precision", "val_recall", "threshold", "seconds"]
+COLUMNS = [
+    "epoch",
+    "lr",
+    "train_loss",
+    "val_loss",
+    "val_iou",
+    "val_iou_at_0.5",
+    "val_precision",
+    "val_recall",
+    "threshold",
+    "seconds",
+]
 
 
 class RunLogger:
@@ -103,8 +113,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
     ax1.legend()
     if validated:
         ax2.plot(val_epochs, [h["val_iou"] for h in validated], "o-", label="best threshold")
-        ax2.plot(val_epochs, [h.get("val_iou_at_0.5") for h in validated], "o--",
-                 label="at 0.5")
+        ax2.plot(val_epochs, [h.get("val_iou_at_0.5") for h in validated], "o--", label="at 0.5")
         ax2.legend()
     ax2.set(xlabel="epoch", ylabel="IoU", title="validation IoU", ylim=(0, 1))
     fig.tight_layout()

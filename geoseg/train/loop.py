@@ -54,8 +54,10 @@ class TrainResult:
 def check_resumable(ckpt: dict[str, Any], path: str | Path) -> None:
     """CheckpointError unless `ckpt` is a run's last.pt (it holds the optimizer state)."""
     if "optimizer" not in ckpt:
-        raise CheckpointError(f"{path}: cannot resume: no optimizer state (use the run's "
-                              "last.pt, not the best checkpoint)")
+        raise CheckpointError(
+            f"{path}: cannot resume: no optimizer state (use the run's "
+            "last.pt, not the best checkpoint)"
+        )
 
 
 def usable_workers(requested: int) -> int:
@@ -77,9 +79,18 @@ class Trainer:
     model_kwargs, bands, normalizer, tile, config).
     """
 
-    def __init__(self, model: torch.nn.Module, train_ds, val_ds, cfg: RunConfig,
-                 meta: dict[str, Any], *, best_path: Path, run_dir: Path,
-                 dist: Optional[DistContext] = None) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        train_ds,
+        val_ds,
+        cfg: RunConfig,
+        meta: dict[str, Any],
+        *,
+        best_path: Path,
+        run_dir: Path,
+        dist: Optional[DistContext] = None,
+    ) -> None:
         self.cfg, self.meta = cfg, dict(meta)
         self.dist = dist or DistContext()
         self.device = self.dist.device
@@ -92,11 +103,13 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         t = cfg.train
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr,
-                                          weight_decay=t.weight_decay)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay
+        )
         if t.schedule == "plateau":
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                self.optimizer, mode="max", factor=t.plateau_factor, patience=t.plateau_patience)
+                self.optimizer, mode="max", factor=t.plateau_factor, patience=t.plateau_patience
+            )
         else:
             self.scheduler = BudgetCosine(self.optimizer)
         self.amp = bool(t.amp) and amp_dtype(self.device) is not None
@@ -118,7 +131,8 @@ class Trainer:
             if ckpt.get(key) != self.meta.get(key):
                 raise CheckpointError(
                     f"{path}: cannot resume: checkpoint {key} is {ckpt.get(key)!r}, the config "
-                    f"says {self.meta.get(key)!r}")
+                    f"says {self.meta.get(key)!r}"
+                )
         check_resumable(ckpt, path)
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -176,9 +190,14 @@ class Trainer:
         if self.cfg.train.schedule == "plateau":
             self.scheduler.step(score)
         self._save(epoch, row, improved)
-        log.info("epoch %d: train loss %.4f, val IoU %s (threshold %s)%s", epoch,
-                 row["train_loss"], _f(row.get("val_iou")), _f(row.get("threshold")),
-                 " - best" if improved else "")
+        log.info(
+            "epoch %d: train loss %.4f, val IoU %s (threshold %s)%s",
+            epoch,
+            row["train_loss"],
+            _f(row.get("val_iou")),
+            _f(row.get("threshold")),
+            " - best" if improved else "",
+        )
 
     @property
     def elapsed(self) -> float:
@@ -189,9 +208,13 @@ class Trainer:
         data = self.cfg.data
         if shuffle:
             if self.dist.enabled:
-                sampler = DistributedSampler(dataset, num_replicas=self.dist.world_size,
-                                             rank=self.dist.rank, shuffle=True,
-                                             seed=self.cfg.train.seed)
+                sampler = DistributedSampler(
+                    dataset,
+                    num_replicas=self.dist.world_size,
+                    rank=self.dist.rank,
+                    shuffle=True,
+                    seed=self.cfg.train.seed,
+                )
                 sampler.set_epoch(epoch)
             else:
                 gen = torch.Generator().manual_seed(self.cfg.train.seed * 100_003 + epoch)
@@ -200,8 +223,11 @@ class Trainer:
             dataset = Subset(dataset, range(self.dist.rank, len(dataset), self.dist.world_size))
             sampler = None
         return DataLoader(
-            dataset, batch_size=data.batch_size, sampler=sampler,
-            num_workers=usable_workers(data.num_workers), pin_memory=self.device.type == "cuda",
+            dataset,
+            batch_size=data.batch_size,
+            sampler=sampler,
+            num_workers=usable_workers(data.num_workers),
+            pin_memory=self.device.type == "cuda",
             drop_last=shuffle and len(dataset) >= data.batch_size * self.dist.world_size,
             persistent_workers=False,
         )
@@ -215,8 +241,13 @@ class Trainer:
         t = self.cfg.train
         clip, per_epoch = t.grad_clip, len(loader)
         total, count = 0.0, 0
-        bar = tqdm(loader, desc=epoch_label(epoch, t.epochs), leave=False,
-                   disable=not self.dist.is_main, unit="batch")
+        bar = tqdm(
+            loader,
+            desc=epoch_label(epoch, t.epochs),
+            leave=False,
+            disable=not self.dist.is_main,
+            unit="batch",
+        )
         for batch in bar:
             if self._out_of_budget():
                 break
@@ -229,7 +260,8 @@ class Trainer:
                 raise TrainingError(
                     f"training stopped: the loss became NaN/inf at epoch {epoch}, step "
                     f"{self.step + 1} (lr {self.optimizer.param_groups[0]['lr']:.3g}); lower "
-                    "train.lr, keep train.grad_clip on, or check the images for NaN values")
+                    "train.lr, keep train.grad_clip on, or check the images for NaN values"
+                )
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if clip and clip > 0:
@@ -238,8 +270,9 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.step += 1
-            progress = budget_progress(self.step, per_epoch, t.epochs, t.max_steps,
-                                       self.elapsed, t.max_minutes)
+            progress = budget_progress(
+                self.step, per_epoch, t.epochs, t.max_steps, self.elapsed, t.max_minutes
+            )
             if isinstance(self.scheduler, BudgetCosine):
                 self.scheduler.update(progress)
             total += float(loss.detach())
@@ -274,38 +307,58 @@ class Trainer:
         sweep.all_reduce()
         s = sweep.summary()
         n = self.dist.mean(float(count)) * self.dist.world_size
-        return {"val_loss": self.dist.mean(total) * self.dist.world_size / max(n, 1),
-                "val_iou": s["iou"], "val_iou_at_0.5": s["iou_at_0.5"],
-                "val_precision": s["precision"], "val_recall": s["recall"],
-                "threshold": s["threshold"]}
+        return {
+            "val_loss": self.dist.mean(total) * self.dist.world_size / max(n, 1),
+            "val_iou": s["iou"],
+            "val_iou_at_0.5": s["iou_at_0.5"],
+            "val_precision": s["precision"],
+            "val_recall": s["recall"],
+            "threshold": s["threshold"],
+        }
 
     # ----------------------------------------------------------- checkpoints
     def _payload(self, epoch: int, metrics: dict[str, float], threshold: float) -> dict[str, Any]:
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-        return {**self.meta, "threshold": float(threshold), "metrics": metrics,
-                "epoch": epoch, "state_dict": state}
+        return {
+            **self.meta,
+            "threshold": float(threshold),
+            "metrics": metrics,
+            "epoch": epoch,
+            "state_dict": state,
+        }
 
     def _save(self, epoch: int, row: dict[str, Any], improved: bool) -> None:
         if self.dist.is_main:
             threshold = self.best_metrics.get("threshold", 0.5)
             if improved:
-                save_checkpoint(self.best_path, self._payload(epoch, self.best_metrics,
-                                                              threshold))
+                save_checkpoint(self.best_path, self._payload(epoch, self.best_metrics, threshold))
             last = self._payload(epoch, self.best_metrics, threshold)
-            last.update(optimizer=self.optimizer.state_dict(),
-                        scheduler=self.scheduler.state_dict(),
-                        scaler=self.scaler.state_dict() if self.scaler.is_enabled() else {},
-                        step=self.step, history=self.history, best_score=self.best_score,
-                        stale=self.stale, best_path=str(self.best_path),
-                        elapsed_s=self.elapsed)
+            last.update(
+                optimizer=self.optimizer.state_dict(),
+                scheduler=self.scheduler.state_dict(),
+                scaler=self.scaler.state_dict() if self.scaler.is_enabled() else {},
+                step=self.step,
+                history=self.history,
+                best_score=self.best_score,
+                stale=self.stale,
+                best_path=str(self.best_path),
+                elapsed_s=self.elapsed,
+            )
             save_checkpoint(self.last_path, last)
             self.logger.epoch(self.history)
         self.dist.barrier()
 
 
 def _metrics(row: dict[str, Any]) -> dict[str, float]:
-    keys = ("train_loss", "val_loss", "val_iou", "val_iou_at_0.5", "val_precision",
-            "val_recall", "threshold")
+    keys = (
+        "train_loss",
+        "val_loss",
+        "val_iou",
+        "val_iou_at_0.5",
+        "val_precision",
+        "val_recall",
+        "threshold",
+    )
     return {k: float(row[k]) for k in keys if row.get(k) is not None}
 
 

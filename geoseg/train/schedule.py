@@ -42,8 +42,14 @@ class BudgetCosine:
         self.update(state["progress"])
 
 
-def budget_progress(step: int, steps_per_epoch: int, epochs: int, max_steps: int | None,
-                    elapsed_s: float, max_minutes: float | None) -> float:
+def budget_progress(
+    step: int,
+    steps_per_epoch: int,
+    epochs: int,
+    max_steps: int | None,
+    elapsed_s: float,
+    max_minutes: float | None,
+) -> float:
     """Fraction of the training budget spent after `step` steps and `elapsed_s` seconds."""
     parts = [step / max(1, steps_per_epoch * epochs)]
     if max_steps:

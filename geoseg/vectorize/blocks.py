@@ -37,8 +37,7 @@ class Block:
 
 
 def _grow(core: tuple[slice, slice], by: int, shape: tuple[int, int]) -> tuple[slice, slice]:
-    return tuple(slice(max(0, s.start - by), min(n, s.stop + by))
-                 for s, n in zip(core, shape))  # type: ignore[return-value]
+    return tuple(slice(max(0, s.start - by), min(n, s.stop + by)) for s, n in zip(core, shape))  # type: ignore[return-value]
 
 
 def iter_blocks(shape: tuple[int, int], block_size: int, halo: int) -> Iterator[Block]:
@@ -54,24 +53,34 @@ def iter_blocks(shape: tuple[int, int], block_size: int, halo: int) -> Iterator[
 
 def _local(inner: tuple[slice, slice], outer: tuple[slice, slice]) -> tuple[slice, slice]:
     """`inner` scene slices relative to the start of `outer`."""
-    return tuple(slice(i.start - o.start, i.stop - o.start)
-                 for i, o in zip(inner, outer))  # type: ignore[return-value]
+    return tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))  # type: ignore[return-value]
 
 
-def _pixel_attributes(road: np.ndarray, block: Block, prob_ring: np.ndarray | None,
-                      pixel: PixelSize, rows: np.ndarray, cols: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray | None]:
+def _pixel_attributes(
+    road: np.ndarray,
+    block: Block,
+    prob_ring: np.ndarray | None,
+    pixel: PixelSize,
+    rows: np.ndarray,
+    cols: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Distance to background (metres) and probability at scene pixels of one block."""
-    dist = distance_to_background(road, rows - block.halo[0].start, cols - block.halo[1].start,
-                                  (pixel.y, pixel.x))
+    dist = distance_to_background(
+        road, rows - block.halo[0].start, cols - block.halo[1].start, (pixel.y, pixel.x)
+    )
     values = None
     if prob_ring is not None:
         values = prob_ring[rows - block.ring[0].start, cols - block.ring[1].start]
     return dist.astype(np.float32), values
 
 
-def build_graph(mask: GridSource, prob: GridSource | None, params: VectorizeParams,
-                pixel: PixelSize, progress: bool = True) -> RoadGraph:
+def build_graph(
+    mask: GridSource,
+    prob: GridSource | None,
+    params: VectorizeParams,
+    pixel: PixelSize,
+    progress: bool = True,
+) -> RoadGraph:
     """Skeleton graph of the whole mask, block by block (shows a progress bar)."""
     from geoseg.progress import tqdm
 
@@ -93,8 +102,9 @@ def build_graph(mask: GridSource, prob: GridSource | None, params: VectorizePara
             continue
         prob_ring = prob_block(prob, *block.ring) if prob is not None else None
         attributes = partial(_pixel_attributes, road, block, prob_ring, pixel)
-        add_skeleton_paths(graph, skel_ring, (block.ring[0].start, block.ring[1].start),
-                           block.core, attributes)
+        add_skeleton_paths(
+            graph, skel_ring, (block.ring[0].start, block.ring[1].start), block.core, attributes
+        )
         del road, skeleton
     log.debug("skeleton graph: %d edges, %d nodes", len(graph.edges), len(graph.incident))
     return graph

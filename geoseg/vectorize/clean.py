@@ -33,14 +33,19 @@ def road_edge_background(mask: np.ndarray) -> np.ndarray:
 def _border_labels(labels: np.ndarray, sides: Sides) -> np.ndarray:
     """Labels present on the chosen sides of the array."""
     top, bottom, left, right = sides
-    parts = [labels[0] if top else None, labels[-1] if bottom else None,
-             labels[:, 0] if left else None, labels[:, -1] if right else None]
+    parts = [
+        labels[0] if top else None,
+        labels[-1] if bottom else None,
+        labels[:, 0] if left else None,
+        labels[:, -1] if right else None,
+    ]
     found = [p for p in parts if p is not None]
     return np.unique(np.concatenate(found)) if found else np.empty(0, labels.dtype)
 
 
-def remove_small_blobs(mask: np.ndarray, min_pixels: float,
-                       cut: Sides = (False,) * 4) -> np.ndarray:
+def remove_small_blobs(
+    mask: np.ndarray, min_pixels: float, cut: Sides = (False,) * 4
+) -> np.ndarray:
     """Drop 8-connected road components with fewer than `min_pixels` pixels.
 
     Components touching a cut side (`cut`: top, bottom, left, right) are kept.
@@ -91,7 +96,8 @@ def fill_small_holes(mask: np.ndarray, max_pixels: float) -> np.ndarray:
     return out
 
 
-def clean_mask(mask: np.ndarray, min_pixels: float, hole_pixels: float,
-               cut: Sides = (False,) * 4) -> np.ndarray:
+def clean_mask(
+    mask: np.ndarray, min_pixels: float, hole_pixels: float, cut: Sides = (False,) * 4
+) -> np.ndarray:
     """Remove small blobs, then fill small holes (sizes in pixels)."""
     return fill_small_holes(remove_small_blobs(mask, min_pixels, cut), hole_pixels)

@@ -71,8 +71,15 @@ class RoadGraph:
         self._next_id = 0
 
     # -- basic bookkeeping -------------------------------------------------------------
-    def add(self, u: int, v: int, rc: np.ndarray, dist: np.ndarray,
-            prob: np.ndarray | None, length: float | None = None) -> int:
+    def add(
+        self,
+        u: int,
+        v: int,
+        rc: np.ndarray,
+        dist: np.ndarray,
+        prob: np.ndarray | None,
+        length: float | None = None,
+    ) -> int:
         eid = self._next_id
         self._next_id += 1
         if length is None:
@@ -102,8 +109,9 @@ class RoadGraph:
             return self.moved[node]
         return np.array(divmod(node, self.shape[1]), dtype=np.float64)
 
-    def end_direction(self, node: int, eid: int, look_m: float,
-                      scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    def end_direction(
+        self, node: int, eid: int, look_m: float, scale: tuple[float, float] = (1.0, 1.0)
+    ) -> np.ndarray:
         """Unit vector pointing out of the edge at `node`, over the last `look_m` metres.
 
         `scale` multiplies (row, col) steps: (1, 1) for pixel space, pixel sizes for metres.
@@ -119,12 +127,12 @@ class RoadGraph:
     def attach(self, eid: int, node: int, point: np.ndarray) -> None:
         """Extend edge `eid` at its `node` end(s) by a straight step to `point`."""
         e = self.edges[eid]
-        for at_start in ((True, False) if e.u == e.v else (e.u == node,)):
+        for at_start in (True, False) if e.u == e.v else (e.u == node,):
             end = e.rc[0] if at_start else e.rc[-1]
             if np.allclose(end, point):
                 continue
             idx = 0 if at_start else len(e.rc) - 1
-            pieces = ([point[None], e.rc] if at_start else [e.rc, point[None]])
+            pieces = [point[None], e.rc] if at_start else [e.rc, point[None]]
             e.rc = np.vstack(pieces)
             e.dist = np.insert(e.dist, 0 if at_start else len(e.dist), e.dist[idx])
             if e.prob is not None:
@@ -147,8 +155,14 @@ class RoadGraph:
                 i = int(np.argmin(keys[:-1]))
                 order = np.r_[np.arange(i, len(keys) - 1), np.arange(0, i + 1)]
                 node = int(keys[i])
-                e = Edge(node, node, e.rc[order], e.dist[order],
-                         None if e.prob is None else e.prob[order], e.length)
+                e = Edge(
+                    node,
+                    node,
+                    e.rc[order],
+                    e.dist[order],
+                    None if e.prob is None else e.prob[order],
+                    e.length,
+                )
                 keys = keys[order]
             if (e.u, keys[min(1, len(keys) - 1)]) > (e.v, keys[max(len(keys) - 2, 0)]):
                 e, keys = e.oriented(e.v), keys[::-1]
@@ -175,8 +189,14 @@ class RoadGraph:
             self.remove(first)
             self.remove(second)
             prob = None if a.prob is None else np.concatenate([a.prob, b.prob[1:]])
-            self.add(a.u, b.v, np.vstack([a.rc, b.rc[1:]]),
-                     np.concatenate([a.dist, b.dist[1:]]), prob, a.length + b.length)
+            self.add(
+                a.u,
+                b.v,
+                np.vstack([a.rc, b.rc[1:]]),
+                np.concatenate([a.dist, b.dist[1:]]),
+                prob,
+                a.length + b.length,
+            )
             self.moved.pop(node, None)
 
     def contract_junctions(self) -> None:
@@ -210,8 +230,10 @@ class RoadGraph:
         # the junction's extent (its two nodes plus the road's half width): its arms
         # are cut back to this circle before they are joined to the middle, so arms
         # leaving one node side by side do not share the last stretch into it
-        radius = max(float(np.hypot(*(self.position(n) - middle))) for n in (u, v)) \
+        radius = (
+            max(float(np.hypot(*(self.position(n) - middle))) for n in (u, v))
             + e.half_width() / self.pixel.mean
+        )
         self.remove(eid)
         for other in list(self.incident.get(v, ())):
             if other not in self.edges:
@@ -252,7 +274,6 @@ class RoadGraph:
         e.rc, e.dist = e.rc[keep], e.dist[keep]
         if e.prob is not None:
             e.prob = e.prob[keep]
-
 
 
 PixelAttributes = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray | None]]
@@ -310,8 +331,12 @@ def skeleton_paths(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     start = np.where(is_path, end_start, start)
     roots = np.unique(start[label[chain_pixels]])
     rooted = sparse.coo_matrix(
-        (np.ones(chain_a.size + roots.size),
-         (np.r_[chain_a, np.full(roots.size, n)], np.r_[chain_b, roots])), shape=(n + 1, n + 1))
+        (
+            np.ones(chain_a.size + roots.size),
+            (np.r_[chain_a, np.full(roots.size, n)], np.r_[chain_b, roots]),
+        ),
+        shape=(n + 1, n + 1),
+    )
     walk = depth_first_order(rooted.tocsr(), n, directed=False, return_predecessors=False)[1:]
     cuts = np.flatnonzero(np.diff(label[walk])) + 1
     for run in np.split(walk, cuts) if walk.size else []:
@@ -325,8 +350,13 @@ def skeleton_paths(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return coords, indptr, indices.astype(np.int64)
 
 
-def add_skeleton_paths(graph: RoadGraph, skeleton: np.ndarray, origin: tuple[int, int],
-                       core: tuple[slice, slice], attributes: PixelAttributes) -> None:
+def add_skeleton_paths(
+    graph: RoadGraph,
+    skeleton: np.ndarray,
+    origin: tuple[int, int],
+    core: tuple[slice, slice],
+    attributes: PixelAttributes,
+) -> None:
     """Add the skeleton paths of `skeleton` that this block owns to `graph`.
 
     `skeleton` covers scene pixels from `origin` (row, col): the block core (`core`,
@@ -341,8 +371,12 @@ def add_skeleton_paths(graph: RoadGraph, skeleton: np.ndarray, origin: tuple[int
     rows = coords[:, 0].astype(np.int64) + origin[0]
     cols = coords[:, 1].astype(np.int64) + origin[1]
     keys = rows * graph.shape[1] + cols
-    in_core = ((rows >= core[0].start) & (rows < core[0].stop)
-               & (cols >= core[1].start) & (cols < core[1].stop))
+    in_core = (
+        (rows >= core[0].start)
+        & (rows < core[0].stop)
+        & (cols >= core[1].start)
+        & (cols < core[1].stop)
+    )
     dist, prob = attributes(rows, cols)
 
     path_of = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
@@ -355,6 +389,11 @@ def add_skeleton_paths(graph: RoadGraph, skeleton: np.ndarray, origin: tuple[int
     ends = np.flatnonzero(kept & ~np.concatenate([goes_on, [False]]))
     rc = np.column_stack([rows, cols]).astype(np.float64)
     for s, e in zip(starts.tolist(), ends.tolist()):
-        ids = pix[s:e + 2]
-        graph.add(int(keys[ids[0]]), int(keys[ids[-1]]), rc[ids], dist[ids],
-                  None if prob is None else prob[ids])
+        ids = pix[s : e + 2]
+        graph.add(
+            int(keys[ids[0]]),
+            int(keys[ids[-1]]),
+            rc[ids],
+            dist[ids],
+            None if prob is None else prob[ids],
+        )

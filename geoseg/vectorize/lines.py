@@ -27,8 +27,14 @@ if TYPE_CHECKING:
     import geopandas
 
 COLUMNS = ["id", "node_from", "node_to", "length_m", "width_m"]
-DTYPES = {"id": "int64", "node_from": "int64", "node_to": "int64",
-          "length_m": "float64", "width_m": "float64", "mean_prob": "float64"}
+DTYPES = {
+    "id": "int64",
+    "node_from": "int64",
+    "node_to": "int64",
+    "length_m": "float64",
+    "width_m": "float64",
+    "mean_prob": "float64",
+}
 
 
 def empty_roads(crs: Any, with_prob: bool) -> geopandas.GeoDataFrame:
@@ -55,26 +61,32 @@ def lengths_m(geoms: np.ndarray, crs: Any) -> np.ndarray:
     geod = Geod(**ellipsoid_kwargs(crs))
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     same = index[1:] == index[:-1]
-    _, _, seg = geod.inv(coords[:-1, 0][same], coords[:-1, 1][same],
-                         coords[1:, 0][same], coords[1:, 1][same])
+    _, _, seg = geod.inv(
+        coords[:-1, 0][same], coords[:-1, 1][same], coords[1:, 0][same], coords[1:, 1][same]
+    )
     return np.bincount(index[:-1][same], weights=np.abs(seg), minlength=len(geoms))
 
 
-def graph_to_roads(graph: RoadGraph, transform: Any, crs: Any,
-                   simplify_px: float) -> geopandas.GeoDataFrame:
+def graph_to_roads(
+    graph: RoadGraph, transform: Any, crs: Any, simplify_px: float
+) -> geopandas.GeoDataFrame:
     """The graph's edges as a GeoDataFrame of LineStrings (see the module docstring)."""
     import geopandas as gpd
     import shapely
 
-    edges = sorted(graph.edges.values(), key=lambda e: (min(e.u, e.v), max(e.u, e.v),
-                                                        tuple(e.rc[len(e.rc) // 2])))
+    edges = sorted(
+        graph.edges.values(),
+        key=lambda e: (min(e.u, e.v), max(e.u, e.v), tuple(e.rc[len(e.rc) // 2])),
+    )
     edges = [e for e in edges if len(e.rc) >= 2]
     if not edges:
         return empty_roads(crs, graph.with_prob)
     # (row, col) -> (col + 0.5, row + 0.5) pixel space, simplified there
     counts = [len(e.rc) for e in edges]
-    lines = shapely.linestrings(np.vstack([e.rc[:, ::-1] + 0.5 for e in edges]),
-                                indices=np.repeat(np.arange(len(edges)), counts))
+    lines = shapely.linestrings(
+        np.vstack([e.rc[:, ::-1] + 0.5 for e in edges]),
+        indices=np.repeat(np.arange(len(edges)), counts),
+    )
     if simplify_px > 0:
         lines = shapely.simplify(lines, simplify_px, preserve_topology=False)
     lines = shapely.transform(lines, lambda xy: np.column_stack(transform @ (xy[:, 0], xy[:, 1])))
@@ -101,5 +113,6 @@ def graph_to_roads(graph: RoadGraph, transform: Any, crs: Any,
     }
     if graph.with_prob:
         data["mean_prob"] = np.array(
-            [float(np.nanmean(e.prob)) if np.isfinite(e.prob).any() else np.nan for e in edges])
+            [float(np.nanmean(e.prob)) if np.isfinite(e.prob).any() else np.nan for e in edges]
+        )
     return gpd.GeoDataFrame(data, geometry=lines, crs=crs)

@@ -52,9 +52,19 @@ class VectorizeParams:
     bridge_angle_deg: float = 35.0
 
     @classmethod
-    def resolve(cls, pixel: PixelSize, *, min_area_m2=None, hole_area_m2=None, prune_m=None,
-                bridge_m=None, simplify_m=None, block_size=4096, halo=128,
-                bridge_angle_deg=35.0) -> VectorizeParams:
+    def resolve(
+        cls,
+        pixel: PixelSize,
+        *,
+        min_area_m2=None,
+        hole_area_m2=None,
+        prune_m=None,
+        bridge_m=None,
+        simplify_m=None,
+        block_size=4096,
+        halo=128,
+        bridge_angle_deg=35.0,
+    ) -> VectorizeParams:
         """Fill the parameters left as None from the pixel size, then check them."""
         p, area = pixel.mean, pixel.x * pixel.y
         params = cls(

@@ -81,29 +81,45 @@ def vectorize_mask(
         msrc = stack.enter_context(open_grid(mask, "road mask", transform, crs, nodata))
         psrc = None
         if prob is not None:
-            psrc = stack.enter_context(open_grid(prob, "probability raster", msrc.transform,
-                                                 msrc.crs))
+            psrc = stack.enter_context(
+                open_grid(prob, "probability raster", msrc.transform, msrc.crs)
+            )
             check_same_grid(msrc, psrc)
         if msrc.crs is None:
-            log.warning("%s: mask has no CRS; lines are in pixel coordinates and "
-                        "metre parameters are read as pixels", msrc.name)
+            log.warning(
+                "%s: mask has no CRS; lines are in pixel coordinates and "
+                "metre parameters are read as pixels",
+                msrc.name,
+            )
             from affine import Affine
 
             msrc.transform = Affine.identity()
         pixel = pixel_size_m(msrc.transform, msrc.crs, msrc.shape)
         params = VectorizeParams.resolve(
-            pixel, min_area_m2=min_area_m2, hole_area_m2=hole_area_m2, prune_m=prune_m,
-            bridge_m=bridge_m, simplify_m=simplify_m, block_size=block_size, halo=halo,
-            bridge_angle_deg=bridge_angle_deg)
+            pixel,
+            min_area_m2=min_area_m2,
+            hole_area_m2=hole_area_m2,
+            prune_m=prune_m,
+            bridge_m=bridge_m,
+            simplify_m=simplify_m,
+            block_size=block_size,
+            halo=halo,
+            bridge_angle_deg=bridge_angle_deg,
+        )
         log.debug("vectorize %s with %s (pixel %.3g m)", msrc.name, params, pixel.mean)
         graph = build_graph(msrc, psrc, params, pixel, progress)
     refine(graph, params)
     return graph_to_roads(graph, msrc.transform, msrc.crs, params.simplify_m / pixel.mean)
 
 
-def vectorize_to_file(mask: str | Path | np.ndarray, output: str | Path,
-                      prob: str | Path | np.ndarray | None = None, *, style: bool = True,
-                      **options: Any) -> geopandas.GeoDataFrame:
+def vectorize_to_file(
+    mask: str | Path | np.ndarray,
+    output: str | Path,
+    prob: str | Path | np.ndarray | None = None,
+    *,
+    style: bool = True,
+    **options: Any,
+) -> geopandas.GeoDataFrame:
     """:func:`vectorize_mask` then :func:`geoseg.io.vector.write_roads` (.gpkg/.shp/.geojson).
 
     The format is checked before the work starts.  Returns the roads GeoDataFrame.

@@ -88,8 +88,11 @@ def extend_to_border(graph: RoadGraph, slack_px: float = 2.0) -> None:
             continue
         direction = graph.end_direction(node, eid, look_m=max(3 * reach * p.mean, 3 * p.mean))
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(direction > 0, (hi - pos) / direction,
-                         np.where(direction < 0, (lo - pos) / direction, np.inf))
+            t = np.where(
+                direction > 0,
+                (hi - pos) / direction,
+                np.where(direction < 0, (lo - pos) / direction, np.inf),
+            )
         t_hit = float(t.min()) if np.isfinite(t).any() else np.inf
         if t_hit <= 2 * reach + 1:
             target = pos + t_hit * direction
@@ -135,13 +138,20 @@ def bridge_gaps(graph: RoadGraph, max_m: float, angle_deg: float = 35.0) -> None
         if ea == eb and graph.edges[ea].length < 3 * gap[k]:
             continue  # the two ends of one short piece: not a gap in a road
         towards = (where[j] - where[i]) / gap[k]
-        if (graph.end_direction(a, ea, look, scale) @ towards < cos_min
-                or graph.end_direction(b, eb, look, scale) @ -towards < cos_min):
+        if (
+            graph.end_direction(a, ea, look, scale) @ towards < cos_min
+            or graph.end_direction(b, eb, look, scale) @ -towards < cos_min
+        ):
             continue
         ra, rb = graph.edges[ea].oriented(a), graph.edges[eb].oriented(b)
         prob = None if ra.prob is None else np.array([ra.prob[0], rb.prob[0]])
-        graph.add(a, b, np.vstack([graph.position(a), graph.position(b)]),
-                  np.array([ra.dist[0], rb.dist[0]]), prob)
+        graph.add(
+            a,
+            b,
+            np.vstack([graph.position(a), graph.position(b)]),
+            np.array([ra.dist[0], rb.dist[0]]),
+            prob,
+        )
         used.update((a, b))
         bridged.extend((a, b))
     graph.merge_degree2(bridged)
@@ -199,13 +209,17 @@ def drop_duplicates(graph: RoadGraph, rounds: int = 3) -> None:
                 continue
             if len(eids) < 2:
                 continue
-            order = sorted(eids, key=lambda k: (-graph.edges[k].half_width(),
-                                                graph.edges[k].length, k))
+            order = sorted(
+                eids, key=lambda k: (-graph.edges[k].half_width(), graph.edges[k].length, k)
+            )
             kept: list[int] = []
             for eid in order:
                 e = graph.edges[eid].oriented(u)
-                if any(_separation(graph, e.rc, graph.edges[k].oriented(u).rc)
-                       < e.half_width() + graph.edges[k].half_width() for k in kept):
+                if any(
+                    _separation(graph, e.rc, graph.edges[k].oriented(u).rc)
+                    < e.half_width() + graph.edges[k].half_width()
+                    for k in kept
+                ):
                     graph.remove(eid)
                     touched.update((u, v))
                 else:
@@ -226,5 +240,5 @@ def _loop_to_spur(graph: RoadGraph, eid: int) -> None:
     node = int(round(end[0])) * graph.shape[1] + int(round(end[1]))
     if node in graph.incident:  # that pixel is a node already: do not fuse with it
         return
-    prob = None if e.prob is None else e.prob[:far + 1]
-    graph.add(e.u, node, e.rc[:far + 1], e.dist[:far + 1], prob)
+    prob = None if e.prob is None else e.prob[: far + 1]
+    graph.add(e.u, node, e.rc[: far + 1], e.dist[: far + 1], prob)

@@ -24,8 +24,9 @@ def skeletonize(mask: np.ndarray) -> np.ndarray:
     return _skeletonize(mask)
 
 
-def distance_to_background(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                           sampling: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+def distance_to_background(
+    mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, sampling: tuple[float, float] = (1.0, 1.0)
+) -> np.ndarray:
     """Euclidean distance (in `sampling` units) from pixels (rows, cols) to the background.
 
     Pixels with no background anywhere in `mask` get +inf.

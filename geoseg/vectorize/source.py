@@ -37,8 +37,9 @@ class GridSource:
 
 
 @contextlib.contextmanager
-def open_grid(data: str | Path | np.ndarray, what: str, transform=None, crs=None,
-              nodata: float | None = None) -> Iterator[GridSource]:
+def open_grid(
+    data: str | Path | np.ndarray, what: str, transform=None, crs=None, nodata: float | None = None
+) -> Iterator[GridSource]:
     """Wrap a raster path or a 2-D array as a :class:`GridSource` (one band only).
 
     For arrays, `transform` defaults to the identity (pixel coordinates).
@@ -48,33 +49,38 @@ def open_grid(data: str | Path | np.ndarray, what: str, transform=None, crs=None
         with open_raster(path) as src:
             if src.count != 1:
                 raise BandMismatchError(
-                    f"{path}: a {what} must have one band, this raster has {src.count}")
+                    f"{path}: a {what} must have one band, this raster has {src.count}"
+                )
             if src.width == 0 or src.height == 0:
                 raise RasterReadError(f"{path}: raster is empty")
             from rasterio.errors import RasterioIOError
             from rasterio.windows import Window
 
             def read(rows: slice, cols: slice) -> np.ndarray:
-                window = Window(cols.start, rows.start, cols.stop - cols.start,
-                                rows.stop - rows.start)
+                window = Window(
+                    cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start
+                )
                 try:
                     return src.read(1, window=window)
                 except RasterioIOError:
                     raise RasterReadError(
-                        f"{path}: cannot read pixels (truncated or corrupt file)") from None
+                        f"{path}: cannot read pixels (truncated or corrupt file)"
+                    ) from None
 
             with warnings.catch_warnings():  # NotGeoreferencedWarning: we warn ourselves
                 warnings.simplefilter("ignore")
                 transform_ = src.transform
-            yield GridSource(str(path), (src.height, src.width), transform_, src.crs,
-                             src.nodata, read)
+            yield GridSource(
+                str(path), (src.height, src.width), transform_, src.crs, src.nodata, read
+            )
         return
     array = np.asarray(data)
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 2:
         raise BandMismatchError(
-            f"<array>: a {what} must be a 2-D array (one band), got shape {array.shape}")
+            f"<array>: a {what} must be a 2-D array (one band), got shape {array.shape}"
+        )
     if array.size == 0:
         raise RasterReadError(f"<array>: {what} is empty (shape {array.shape})")
     from affine import Affine
@@ -82,8 +88,9 @@ def open_grid(data: str | Path | np.ndarray, what: str, transform=None, crs=None
 
     transform = Affine.identity() if transform is None else transform
     crs = None if crs is None else CRS.from_user_input(crs)
-    yield GridSource("<array>", array.shape, transform, crs, nodata,
-                     lambda rows, cols: array[rows, cols])
+    yield GridSource(
+        "<array>", array.shape, transform, crs, nodata, lambda rows, cols: array[rows, cols]
+    )
 
 
 def mask_block(source: GridSource, rows: slice, cols: slice) -> np.ndarray:
@@ -106,7 +113,8 @@ def mask_block(source: GridSource, rows: slice, cols: slice) -> np.ndarray:
     if bad_value is not None:
         raise RasterReadError(
             f"{source.name}: not a road mask (found value {bad_value:g}; expected only 0/1 "
-            f"or 0/255) — threshold a probability raster first, or pass it with --prob")
+            f"or 0/255) — threshold a probability raster first, or pass it with --prob"
+        )
     road = values > 0
     if valid is not None:
         road &= valid
@@ -133,4 +141,5 @@ def check_same_grid(mask: GridSource, prob: GridSource) -> None:
         raise GridMismatchError(
             f"{prob.name}: probability raster grid ({prob.shape[1]}×{prob.shape[0]}) does "
             f"not match the mask {mask.name} ({mask.shape[1]}×{mask.shape[0]}, same transform "
-            "required)")
+            "required)"
+        )

@@ -43,9 +43,11 @@ def true_lines():
     def px(c, r):
         return X0 + c * RES, Y0 - r * RES
 
-    lines = [LineString([px(0, 100), px(SIZE, 100)]),  # across a|b
-             LineString([px(250, 0), px(250, SIZE)]),  # across b|d
-             LineString([px(0, SIZE), px(SIZE, 0)])]  # c -> corner -> b
+    lines = [
+        LineString([px(0, 100), px(SIZE, 100)]),  # across a|b
+        LineString([px(250, 0), px(250, SIZE)]),  # across b|d
+        LineString([px(0, SIZE), px(SIZE, 0)]),
+    ]  # c -> corner -> b
     return gpd.GeoDataFrame({"name": ["h", "v", "diag"]}, geometry=lines, crs=CRS)
 
 
@@ -56,8 +58,12 @@ def area_arrays(seed: int = 0):
 
     transform = from_origin(X0, Y0, RES, RES)
     roads = true_lines()
-    mask = rasterize([g.buffer(ROAD_WIDTH / 2, cap_style="flat") for g in roads.geometry],
-                     out_shape=(SIZE, SIZE), transform=transform, dtype="uint8")
+    mask = rasterize(
+        [g.buffer(ROAD_WIDTH / 2, cap_style="flat") for g in roads.geometry],
+        out_shape=(SIZE, SIZE),
+        transform=transform,
+        dtype="uint8",
+    )
     rng = np.random.default_rng(seed)
     image = (60 + rng.integers(0, 30, (3, SIZE, SIZE))).astype(np.uint8)
     image[:, mask > 0] = (190 + rng.integers(0, 30, (3, int(mask.sum())))).astype(np.uint8)
@@ -73,8 +79,15 @@ def make_area(root: Path) -> Area:
     for name, (r, c) in zip("abcd", [(0, 0), (0, STEP), (STEP, 0), (STEP, STEP)]):
         origin = (X0 + c * RES, Y0 - r * RES)
         win = (slice(r, r + WIN), slice(c, c + WIN))
-        paths.append(write_geotiff(scene_dir / f"{name}.tif", image[(slice(None), *win)],
-                                   crs=CRS, res=RES, origin=origin))
+        paths.append(
+            write_geotiff(
+                scene_dir / f"{name}.tif",
+                image[(slice(None), *win)],
+                crs=CRS,
+                res=RES,
+                origin=origin,
+            )
+        )
         write_geotiff(truth_dir / f"{name}.tif", mask[win], crs=CRS, res=RES, origin=origin)
     return Area(paths, truth_dir, true_lines())
 
@@ -84,18 +97,33 @@ def reproject_scene(area: Area, name: str, dst_crs: str) -> Path:
     import rasterio
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
-    for folder, resampling, nodata in ((area.scenes[0].parent, Resampling.bilinear, 0),
-                                       (area.truth_dir, Resampling.nearest, 255)):
+    for folder, resampling, nodata in (
+        (area.scenes[0].parent, Resampling.bilinear, 0),
+        (area.truth_dir, Resampling.nearest, 255),
+    ):
         path = folder / f"{name}.tif"
         with rasterio.open(path) as src:
-            transform, w, h = calculate_default_transform(src.crs, dst_crs, src.width,
-                                                          src.height, *src.bounds)
-            profile = src.profile | {"crs": dst_crs, "transform": transform, "width": w,
-                                     "height": h, "nodata": nodata}
+            transform, w, h = calculate_default_transform(
+                src.crs, dst_crs, src.width, src.height, *src.bounds
+            )
+            profile = src.profile | {
+                "crs": dst_crs,
+                "transform": transform,
+                "width": w,
+                "height": h,
+                "nodata": nodata,
+            }
             data = np.full((src.count, h, w), nodata, dtype=src.dtypes[0])
-            reproject(src.read(), data, src_transform=src.transform, src_crs=src.crs,
-                      dst_transform=transform, dst_crs=dst_crs, dst_nodata=nodata,
-                      resampling=resampling)
+            reproject(
+                src.read(),
+                data,
+                src_transform=src.transform,
+                src_crs=src.crs,
+                dst_transform=transform,
+                dst_crs=dst_crs,
+                dst_nodata=nodata,
+                resampling=resampling,
+            )
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(data)
     return area.scenes[0].parent / f"{name}.tif"
@@ -126,11 +154,17 @@ def truth_predictor(truth_dir: Path, fail: dict | None = None):
         with rasterio.open(truth_dir / Path(scene.path).name) as src:
             data = src.read(1)
             valid = data != 255 if src.nodata == 255 else np.ones_like(data, bool)
-            profile = src.profile | {"nodata": None, "tiled": True, "blockxsize": 64,
-                                     "blockysize": 64}
+            profile = src.profile | {
+                "nodata": None,
+                "tiled": True,
+                "blockxsize": 64,
+                "blockysize": 64,
+            }
         with atomic_output(out) as tmp:
-            with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), \
-                    rasterio.open(tmp, "w", **profile) as dst:
+            with (
+                rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True),
+                rasterio.open(tmp, "w", **profile) as dst,
+            ):
                 dst.write(np.where(valid, data, 0).astype(np.uint8), 1)
                 dst.write_mask(np.where(valid, 255, 0).astype(np.uint8))
         return out, None
@@ -159,9 +193,15 @@ def line_vectorizer(lines):
         valid = valid_footprint(Path(mask_path), tr, w, h) or grid_footprint(tr, w, h)
         geoms = shapely.get_parts(lines.to_crs(crs).geometry.values.intersection(valid))
         geoms = [g for g in geoms if g.geom_type == "LineString" and g.length > 0]
-        return gpd.GeoDataFrame({"length_m": [g.length for g in geoms],
-                                 "width_m": [ROAD_WIDTH] * len(geoms),
-                                 "mean_prob": [1.0] * len(geoms)}, geometry=geoms, crs=crs)
+        return gpd.GeoDataFrame(
+            {
+                "length_m": [g.length for g in geoms],
+                "width_m": [ROAD_WIDTH] * len(geoms),
+                "mean_prob": [1.0] * len(geoms),
+            },
+            geometry=geoms,
+            crs=crs,
+        )
 
     return vectorize
 
@@ -170,4 +210,3 @@ def read_layer(path):
     from geoseg.io.vector import read_roads
 
     return read_roads(path, layer="roads")
-

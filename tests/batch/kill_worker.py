@@ -23,8 +23,13 @@ def main(area_dir: str, out_dir: str, hang: str) -> None:
                 time.sleep(600)  # killed here
         return truth(scene, scene_dir)
 
-    run_batch(sorted((area_dir / "scenes").glob("*.tif")), out_dir, predictor=predict,
-              vectorizer=line_vectorizer(true_lines()), progress=False)
+    run_batch(
+        sorted((area_dir / "scenes").glob("*.tif")),
+        out_dir,
+        predictor=predict,
+        vectorizer=line_vectorizer(true_lines()),
+        progress=False,
+    )
 
 
 if __name__ == "__main__":

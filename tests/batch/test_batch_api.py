@@ -26,8 +26,13 @@ AOI = box(X0 + 20, Y0 - 140, X0 + 340, Y0 - 20)  # cuts scenes a and b, misses c
 
 
 def test_aoi_merge_has_no_duplicates_and_nothing_outside(area, tmp_path):
-    result = run_batch(area.scenes, tmp_path / "out", aoi=AOI, progress=False,
-                       predictor=truth_predictor(area.truth_dir))  # real vectorize_mask
+    result = run_batch(
+        area.scenes,
+        tmp_path / "out",
+        aoi=AOI,
+        progress=False,
+        predictor=truth_predictor(area.truth_dir),
+    )  # real vectorize_mask
     assert result.ok and result.processed == 2
     status = {r["scene"]: r["status"] for r in result.scenes}
     assert status == {"a": "done", "b": "done", "c": "skipped", "d": "skipped"}
@@ -60,8 +65,13 @@ def _snapshot(path):
 
 def test_interrupted_run_resumes_to_the_same_result(area, tmp_path):
     vec = line_vectorizer(area.roads)
-    whole = run_batch(area.scenes, tmp_path / "whole", predictor=truth_predictor(area.truth_dir),
-                      vectorizer=vec, progress=False)
+    whole = run_batch(
+        area.scenes,
+        tmp_path / "whole",
+        predictor=truth_predictor(area.truth_dir),
+        vectorizer=vec,
+        progress=False,
+    )
     out = tmp_path / "resumed"
     interrupting = truth_predictor(area.truth_dir, fail={3: KeyboardInterrupt()})
     with pytest.raises(KeyboardInterrupt):
@@ -72,17 +82,25 @@ def test_interrupted_run_resumes_to_the_same_result(area, tmp_path):
     assert not list((out / "scenes" / "c").iterdir())  # nothing half-written for c
     assert not [p for p in out.rglob("*partial*")]
 
-    resumed = run_batch(area.scenes, out, predictor=truth_predictor(area.truth_dir),
-                        vectorizer=vec, progress=False)
+    resumed = run_batch(
+        area.scenes, out, predictor=truth_predictor(area.truth_dir), vectorizer=vec, progress=False
+    )
     assert (resumed.processed, resumed.already_done) == (2, 2)
     assert _snapshot(resumed.roads_path) == _snapshot(whole.roads_path)
     assert len(_snapshot(whole.roads_path)) == 3  # three roads, each one line across scenes
 
-    again = run_batch(area.scenes, out, predictor=truth_predictor(area.truth_dir),
-                      vectorizer=vec, progress=False)
+    again = run_batch(
+        area.scenes, out, predictor=truth_predictor(area.truth_dir), vectorizer=vec, progress=False
+    )
     assert again.processed == 0 and _snapshot(again.roads_path) == _snapshot(whole.roads_path)
-    forced = run_batch(area.scenes, out, predictor=truth_predictor(area.truth_dir),
-                       vectorizer=vec, progress=False, force=True)
+    forced = run_batch(
+        area.scenes,
+        out,
+        predictor=truth_predictor(area.truth_dir),
+        vectorizer=vec,
+        progress=False,
+        force=True,
+    )
     assert forced.processed == 4
     assert {r["scene"]: r["attempts"] for r in forced.scenes} == {"a": 2, "b": 2, "c": 3, "d": 2}
 
@@ -100,9 +118,16 @@ def test_killed_run_leaves_nothing_that_looks_finished(area, tmp_path):
     repo = Path(__file__).resolve().parents[2]
     out = tmp_path / "killed"
     proc = subprocess.Popen(
-        [sys.executable, str(repo / "tests" / "batch" / "kill_worker.py"),
-         str(area.scenes[0].parent.parent), str(out), "c"],
-        env={**os.environ, "PYTHONPATH": str(repo)}, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            str(repo / "tests" / "batch" / "kill_worker.py"),
+            str(area.scenes[0].parent.parent),
+            str(out),
+            "c",
+        ],
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while not list((out / "scenes" / "c").glob(".c_mask.partial-*")):
@@ -117,10 +142,16 @@ def test_killed_run_leaves_nothing_that_looks_finished(area, tmp_path):
     assert not (out / "scenes" / "c" / "c_mask.tif").exists()
 
     vec = line_vectorizer(area.roads)
-    resumed = run_batch(area.scenes, out, predictor=truth_predictor(area.truth_dir),
-                        vectorizer=vec, progress=False)
-    whole = run_batch(area.scenes, tmp_path / "whole", predictor=truth_predictor(area.truth_dir),
-                      vectorizer=vec, progress=False)
+    resumed = run_batch(
+        area.scenes, out, predictor=truth_predictor(area.truth_dir), vectorizer=vec, progress=False
+    )
+    whole = run_batch(
+        area.scenes,
+        tmp_path / "whole",
+        predictor=truth_predictor(area.truth_dir),
+        vectorizer=vec,
+        progress=False,
+    )
     assert (resumed.processed, resumed.already_done) == (2, 2)
     assert _snapshot(resumed.roads_path) == _snapshot(whole.roads_path)
     assert not list(out.rglob(".*partial*"))  # the killed run's temporary file is gone
@@ -132,8 +163,13 @@ def test_failed_scenes_are_recorded_and_the_batch_goes_on(area, tmp_path):
     truncated = tmp_path / "truncated.tif"
     truncated.write_bytes(area.scenes[0].read_bytes()[:5000])
     boom = truth_predictor(area.truth_dir, fail={2: RuntimeError("CUDA out of memory")})
-    result = run_batch([*area.scenes, garbage, truncated], tmp_path / "out", predictor=boom,
-                       vectorizer=line_vectorizer(area.roads), progress=False)
+    result = run_batch(
+        [*area.scenes, garbage, truncated],
+        tmp_path / "out",
+        predictor=boom,
+        vectorizer=line_vectorizer(area.roads),
+        progress=False,
+    )
     failed = {r["scene"]: r["error"] for r in result.failed}
     assert set(failed) == {"b", "garbage", "truncated"}
     assert failed["b"] == "RuntimeError: CUDA out of memory"
@@ -145,16 +181,21 @@ def test_failed_scenes_are_recorded_and_the_batch_goes_on(area, tmp_path):
         rows = {r["scene"]: r for r in csv.DictReader(fh)}
     assert rows["b"]["status"] == "failed" and "out of memory" in rows["b"]["error"]
     # the rerun retries the failed scene (the others are finished)
-    retry = run_batch([*area.scenes, garbage, truncated], tmp_path / "out",
-                      predictor=truth_predictor(area.truth_dir),
-                      vectorizer=line_vectorizer(area.roads), progress=False)
+    retry = run_batch(
+        [*area.scenes, garbage, truncated],
+        tmp_path / "out",
+        predictor=truth_predictor(area.truth_dir),
+        vectorizer=line_vectorizer(area.roads),
+        progress=False,
+    )
     assert retry.processed == 1 and {r["scene"] for r in retry.failed} == {"garbage", "truncated"}
 
 
 def test_scenes_in_different_crs_merge_into_one_network(area, tmp_path):
     reproject_scene(area, "d", "EPSG:32634")  # rotated by ~3.5 degrees, nodata corners
-    result = run_batch(area.scenes, tmp_path / "out", progress=False,
-                       predictor=truth_predictor(area.truth_dir))  # real vectorize_mask
+    result = run_batch(
+        area.scenes, tmp_path / "out", progress=False, predictor=truth_predictor(area.truth_dir)
+    )  # real vectorize_mask
     assert result.ok
     roads = read_layer(result.roads_path)
     assert roads.crs == "EPSG:32633"
@@ -176,8 +217,13 @@ def test_scenes_in_different_crs_merge_into_one_network(area, tmp_path):
         row, col = mosaic.index(X0 + 300, Y0 - 300)
         assert mosaic.read(1)[row, col] == 0
     # the merged layer in another CRS: only the merge is redone, lengths stay metres
-    geo = run_batch(area.scenes, tmp_path / "out", crs="EPSG:4326", progress=False,
-                    predictor=truth_predictor(area.truth_dir))
+    geo = run_batch(
+        area.scenes,
+        tmp_path / "out",
+        crs="EPSG:4326",
+        progress=False,
+        predictor=truth_predictor(area.truth_dir),
+    )
     assert geo.processed == 0
     in_degrees = read_layer(geo.roads_path)
     assert in_degrees.crs == "EPSG:4326"
@@ -187,8 +233,13 @@ def test_scenes_in_different_crs_merge_into_one_network(area, tmp_path):
 def test_aoi_intersecting_nothing_is_an_error(area, tmp_path):
     far = box(X0 + 10_000, Y0, X0 + 11_000, Y0 + 1000)
     with pytest.raises(GeoSegError, match="intersects none of the 4 scenes"):
-        run_batch(area.scenes, tmp_path / "out", aoi=far, progress=False,
-                  predictor=truth_predictor(area.truth_dir))
+        run_batch(
+            area.scenes,
+            tmp_path / "out",
+            aoi=far,
+            progress=False,
+            predictor=truth_predictor(area.truth_dir),
+        )
     assert not (tmp_path / "out").exists()  # nothing written
 
 
@@ -206,14 +257,23 @@ def test_real_predict_and_vectorize_chain(area, tmp_path):
         def forward(self, x):
             return 40.0 * (x.mean(dim=1, keepdim=True) - 0.55)
 
-    result = run_batch(area.scenes, tmp_path / "out", Brightness(), aoi=AOI, tile=128,
-                       overlap=32, device="cpu", progress=False)
+    result = run_batch(
+        area.scenes,
+        tmp_path / "out",
+        Brightness(),
+        aoi=AOI,
+        tile=128,
+        overlap=32,
+        device="cpu",
+        progress=False,
+    )
     assert result.ok and result.processed == 2
     scene_dir = tmp_path / "out" / "scenes" / "a"
-    assert sorted(p.name for p in scene_dir.iterdir()) == [
-        "a_mask.tif", "a_prob.tif", "roads.gpkg"]
-    with rasterio.open(scene_dir / "a_mask.tif") as mask, \
-            rasterio.open(area.truth_dir / "a.tif") as truth:
+    assert sorted(p.name for p in scene_dir.iterdir()) == ["a_mask.tif", "a_prob.tif", "roads.gpkg"]
+    with (
+        rasterio.open(scene_dir / "a_mask.tif") as mask,
+        rasterio.open(area.truth_dir / "a.tif") as truth,
+    ):
         assert mask.crs == truth.crs and mask.transform == truth.transform
         assert (mask.read(1) == truth.read(1)).mean() > 0.99
     roads = read_layer(result.roads_path)
@@ -231,20 +291,27 @@ def test_real_geographic_scenes_merge_in_utm(realdata, tmp_path):
     from geoseg.vectorize import vectorize_mask
 
     folder = realdata / "spacenet_vegas_pan"
-    windows = {"west": Window(0, 0, 760, 700), "east": Window(540, 0, 760, 700),
-               "whole": Window(0, 0, 1300, 700)}
+    windows = {
+        "west": Window(0, 0, 760, 700),
+        "east": Window(540, 0, 760, 700),
+        "whole": Window(0, 0, 1300, 700),
+    }
     for sub, name in (("scenes", "vegas_pan.tif"), ("truth", "vegas_pan_roads_mask.tif")):
         (tmp_path / sub).mkdir()
         with rasterio.open(folder / name) as src:
             for key, win in windows.items():
-                profile = src.profile | {"width": win.width, "height": win.height,
-                                         "transform": src.window_transform(win),
-                                         "blockysize": 16}
+                profile = src.profile | {
+                    "width": win.width,
+                    "height": win.height,
+                    "transform": src.window_transform(win),
+                    "blockysize": 16,
+                }
                 with rasterio.open(tmp_path / sub / f"{key}.tif", "w", **profile) as dst:
                     dst.write(src.read(window=win))
     scenes = [tmp_path / "scenes" / "west.tif", tmp_path / "scenes" / "east.tif"]
-    result = run_batch(scenes, tmp_path / "out", predictor=truth_predictor(tmp_path / "truth"),
-                       progress=False)
+    result = run_batch(
+        scenes, tmp_path / "out", predictor=truth_predictor(tmp_path / "truth"), progress=False
+    )
     assert result.ok and result.crs == "EPSG:32611"  # Las Vegas: UTM zone 11 north
     roads = read_layer(result.roads_path)
     assert roads.crs == "EPSG:32611"

@@ -17,9 +17,17 @@ REPO = Path(__file__).resolve().parents[2]
 def test_torchrun_two_ranks_share_the_scenes(area, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           str(REPO / "tests" / "batch" / "dist_worker.py"), str(area.scenes[0].parent.parent),
-           str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(REPO / "tests" / "batch" / "dist_worker.py"),
+        str(area.scenes[0].parent.parent),
+        str(out),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
@@ -33,8 +41,13 @@ def test_torchrun_two_ranks_share_the_scenes(area, tmp_path):
     assert all(r["status"] == "done" and r["attempts"] == 1 for r in records.values())
     assert sorted(r["rank"] for r in records.values()) == [0, 0, 1, 1]  # each once, both ranks
 
-    single = run_batch(area.scenes, tmp_path / "single", predictor=truth_predictor(area.truth_dir),
-                       vectorizer=line_vectorizer(area.roads), progress=False)
+    single = run_batch(
+        area.scenes,
+        tmp_path / "single",
+        predictor=truth_predictor(area.truth_dir),
+        vectorizer=line_vectorizer(area.roads),
+        progress=False,
+    )
 
     def snapshot(path):
         return sorted(g.wkt for g in read_layer(path).geometry)

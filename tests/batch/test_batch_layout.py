@@ -17,8 +17,16 @@ X0, Y0 = 500_000.0, 4_000_000.0
 
 
 def _mask(path, origin, size=64, value=1):
-    profile = {"driver": "GTiff", "width": size, "height": size, "count": 1, "dtype": "uint8",
-               "crs": "EPSG:32633", "transform": from_origin(*origin, 0.5, 0.5), "nodata": 255}
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 1,
+        "dtype": "uint8",
+        "crs": "EPSG:32633",
+        "transform": from_origin(*origin, 0.5, 0.5),
+        "nodata": 255,
+    }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(np.full((size, size), value, np.uint8), 1)
     return path
@@ -50,8 +58,11 @@ def test_three_small_scenes_far_apart_get_one_mosaic_each(tmp_path):
 
 
 def test_neighbouring_scenes_share_a_mosaic(tmp_path):
-    masks = [_mask(tmp_path / "a.tif", (X0, Y0)), _mask(tmp_path / "b.tif", (X0 + 40, Y0)),
-             _mask(tmp_path / "far.tif", (X0 + 50_000, Y0))]
+    masks = [
+        _mask(tmp_path / "a.tif", (X0, Y0)),
+        _mask(tmp_path / "b.tif", (X0 + 40, Y0)),
+        _mask(tmp_path / "far.tif", (X0 + 50_000, Y0)),
+    ]
     out = build_mosaics(masks, CRS.from_epsg(32633), tmp_path)
     assert [(p.name, m) for p, m in out] == [("masks_1.vrt", [0, 1]), ("masks_2.vrt", [2])]
     with rasterio.open(out[0][0]) as src:
@@ -65,7 +76,7 @@ def test_neighbouring_scenes_share_a_mosaic(tmp_path):
 def _colour_fraction(png, hex_colour, tol=60):
     rgb = np.asarray(Image.open(png).convert("RGB")).astype(int)
     # footprints are drawn with alpha 0.18 over white
-    want = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+    want = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
     tint = 255 + 0.18 * (want - 255)
     return float((np.abs(rgb - tint).sum(axis=2) < tol).mean()), rgb.shape
 
@@ -74,11 +85,16 @@ def test_overview_of_scenes_far_apart_is_readable(tmp_path):
     fps = [box(X0 + 30_000 * i, Y0, X0 + 30_000 * i + 350, Y0 + 450) for i in range(3)]
     import geopandas as gpd
 
-    roads = gpd.GeoDataFrame(geometry=[LineString([(f.bounds[0], f.bounds[1] + 200),
-                                                   (f.bounds[2], f.bounds[1] + 200)])
-                                       for f in fps], crs="EPSG:32633")
-    png = write_overview(tmp_path / "overview.png", fps, ["done"] * 3, ["a", "b", "c"],
-                         roads=roads, title="3 scenes")
+    roads = gpd.GeoDataFrame(
+        geometry=[
+            LineString([(f.bounds[0], f.bounds[1] + 200), (f.bounds[2], f.bounds[1] + 200)])
+            for f in fps
+        ],
+        crs="EPSG:32633",
+    )
+    png = write_overview(
+        tmp_path / "overview.png", fps, ["done"] * 3, ["a", "b", "c"], roads=roads, title="3 scenes"
+    )
     frac, (h, w, _) = _colour_fraction(png, STATUS_COLOURS["done"])
     assert h / w > 0.3  # not a strip
     assert frac > 0.05  # the scenes are drawn large enough to see (a strip map: ~0.1 %)

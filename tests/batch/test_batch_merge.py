@@ -14,8 +14,11 @@ CRS = "EPSG:32633"
 
 
 def lines(*geoms, width=6.0):
-    return gpd.GeoDataFrame({"length_m": [g.length for g in geoms], "width_m": width,
-                             "mean_prob": 0.8}, geometry=list(geoms), crs=CRS)
+    return gpd.GeoDataFrame(
+        {"length_m": [g.length for g in geoms], "width_m": width, "mean_prob": 0.8},
+        geometry=list(geoms),
+        crs=CRS,
+    )
 
 
 def test_cores_partition_the_footprints_with_a_midline_seam():
@@ -90,18 +93,26 @@ def _scene_lines_with_seam_roads(offsets):
 
     roads = list(true_lines().geometry) + [
         LineString([(X0 + 180, Y0), (X0 + 180, Y0 - SIZE)]),  # on the a|b seam
-        LineString([(X0, Y0 - 181), (X0 + SIZE, Y0 - 179)])]  # along the a|c seam
+        LineString([(X0, Y0 - 181), (X0 + SIZE, Y0 - 179)]),
+    ]  # along the a|c seam
     out, fps = [], []
     for (r, c), (dx, dy) in zip([(0, 0), (0, STEP), (STEP, 0), (STEP, STEP)], offsets):
         transform = from_origin(X0 + c, Y0 - r, 1.0, 1.0)
-        mask = rasterize([shapely.affinity.translate(g, dx, dy).buffer(3, cap_style="flat")
-                          for g in roads], out_shape=(WIN, WIN), transform=transform,
-                         dtype="uint8")
+        mask = rasterize(
+            [shapely.affinity.translate(g, dx, dy).buffer(3, cap_style="flat") for g in roads],
+            out_shape=(WIN, WIN),
+            transform=transform,
+            dtype="uint8",
+        )
         out.append(vectorize_mask(mask, transform=transform, crs=CRS, progress=False))
         fps.append(box(X0 + c, Y0 - r - WIN, X0 + c + WIN, Y0 - r))
     transform = from_origin(X0, Y0, 1.0, 1.0)
-    whole = rasterize([g.buffer(3, cap_style="flat") for g in roads], out_shape=(SIZE, SIZE),
-                      transform=transform, dtype="uint8")
+    whole = rasterize(
+        [g.buffer(3, cap_style="flat") for g in roads],
+        out_shape=(SIZE, SIZE),
+        transform=transform,
+        dtype="uint8",
+    )
     return out, fps, whole, transform
 
 
@@ -114,7 +125,8 @@ def test_roads_along_seams_are_kept_once():
     from tests.overlap import overlap_stats
 
     scene_lines, fps, whole, transform = _scene_lines_with_seam_roads(
-        [(0, 1.2), (1.2, 0), (0, -1.2), (-1.2, 0)])
+        [(0, 1.2), (1.2, 0), (0, -1.2), (-1.2, 0)]
+    )
     merged, km = merge_lines(scene_lines, fps, list("abcd"), work_crs=CRS, snap_m=8.0)
     stats = overlap_stats(merged)
     assert stats["side_by_side"] < 1.005 and stats["summed_over_union"] < 1.03, stats
@@ -139,4 +151,5 @@ def test_identical_duplicates_come_out_once():
     assert abs(merged.length.sum() - 1800) < 2.0
     assert duplicated_length(merged) == 0.0
     assert shapely.union_all(merged.geometry.values).length == pytest.approx(
-        merged["length_m"].sum(), rel=1e-9)
+        merged["length_m"].sum(), rel=1e-9
+    )

@@ -85,8 +85,9 @@ def test_aoi_intersecting_nothing_is_a_clear_error(area, tmp_path):
     import geopandas as gpd
 
     far = tmp_path / "far.gpkg"
-    gpd.GeoDataFrame(geometry=[box(X0 + 5000, Y0, X0 + 6000, Y0 + 1000)],
-                     crs="EPSG:32633").to_file(far)
+    gpd.GeoDataFrame(geometry=[box(X0 + 5000, Y0, X0 + 6000, Y0 + 1000)], crs="EPSG:32633").to_file(
+        far
+    )
     with pytest.raises(GeoSegError, match=r"far\.gpkg: the AOI intersects none of the 4 scenes"):
         plan_scenes(area.scenes, aoi=far)
 
@@ -94,8 +95,9 @@ def test_aoi_intersecting_nothing_is_a_clear_error(area, tmp_path):
 def test_aoi_file_in_another_crs_is_reprojected(area, tmp_path):
     import geopandas as gpd
 
-    aoi = gpd.GeoDataFrame(geometry=[box(X0 + 250, Y0 - 350, X0 + 350, Y0 - 250)],
-                           crs="EPSG:32633").to_crs("EPSG:4326")
+    aoi = gpd.GeoDataFrame(
+        geometry=[box(X0 + 250, Y0 - 350, X0 + 350, Y0 - 250)], crs="EPSG:32633"
+    ).to_crs("EPSG:4326")
     path = tmp_path / "aoi.geojson"
     aoi.to_file(path)
     plan = plan_scenes(area.scenes, aoi=path)

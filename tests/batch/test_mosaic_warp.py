@@ -14,9 +14,18 @@ def test_warped_copy_equals_a_whole_array_warp_reading_strips(tmp_path, monkeypa
     values = rng.integers(0, 2, (100, 90)).astype(np.uint8)
     valid = rng.random((100, 90)) > 0.2
     path = tmp_path / "m.tif"
-    profile = {"driver": "GTiff", "width": 90, "height": 100, "count": 1, "dtype": "uint8",
-               "crs": "EPSG:32633", "transform": from_origin(500000, 4000100, 1.0, 1.0),
-               "tiled": True, "blockxsize": 32, "blockysize": 32}
+    profile = {
+        "driver": "GTiff",
+        "width": 90,
+        "height": 100,
+        "count": 1,
+        "dtype": "uint8",
+        "crs": "EPSG:32633",
+        "transform": from_origin(500000, 4000100, 1.0, 1.0),
+        "tiled": True,
+        "blockxsize": 32,
+        "blockysize": 32,
+    }
     with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "w", **profile) as dst:
         dst.write(values, 1)
         dst.write_mask(np.where(valid, 255, 0).astype(np.uint8))
@@ -37,9 +46,17 @@ def test_warped_copy_equals_a_whole_array_warp_reading_strips(tmp_path, monkeypa
     with rasterio.open(path) as src:
         tr, w, h = calculate_default_transform(src.crs, crs, 90, 100, *src.bounds)
     want = np.full((h, w), 255, np.uint8)
-    reproject(np.where(valid, values, 255).astype(np.uint8), want, src_transform=profile["transform"],
-              src_crs="EPSG:32633", src_nodata=255, dst_transform=tr, dst_crs=crs,
-              dst_nodata=255, resampling=Resampling.nearest)
+    reproject(
+        np.where(valid, values, 255).astype(np.uint8),
+        want,
+        src_transform=profile["transform"],
+        src_crs="EPSG:32633",
+        src_nodata=255,
+        dst_transform=tr,
+        dst_crs=crs,
+        dst_nodata=255,
+        resampling=Resampling.nearest,
+    )
     with rasterio.open(out) as src:
         assert (src.crs, src.transform, src.shape, src.nodata) == (crs, tr, (h, w), 255)
         got = src.read(1)

@@ -23,13 +23,22 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli_batch")
     area = make_area(root / "area")
     model = create_model("linknet", "test_resnet", in_channels=3)
-    ckpt = save_checkpoint(root / "tiny.pt", {
-        "arch": "linknet", "backbone": "test_resnet", "in_channels": 3,
-        "normalizer": Normalizer.for_dtype("uint8", [0.5] * 3, [0.25] * 3).to_dict(),
-        "state_dict": model.state_dict(), "threshold": 0.5, "tile": 128})
+    ckpt = save_checkpoint(
+        root / "tiny.pt",
+        {
+            "arch": "linknet",
+            "backbone": "test_resnet",
+            "in_channels": 3,
+            "normalizer": Normalizer.for_dtype("uint8", [0.5] * 3, [0.25] * 3).to_dict(),
+            "state_dict": model.state_dict(),
+            "threshold": 0.5,
+            "tile": 128,
+        },
+    )
     aoi = root / "aoi.gpkg"
-    gpd.GeoDataFrame(geometry=[box(X0 + 20, Y0 - 140, X0 + 340, Y0 - 20)],
-                     crs="EPSG:32633").to_file(aoi)
+    gpd.GeoDataFrame(
+        geometry=[box(X0 + 20, Y0 - 140, X0 + 340, Y0 - 20)], crs="EPSG:32633"
+    ).to_file(aoi)
     return root, area, ckpt, aoi
 
 
@@ -38,8 +47,22 @@ def test_batch_command_maps_resumes_and_reports_failures(setup):
     listing = root / "scenes.txt"
     listing.write_text("\n".join(str(p) for p in area.scenes) + "\n")
     out = root / "out"
-    args = ["batch", str(listing), "-o", str(out), "--model", str(ckpt), "--aoi", str(aoi),
-            "--tile", "128", "--overlap", "32", "--device", "cpu"]
+    args = [
+        "batch",
+        str(listing),
+        "-o",
+        str(out),
+        "--model",
+        str(ckpt),
+        "--aoi",
+        str(aoi),
+        "--tile",
+        "128",
+        "--overlap",
+        "32",
+        "--device",
+        "cpu",
+    ]
     first = CliRunner().invoke(cli, args)
     assert first.exit_code == 0, first.output
     assert "4 scenes: 2 mapped (2 now, 0 earlier), 0 failed, 2 outside the AOI" in first.output
@@ -64,8 +87,19 @@ def test_aoi_outside_every_scene_is_one_clear_error(setup):
     root, area, ckpt, _ = setup
     far = root / "far.geojson"
     gpd.GeoDataFrame(geometry=[box(0, 0, 10, 10)], crs="EPSG:4326").to_file(far)
-    result = CliRunner().invoke(cli, ["batch", *map(str, area.scenes), "-o", str(root / "o2"),
-                                      "--model", str(ckpt), "--aoi", str(far)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            *map(str, area.scenes),
+            "-o",
+            str(root / "o2"),
+            "--model",
+            str(ckpt),
+            "--aoi",
+            str(far),
+        ],
+    )
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {far}: the AOI intersects none of the 4 scenes")
     assert len(result.output.strip().splitlines()) == 1

@@ -30,8 +30,9 @@ def test_same_seed_twice_gives_identical_rasters(tmp_path):
 def test_other_seed_gives_other_rasters(tmp_path):
     assert run(str(tmp_path / "a"), "--size", "64", "--seed", "1").exit_code == 0
     assert run(str(tmp_path / "b"), "--size", "64", "--seed", "2").exit_code == 0
-    assert (tmp_path / "a" / "train_1.tif").read_bytes() != \
-        (tmp_path / "b" / "train_1.tif").read_bytes()
+    assert (tmp_path / "a" / "train_1.tif").read_bytes() != (
+        tmp_path / "b" / "train_1.tif"
+    ).read_bytes()
 
 
 def one_line_error(result) -> str:
@@ -54,8 +55,11 @@ def test_unwritable_folder_is_one_line_error(tmp_path, monkeypatch):
     import geoseg.io.files
 
     real = os.access
-    monkeypatch.setattr(geoseg.io.files.os, "access",
-                        lambda path, mode, **kw: not mode & os.W_OK and real(path, mode))
+    monkeypatch.setattr(
+        geoseg.io.files.os,
+        "access",
+        lambda path, mode, **kw: not mode & os.W_OK and real(path, mode),
+    )
     line = one_line_error(run(str(tmp_path)))
     assert line == f"Error: {tmp_path}: output folder is not writable"
     assert list(tmp_path.iterdir()) == []

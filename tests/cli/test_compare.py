@@ -27,11 +27,12 @@ def test_given_checkpoints_table_and_files(data, tmp_path, monkeypatch):
 
     monkeypatch.setattr(geoseg.train, "train_model", lambda *a, **k: pytest.fail("trained"))
     configs = write_tiny_configs(tmp_path)
-    ckpts = [fake_models.save_tiny_checkpoint(tmp_path / f"{a}.pt", arch=a)
-             for a in ("dlinknet", "linknet")]
+    ckpts = [
+        fake_models.save_tiny_checkpoint(tmp_path / f"{a}.pt", arch=a)
+        for a in ("dlinknet", "linknet")
+    ]
     out = tmp_path / "out"
-    args = ["compare", *map(str, configs), "--data", str(data), "-o", str(out),
-            "--device", "cpu"]
+    args = ["compare", *map(str, configs), "--data", str(data), "-o", str(out), "--device", "cpu"]
     for c in ckpts:
         args += ["-k", str(c)]
     res = CliRunner().invoke(cli, args)
@@ -44,10 +45,13 @@ def test_given_checkpoints_table_and_files(data, tmp_path, monkeypatch):
     assert (out / "chart.png").stat().st_size > 5000 and (out / "table.md").is_file()
 
 
-@pytest.mark.parametrize("content, message", [
-    ("train: {lr: fast}\n", "bad.yaml: train.lr: expected a number, got 'fast'"),
-    ("model: [\n", "bad.yaml: not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("train: {lr: fast}\n", "bad.yaml: train.lr: expected a number, got 'fast'"),
+        ("model: [\n", "bad.yaml: not valid YAML"),
+    ],
+)
 def test_bad_config_is_one_line(data, tmp_path, content, message):
     bad = tmp_path / "bad.yaml"
     bad.write_text(content)

@@ -58,8 +58,10 @@ def test_folders_and_pairs_csv(geotiff_factory, tmp_path):
 
 
 def test_vector_layers_give_apls(tmp_path):
-    lines = [LineString([(X0, Y0), (X0 + 100, Y0), (X0 + 200, Y0)]),
-             LineString([(X0 + 100, Y0), (X0 + 100, Y0 + 150)])]
+    lines = [
+        LineString([(X0, Y0), (X0 + 100, Y0), (X0 + 200, Y0)]),
+        LineString([(X0 + 100, Y0), (X0 + 100, Y0 + 150)]),
+    ]
     gpd.GeoDataFrame(geometry=lines, crs="EPSG:32633").to_file(tmp_path / "t.gpkg")
     gpd.GeoDataFrame(geometry=lines[:1], crs="EPSG:32633").to_file(tmp_path / "p.gpkg")
     result = run(tmp_path / "p.gpkg", tmp_path / "t.gpkg", "--json", tmp_path / "a.json")
@@ -95,16 +97,28 @@ def test_cli_defaults_are_the_library_defaults():
 
     defaults = {p.name: p.default for p in evaluate.params}
     lib = EvalOptions()
-    assert (defaults["rho"], defaults["width_m"], defaults["snap_m"], defaults["spacing_m"],
-            defaults["junction_radius_m"], defaults["block"]) == \
-        (lib.rho, lib.default_width_m, lib.snap_m, lib.control_spacing_m,
-         lib.junction_radius_m, lib.block)
+    assert (
+        defaults["rho"],
+        defaults["width_m"],
+        defaults["snap_m"],
+        defaults["spacing_m"],
+        defaults["junction_radius_m"],
+        defaults["block"],
+    ) == (
+        lib.rho,
+        lib.default_width_m,
+        lib.snap_m,
+        lib.control_spacing_m,
+        lib.junction_radius_m,
+        lib.block,
+    )
 
 
 def test_no_overlap_exits_1_naming_both_files(geotiff_factory, tmp_path):
     truth = geotiff_factory(mask(slice(10, 14)), "t_mask.tif")
-    far = geotiff_factory(mask(slice(10, 14)).astype(np.float32), "t_pred.tif",
-                          origin=(X0 + 1000, Y0))
+    far = geotiff_factory(
+        mask(slice(10, 14)).astype(np.float32), "t_pred.tif", origin=(X0 + 1000, Y0)
+    )
     result = run(far, truth, "--json", tmp_path / "r.json")
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and "t_pred.tif and " in result.output
@@ -114,9 +128,11 @@ def test_no_overlap_exits_1_naming_both_files(geotiff_factory, tmp_path):
 
 def test_one_point_line_truth_exits_1_with_one_line(geotiff_factory, tmp_path):
     one = tmp_path / "one.geojson"
-    one.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
-                   '"properties": {}, "geometry": {"type": "LineString", "coordinates": '
-                   '[[500001, 3999990]]}}]}')
+    one.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", '
+        '"properties": {}, "geometry": {"type": "LineString", "coordinates": '
+        "[[500001, 3999990]]}}]}"
+    )
     result = run(geotiff_factory(mask(slice(1, 2))), one)
     assert result.exit_code == 1 and result.output.count("\n") == 1
     assert "one.geojson: feature 0" in result.output

@@ -31,9 +31,14 @@ def test_configs_lists_and_prints_the_shipped_configs():
     assert bad.exit_code == 1 and "shipped configs: " in bad.output
 
 
-@pytest.mark.parametrize("args", [["predict", "-v", "nope.tif", "--model", "m.pt"],
-                                  ["predict", "nope.tif", "--model", "m.pt", "-v"],
-                                  ["-v", "predict", "nope.tif", "--model", "m.pt"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["predict", "-v", "nope.tif", "--model", "m.pt"],
+        ["predict", "nope.tif", "--model", "m.pt", "-v"],
+        ["-v", "predict", "nope.tif", "--model", "m.pt"],
+    ],
+)
 def test_verbose_anywhere_shows_the_traceback(args, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = CliRunner().invoke(cli, args)
@@ -43,8 +48,10 @@ def test_verbose_anywhere_shows_the_traceback(args, tmp_path, monkeypatch):
 
 
 def test_quiet_after_the_command_silences_info(tmp_path):
-    for args in (["sample-data", str(tmp_path / "a"), "--size", "64"],
-                 ["sample-data", str(tmp_path / "b"), "--size", "64", "-q"]):
+    for args in (
+        ["sample-data", str(tmp_path / "a"), "--size", "64"],
+        ["sample-data", str(tmp_path / "b"), "--size", "64", "-q"],
+    ):
         CliRunner().invoke(cli, args)
     assert logging.getLogger("geoseg").level == logging.WARNING
     CliRunner().invoke(cli, ["sample-data", str(tmp_path / "c"), "--size", "64", "-vv"])
@@ -81,9 +88,13 @@ def _command_options() -> dict[str, set[str]]:
         cmd = group.get_command(None, name)
         # a command group (models, qgis): its own options and those of its subcommands
         commands = [cmd, *getattr(cmd, "commands", {}).values()]
-        opts[name] = {o for c in commands for p in c.params
-                      for o in [*getattr(p, "opts", []), *getattr(p, "secondary_opts", [])]
-                      if o.startswith("--")}
+        opts[name] = {
+            o
+            for c in commands
+            for p in c.params
+            for o in [*getattr(p, "opts", []), *getattr(p, "secondary_opts", [])]
+            if o.startswith("--")
+        }
     return opts
 
 
@@ -112,14 +123,16 @@ def test_every_option_a_message_names_exists():
     torchrun line are torchrun's.)"""
     options = _command_options()
     every = set().union(*options.values()) | {"--help", "--version"}
-    module_of = {target.split(":")[0].replace(".", "/") + ".py": name
-                 for name, target in COMMANDS.items()}
+    module_of = {
+        target.split(":")[0].replace(".", "/") + ".py": name for name, target in COMMANDS.items()
+    }
     missing, checked = [], 0
     for where, text in _message_strings():
         own = module_of.get(where)
         for line in text.splitlines():
-            commands = [(m.end(), m.group(1)) for m in COMMAND.finditer(line)
-                        if m.group(1) in options]
+            commands = [
+                (m.end(), m.group(1)) for m in COMMAND.finditer(line) if m.group(1) in options
+            ]
             for m in OPTION.finditer(line):
                 opt, at = m.group(1), m.start()
                 before = [c for end, c in commands if end <= at]

@@ -53,5 +53,7 @@ def test_library_error_shows_traceback_only_with_verbose(tmp_path):
     quiet = CliRunner().invoke(cli, ["vectorize", str(missing), "-o", str(tmp_path / "r.gpkg")])
     assert quiet.exit_code == 1 and "Traceback" not in quiet.output
     assert quiet.output.strip() == f"Error: {missing}: file not found"
-    loud = CliRunner().invoke(cli, ["-v", "vectorize", str(missing), "-o", str(tmp_path / "r.gpkg")])
+    loud = CliRunner().invoke(
+        cli, ["-v", "vectorize", str(missing), "-o", str(tmp_path / "r.gpkg")]
+    )
     assert loud.exit_code == 1 and "Traceback" in loud.output

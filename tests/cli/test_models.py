@@ -4,8 +4,9 @@ from geoseg.cli.main import cli
 
 
 def test_models_command_prints_measured_table():
-    result = CliRunner().invoke(cli, ["models", "--arch", "dlinknet", "--backbone", "resnet34",
-                                      "--backbone", "xception"])
+    result = CliRunner().invoke(
+        cli, ["models", "--arch", "dlinknet", "--backbone", "resnet34", "--backbone", "xception"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     row = next(line for line in lines if line.startswith("dlinknet") and "resnet34" in line)

@@ -27,8 +27,24 @@ def run(*args):
 
 
 def test_predict_with_backbone_finds_the_trained_checkpoint(env):
-    result = run("predict", env["scene"], "--backbone", "test_resnet", "-o", env["out"], "--tile", 64,
-                 "--overlap", 16, "--tta", "flip", "--preview", "--float", "--device", "cpu")
+    result = run(
+        "predict",
+        env["scene"],
+        "--backbone",
+        "test_resnet",
+        "-o",
+        env["out"],
+        "--tile",
+        64,
+        "--overlap",
+        16,
+        "--tta",
+        "flip",
+        "--preview",
+        "--float",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     assert "4 tiles in" in result.output and "MP/s" in result.output
     names = sorted(p.name for p in env["out"].iterdir())
@@ -43,7 +59,18 @@ def test_default_output_is_a_predictions_folder_beside_the_scene(env):
     truth = env["tmp"] / "scene_mask.tif"
     write_geotiff(truth, np.full((1, 40, 40), 255, np.uint8))
     before = truth.read_bytes()
-    result = run("predict", env["scene"], "--model", env["ckpt"], "--tile", 64, "--overlap", 8, "--bands", "1,2,3")
+    result = run(
+        "predict",
+        env["scene"],
+        "--model",
+        env["ckpt"],
+        "--tile",
+        64,
+        "--overlap",
+        8,
+        "--bands",
+        "1,2,3",
+    )
     assert result.exit_code == 0, result.output
     with rasterio.open(env["tmp"] / "predictions" / "scene_mask.tif") as src:
         assert set(np.unique(src.read(1))) <= {0, 1}
@@ -69,10 +96,14 @@ def bad_inputs(env):
         "empty": ([tmp / "empty.tif", *m], "empty"),
         "band count": ([tmp / "two.tif", *m], "2 bands selected but the model expects 3"),
         "missing band": ([env["scene"], *m, "--bands", "1,2,5"], "band 5 does not exist"),
-        "other arch": ([env["scene"], "--model", tmp / "unet.pt", "--arch", "linknet"],
-                       "is a unet model, not linknet"),
-        "no checkpoint": ([env["scene"], "--arch", "dlinknet", "--backbone", "xception"],
-                          "a config that sets model.arch: dlinknet and model.backbone: xception"),
+        "other arch": (
+            [env["scene"], "--model", tmp / "unet.pt", "--arch", "linknet"],
+            "is a unet model, not linknet",
+        ),
+        "no checkpoint": (
+            [env["scene"], "--arch", "dlinknet", "--backbone", "xception"],
+            "a config that sets model.arch: dlinknet and model.backbone: xception",
+        ),
         "missing checkpoint": ([env["scene"], "--model", tmp / "none.pt"], "checkpoint not found"),
         "unwritable output": ([env["scene"], *m, "-o", tmp / "afile" / "out"], "cannot create"),
         "bad tile": ([env["scene"], *m, "--tile", 100], "multiple of 32"),
@@ -112,8 +143,24 @@ def test_vector_option_writes_centerlines_of_the_mask(env):
     from geoseg.vectorize import vectorize_mask
 
     roads = env["out"] / "roads.gpkg"
-    result = run("predict", env["scene"], "--model", env["ckpt"], "-o", env["out"], "--tile", 64,
-                 "--overlap", 16, "--threshold", "0.3", "--vector", roads, "--device", "cpu")
+    result = run(
+        "predict",
+        env["scene"],
+        "--model",
+        env["ckpt"],
+        "-o",
+        env["out"],
+        "--tile",
+        64,
+        "--overlap",
+        16,
+        "--threshold",
+        "0.3",
+        "--vector",
+        roads,
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     written = gpd.read_file(roads)
     expected = vectorize_mask(env["out"] / "scene_mask.tif", prob=env["out"] / "scene_prob.tif")
@@ -125,8 +172,18 @@ def test_vector_option_writes_centerlines_of_the_mask(env):
 
 
 def test_vector_option_with_unknown_format_fails_before_predicting(env):
-    result = run("predict", env["scene"], "--model", env["ckpt"], "-o", env["out"],
-                 "--vector", env["tmp"] / "roads.txt", "--device", "cpu")
+    result = run(
+        "predict",
+        env["scene"],
+        "--model",
+        env["ckpt"],
+        "-o",
+        env["out"],
+        "--vector",
+        env["tmp"] / "roads.txt",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 1
     assert "roads.txt" in result.output and len(result.output.strip().splitlines()) == 1
     assert not env["out"].exists() or not any(env["out"].iterdir())

@@ -14,21 +14,77 @@ def test_io_options_reach_the_files(tmp_path):
     data = np.random.default_rng(0).integers(1, 256, (3, 100, 90)).astype(np.uint8)
     scene = write_geotiff(tmp_path / "scene.tif", data)
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, [str(a) for a in (
-        "predict", scene, "--model", ckpt, "-o", out, "--tile", 64, "--overlap", 16,
-        "--device", "cpu", "--outputs", "mask", "--compress", "zstd", "--cog", "--threads", 2)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            str(a)
+            for a in (
+                "predict",
+                scene,
+                "--model",
+                ckpt,
+                "-o",
+                out,
+                "--tile",
+                64,
+                "--overlap",
+                16,
+                "--device",
+                "cpu",
+                "--outputs",
+                "mask",
+                "--compress",
+                "zstd",
+                "--cog",
+                "--threads",
+                2,
+            )
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "mask:" in result.output and "probabilities:" not in result.output
     assert [p.name for p in out.iterdir()] == ["scene_mask.tif"]
     with rasterio.open(out / "scene_mask.tif") as src:
         assert src.compression.name == "zstd" and src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
 
-    bad = CliRunner().invoke(cli, [str(a) for a in (
-        "predict", scene, "--model", ckpt, "-o", tmp_path / "bad", "--outputs", "prob",
-        "--vector", tmp_path / "roads.gpkg", "--device", "cpu")])
+    bad = CliRunner().invoke(
+        cli,
+        [
+            str(a)
+            for a in (
+                "predict",
+                scene,
+                "--model",
+                ckpt,
+                "-o",
+                tmp_path / "bad",
+                "--outputs",
+                "prob",
+                "--vector",
+                tmp_path / "roads.gpkg",
+                "--device",
+                "cpu",
+            )
+        ],
+    )
     assert bad.exit_code != 0 and "--vector traces the mask" in bad.output
-    typo = CliRunner().invoke(cli, [str(a) for a in (
-        "predict", scene, "--model", ckpt, "-o", tmp_path / "bad", "--outputs", "masks",
-        "--device", "cpu")])
+    typo = CliRunner().invoke(
+        cli,
+        [
+            str(a)
+            for a in (
+                "predict",
+                scene,
+                "--model",
+                ckpt,
+                "-o",
+                tmp_path / "bad",
+                "--outputs",
+                "masks",
+                "--device",
+                "cpu",
+            )
+        ],
+    )
     assert typo.exit_code == 1 and "unknown output 'masks'" in typo.output
     assert not (tmp_path / "bad").exists()

@@ -32,8 +32,21 @@ def random_scene(factory, size=128, name="scene.tif"):
 def test_explicit_output_paths(tmp_path, geotiff_factory, tiny_ckpt):
     scene = random_scene(geotiff_factory)
     prob, mask = tmp_path / "a" / "p.tif", tmp_path / "b" / "m.tiff"
-    result = CliRunner().invoke(cli, ["predict", str(scene), "-m", str(tiny_ckpt), "--tile", "64",
-                                      "--prob-out", str(prob), "--mask-out", str(mask)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "predict",
+            str(scene),
+            "-m",
+            str(tiny_ckpt),
+            "--tile",
+            "64",
+            "--prob-out",
+            str(prob),
+            "--mask-out",
+            str(mask),
+        ],
+    )
     assert result.exit_code == 0, result.output
     for path, dtype in ((prob, "uint8"), (mask, "uint8")):
         with rasterio.open(path) as src, rasterio.open(scene) as ref:
@@ -42,13 +55,17 @@ def test_explicit_output_paths(tmp_path, geotiff_factory, tiny_ckpt):
     assert sorted(p.name for p in scene.parent.iterdir()) == ["a", "b", "scene.tif"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--prob-out", "{d}/p.png"], "outputs are GeoTIFFs; give a .tif name"),
-    (["--prob-out", "{d}/x.tif", "--mask-out", "{d}/x.tif"], "need different names"),
-    (["--mask-out", "{scene}"], "is an input of this command"),
-])
-def test_bad_explicit_outputs_are_one_line_errors(tmp_path, geotiff_factory, tiny_ckpt, args,
-                                                  message):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--prob-out", "{d}/p.png"], "outputs are GeoTIFFs; give a .tif name"),
+        (["--prob-out", "{d}/x.tif", "--mask-out", "{d}/x.tif"], "need different names"),
+        (["--mask-out", "{scene}"], "is an input of this command"),
+    ],
+)
+def test_bad_explicit_outputs_are_one_line_errors(
+    tmp_path, geotiff_factory, tiny_ckpt, args, message
+):
     scene = random_scene(geotiff_factory)
     before = scene.read_bytes()
     args = [a.format(d=tmp_path, scene=scene) for a in args]
@@ -62,11 +79,35 @@ def test_bad_explicit_outputs_are_one_line_errors(tmp_path, geotiff_factory, tin
 def test_sigterm_removes_partial_outputs(tmp_path, geotiff_factory, tiny_ckpt):
     scene = random_scene(geotiff_factory, size=1536)
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "geoseg", "predict", str(scene), "-m", str(tiny_ckpt), "--tile", "64",
-         "--overlap", "8", "-o", str(out), "--vector", str(out / "roads.gpkg"), "--progress", "json"],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "geoseg",
+            "predict",
+            str(scene),
+            "-m",
+            str(tiny_ckpt),
+            "--tile",
+            "64",
+            "--overlap",
+            "8",
+            "-o",
+            str(out),
+            "--vector",
+            str(out / "roads.gpkg"),
+            "--progress",
+            "json",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         for line in proc.stderr:  # wait until tiles are being written
             if line.startswith("{") and json.loads(line).get("progress", 0) > 0:

@@ -77,9 +77,19 @@ def test_vectorize_streams_json_progress_and_log_lines(tmp_path, geotiff_factory
     mask[120:128, :] = 1
     mask[:, 60:66] = 1
     src = geotiff_factory(mask, "mask.tif")
-    result = CliRunner().invoke(cli, [
-        "vectorize", str(src), "-o", str(tmp_path / "roads.gpkg"), "--block-size", "64",
-        "--progress", "json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "vectorize",
+            str(src),
+            "-o",
+            str(tmp_path / "roads.gpkg"),
+            "--block-size",
+            "64",
+            "--progress",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output + result.stderr
     objs = json_lines(result.stderr)
     values = fractions(objs)
@@ -92,11 +102,28 @@ def test_predict_with_vector_reports_both_stages(tmp_path, geotiff_factory):
     from fake_models import save_tiny_checkpoint
 
     ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    scene = geotiff_factory(np.random.default_rng(0).integers(0, 255, (3, 128, 128), np.uint8),
-                            "scene.tif")
-    result = CliRunner().invoke(cli, [
-        "predict", str(scene), "-m", str(ckpt), "--tile", "64", "--overlap", "8",
-        "--vector", str(tmp_path / "roads.gpkg"), "-o", str(tmp_path), "--progress", "json"])
+    scene = geotiff_factory(
+        np.random.default_rng(0).integers(0, 255, (3, 128, 128), np.uint8), "scene.tif"
+    )
+    result = CliRunner().invoke(
+        cli,
+        [
+            "predict",
+            str(scene),
+            "-m",
+            str(ckpt),
+            "--tile",
+            "64",
+            "--overlap",
+            "8",
+            "--vector",
+            str(tmp_path / "roads.gpkg"),
+            "-o",
+            str(tmp_path),
+            "--progress",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output + result.stderr
     objs = json_lines(result.stderr)
     values = fractions(objs)

@@ -11,9 +11,11 @@ from click.testing import CliRunner
 from geoseg.checkpoint import load_checkpoint
 from geoseg.cli.main import cli
 
-TINY = {"model": {"arch": "linknet", "backbone": "test_resnet"},
-        "data": {"tile": 32, "batch_size": 2, "samples_per_epoch": 8},
-        "train": {"epochs": 1}}
+TINY = {
+    "model": {"arch": "linknet", "backbone": "test_resnet"},
+    "data": {"tile": 32, "batch_size": 2, "samples_per_epoch": 8},
+    "train": {"epochs": 1},
+}
 
 
 def _config(tmp_path, **train):
@@ -32,9 +34,23 @@ def _scene_args(pairs):
 
 def test_train_command_writes_best_checkpoint_and_logs(road_scenes, tmp_path):
     pairs = road_scenes(2, size=64)
-    result = CliRunner().invoke(cli, [
-        "train", "-c", str(_config(tmp_path)), *_scene_args(pairs), "--epochs", "2",
-        "--models-dir", str(tmp_path / "models"), "-o", str(tmp_path / "run"), "--device", "cpu"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "-c",
+            str(_config(tmp_path)),
+            *_scene_args(pairs),
+            "--epochs",
+            "2",
+            "--models-dir",
+            str(tmp_path / "models"),
+            "-o",
+            str(tmp_path / "run"),
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     (ckpt,) = (tmp_path / "models").glob("linknet_test_resnet_*.pt")
     assert f"best checkpoint: {ckpt}" in result.output and "val IoU" in result.output
@@ -44,8 +60,18 @@ def test_train_command_writes_best_checkpoint_and_logs(road_scenes, tmp_path):
     assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 3
 
     # --resume without -c continues with the run's own config (and scenes) for one more epoch.
-    result = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "run" / "last.pt"),
-                                      "--epochs", "3", "--device", "cpu"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--resume",
+            str(tmp_path / "run" / "last.pt"),
+            "--epochs",
+            "3",
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 3
     assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 4
@@ -54,8 +80,9 @@ def test_train_command_writes_best_checkpoint_and_logs(road_scenes, tmp_path):
 
 def test_bad_input_is_one_line_without_traceback(road_scenes, tmp_path):
     ((scene, _),) = road_scenes(1, size=64)
-    result = CliRunner().invoke(cli, ["train", "-c", str(_config(tmp_path)), "--scenes",
-                                      str(scene), "--device", "cpu"])
+    result = CliRunner().invoke(
+        cli, ["train", "-c", str(_config(tmp_path)), "--scenes", str(scene), "--device", "cpu"]
+    )
     assert result.exit_code == 1
     assert "Error: data.scenes: each scene needs a mask raster" in result.output
     assert "Traceback" not in result.output
@@ -66,10 +93,26 @@ def test_bad_input_is_one_line_without_traceback(road_scenes, tmp_path):
 def test_torchrun_two_processes_gloo_two_steps_one_checkpoint(road_scenes, tmp_path):
     pairs = road_scenes(2, size=64)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "geoseg", "train", "-c", str(_config(tmp_path, max_steps=2, epochs=5)),
-           *_scene_args(pairs), "--models-dir", str(tmp_path / "models"),
-           "-o", str(tmp_path / "run"), "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "geoseg",
+        "train",
+        "-c",
+        str(_config(tmp_path, max_steps=2, epochs=5)),
+        *_scene_args(pairs),
+        "--models-dir",
+        str(tmp_path / "models"),
+        "-o",
+        str(tmp_path / "run"),
+        "--device",
+        "cpu",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     ckpts = list((tmp_path / "models").iterdir())

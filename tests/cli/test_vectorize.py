@@ -16,8 +16,21 @@ def test_vectorize_writes_a_styled_shapefile(tmp_path, geotiff_factory):
     mpath = geotiff_factory(mask, name="mask.tif", crs="EPSG:32633", res=0.5)
     ppath = geotiff_factory(prob, name="prob.tif", crs="EPSG:32633", res=0.5)
     out = tmp_path / "out" / "roads.shp"
-    result = CliRunner().invoke(cli, ["vectorize", str(mpath), "-o", str(out), "--prob",
-                                      str(ppath), "--prune-m", "5", "--block-size", "64"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "vectorize",
+            str(mpath),
+            "-o",
+            str(out),
+            "--prob",
+            str(ppath),
+            "--prune-m",
+            "5",
+            "--block-size",
+            "64",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "3 lines, 4 nodes" in result.output
     roads = gpd.read_file(out)
@@ -41,22 +54,32 @@ def test_vectorize_rejects_an_unknown_format_before_working(tmp_path, geotiff_fa
     assert result.exit_code == 1 and "unknown vector format" in result.output
 
 
-@pytest.mark.parametrize("command,option,value,stated", [
-    ("vectorize", "--prune-m", "-5", "x>=0"), ("vectorize", "--bridge-m", "-1", "x>=0"),
-    ("vectorize", "--min-blob-m2", "-3", "x>=0"), ("vectorize", "--hole-m2", "-3", "x>=0"),
-    ("vectorize", "--simplify-m", "-0.5", "x>=0"), ("vectorize", "--block-size", "10", "x>=64"),
-    ("batch", "--snap", "-5", "x>=0"),
-])
+@pytest.mark.parametrize(
+    "command,option,value,stated",
+    [
+        ("vectorize", "--prune-m", "-5", "x>=0"),
+        ("vectorize", "--bridge-m", "-1", "x>=0"),
+        ("vectorize", "--min-blob-m2", "-3", "x>=0"),
+        ("vectorize", "--hole-m2", "-3", "x>=0"),
+        ("vectorize", "--simplify-m", "-0.5", "x>=0"),
+        ("vectorize", "--block-size", "10", "x>=64"),
+        ("batch", "--snap", "-5", "x>=0"),
+    ],
+)
 def test_out_of_range_options_are_refused_with_the_range_help_states(
-        tmp_path, geotiff_factory, command, option, value, stated):
+    tmp_path, geotiff_factory, command, option, value, stated
+):
     """The check and the help come from one click range: they cannot disagree."""
     help_text = CliRunner().invoke(cli, [command, "--help"]).output
-    entry = help_text[help_text.index(option):].split("\n  -")[0]  # this option's help
+    entry = help_text[help_text.index(option) :].split("\n  -")[0]  # this option's help
     assert stated in entry
     mask = geotiff_factory(np.zeros((32, 32), np.uint8))
     out = tmp_path / "roads.gpkg"
-    args = ([command, str(mask), "-o", str(out)] if command == "vectorize"
-            else [command, str(mask), "-o", str(tmp_path / "area"), "-m", "none.pt"])
+    args = (
+        [command, str(mask), "-o", str(out)]
+        if command == "vectorize"
+        else [command, str(mask), "-o", str(tmp_path / "area"), "-m", "none.pt"]
+    )
     result = CliRunner().invoke(cli, [*args, option, value])
     assert result.exit_code == 2
     assert f"Invalid value for '{option}'" in result.output

@@ -16,8 +16,9 @@ def test_deepglobe_folder_with_a_given_checkpoint(realdata, tmp_path):
     (config,) = write_tiny_configs(tmp_path, archs=("linknet",), predict_tile=256)
     # threshold 0.01: everything is road, quick to vectorize (a random net's noise is not)
     ckpt = fake_models.save_tiny_checkpoint(tmp_path / "l.pt", arch="linknet", threshold=0.01)
-    result = compare_models([config], data, checkpoints=[ckpt], out_dir=tmp_path / "o",
-                            device="cpu", progress=False)
+    result = compare_models(
+        [config], data, checkpoints=[ckpt], out_dir=tmp_path / "o", device="cpu", progress=False
+    )
     assert result.split.layout == "deepglobe"
     assert [s.name for s in result.split.test] == ["951_0_0"]
     assert result.references == {"951_0_0": "vectorized truth mask"}

@@ -67,12 +67,11 @@ def test_one_row_per_config_matching_a_direct_evaluation(compared, scenes):
 
         pred_dir = out / "predictions" / row["model"]
         direct = evaluate_pairs([(pred_dir / "c_mask.tif", scenes / "c_mask.tif")]).summary()
-        assert math.isclose(float(row["iou_accumulated"]),
-                            direct["pixel"]["accumulated"]["iou"], abs_tol=1e-12)
-        assert math.isclose(float(row["iou_mean"]), direct["pixel"]["mean"]["iou"],
-                            abs_tol=1e-12)
-        assert math.isclose(float(row["f1"]), direct["pixel"]["accumulated"]["f1"],
-                            abs_tol=1e-12)
+        assert math.isclose(
+            float(row["iou_accumulated"]), direct["pixel"]["accumulated"]["iou"], abs_tol=1e-12
+        )
+        assert math.isclose(float(row["iou_mean"]), direct["pixel"]["mean"]["iou"], abs_tol=1e-12)
+        assert math.isclose(float(row["f1"]), direct["pixel"]["accumulated"]["f1"], abs_tol=1e-12)
         graph = evaluate_pair(pred_dir / "c_roads.gpkg", scenes / "c_roads.gpkg")
         assert math.isclose(float(row["apls"]), graph.scores["apls"], abs_tol=1e-12)
         assert compared.references == {"c": "centrelines"}
@@ -101,8 +100,14 @@ def test_given_checkpoints_are_used_without_training(compared, scenes, tmp_path,
     configs = write_tiny_configs(tmp_path)
     given = [str(r.checkpoint) for r in compared.runs]
     # given in the other order: matched by architecture and backbone
-    result = compare_models(configs, scenes, checkpoints=given[::-1], out_dir=tmp_path / "o",
-                            device="cpu", progress=False)
+    result = compare_models(
+        configs,
+        scenes,
+        checkpoints=given[::-1],
+        out_dir=tmp_path / "o",
+        device="cpu",
+        progress=False,
+    )
     rows = read_csv(tmp_path / "o" / "table.csv")
     assert [r["checkpoint"] for r in rows] == given
     assert [r["trained"] for r in rows] == ["False", "False"]

@@ -43,8 +43,9 @@ def test_holdout_names_and_manifest_roles(tmp_path):
         split_data(tmp_path, holdout=["zz"])
     scene_folder(tmp_path, ["e"], bands=4)
     roles = {"a": "train", "b": "holdout", "c": "train", "d": "nodata", "e": "multiband"}
-    (tmp_path / "manifest.json").write_text(json.dumps(
-        {"scenes": [{"name": n, "role": r} for n, r in roles.items()]}))
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"scenes": [{"name": n, "role": r} for n, r in roles.items()]})
+    )
     split = split_data(tmp_path)
     assert [s.name for s in split.train] == ["a", "c"]
     assert [s.name for s in split.test] == ["b", "d"]
@@ -56,8 +57,15 @@ def test_deepglobe_layout(tmp_path):
 
     for i in ("104", "113", "200"):
         for suffix, count in (("sat", 3), ("mask", 1)):
-            with rasterio.open(tmp_path / f"{i}_{suffix}.png", "w", driver="PNG", width=16,
-                               height=16, count=count, dtype="uint8") as dst:
+            with rasterio.open(
+                tmp_path / f"{i}_{suffix}.png",
+                "w",
+                driver="PNG",
+                width=16,
+                height=16,
+                count=count,
+                dtype="uint8",
+            ) as dst:
                 dst.write(np.zeros((count, 16, 16), np.uint8))
     split = split_data(tmp_path)
     assert split.layout == "deepglobe"
@@ -69,13 +77,16 @@ def test_deepglobe_layout(tmp_path):
     assert [s.name for s in split_data(tmp_path, holdout=["104_sat.png"]).test] == ["104"]
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing", "data folder not found"),
-    ("empty", "no <name>.tif"),
-    ("no_mask", "a.tif: no mask beside it"),
-    ("one", "one image only"),
-    ("bands", "b.tif: 4 band"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "data folder not found"),
+        ("empty", "no <name>.tif"),
+        ("no_mask", "a.tif: no mask beside it"),
+        ("one", "one image only"),
+        ("bands", "b.tif: 4 band"),
+    ],
+)
 def test_unusable_folders(tmp_path, case, message):
     folder = tmp_path / "d"
     if case != "missing":

@@ -12,9 +12,15 @@ from geoseg.config import load_config
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-@pytest.mark.parametrize("name, iou", [("unet_vgg16", 62.94), ("adlinknet_resnet34", 64.73),
-                                       ("adlinknet_resnet101", 63.37),
-                                       ("adlinknet_xception", 64.81)])
+@pytest.mark.parametrize(
+    "name, iou",
+    [
+        ("unet_vgg16", 62.94),
+        ("adlinknet_resnet34", 64.73),
+        ("adlinknet_resnet101", 63.37),
+        ("adlinknet_xception", 64.81),
+    ],
+)
 def test_the_seed_configs_get_the_papers_numbers(name, iou):
     cfg = load_config(CONFIGS / f"{name}.yaml")
     assert paper_iou(cfg.model.arch, cfg.model.backbone) == iou

@@ -63,8 +63,9 @@ def test_flips_setting_is_one_of_the_eight_lossless_views():
     seen = set()
     for seed in range(40):
         x, y = aug(image, mask, np.random.default_rng(seed))
-        match = [i for i, (vi, vm) in enumerate(views)
-                 if np.array_equal(vi, x) and np.array_equal(vm, y)]
+        match = [
+            i for i, (vi, vm) in enumerate(views) if np.array_equal(vi, x) and np.array_equal(vm, y)
+        ]
         assert match, seed  # the exact pixels of a rotation/reflection: no resampling, no colour
         seen.add(match[0])
     assert len(seen) >= 6  # and the views actually vary

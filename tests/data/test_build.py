@@ -25,8 +25,13 @@ def _deepglobe(folder, ids, size=64, mask_ids=None):
 
 def test_scene_split_holds_out_whole_scenes(road_scenes):
     pairs = road_scenes(5, size=64)
-    data = DataConfig(scenes=[str(s) for s, _ in pairs], masks=[str(m) for _, m in pairs],
-                      tile=32, samples_per_epoch=10, val_fraction=0.4)
+    data = DataConfig(
+        scenes=[str(s) for s, _ in pairs],
+        masks=[str(m) for _, m in pairs],
+        tile=32,
+        samples_per_epoch=10,
+        val_fraction=0.4,
+    )
     built = build_datasets(data, mean=MEAN, std=STD)
     assert [s.name for s in built.train.sources] == ["scene0.tif", "scene1.tif", "scene2.tif"]
     assert [s.name for s in built.val.sources] == ["scene3.tif", "scene4.tif"]
@@ -55,8 +60,11 @@ def test_uint16_scene_uses_percentiles_of_training_data(tmp_path):
     rng = np.random.default_rng(0)
     image = rng.integers(100, 2047, (4, 64, 64)).astype(np.uint16)
     mask = (rng.random((64, 64)) > 0.9).astype(np.uint8)
-    data = DataConfig(scenes=[str(write_geotiff(tmp_path / "s.tif", image))],
-                      masks=[str(write_geotiff(tmp_path / "m.tif", mask))], tile=32)
+    data = DataConfig(
+        scenes=[str(write_geotiff(tmp_path / "s.tif", image))],
+        masks=[str(write_geotiff(tmp_path / "m.tif", mask))],
+        tile=32,
+    )
     norm = build_datasets(data, mean=MEAN, std=STD).normalizer
     assert norm.bands == 4 and 100 <= norm.low[0] < 200 and 1900 < norm.high[0] <= 2047
     assert norm.mean == (float(np.mean(MEAN)),) * 4
@@ -92,8 +100,9 @@ def test_scene_without_labels_or_with_a_mismatched_mask(road_scenes, tmp_path):
     with pytest.raises(DataError, match="needs a mask raster"):
         build_datasets(DataConfig(scenes=[str(scene)]), mean=MEAN, std=STD)
     with pytest.raises(DataError, match="2 scene\\(s\\) but 1 mask"):
-        build_datasets(DataConfig(scenes=[str(scene), str(scene2)], masks=[str(mask)]),
-                       mean=MEAN, std=STD)
+        build_datasets(
+            DataConfig(scenes=[str(scene), str(scene2)], masks=[str(mask)]), mean=MEAN, std=STD
+        )
     other = write_geotiff(tmp_path / "big_mask.tif", np.zeros((80, 80), np.uint8))
     with pytest.raises(GridMismatchError, match="big_mask.tif: mask grid"):
         build_datasets(DataConfig(scenes=[str(scene)], masks=[str(other)]), mean=MEAN, std=STD)
@@ -101,9 +110,16 @@ def test_scene_without_labels_or_with_a_mismatched_mask(road_scenes, tmp_path):
 
 def test_rows_split_keeps_every_scene_in_training(road_scenes):
     pairs = road_scenes(2, size=100)
-    data = DataConfig(scenes=[str(s) for s, _ in pairs], masks=[str(m) for _, m in pairs],
-                      tile=32, val_fraction=0.25, val_split="rows")
+    data = DataConfig(
+        scenes=[str(s) for s, _ in pairs],
+        masks=[str(m) for _, m in pairs],
+        tile=32,
+        val_fraction=0.25,
+        val_split="rows",
+    )
     built = build_datasets(data, mean=MEAN, std=STD)
     assert [(s.name, s.height) for s in built.train.sources] == [
-        ("scene0.tif[train]", 75), ("scene1.tif[train]", 75)]
+        ("scene0.tif[train]", 75),
+        ("scene1.tif[train]", 75),
+    ]
     assert [(s.row_off, s.height) for s in built.val.sources] == [(75, 25), (75, 25)]

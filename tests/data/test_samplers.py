@@ -22,7 +22,7 @@ def test_windows_are_weighted_toward_roads(tmp_path):
         for i in range(200):
             _, (r, c, h, w) = sampler.draw(0, i)
             assert 0 <= r <= 512 - h and 0 <= c <= 512 - w and (h, w) == (64, 64)
-            hits += mask[r:r + h, c:c + w].any()
+            hits += mask[r : r + h, c : c + w].any()
         return hits / 200
 
     uniform, weighted = road_share(0.0), road_share(0.8)
@@ -43,5 +43,5 @@ def test_grid_covers_every_pixel_once_or_more(tmp_path):
     seen = np.zeros((512, 512), int)
     for r, c, h, w in grid_windows(scene, 200):
         assert r + h <= 512 and c + w <= 512
-        seen[r:r + h, c:c + w] += 1
+        seen[r : r + h, c : c + w] += 1
     assert seen.min() == 1 and len(grid_windows(scene, 200)) == 9

@@ -111,8 +111,9 @@ def test_deepglobe_tile_rgb_mask_binarised(tmp_path):
 
 def test_region_offsets_reads(tmp_path):
     image, mask = easy_road_scene(64)
-    scene = RasterScene(write_geotiff(tmp_path / "s.tif", image),
-                        mask=write_geotiff(tmp_path / "m.tif", mask))
+    scene = RasterScene(
+        write_geotiff(tmp_path / "s.tif", image), mask=write_geotiff(tmp_path / "m.tif", mask)
+    )
     bottom = Region(scene, 48, 16, "val")
     x, y = bottom.read((0, 0, 16, 64))
     np.testing.assert_array_equal(x, image[:, 48:])

@@ -14,9 +14,16 @@ from geoseg.normalize import Normalizer
 
 
 def tiled(path, data, block=16, nodata=None, mask=None):
-    profile = dict(driver="GTiff", width=data.shape[2], height=data.shape[1], count=data.shape[0],
-                   dtype=data.dtype.name, crs="EPSG:32633", nodata=nodata,
-                   transform=from_origin(500000, 4000000, 0.5, 0.5))
+    profile = dict(
+        driver="GTiff",
+        width=data.shape[2],
+        height=data.shape[1],
+        count=data.shape[0],
+        dtype=data.dtype.name,
+        crs="EPSG:32633",
+        nodata=nodata,
+        transform=from_origin(500000, 4000000, 0.5, 0.5),
+    )
     if block:
         profile.update(tiled=True, blockxsize=block, blockysize=block)
     with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "w", **profile) as dst:
@@ -32,12 +39,15 @@ def windowed(scene, grid):
         return {(r, c): read_window(src, scene, r, c, grid.tile) for r, c in grid}
 
 
-@pytest.mark.parametrize("shape,tile,overlap,block,workers", [
-    ((70, 50), 32, 8, 16, 3),     # tiled file, last row/column shifted inward
-    ((20, 100), 32, 4, 16, 2),    # shorter than a tile: reflect-padded rows
-    ((90, 13), 32, 10, 0, 4),     # striped file, narrower than a tile
-    ((200, 64), 64, 16, 32, 1),   # several chunks per tile row, one worker
-])
+@pytest.mark.parametrize(
+    "shape,tile,overlap,block,workers",
+    [
+        ((70, 50), 32, 8, 16, 3),  # tiled file, last row/column shifted inward
+        ((20, 100), 32, 4, 16, 2),  # shorter than a tile: reflect-padded rows
+        ((90, 13), 32, 10, 0, 4),  # striped file, narrower than a tile
+        ((200, 64), 64, 16, 32, 1),  # several chunks per tile row, one worker
+    ],
+)
 def test_tiles_equal_windowed_reads(tmp_path, shape, tile, overlap, block, workers):
     rng = np.random.default_rng(0)
     data = rng.integers(0, 60000, (3, *shape)).astype(np.uint16)
@@ -101,8 +111,11 @@ def test_read_errors_name_the_file_and_stop_the_workers(tmp_path, monkeypatch):
     read = RowBands._read
     monkeypatch.setattr(RowBands, "_read", broken)
     with pytest.raises(RasterReadError, match="s.tif: cannot read pixels at rows 64"):
-        list(scene_batches(scene, TileGrid(200, 40, 32, 0), 2, lambda a: a.astype(np.float32),
-                           threads=2))
+        list(
+            scene_batches(
+                scene, TileGrid(200, 40, 32, 0), 2, lambda a: a.astype(np.float32), threads=2
+            )
+        )
 
 
 def test_normaliser_errors_reach_the_caller(tmp_path):

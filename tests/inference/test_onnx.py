@@ -29,11 +29,21 @@ def checkpoint_of(tmp_path, arch, backbone, seed=0, **extra):
                 t.normal_(0, 0.1)
     norm = Normalizer.for_dtype("uint8", net.norm_mean, net.norm_std)
     path = tmp_path / f"{arch}_{backbone}.pt"
-    save_checkpoint(path, {
-        "arch": arch, "backbone": backbone, "in_channels": 3, "bands": None,
-        "normalizer": norm.to_dict(), "tile": 64, "threshold": 0.5,
-        "model_kwargs": dict(net.model_kwargs), "state_dict": net.state_dict(), **extra,
-    })
+    save_checkpoint(
+        path,
+        {
+            "arch": arch,
+            "backbone": backbone,
+            "in_channels": 3,
+            "bands": None,
+            "normalizer": norm.to_dict(),
+            "tile": 64,
+            "threshold": 0.5,
+            "model_kwargs": dict(net.model_kwargs),
+            "state_dict": net.state_dict(),
+            **extra,
+        },
+    )
     return path, net.eval()
 
 
@@ -81,8 +91,13 @@ def test_export_metadata_and_cli(tmp_path):
 
     from geoseg import __version__
 
-    ckpt, _ = checkpoint_of(tmp_path, "linknet", "test_resnet", bands=[3, 2, 1],
-                            predict_defaults={"tile": 96, "tta": "flip"})
+    ckpt, _ = checkpoint_of(
+        tmp_path,
+        "linknet",
+        "test_resnet",
+        bands=[3, 2, 1],
+        predict_defaults={"tile": 96, "tta": "flip"},
+    )
     out = tmp_path / "tiny.onnx"
     res = CliRunner().invoke(cli, ["export", str(ckpt), str(out)])
     assert res.exit_code == 0, res.output
@@ -107,7 +122,9 @@ def test_predict_with_onnx_writes_the_checkpoints_mask(tmp_path):
 
     ckpt, _ = checkpoint_of(tmp_path, "dlinknet", "test_resnet", seed=2)
     onnx_path = tmp_path / "m.onnx"
-    assert CliRunner().invoke(cli, ["export", str(ckpt), str(onnx_path), "--no-check"]).exit_code == 0
+    assert (
+        CliRunner().invoke(cli, ["export", str(ckpt), str(onnx_path), "--no-check"]).exit_code == 0
+    )
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (3, 150, 130), dtype=np.uint8)
     image[:, :20, :30] = 0  # nodata corner
@@ -116,16 +133,35 @@ def test_predict_with_onnx_writes_the_checkpoints_mask(tmp_path):
     threshold = None
     for name, model in (("probe", ckpt), ("pt", ckpt), ("onnx", onnx_path)):
         extra = ["--threshold", f"{threshold:.6f}"] if threshold is not None else []
-        res = CliRunner().invoke(cli, ["predict", str(scene), "--model", str(model), "-o",
-                                       str(tmp_path / name), "--tile", "64", "--tta", "flip",
-                                       "--float", "--no-amp", "--device", "cpu", *extra])
+        res = CliRunner().invoke(
+            cli,
+            [
+                "predict",
+                str(scene),
+                "--model",
+                str(model),
+                "-o",
+                str(tmp_path / name),
+                "--tile",
+                "64",
+                "--tta",
+                "flip",
+                "--float",
+                "--no-amp",
+                "--device",
+                "cpu",
+                *extra,
+            ],
+        )
         assert res.exit_code == 0, res.output
         if threshold is None:  # the random net's median probability: a mask of both classes
             with rasterio.open(tmp_path / name / "scene_prob.tif") as p:
                 threshold = float(np.median(p.read(1, masked=True).compressed()))
             continue
-        with rasterio.open(tmp_path / name / "scene_mask.tif") as m, \
-                rasterio.open(tmp_path / name / "scene_prob.tif") as p:
+        with (
+            rasterio.open(tmp_path / name / "scene_mask.tif") as m,
+            rasterio.open(tmp_path / name / "scene_prob.tif") as p,
+        ):
             outputs[name] = (m.read(1), m.read_masks(1), p.read(1), m.crs)
     mask_pt, valid_pt, prob_pt, crs = outputs["pt"]
     mask_ox, valid_ox, prob_ox, crs_ox = outputs["onnx"]
@@ -140,14 +176,28 @@ def test_predict_with_onnx_writes_the_checkpoints_mask(tmp_path):
 def test_arch_check_and_bad_onnx_files(tmp_path):
     ckpt, _ = checkpoint_of(tmp_path, "linknet", "test_resnet")
     onnx_path = tmp_path / "m.onnx"
-    assert CliRunner().invoke(cli, ["export", str(ckpt), str(onnx_path), "--no-check"]).exit_code == 0
+    assert (
+        CliRunner().invoke(cli, ["export", str(ckpt), str(onnx_path), "--no-check"]).exit_code == 0
+    )
     scene = write_geotiff(tmp_path / "s.tif", np.zeros((3, 64, 64), np.uint8))
-    wrong = CliRunner().invoke(cli, ["predict", str(scene), "--model", str(onnx_path),
-                                     "--arch", "unet", "-o", str(tmp_path / "o")])
+    wrong = CliRunner().invoke(
+        cli,
+        [
+            "predict",
+            str(scene),
+            "--model",
+            str(onnx_path),
+            "--arch",
+            "unet",
+            "-o",
+            str(tmp_path / "o"),
+        ],
+    )
     assert wrong.exit_code == 1 and "linknet" in wrong.output
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model")
-    res = CliRunner().invoke(cli, ["predict", str(scene), "--model", str(junk), "-o",
-                                   str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        cli, ["predict", str(scene), "--model", str(junk), "-o", str(tmp_path / "o")]
+    )
     assert res.exit_code == 1 and "not a readable ONNX model" in res.output
     assert "Traceback" not in res.output

@@ -84,8 +84,9 @@ def test_cuda_streams_and_pinned_buffers_give_the_cpu_result():
 
     raw = np.random.default_rng(5).integers(0, 256, (3, 3, 32, 32)).astype(np.uint8)
     norm = Normalizer.for_dtype("uint8", [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
-    np.testing.assert_allclose(gpu.result(gpu.submit(raw, norm)),
-                               cpu(np.stack([norm(t) for t in raw])), atol=1e-4)
+    np.testing.assert_allclose(
+        gpu.result(gpu.submit(raw, norm)), cpu(np.stack([norm(t) for t in raw])), atol=1e-4
+    )
 
 
 @pytest.mark.parametrize("low,high", [(0, 255), (10, 200)])  # the second needs the clip

@@ -22,14 +22,17 @@ class RowSink:
 
 def crop(field, r, c, tile):
     """The tile a pointwise model would return: the field, symmetric-padded at the border."""
-    part = field[r:r + tile, c:c + tile]
+    part = field[r : r + tile, c : c + tile]
     return np.pad(part, ((0, tile - part.shape[0]), (0, tile - part.shape[1])), mode="symmetric")
 
 
 @settings(max_examples=40, deadline=None)
 @given(
-    height=st.integers(1, 120), width=st.integers(1, 120), tile=st.sampled_from([8, 16, 32]),
-    overlap_frac=st.floats(0, 0.5), seed=st.integers(0, 2**16),
+    height=st.integers(1, 120),
+    width=st.integers(1, 120),
+    tile=st.sampled_from([8, 16, 32]),
+    overlap_frac=st.floats(0, 0.5),
+    seed=st.integers(0, 2**16),
 )
 def test_stitching_a_pointwise_model_is_exact(height, width, tile, overlap_frac, seed):
     grid = TileGrid(height, width, tile, int(tile * overlap_frac))
@@ -47,8 +50,12 @@ def test_stitching_a_pointwise_model_is_exact(height, width, tile, overlap_frac,
 
 
 @settings(max_examples=25, deadline=None)
-@given(height=st.integers(1, 100), width=st.integers(1, 100), tile=st.sampled_from([8, 16]),
-       overlap=st.integers(0, 7))
+@given(
+    height=st.integers(1, 100),
+    width=st.integers(1, 100),
+    tile=st.sampled_from([8, 16]),
+    overlap=st.integers(0, 7),
+)
 def test_weights_sum_to_one_everywhere(height, width, tile, overlap):
     """Stitching tiles of ones gives exactly one: every pixel counts once in weight."""
     grid = TileGrid(height, width, tile, overlap)
@@ -86,15 +93,23 @@ def test_tiles_out_of_order_are_refused():
 
 
 @settings(max_examples=20, deadline=None)
-@given(height=st.integers(1, 90), width=st.integers(1, 90), tile=st.sampled_from([8, 16]),
-       overlap=st.integers(0, 7), window=st.integers(1, 12), seed=st.integers(0, 2**16))
+@given(
+    height=st.integers(1, 90),
+    width=st.integers(1, 90),
+    tile=st.sampled_from([8, 16]),
+    overlap=st.integers(0, 7),
+    window=st.integers(1, 12),
+    seed=st.integers(0, 2**16),
+)
 def test_tiles_in_any_order_give_the_same_bits(height, width, tile, overlap, window, seed):
     """Tiles arriving out of order (batches finishing in any order, up to `window` tiles
     apart) are blended in grid order: the rows are bit-identical to the in-order run."""
     grid = TileGrid(height, width, tile, overlap)
     rng = np.random.default_rng(seed)
-    preds = {o: (rng.random((tile, tile), dtype=np.float32), rng.random((tile, tile)) > 0.3)
-             for o in grid}
+    preds = {
+        o: (rng.random((tile, tile), dtype=np.float32), rng.random((tile, tile)) > 0.3)
+        for o in grid
+    }
     in_order, shuffled = RowSink(), RowSink()
     a = Stitcher(grid, in_order)
     for (r, c), (v, m) in preds.items():
@@ -102,9 +117,9 @@ def test_tiles_in_any_order_give_the_same_bits(height, width, tile, overlap, win
     a.close()
     order = list(grid)
     for start in range(0, len(order), window):
-        part = order[start:start + window]
+        part = order[start : start + window]
         rng.shuffle(part)
-        order[start:start + window] = part
+        order[start : start + window] = part
     b = Stitcher(grid, shuffled)
     for r, c in order:
         b.add(*preds[(r, c)], r, c)

@@ -19,7 +19,7 @@ def grids(draw):
 def test_tiles_cover_every_pixel_and_stay_inside(grid):
     cover = np.zeros((grid.height, grid.width), int)
     for r, c in grid:
-        cover[r:r + grid.tile, c:c + grid.tile] += 1
+        cover[r : r + grid.tile, c : c + grid.tile] += 1
         # a tile only runs past the border when the scene is smaller than a tile
         assert r + grid.tile <= grid.height or (r == 0 and grid.height < grid.tile)
         assert c + grid.tile <= grid.width or (c == 0 and grid.width < grid.tile)

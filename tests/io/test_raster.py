@@ -84,8 +84,15 @@ def test_read_window_pads_by_reflection_and_masks_nodata(geotiff_factory):
 def test_internal_mask_and_nan_count_as_invalid(tmp_path, geotiff_factory):
     data = rgb(16, 16)
     path = tmp_path / "masked.tif"
-    profile = dict(driver="GTiff", width=16, height=16, count=3, dtype="uint8", crs="EPSG:3857",
-                   transform=rasterio.transform.from_origin(0, 16, 1, 1))
+    profile = dict(
+        driver="GTiff",
+        width=16,
+        height=16,
+        count=3,
+        dtype="uint8",
+        crs="EPSG:3857",
+        transform=rasterio.transform.from_origin(0, 16, 1, 1),
+    )
     with gdal_env(), rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
         mask = np.full((16, 16), 255, np.uint8)
@@ -108,7 +115,9 @@ def test_internal_mask_and_nan_count_as_invalid(tmp_path, geotiff_factory):
 def test_row_writer_writes_whole_block_rows(tmp_path, geotiff_factory):
     scene = open_scene(geotiff_factory(rgb(600, 300), crs="EPSG:4326", nodata=0))
     profile = output_profile(scene, "uint8")
-    assert profile["tiled"] and profile["compress"] == "deflate" and profile["bigtiff"] == "IF_SAFER"
+    assert (
+        profile["tiled"] and profile["compress"] == "deflate" and profile["bigtiff"] == "IF_SAFER"
+    )
     expected = np.random.default_rng(1).integers(0, 255, (600, 300)).astype(np.uint8)
     valid = expected > 20
     path = tmp_path / "out.tif"
@@ -128,7 +137,7 @@ def test_row_writer_writes_whole_block_rows(tmp_path, geotiff_factory):
     with gdal_env(), rasterio.open(path, "w", **profile) as dst:
         writer = RowWriter(Recording(dst), masked=True)
         for top in range(0, 600, 70):  # bands of 70 rows, not aligned with the 256-row blocks
-            writer.write(expected[top:top + 70], valid[top:top + 70])
+            writer.write(expected[top : top + 70], valid[top : top + 70])
         writer.close()
     assert [w.row_off for w in writes] == [0, 256, 512]
     build_overviews(path, "nearest")

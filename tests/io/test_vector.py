@@ -16,10 +16,20 @@ from geoseg.io.vector import qml_style, read_roads, write_roads
 
 def roads_frame(crs="EPSG:32633") -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {"id": [0, 1], "node_from": [0, 1], "node_to": [1, 2], "length_m": [100.0, 50.0],
-         "width_m": [6.5, 4.0], "mean_prob": [0.9, 0.7]},
-        geometry=[LineString([(500000, 4000000), (500100, 4000000)]),
-                  LineString([(500100, 4000000), (500100, 4000050)])], crs=crs)
+        {
+            "id": [0, 1],
+            "node_from": [0, 1],
+            "node_to": [1, 2],
+            "length_m": [100.0, 50.0],
+            "width_m": [6.5, 4.0],
+            "mean_prob": [0.9, 0.7],
+        },
+        geometry=[
+            LineString([(500000, 4000000), (500100, 4000000)]),
+            LineString([(500100, 4000000), (500100, 4000050)]),
+        ],
+        crs=crs,
+    )
 
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".geojson"])
@@ -50,10 +60,17 @@ def test_shapefile_is_qgis_ready(tmp_path):
 def test_only_valid_nonempty_linestrings_are_written(tmp_path):
     frame = roads_frame()
     extra = gpd.GeoDataFrame(
-        {"id": [2, 3, 4], "node_from": [0] * 3, "node_to": [0] * 3, "length_m": [1.0] * 3,
-         "width_m": [1.0] * 3, "mean_prob": [0.5] * 3},
-        geometry=[LineString(), Point(1, 1),
-                  MultiLineString([[(0, 0), (1, 0)], [(2, 0), (3, 0)]])], crs=frame.crs)
+        {
+            "id": [2, 3, 4],
+            "node_from": [0] * 3,
+            "node_to": [0] * 3,
+            "length_m": [1.0] * 3,
+            "width_m": [1.0] * 3,
+            "mean_prob": [0.5] * 3,
+        },
+        geometry=[LineString(), Point(1, 1), MultiLineString([[(0, 0), (1, 0)], [(2, 0), (3, 0)]])],
+        crs=frame.crs,
+    )
     path = write_roads(gpd.pd.concat([frame, extra]), tmp_path / "roads.gpkg")
     back = read_roads(path)
     assert len(back) == 4 and set(back.geometry.geom_type) == {"LineString"}
@@ -68,8 +85,9 @@ def test_qml_style_draws_width_in_ground_metres(tmp_path):
     assert options["expression"] == 'coalesce("width_m", 6)'
     path = write_roads(roads_frame(), tmp_path / "roads.gpkg")
     with sqlite3.connect(path) as con:
-        (name, qml, default), = con.execute(
-            "SELECT f_table_name, styleQML, useAsDefault FROM layer_styles").fetchall()
+        ((name, qml, default),) = con.execute(
+            "SELECT f_table_name, styleQML, useAsDefault FROM layer_styles"
+        ).fetchall()
     assert name == "roads" and default == 1 and "width_m" in qml
     write_roads(roads_frame(), tmp_path / "plain.geojson", style=False)
     assert not (tmp_path / "plain.qml").exists()

@@ -79,8 +79,9 @@ def test_lengths_in_metres_for_epsg_4326():
     utm = "EPSG:32633"
     origin = shapely.affinity.translate  # place the ladder at a real UTM location
     t = gpd.GeoDataFrame(geometry=[origin(g, 500000, 4000000) for g in GRID], crs=utm)
-    p = gpd.GeoDataFrame(geometry=[origin(g, 500000, 4000000)
-                                   for g in [TOP, BOTTOM, RUNGS[0], RUNGS[2]]], crs=utm)
+    p = gpd.GeoDataFrame(
+        geometry=[origin(g, 500000, 4000000) for g in [TOP, BOTTOM, RUNGS[0], RUNGS[2]]], crs=utm
+    )
     in_utm = apls(t, p)
     in_deg = apls(t.to_crs(4326), p.to_crs(4326))
     assert in_deg.crs == "EPSG:32633"
@@ -101,8 +102,10 @@ def test_sampled_nodes_are_deterministic_and_close_to_all_pairs():
 
 def smooth_warp(geom, amp=1.5):
     """Move every vertex by a smooth field (shared vertices stay shared)."""
+
     def f(c):
         return c + amp * np.stack([np.sin(c[:, 1] / 30), np.cos(c[:, 0] / 40)], axis=1)
+
     return shapely.transform(geom, f)
 
 

@@ -24,13 +24,13 @@ def test_crossing_without_shared_vertex_is_an_overpass_unless_noded():
 def test_degree_two_nodes_are_merged_and_multilines_exploded():
     g = build_graph([MultiLineString([[(0, 0), (30, 0)], [(30, 0), (30, 40)]])])
     assert g.number_of_nodes() == 2 and g.number_of_edges() == 1
-    (_, _, d), = g.edges(data=True)
+    ((_, _, d),) = g.edges(data=True)
     assert d["length"] == pytest.approx(70)
 
 
 def test_split_edges_shares_coincident_points():
     g = build_graph([LineString([(0, 0), (100, 0)])])
-    (u, v, k), = g.edges(keys=True)
+    ((u, v, k),) = g.edges(keys=True)
     start = u if g.nodes[u]["xy"] == (0.0, 0.0) else v
     other = v if start == u else u
     if start != g.edges[u, v, k]["start"]:

@@ -19,12 +19,8 @@ from geoseg.metrics.pixel import (
     score_masks,
 )
 
-PRED = np.array([[1, 1, 0, 0],
-                 [1, 0, 0, 0],
-                 [0, 0, 1, 0]], np.uint8)
-TRUTH = np.array([[1, 0, 0, 0],
-                  [1, 1, 0, 0],
-                  [0, 0, 0, 1]], np.uint8)
+PRED = np.array([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]], np.uint8)
+TRUTH = np.array([[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 1]], np.uint8)
 
 
 def test_hand_computed_confusion_and_ratios():
@@ -88,8 +84,12 @@ def _sk(fn, t, p, **kw):
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), p_pred=st.floats(0, 1), p_truth=st.floats(0, 1),
-       size=st.integers(1, 12))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    p_pred=st.floats(0, 1),
+    p_truth=st.floats(0, 1),
+    size=st.integers(1, 12),
+)
 def test_matches_sklearn_on_random_masks(seed, p_pred, p_truth, size):
     rng = np.random.default_rng(seed)
     pred = rng.random((size, size + 1)) < p_pred
@@ -104,7 +104,7 @@ def test_matches_sklearn_on_random_masks(seed, p_pred, p_truth, size):
 
 def test_matches_sklearn_with_valid_mask():
     rng = np.random.default_rng(7)
-    pred, truth, valid = (rng.random((3, 64, 64)) < [[[0.3]], [[0.2]], [[0.8]]])
+    pred, truth, valid = rng.random((3, 64, 64)) < [[[0.3]], [[0.2]], [[0.8]]]
     c = confusion(pred, truth, valid)
     assert c.iou == pytest.approx(_sk(jaccard_score, truth[valid], pred[valid]))
     assert c.f1 == pytest.approx(_sk(f1_score, truth[valid], pred[valid]))
@@ -172,6 +172,7 @@ def test_blockwise_equals_whole_array(block):
 
 def ndilate(m):
     from scipy import ndimage
+
     return ndimage.binary_dilation(m, iterations=1)
 
 

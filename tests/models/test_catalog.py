@@ -30,7 +30,8 @@ def server(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
     httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -51,9 +52,17 @@ def smp_weights(tmp_path_factory):
 
 def write_catalog(path, url, sha256, member=None):
     entry = {
-        "name": "tiny-roads", "arch": "linknet", "backbone": "test_resnet", "format": "smp",
-        "file": "tiny_linknet.pth", "url": url, "sha256": sha256, "licence": "CC0 (test)",
-        "training_data": "none (random weights)", "gsd_m": 0.5, "bands": "RGB",
+        "name": "tiny-roads",
+        "arch": "linknet",
+        "backbone": "test_resnet",
+        "format": "smp",
+        "file": "tiny_linknet.pth",
+        "url": url,
+        "sha256": sha256,
+        "licence": "CC0 (test)",
+        "training_data": "none (random weights)",
+        "gsd_m": 0.5,
+        "bands": "RGB",
         "reported": "nothing (test entry)",
     }
     if member:
@@ -75,15 +84,18 @@ def pull(*args, env=None):
     return CliRunner().invoke(cli, ["models", "pull", "tiny-roads", *args], env=env)
 
 
-def test_pull_downloads_verifies_and_stores_where_backbone_finds_it(tmp_path, server,
-                                                                    smp_weights, monkeypatch):
+def test_pull_downloads_verifies_and_stores_where_backbone_finds_it(
+    tmp_path, server, smp_weights, monkeypatch
+):
     from geoseg.checkpoint import find_latest, load_checkpoint
 
     root, base = server
     weights, sha = smp_weights
     (root / "tiny_linknet.pth").write_bytes(weights.read_bytes())
-    monkeypatch.setenv("GEOSEG_CATALOG", str(write_catalog(
-        tmp_path / "catalog.yaml", f"{base}/tiny_linknet.pth", sha)))
+    monkeypatch.setenv(
+        "GEOSEG_CATALOG",
+        str(write_catalog(tmp_path / "catalog.yaml", f"{base}/tiny_linknet.pth", sha)),
+    )
     models = tmp_path / "models"
     res = pull("--models-dir", str(models))
     assert res.exit_code == 0, res.output
@@ -97,22 +109,39 @@ def test_pull_downloads_verifies_and_stores_where_backbone_finds_it(tmp_path, se
 
     image = np.random.default_rng(0).integers(0, 256, (3, 64, 64), dtype=np.uint8)
     scene = write_geotiff(tmp_path / "s.tif", image)
-    res = CliRunner().invoke(cli, ["predict", str(scene), "--backbone", "test_resnet",
-                                   "--models-dir", str(models), "-o", str(tmp_path / "out"),
-                                   "--tile", "64", "--device", "cpu"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "predict",
+            str(scene),
+            "--backbone",
+            "test_resnet",
+            "--models-dir",
+            str(models),
+            "-o",
+            str(tmp_path / "out"),
+            "--tile",
+            "64",
+            "--device",
+            "cpu",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "out" / "s_mask.tif").is_file()
 
 
-def test_corrupted_download_fails_the_sha256_check_and_stores_nothing(tmp_path, server,
-                                                                      smp_weights, monkeypatch):
+def test_corrupted_download_fails_the_sha256_check_and_stores_nothing(
+    tmp_path, server, smp_weights, monkeypatch
+):
     root, base = server
     weights, sha = smp_weights
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
     (root / "tiny_linknet.pth").write_bytes(bytes(data))
-    monkeypatch.setenv("GEOSEG_CATALOG", str(write_catalog(
-        tmp_path / "catalog.yaml", f"{base}/tiny_linknet.pth", sha)))
+    monkeypatch.setenv(
+        "GEOSEG_CATALOG",
+        str(write_catalog(tmp_path / "catalog.yaml", f"{base}/tiny_linknet.pth", sha)),
+    )
     models = tmp_path / "models"
     res = pull("--models-dir", str(models))
     line = error_line(res)
@@ -124,8 +153,10 @@ def test_no_published_hash_needs_sha256_or_from(tmp_path, server, smp_weights, m
     root, base = server
     weights, sha = smp_weights
     (root / "tiny_linknet.pth").write_bytes(weights.read_bytes())
-    monkeypatch.setenv("GEOSEG_CATALOG", str(write_catalog(
-        tmp_path / "catalog.yaml", f"{base}/tiny_linknet.pth", None)))
+    monkeypatch.setenv(
+        "GEOSEG_CATALOG",
+        str(write_catalog(tmp_path / "catalog.yaml", f"{base}/tiny_linknet.pth", None)),
+    )
     models = tmp_path / "models"
     res = pull("--models-dir", str(models))
     assert res.exit_code == 1 and "--sha256 HEX" in res.output and "--from FILE" in res.output
@@ -146,8 +177,14 @@ def test_zip_archive_member(tmp_path, server, smp_weights, monkeypatch):
     with zipfile.ZipFile(root / "folder.zip", "w") as zf:
         zf.writestr("README.txt", "weights inside")
         zf.write(weights, "shared/tiny_linknet.pth")
-    monkeypatch.setenv("GEOSEG_CATALOG", str(write_catalog(
-        tmp_path / "catalog.yaml", f"{base}/folder.zip", sha, member="tiny_linknet.pth")))
+    monkeypatch.setenv(
+        "GEOSEG_CATALOG",
+        str(
+            write_catalog(
+                tmp_path / "catalog.yaml", f"{base}/folder.zip", sha, member="tiny_linknet.pth"
+            )
+        ),
+    )
     res = pull("--models-dir", str(tmp_path / "models"))
     assert res.exit_code == 0, res.output
 
@@ -159,8 +196,14 @@ def test_offline_fails_at_once_in_one_sentence(tmp_path, smp_weights, monkeypatc
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     weights, sha = smp_weights
-    monkeypatch.setenv("GEOSEG_CATALOG", str(write_catalog(
-        tmp_path / "catalog.yaml", f"http://127.0.0.1:{port}/tiny_linknet.pth", sha)))
+    monkeypatch.setenv(
+        "GEOSEG_CATALOG",
+        str(
+            write_catalog(
+                tmp_path / "catalog.yaml", f"http://127.0.0.1:{port}/tiny_linknet.pth", sha
+            )
+        ),
+    )
     start = time.perf_counter()
     res = pull("--models-dir", str(tmp_path / "models"))
     assert time.perf_counter() - start < 10
@@ -186,7 +229,8 @@ def test_available_lists_the_packaged_dlinknet_release(monkeypatch):
 
 
 def test_models_table_still_works_as_a_group():
-    res = CliRunner().invoke(cli, ["models", "--arch", "dlinknet", "--backbone", "resnet34",
-                                   "--size", "64"])
+    res = CliRunner().invoke(
+        cli, ["models", "--arch", "dlinknet", "--backbone", "resnet34", "--size", "64"]
+    )
     assert res.exit_code == 0, res.output
     assert "dlinknet  resnet34" in res.output and "31.10" in res.output

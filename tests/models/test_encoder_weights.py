@@ -40,8 +40,11 @@ def test_imagenet_offline_fails_at_once(monkeypatch):
     resolve_backbone("resnet18")  # timm imported: time only what the failure costs
     _offline(monkeypatch, "127.0.0.1", _closed_port())  # connection refused
     t0 = time.perf_counter()
-    with pytest.raises(ModelError, match=r"ImageNet weights for resnet18 are not cached and "
-                       r"127.0.0.1 cannot be reached .*--encoder-weights none"):
+    with pytest.raises(
+        ModelError,
+        match=r"ImageNet weights for resnet18 are not cached and "
+        r"127.0.0.1 cannot be reached .*--encoder-weights none",
+    ):
         build_encoder("resnet18", encoder_weights="imagenet")
     assert time.perf_counter() - t0 < 2.0
 
@@ -77,12 +80,31 @@ def test_train_encoder_weights_option_overrides_the_config(road_scenes, tmp_path
 
     _offline(monkeypatch, "127.0.0.1", _closed_port())
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "model": {"arch": "linknet", "backbone": "resnet18", "encoder_weights": "imagenet"},
-        "data": {"tile": 32, "batch_size": 2, "samples_per_epoch": 4}, "train": {"epochs": 1}}))
-    (scene, mask), = road_scenes(1, size=64)
-    args = ["train", "-c", str(cfg), "--scenes", str(scene), "--masks", str(mask),
-            "--models-dir", str(tmp_path / "m"), "-o", str(tmp_path / "run"), "--device", "cpu"]
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"arch": "linknet", "backbone": "resnet18", "encoder_weights": "imagenet"},
+                "data": {"tile": 32, "batch_size": 2, "samples_per_epoch": 4},
+                "train": {"epochs": 1},
+            }
+        )
+    )
+    ((scene, mask),) = road_scenes(1, size=64)
+    args = [
+        "train",
+        "-c",
+        str(cfg),
+        "--scenes",
+        str(scene),
+        "--masks",
+        str(mask),
+        "--models-dir",
+        str(tmp_path / "m"),
+        "-o",
+        str(tmp_path / "run"),
+        "--device",
+        "cpu",
+    ]
     offline = CliRunner().invoke(cli, args)
     assert offline.exit_code == 1
     assert offline.output.count("\n") == 1 and "--encoder-weights none" in offline.output

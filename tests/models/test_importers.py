@@ -23,6 +23,7 @@ from helpers import write_geotiff
 
 # ------------------------------------------------------------------ reference DinkNet34
 
+
 class Dblock(nn.Module):
     def __init__(self, channel: int) -> None:
         super().__init__()
@@ -42,8 +43,9 @@ class DecoderBlock(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cin // 4, 1)
         self.norm1 = nn.BatchNorm2d(cin // 4)
-        self.deconv2 = nn.ConvTranspose2d(cin // 4, cin // 4, 3, stride=2, padding=1,
-                                          output_padding=1)
+        self.deconv2 = nn.ConvTranspose2d(
+            cin // 4, cin // 4, 3, stride=2, padding=1, output_padding=1
+        )
         self.norm2 = nn.BatchNorm2d(cin // 4)
         self.conv3 = nn.Conv2d(cin // 4, nf, 1)
         self.norm3 = nn.BatchNorm2d(nf)
@@ -104,12 +106,13 @@ def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
                 t.copy_(torch.rand(t.shape, generator=g) * 0.5 + 0.5)
             else:
                 fan_in = t[0].numel() if t.ndim > 1 else 1
-                t.copy_(torch.randn(t.shape, generator=g) / fan_in ** 0.5)
+                t.copy_(torch.randn(t.shape, generator=g) / fan_in**0.5)
     return model.eval()
 
 
-def spread(net: nn.Module, last: nn.Conv2d, x: torch.Tensor, sigmoid_output: bool,
-           logit_std: float = 2.0) -> None:
+def spread(
+    net: nn.Module, last: nn.Conv2d, x: torch.Tensor, sigmoid_output: bool, logit_std: float = 2.0
+) -> None:
     """Rescale the last (linear) conv so the logits on `x` have mean 0 and std
     `logit_std`: probabilities spread over (0, 1) instead of sitting at 0.5."""
     with torch.no_grad():
@@ -144,8 +147,22 @@ def rgb_scene(tmp_path, size: int, seed: int = 1):
 
 
 def predict_float(scene, ckpt, out, *extra):
-    res = CliRunner().invoke(cli, ["predict", str(scene), "--model", str(ckpt), "-o", str(out),
-                                   "--float", "--no-amp", "--device", "cpu", *extra])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "predict",
+            str(scene),
+            "--model",
+            str(ckpt),
+            "-o",
+            str(out),
+            "--float",
+            "--no-amp",
+            "--device",
+            "cpu",
+            *extra,
+        ],
+    )
     assert res.exit_code == 0, res.output
     import rasterio
 
@@ -174,8 +191,9 @@ def test_dlinknet34_import_predicts_like_the_original(tmp_path, dink34):
     weights = save_released_style(dink34, tmp_path / "log01_dink34.th")
     assert all(k.startswith("module.") for k in torch.load(weights, weights_only=True))
     ckpt = tmp_path / "dink34.pt"
-    res = CliRunner().invoke(cli, ["models", "import", str(weights), "--format", "dlinknet34",
-                                   "-o", str(ckpt)])
+    res = CliRunner().invoke(
+        cli, ["models", "import", str(weights), "--format", "dlinknet34", "-o", str(ckpt)]
+    )
     assert res.exit_code == 0, res.output
     assert "dlinknet/resnet34" in res.output and "bands 3,2,1" in res.output
 
@@ -200,8 +218,10 @@ def test_imported_checkpoint_records_how_to_feed_it(tmp_path, dink34):
     from geoseg.models import count_parameters
 
     weights = save_released_style(dink34, tmp_path / "w.th", drop_counters=False)
-    res = CliRunner().invoke(cli, ["models", "import", str(weights), "--format", "dlinknet34",
-                                   "-o", str(tmp_path / "c.pt")])
+    res = CliRunner().invoke(
+        cli,
+        ["models", "import", str(weights), "--format", "dlinknet34", "-o", str(tmp_path / "c.pt")],
+    )
     assert res.exit_code == 0, res.output
     ckpt = load_checkpoint(tmp_path / "c.pt")
     assert ckpt["bands"] == [3, 2, 1]
@@ -211,7 +231,8 @@ def test_imported_checkpoint_records_how_to_feed_it(tmp_path, dink34):
     assert ckpt["source"]["format"] == "dlinknet34"
     assert len(ckpt["source"]["sha256"]) == 64
     assert count_parameters(model_from_checkpoint(ckpt)) == sum(
-        p.numel() for p in dink34.parameters())
+        p.numel() for p in dink34.parameters()
+    )
 
 
 def test_predict_uses_checkpoint_defaults_unless_given(tmp_path):
@@ -220,8 +241,19 @@ def test_predict_uses_checkpoint_defaults_unless_given(tmp_path):
     from geoseg.checkpoint import load_checkpoint, save_checkpoint
 
     path = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    plain = CliRunner().invoke(cli, ["predict", str(rgb_scene(tmp_path, 128)[0]), "--model",
-                                     str(path), "-o", str(tmp_path / "a"), "--device", "cpu"])
+    plain = CliRunner().invoke(
+        cli,
+        [
+            "predict",
+            str(rgb_scene(tmp_path, 128)[0]),
+            "--model",
+            str(path),
+            "-o",
+            str(tmp_path / "a"),
+            "--device",
+            "cpu",
+        ],
+    )
     assert plain.exit_code == 0, plain.output
     assert "1 tiles" in plain.output  # default 512 covers 128 px in one tile
     ckpt = load_checkpoint(path)
@@ -229,12 +261,27 @@ def test_predict_uses_checkpoint_defaults_unless_given(tmp_path):
     ckpt.pop("path")
     save_checkpoint(path, ckpt)
     scene = tmp_path / "rgb.tif"
-    from_ckpt = CliRunner().invoke(cli, ["predict", str(scene), "--model", str(path), "-o",
-                                         str(tmp_path / "b"), "--device", "cpu"])
+    from_ckpt = CliRunner().invoke(
+        cli,
+        ["predict", str(scene), "--model", str(path), "-o", str(tmp_path / "b"), "--device", "cpu"],
+    )
     assert from_ckpt.exit_code == 0, from_ckpt.output
     assert "9 tiles" in from_ckpt.output  # 64-px tiles, 16 px overlap: starts 0, 48, 64
-    given = CliRunner().invoke(cli, ["predict", str(scene), "--model", str(path), "-o",
-                                     str(tmp_path / "c"), "--device", "cpu", "--tile", "128"])
+    given = CliRunner().invoke(
+        cli,
+        [
+            "predict",
+            str(scene),
+            "--model",
+            str(path),
+            "-o",
+            str(tmp_path / "c"),
+            "--device",
+            "cpu",
+            "--tile",
+            "128",
+        ],
+    )
     assert given.exit_code == 0, given.output
     assert "1 tiles" in given.output
 
@@ -252,8 +299,9 @@ SMP_CASES = [
 @pytest.mark.parametrize("arch,encoder,size", SMP_CASES)
 def test_smp_import_predicts_like_smp(tmp_path, arch, encoder, size):
     smp = pytest.importorskip("segmentation_models_pytorch")
-    net = randomize(getattr(smp, arch)(encoder_name=encoder, encoder_weights=None, classes=1),
-                    seed=5)
+    net = randomize(
+        getattr(smp, arch)(encoder_name=encoder, encoder_weights=None, classes=1), seed=5
+    )
     scene, image = rgb_scene(tmp_path, size)
     mean = np.array([0.485, 0.456, 0.406], np.float32).reshape(3, 1, 1)
     std = np.array([0.229, 0.224, 0.225], np.float32).reshape(3, 1, 1)
@@ -262,8 +310,9 @@ def test_smp_import_predicts_like_smp(tmp_path, arch, encoder, size):
     weights = tmp_path / "smp.pth"
     torch.save(net.state_dict(), weights)
     ckpt = tmp_path / "smp.pt"
-    res = CliRunner().invoke(cli, ["models", "import", str(weights), "--format", "smp",
-                                   "-o", str(ckpt)])
+    res = CliRunner().invoke(
+        cli, ["models", "import", str(weights), "--format", "smp", "-o", str(ckpt)]
+    )
     assert res.exit_code == 0, res.output
     prob, _, _ = predict_float(scene, ckpt, tmp_path / "out", "--tile", str(size))
     with torch.no_grad():
@@ -274,9 +323,11 @@ def test_smp_import_predicts_like_smp(tmp_path, arch, encoder, size):
 
 # ------------------------------------------------------------------ refusals
 
+
 def run_import(path, fmt="dlinknet34"):
-    return CliRunner().invoke(cli, ["models", "import", str(path), "--format", fmt,
-                                    "-o", str(path.with_suffix(".pt"))])
+    return CliRunner().invoke(
+        cli, ["models", "import", str(path), "--format", fmt, "-o", str(path.with_suffix(".pt"))]
+    )
 
 
 def one_line_error(res) -> str:
@@ -289,14 +340,19 @@ def one_line_error(res) -> str:
 def test_missing_extra_and_misshapen_keys_are_named(tmp_path, dink34):
     state = {k: v for k, v in dink34.state_dict().items()}
     cases = {
-        "missing": ({k: v for k, v in state.items() if not k.startswith("dblock.dilate3.")},
-                    "missing key 'dblock.dilate3.weight'"),
-        "extra": ({**state, "dblock.dilate5.weight": state["dblock.dilate4.weight"]},
-                  "unexpected key 'dblock.dilate5.weight'"),
-        "shape": ({**state, "finalconv3.weight": torch.zeros(2, 32, 3, 3)},
-                  "key 'finalconv3.weight' has shape (2, 32, 3, 3)"),
-        "unknown": ({"fc.weight": torch.zeros(3, 3), "fc.bias": torch.zeros(3)},
-                    "unknown layout"),
+        "missing": (
+            {k: v for k, v in state.items() if not k.startswith("dblock.dilate3.")},
+            "missing key 'dblock.dilate3.weight'",
+        ),
+        "extra": (
+            {**state, "dblock.dilate5.weight": state["dblock.dilate4.weight"]},
+            "unexpected key 'dblock.dilate5.weight'",
+        ),
+        "shape": (
+            {**state, "finalconv3.weight": torch.zeros(2, 32, 3, 3)},
+            "key 'finalconv3.weight' has shape (2, 32, 3, 3)",
+        ),
+        "unknown": ({"fc.weight": torch.zeros(3, 3), "fc.bias": torch.zeros(3)}, "unknown layout"),
     }
     for name, (sd, expected) in cases.items():
         path = tmp_path / f"{name}.th"
@@ -336,8 +392,18 @@ def test_import_without_output_goes_where_backbone_finds_it(tmp_path, dink34):
 
     weights = save_released_style(dink34, tmp_path / "w.th")
     models_dir = tmp_path / "models"
-    res = CliRunner().invoke(cli, ["models", "import", str(weights), "--format", "dlinknet34",
-                                   "--models-dir", str(models_dir)])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "models",
+            "import",
+            str(weights),
+            "--format",
+            "dlinknet34",
+            "--models-dir",
+            str(models_dir),
+        ],
+    )
     assert res.exit_code == 0, res.output
     found = find_latest(models_dir, "dlinknet", "resnet34")
     assert found is not None and str(found) in res.output
@@ -346,7 +412,8 @@ def test_import_without_output_goes_where_backbone_finds_it(tmp_path, dink34):
 def test_import_never_writes_over_its_input(tmp_path, dink34):
     weights = save_released_style(dink34, tmp_path / "w.th")
     before = weights.read_bytes()
-    res = CliRunner().invoke(cli, ["models", "import", str(weights), "--format", "dlinknet34",
-                                   "-o", str(weights)])
+    res = CliRunner().invoke(
+        cli, ["models", "import", str(weights), "--format", "dlinknet34", "-o", str(weights)]
+    )
     assert res.exit_code == 2 and "must not be the weights file" in res.output
     assert weights.read_bytes() == before

@@ -29,8 +29,13 @@ def test_dlinknet34_matches_reference_parameter_count():
 
 
 @pytest.mark.parametrize(
-    "backbone, dilations", [("resnet34", (1, 2, 4, 8)), ("resnet101", (1, 2, 4, 8, 16)),
-                            ("xception", (1, 2, 4, 8, 16)), ("vgg16", (1, 2, 4, 8))]
+    "backbone, dilations",
+    [
+        ("resnet34", (1, 2, 4, 8)),
+        ("resnet101", (1, 2, 4, 8, 16)),
+        ("xception", (1, 2, 4, 8, 16)),
+        ("vgg16", (1, 2, 4, 8)),
+    ],
 )
 def test_centre_dilations_follow_encoder_depth(backbone, dilations):
     centre = meta_model("dlinknet", backbone).decoder.center

@@ -38,7 +38,9 @@ def test_xception_maps_are_aligned_to_the_nominal_stride():
 
 def test_normalization_from_timm_config():
     assert normalization(build_encoder("resnet34"), 3) == (
-        [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+        [0.485, 0.456, 0.406],
+        [0.229, 0.224, 0.225],
+    )
     mean, std = normalization(build_encoder("test_resnet"), 5)
     assert mean == [0.5] * 5 and std == [0.5] * 5
     mean4, _std4 = create_model("linknet", "resnet34", in_channels=4).norm_mean, None
@@ -84,8 +86,9 @@ def test_imagenet_offline_is_a_clear_error(monkeypatch):
     # the host answered the connection check, then the download itself failed
     monkeypatch.setattr("geoseg.models.weights.check_imagenet_download", lambda name: None)
     monkeypatch.setattr("geoseg.models.weights.weights_cached", lambda name: False)
-    with pytest.raises(ModelError, match="could not be downloaded.*--encoder-weights none "
-                       "or a local file"):
+    with pytest.raises(
+        ModelError, match="could not be downloaded.*--encoder-weights none or a local file"
+    ):
         create_model("linknet", "test_resnet", encoder_weights="imagenet")
 
 

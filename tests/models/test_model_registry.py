@@ -3,7 +3,12 @@ import torch
 
 from geoseg.errors import GeoSegError, ModelError
 from geoseg.models import (
-    ARCHS, BACKBONE_ALIASES, SegmentationModel, count_parameters, create_model, list_archs,
+    ARCHS,
+    BACKBONE_ALIASES,
+    SegmentationModel,
+    count_parameters,
+    create_model,
+    list_archs,
     register_arch,
 )
 

@@ -25,8 +25,10 @@ def test_flops_scale_with_area():
 def test_table_rows_cover_archs_x_backbones():
     rows = list(iter_model_table(["linknet", "dlinknet"], ["resnet34", "xception"], size=64))
     assert [(r.arch, r.backbone) for r in rows] == [
-        ("linknet", "resnet34"), ("linknet", "xception"),
-        ("dlinknet", "resnet34"), ("dlinknet", "xception"),
+        ("linknet", "resnet34"),
+        ("linknet", "xception"),
+        ("dlinknet", "resnet34"),
+        ("dlinknet", "xception"),
     ]
     assert rows[3].timm_name == "legacy_xception"
     assert abs(rows[2].params - 31.1e6) <= 0.3e6

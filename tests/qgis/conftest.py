@@ -35,8 +35,9 @@ def _missing() -> str | None:
         return "qgis_process.bin not found (apt-get install qgis python3-qgis)"
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         return f"{SYSTEM_PYTHON} not found"
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True,
-                           env=_clean_env(os.environ))
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True, env=_clean_env(os.environ)
+    )
     if probe.returncode != 0:
         return "PyQGIS is not importable by /usr/bin/python3 (apt-get install python3-qgis)"
     return None
@@ -51,8 +52,11 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 def _clean_env(base) -> dict[str, str]:
     """The environment for QGIS processes: none of this venv's Python variables."""
-    return {k: v for k, v in base.items()
-            if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSAFEPATH")}
+    return {
+        k: v
+        for k, v in base.items()
+        if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSAFEPATH")
+    }
 
 
 @dataclass
@@ -68,9 +72,14 @@ class Qgis:
         logs.mkdir(exist_ok=True)
         out, err = logs / f"{name}.out", logs / f"{name}.err"
         with open(out, "w") as fo, open(err, "w") as fe:
-            proc = subprocess.Popen(["qgis_process.bin", *args], stdout=fo, stderr=fe,
-                                    stdin=subprocess.DEVNULL, cwd=self.root,
-                                    env={**self.env, **(extra_env or {})})
+            proc = subprocess.Popen(
+                ["qgis_process.bin", *args],
+                stdout=fo,
+                stderr=fe,
+                stdin=subprocess.DEVNULL,
+                cwd=self.root,
+                env={**self.env, **(extra_env or {})},
+            )
         return Started(proc, out, err, time.perf_counter())
 
     def run(self, name: str, *args: str) -> subprocess.CompletedProcess:
@@ -86,8 +95,9 @@ class Started:
 
     def wait(self) -> subprocess.CompletedProcess:
         self.proc.wait(timeout=600)
-        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode,
-                                           self.out.read_text(), self.err.read_text())
+        return subprocess.CompletedProcess(
+            self.proc.args, self.proc.returncode, self.out.read_text(), self.err.read_text()
+        )
 
     def json(self) -> dict:
         """The finished `... --json` run's JSON (plus _rc, _stderr, _stdout, _seconds)."""
@@ -96,8 +106,12 @@ class Started:
             data = json.loads(done.stdout)
         except ValueError:
             data = {}
-        data.update(_rc=done.returncode, _stderr=done.stderr, _stdout=done.stdout,
-                    _seconds=round(time.perf_counter() - self.t0, 1))
+        data.update(
+            _rc=done.returncode,
+            _stderr=done.stderr,
+            _stdout=done.stdout,
+            _seconds=round(time.perf_counter() - self.t0, 1),
+        )
         return data
 
 
@@ -116,8 +130,13 @@ def qgis(tmp_path_factory) -> Qgis:
     env = _clean_env(os.environ)
     # GDAL_PAM_ENABLED=NO: QGIS computes band statistics of input rasters and would save
     # them as .aux.xml files beside the sample scenes of the checkout
-    env.update(QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=str(root / "config"),
-               HOME=str(root / "home"), XDG_RUNTIME_DIR=str(runtime), GDAL_PAM_ENABLED="NO")
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        QGIS_CUSTOM_CONFIG_PATH=str(root / "config"),
+        HOME=str(root / "home"),
+        XDG_RUNTIME_DIR=str(runtime),
+        GDAL_PAM_ENABLED="NO",
+    )
     env.pop("GEOSEG_PYTHON", None)
     (root / "home").mkdir()
     done = install("default", root / "config" / "profiles")
@@ -145,33 +164,56 @@ def runs(qgis, tiny_model) -> dict:
 
     def alg(name, run_name=None, extra_env=None, **params):
         args = [f"{k}={v}" for k, v in params.items()]
-        return qgis.process(run_name or name, "run", f"geoseg:{name}", "--json", "--", *args,
-                            extra_env=extra_env)
+        return qgis.process(
+            run_name or name, "run", f"geoseg:{name}", "--json", "--", *args, extra_env=extra_env
+        )
 
     model = dict(MODEL=tiny_model, TILE=256, THRESHOLD=TINY_THRESHOLD)
     started = {
         "list": qgis.process("list", "list", "--json"),
-        "predict": alg("predict", INPUT=SAMPLE / "collar.tif", **model,
-                       OUTPUT_PROB=out / "predict" / "prob.tif",
-                       OUTPUT_MASK=out / "predict" / "mask.tif",
-                       OUTPUT_ROADS=out / "predict" / "roads.gpkg"),
-        "vectorize": alg("vectorize", INPUT=SAMPLE / "holdout_mask.tif",
-                         OUTPUT=out / "vectorize" / "holdout_roads.gpkg"),
-        "evaluate_pixels": alg("evaluate", "evaluate_pixels",
-                               PREDICTION=SAMPLE / "holdout_mask.tif",
-                               TRUTH=SAMPLE / "holdout_roads.gpkg",
-                               OUTPUT=out / "evaluate" / "pixels.gpkg"),
-        "missing_geoseg": alg("vectorize", "missing_geoseg",
-                              extra_env={"GEOSEG_PYTHON": "/nonexistent/python"},
-                              INPUT=SAMPLE / "holdout_mask.tif", OUTPUT=out / "never.gpkg"),
+        "predict": alg(
+            "predict",
+            INPUT=SAMPLE / "collar.tif",
+            **model,
+            OUTPUT_PROB=out / "predict" / "prob.tif",
+            OUTPUT_MASK=out / "predict" / "mask.tif",
+            OUTPUT_ROADS=out / "predict" / "roads.gpkg",
+        ),
+        "vectorize": alg(
+            "vectorize",
+            INPUT=SAMPLE / "holdout_mask.tif",
+            OUTPUT=out / "vectorize" / "holdout_roads.gpkg",
+        ),
+        "evaluate_pixels": alg(
+            "evaluate",
+            "evaluate_pixels",
+            PREDICTION=SAMPLE / "holdout_mask.tif",
+            TRUTH=SAMPLE / "holdout_roads.gpkg",
+            OUTPUT=out / "evaluate" / "pixels.gpkg",
+        ),
+        "missing_geoseg": alg(
+            "vectorize",
+            "missing_geoseg",
+            extra_env={"GEOSEG_PYTHON": "/nonexistent/python"},
+            INPUT=SAMPLE / "holdout_mask.tif",
+            OUTPUT=out / "never.gpkg",
+        ),
     }
-    batch_args = [f"INPUT={SAMPLE / 'train_1.tif'}", f"INPUT={SAMPLE / 'train_2.tif'}",
-                  *[f"{k}={v}" for k, v in model.items()], f"OUTPUT={out / 'area'}"]
+    batch_args = [
+        f"INPUT={SAMPLE / 'train_1.tif'}",
+        f"INPUT={SAMPLE / 'train_2.tif'}",
+        *[f"{k}={v}" for k, v in model.items()],
+        f"OUTPUT={out / 'area'}",
+    ]
     started["batch"] = qgis.process("batch", "run", "geoseg:batch", "--json", "--", *batch_args)
     result["vectorize"] = started.pop("vectorize").json()
     started["evaluate_lines"] = alg(
-        "evaluate", "evaluate_lines", PREDICTION=out / "vectorize" / "holdout_roads.gpkg",
-        TRUTH=SAMPLE / "holdout_roads.gpkg", OUTPUT=out / "evaluate" / "lines.gpkg")
+        "evaluate",
+        "evaluate_lines",
+        PREDICTION=out / "vectorize" / "holdout_roads.gpkg",
+        TRUTH=SAMPLE / "holdout_roads.gpkg",
+        OUTPUT=out / "evaluate" / "lines.gpkg",
+    )
     result["list"] = started.pop("list").wait()
     for name, run in started.items():
         result[name] = run.json()
@@ -195,10 +237,18 @@ def inspection(qgis, runs, tiny_model) -> dict:
     }
     spec_path = qgis.root / "inspect.json"
     spec_path.write_text(json.dumps(spec))
-    proc = subprocess.run([SYSTEM_PYTHON, str(HERE / "pyqgis_inspect.py"), str(spec_path)],
-                          capture_output=True, text=True, env=qgis.env, cwd=qgis.root, timeout=600)
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, str(HERE / "pyqgis_inspect.py"), str(spec_path)],
+        capture_output=True,
+        text=True,
+        env=qgis.env,
+        cwd=qgis.root,
+        timeout=600,
+    )
     report = qgis.root / "inspect.json.out"
-    assert report.exists(), f"PyQGIS inspection failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
+    assert report.exists(), (
+        f"PyQGIS inspection failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
+    )
     result = json.loads(report.read_text())
     result["inputs_after"] = snapshot(SAMPLE)
     return result

@@ -35,14 +35,18 @@ def describe_raster(path: str) -> dict:
     info = {"valid": layer.isValid()}
     if layer.isValid():
         extent = layer.extent()
-        info.update(crs=layer.crs().authid(), width=layer.width(), height=layer.height(),
-                    bands=layer.bandCount(),
-                    extent=[extent.xMinimum(), extent.yMinimum(), extent.xMaximum(),
-                            extent.yMaximum()],
-                    datatype=int(layer.dataProvider().dataType(1)),
-                    bands_as=[layer.dataProvider().colorName(
-                        layer.dataProvider().colorInterpretation(b))
-                        for b in range(1, layer.bandCount() + 1)])
+        info.update(
+            crs=layer.crs().authid(),
+            width=layer.width(),
+            height=layer.height(),
+            bands=layer.bandCount(),
+            extent=[extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum()],
+            datatype=int(layer.dataProvider().dataType(1)),
+            bands_as=[
+                layer.dataProvider().colorName(layer.dataProvider().colorInterpretation(b))
+                for b in range(1, layer.bandCount() + 1)
+            ],
+        )
     return info
 
 
@@ -51,13 +55,19 @@ def describe_vector(path: str) -> dict:
     info = {"valid": layer.isValid()}
     if not layer.isValid():
         return info
-    info.update(crs=layer.crs().authid(), count=layer.featureCount(),
-                geometry=int(layer.geometryType()), fields=[f.name() for f in layer.fields()])
+    info.update(
+        crs=layer.crs().authid(),
+        count=layer.featureCount(),
+        geometry=int(layer.geometryType()),
+        fields=[f.name() for f in layer.fields()],
+    )
     renderer = layer.renderer()
     info["symbol_levels"] = bool(renderer and renderer.usingSymbolLevels())
-    info["symbol_layers"] = (renderer.symbol().symbolLayerCount()
-                             if renderer and hasattr(renderer, "symbol") and renderer.symbol()
-                             else 0)
+    info["symbol_layers"] = (
+        renderer.symbol().symbolLayerCount()
+        if renderer and hasattr(renderer, "symbol") and renderer.symbol()
+        else 0
+    )
     if info["geometry"] == 1:  # lines: QGIS's ellipsoidal lengths (and geoseg's length_m)
         da = QgsDistanceArea()
         da.setSourceCrs(layer.crs(), QgsProject.instance().transformContext())
@@ -67,14 +77,14 @@ def describe_vector(path: str) -> dict:
         if "length_m" in info["fields"]:
             pairs = list(zip([f["length_m"] for f in layer.getFeatures()], measured))
             info["length_m"] = sum(a for a, _ in pairs)
-            info["max_length_error"] = max((abs(a - b) / b for a, b in pairs if b > 0),
-                                           default=0.0)
+            info["max_length_error"] = max((abs(a - b) / b for a, b in pairs if b > 0), default=0.0)
     if path.endswith(".gpkg"):
         with sqlite3.connect(path) as con:
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
             if "layer_styles" in tables:
-                info["style_times"] = [r[0] for r in con.execute(
-                    "SELECT update_time FROM layer_styles")]
+                info["style_times"] = [
+                    r[0] for r in con.execute("SELECT update_time FROM layer_styles")
+                ]
         con.close()
         try:
             from osgeo_utils.samples import validate_gpkg
@@ -90,9 +100,18 @@ def describe_table(path: str) -> dict:
     layer = QgsVectorLayer(path, "scores", "ogr")
     info = {"valid": layer.isValid()}
     if layer.isValid():
-        info.update(spatial=layer.isSpatial(), fields=[f.name() for f in layer.fields()],
-                    rows=[{k: f[k] for k in ("name", "kind", "iou", "f1", "relaxed_f1", "apls")
-                           if k in layer.fields().names()} for f in layer.getFeatures()])
+        info.update(
+            spatial=layer.isSpatial(),
+            fields=[f.name() for f in layer.fields()],
+            rows=[
+                {
+                    k: f[k]
+                    for k in ("name", "kind", "iou", "f1", "relaxed_f1", "apls")
+                    if k in layer.fields().names()
+                }
+                for f in layer.getFeatures()
+            ],
+        )
         for row in info["rows"]:
             for k, v in row.items():
                 if hasattr(v, "isNull") and v.isNull():
@@ -115,9 +134,15 @@ def cancel_predict(spec: dict) -> dict:
     feedback.progressChanged.connect(on_progress)
     out = Path(spec["cancel_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    params = {"INPUT": str(Path(spec["sample"]) / "holdout.tif"), "MODEL": spec["model"],
-              "TILE": 64, "OVERLAP": 8, "OUTPUT_PROB": str(out / "prob.tif"),
-              "OUTPUT_MASK": str(out / "mask.tif"), "OUTPUT_ROADS": str(out / "roads.gpkg")}
+    params = {
+        "INPUT": str(Path(spec["sample"]) / "holdout.tif"),
+        "MODEL": spec["model"],
+        "TILE": 64,
+        "OVERLAP": 8,
+        "OUTPUT_PROB": str(out / "prob.tif"),
+        "OUTPUT_MASK": str(out / "mask.tif"),
+        "OUTPUT_ROADS": str(out / "roads.gpkg"),
+    }
     info = {"error": None}
     try:
         processing.run("geoseg:predict", params, feedback=feedback)
@@ -136,11 +161,18 @@ def loaded_styles(spec: dict) -> dict:
 
     out = Path(spec["out"]) / "loaded"
     out.mkdir(exist_ok=True)
-    processing.runAndLoadResults("geoseg:vectorize", {
-        "INPUT": str(Path(spec["sample"]) / "holdout_mask.tif"),
-        "OUTPUT": str(out / "roads.gpkg")})
-    layers = [lyr for lyr in QgsProject.instance().mapLayers().values()
-              if lyr.source().startswith(str(out / "roads.gpkg"))]
+    processing.runAndLoadResults(
+        "geoseg:vectorize",
+        {
+            "INPUT": str(Path(spec["sample"]) / "holdout_mask.tif"),
+            "OUTPUT": str(out / "roads.gpkg"),
+        },
+    )
+    layers = [
+        lyr
+        for lyr in QgsProject.instance().mapLayers().values()
+        if lyr.source().startswith(str(out / "roads.gpkg"))
+    ]
     info = {"loaded": len(layers)}
     if layers:
         renderer = layers[0].renderer()
@@ -178,8 +210,9 @@ def render(spec: dict) -> dict:
     from geoseg.render import render_png  # the plugin's module
 
     scene = QgsRasterLayer(str(Path(spec["sample"]) / "holdout.tif"), "holdout")
-    roads = QgsVectorLayer(str(Path(spec["out"]) / "vectorize" / "holdout_roads.gpkg"), "roads",
-                           "ogr")
+    roads = QgsVectorLayer(
+        str(Path(spec["out"]) / "vectorize" / "holdout_roads.gpkg"), "roads", "ogr"
+    )
     render_png([roads, scene], spec["render"], 450, 350)
     return {"png": spec["render"], "symbol_levels": roads.renderer().usingSymbolLevels()}
 
@@ -200,18 +233,24 @@ def main(spec_path: str) -> None:
     out = Path(spec["out"])
     report: dict = {"plugin_file": plugin_package.__file__}
     steps = {
-        "predict": lambda: {"scene": describe_raster(str(Path(spec["sample"]) / "collar.tif")),
-                            "prob": describe_raster(str(out / "predict" / "prob.tif")),
-                            "mask": describe_raster(str(out / "predict" / "mask.tif")),
-                            "roads": describe_vector(str(out / "predict" / "roads.gpkg"))},
-        "vectorize": lambda: {"roads": describe_vector(str(out / "vectorize" /
-                                                           "holdout_roads.gpkg")),
-                              "truth": describe_vector(str(Path(spec["sample"]) /
-                                                           "holdout_roads.gpkg"))},
-        "evaluate": lambda: {"pixels": describe_table(str(out / "evaluate" / "pixels.gpkg")),
-                             "lines": describe_table(str(out / "evaluate" / "lines.gpkg"))},
-        "batch": lambda: {"roads": describe_vector(str(out / "area" / "roads.gpkg")),
-                          "mosaic": describe_raster(str(out / "area" / "masks_1.vrt"))},
+        "predict": lambda: {
+            "scene": describe_raster(str(Path(spec["sample"]) / "collar.tif")),
+            "prob": describe_raster(str(out / "predict" / "prob.tif")),
+            "mask": describe_raster(str(out / "predict" / "mask.tif")),
+            "roads": describe_vector(str(out / "predict" / "roads.gpkg")),
+        },
+        "vectorize": lambda: {
+            "roads": describe_vector(str(out / "vectorize" / "holdout_roads.gpkg")),
+            "truth": describe_vector(str(Path(spec["sample"]) / "holdout_roads.gpkg")),
+        },
+        "evaluate": lambda: {
+            "pixels": describe_table(str(out / "evaluate" / "pixels.gpkg")),
+            "lines": describe_table(str(out / "evaluate" / "lines.gpkg")),
+        },
+        "batch": lambda: {
+            "roads": describe_vector(str(out / "area" / "roads.gpkg")),
+            "mosaic": describe_raster(str(out / "area" / "masks_1.vrt")),
+        },
         "cancel": lambda: cancel_predict(spec),
         "loaded": lambda: loaded_styles(spec),
         "dialogs": dialogs,

@@ -45,8 +45,15 @@ def test_install_copies_records_and_enables(profiles, monkeypatch):
     result = run("qgis", "install")
     assert result.exit_code == 0, result.output
     plugin = profiles / "default" / "python" / "plugins" / "geoseg"
-    for name in ("__init__.py", "metadata.txt", "provider.py", "algorithms.py", "runner.py",
-                 "environment.py", "icon.svg"):
+    for name in (
+        "__init__.py",
+        "metadata.txt",
+        "provider.py",
+        "algorithms.py",
+        "runner.py",
+        "environment.py",
+        "icon.svg",
+    ):
         assert (plugin / name).is_file(), name
     assert not list(plugin.rglob("__pycache__"))
     meta = (plugin / "metadata.txt").read_text()
@@ -135,9 +142,11 @@ def test_info_speaks_the_plugins_protocol():
 def test_plugin_modules_import_no_qgis_and_no_geoseg_internals():
     """Outside QGIS the plugin's stdlib half imports cleanly, pulling in neither qgis nor
     torch nor the rest of geoseg (QGIS's Python has none of them)."""
-    code = ("import sys; import geoseg.qgis, geoseg.qgis.runner, geoseg.qgis.environment; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('qgis', 'torch', 'numpy', "
-            "'rasterio', 'click') or (m.startswith('geoseg') and not m.startswith('geoseg.qgis') "
-            "and m != 'geoseg')]; print(bad)")
+    code = (
+        "import sys; import geoseg.qgis, geoseg.qgis.runner, geoseg.qgis.environment; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('qgis', 'torch', 'numpy', "
+        "'rasterio', 'click') or (m.startswith('geoseg') and not m.startswith('geoseg.qgis') "
+        "and m != 'geoseg')]; print(bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

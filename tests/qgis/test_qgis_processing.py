@@ -38,15 +38,22 @@ def test_plugin_enables_and_lists_the_four_algorithms(runs):
     listing = json.loads(runs["list"].stdout)
     provider = listing["providers"]["geoseg"]
     names = {alg_id: alg["name"] for alg_id, alg in provider["algorithms"].items()}
-    assert names == {"geoseg:predict": "Predict roads", "geoseg:vectorize": "Vectorize road mask",
-                     "geoseg:evaluate": "Evaluate", "geoseg:batch": "Map an area (batch)"}
+    assert names == {
+        "geoseg:predict": "Predict roads",
+        "geoseg:vectorize": "Vectorize road mask",
+        "geoseg:evaluate": "Evaluate",
+        "geoseg:batch": "Map an area (batch)",
+    }
 
 
 def test_qgis_opens_geoseg_outputs_without_warnings(runs):
     out = str(runs["out"])
     for name in ("predict", "vectorize", "evaluate_lines", "batch"):
-        warnings = [line for line in runs[name]["_stderr"].splitlines()
-                    if "partially supported" in line and out in line]
+        warnings = [
+            line
+            for line in runs[name]["_stderr"].splitlines()
+            if "partially supported" in line and out in line
+        ]
         assert warnings == [], name  # geoseg writes GeoPackage 1.2 (sample_data has 1.4)
         assert "Traceback" not in runs[name]["_stderr"], name
 
@@ -54,9 +61,11 @@ def test_qgis_opens_geoseg_outputs_without_warnings(runs):
 def test_predict_writes_layers_on_the_scene_grid(runs, inspection):
     run = ok(runs["predict"])
     out = runs["out"] / "predict"
-    assert run["results"] == {"OUTPUT_PROB": str(out / "prob.tif"),
-                              "OUTPUT_MASK": str(out / "mask.tif"),
-                              "OUTPUT_ROADS": str(out / "roads.gpkg")}
+    assert run["results"] == {
+        "OUTPUT_PROB": str(out / "prob.tif"),
+        "OUTPUT_MASK": str(out / "mask.tif"),
+        "OUTPUT_ROADS": str(out / "roads.gpkg"),
+    }
     assert any("tiles in" in line for line in run["log"]["info"])  # geoseg's summary
     info = no_step_error(inspection["predict"])
     scene = info["scene"]
@@ -64,7 +73,10 @@ def test_predict_writes_layers_on_the_scene_grid(runs, inspection):
         layer = info[key]
         assert layer["valid"] and layer["crs"] == scene["crs"] == "EPSG:32633"
         assert (layer["width"], layer["height"], layer["extent"]) == (
-            scene["width"], scene["height"], scene["extent"])
+            scene["width"],
+            scene["height"],
+            scene["extent"],
+        )
         # one band; QGIS shows geoseg's nodata mask (GDAL per-dataset mask) as an alpha band
         assert layer["bands_as"] == ["Gray", "Alpha"]
     roads = info["roads"]
@@ -147,7 +159,8 @@ def test_results_load_styled(inspection):
 def test_toolbox_dialogs_build(inspection):
     built = no_step_error(inspection["dialogs"])
     assert {"INPUT", "MODEL", "OUTPUT_PROB", "OUTPUT_MASK", "OUTPUT_ROADS"} <= set(
-        built["geoseg:predict"])
+        built["geoseg:predict"]
+    )
     assert {"PREDICTION", "TRUTH", "OUTPUT"} <= set(built["geoseg:evaluate"])
     assert {"INPUT", "AOI", "OUTPUT"} <= set(built["geoseg:batch"])
 

@@ -55,13 +55,17 @@ def env():
 
 def test_relay_maps_each_kind_of_line():
     fb, result = Feedback(), runner.RunResult(0)
-    for line in ['{"progress": 0.25, "message": "scene: 5/20 tiles"}',
-                 '{"level": "info", "message": "using checkpoint x"}',
-                 '{"level": "warning", "message": "odd"}',
-                 '{"level": "error", "message": "scene b failed"}',
-                 '{"level": "debug", "message": "d"}',
-                 "roads: out.gpkg (3 lines)", "", "{not json",
-                 "Error: scene.tif: file not found"]:
+    for line in [
+        '{"progress": 0.25, "message": "scene: 5/20 tiles"}',
+        '{"level": "info", "message": "using checkpoint x"}',
+        '{"level": "warning", "message": "odd"}',
+        '{"level": "error", "message": "scene b failed"}',
+        '{"level": "debug", "message": "d"}',
+        "roads: out.gpkg (3 lines)",
+        "",
+        "{not json",
+        "Error: scene.tif: file not found",
+    ]:
         runner.relay(line + "\n", fb, result)
     assert fb.of("progress") == [25.0] and fb.of("text") == ["scene: 5/20 tiles"]
     assert fb.of("info") == ["using checkpoint x", "roads: out.gpkg (3 lines)", "{not json"]
@@ -73,8 +77,12 @@ def test_relay_maps_each_kind_of_line():
 def test_partial_pattern_is_geoseg_temp_name(tmp_path):
     out = tmp_path / "roads.gpkg"
     tmp = temp_name(out)
-    for path in (tmp, tmp.with_suffix(".qml"), tmp_path / ".roadsx.partial-1.gpkg",
-                 tmp_path / "roads.gpkg.bak"):
+    for path in (
+        tmp,
+        tmp.with_suffix(".qml"),
+        tmp_path / ".roadsx.partial-1.gpkg",
+        tmp_path / "roads.gpkg.bak",
+    ):
         path.write_text("x")
     assert runner.partial_files(out) == sorted([tmp, tmp.with_suffix(".qml")])
 
@@ -83,14 +91,18 @@ def test_resolve_order(tmp_path, monkeypatch):
     record = tmp_path / "environment.json"
     record.write_text(json.dumps({"python": "/env/bin/python", "pythonpath": "/src"}))
     monkeypatch.delenv(environment.ENV_VAR, raising=False)
-    assert environment.resolve("", record) == Environment("/env/bin/python", "/src",
-                                                          "geoseg qgis install")
+    assert environment.resolve("", record) == Environment(
+        "/env/bin/python", "/src", "geoseg qgis install"
+    )
     monkeypatch.setenv(environment.ENV_VAR, "/other/python")
     assert environment.resolve(None, record).python == "/other/python"
-    assert environment.resolve(" /set/python ", record) == Environment("/set/python", None,
-                                                                       "Processing setting")
+    assert environment.resolve(" /set/python ", record) == Environment(
+        "/set/python", None, "Processing setting"
+    )
     monkeypatch.delenv(environment.ENV_VAR)
-    with pytest.raises(GeosegUnavailable, match="geoseg is not configured: run `geoseg qgis install`"):
+    with pytest.raises(
+        GeosegUnavailable, match="geoseg is not configured: run `geoseg qgis install`"
+    ):
         environment.resolve("", tmp_path / "missing.json")
 
 
@@ -110,11 +122,14 @@ def test_check_accepts_this_geoseg(env):
 
 
 def test_check_gives_one_sentence_for_missing_or_old_geoseg(tmp_path):
-    with pytest.raises(GeosegUnavailable, match=r"Python /nonexistent/python \(from test\) does not exist"):
+    with pytest.raises(
+        GeosegUnavailable, match=r"Python /nonexistent/python \(from test\) does not exist"
+    ):
         environment.check(Environment("/nonexistent/python", None, "test"))
     # a Python without geoseg: a bare virtual environment
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True
+    )
     bare = tmp_path / "bare" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     with pytest.raises(GeosegUnavailable, match="geoseg is not installed in Python"):
         environment.check(Environment(str(bare), None, "test"))
@@ -124,12 +139,14 @@ def test_check_gives_one_sentence_for_missing_or_old_geoseg(tmp_path):
     (old / "__init__.py").write_text("")
     (old / "__main__.py").write_text(
         "import click\n@click.group()\n@click.version_option('0.0.9', prog_name='geoseg')\n"
-        "def cli():\n    pass\n@cli.command()\ndef predict():\n    pass\ncli()\n")
+        "def cli():\n    pass\n@cli.command()\ndef predict():\n    pass\ncli()\n"
+    )
     with pytest.raises(GeosegUnavailable) as exc:
         environment.check(Environment(sys.executable, str(old.parent), "test"))
     assert str(exc.value) == (
         f"geoseg 0.0.9 in Python {sys.executable} (from test) is too old for this plugin (it "
-        "has no `geoseg qgis` command); upgrade geoseg there and run `geoseg qgis install`")
+        "has no `geoseg qgis` command); upgrade geoseg there and run `geoseg qgis install`"
+    )
 
 
 def test_run_relays_progress_and_output(env, tmp_path, geotiff_factory):
@@ -138,8 +155,9 @@ def test_run_relays_progress_and_output(env, tmp_path, geotiff_factory):
     src = geotiff_factory(mask, "mask.tif")
     out = tmp_path / "roads.gpkg"
     fb = Feedback()
-    result = runner.run(env, ["vectorize", str(src), "-o", str(out), "--block-size", "64"], fb,
-                        [out])
+    result = runner.run(
+        env, ["vectorize", str(src), "-o", str(out), "--block-size", "64"], fb, [out]
+    )
     assert result.returncode == 0 and out.is_file()
     values = fb.of("progress")
     assert len(values) >= 3 and values == sorted(values) and values[-1] == 100.0
@@ -149,8 +167,11 @@ def test_run_relays_progress_and_output(env, tmp_path, geotiff_factory):
 
 def test_run_failure_is_geosegs_one_line(env, tmp_path):
     with pytest.raises(runner.RunFailed) as exc:
-        runner.run(env, ["vectorize", str(tmp_path / "nope.tif"), "-o", str(tmp_path / "r.gpkg")],
-                   Feedback())
+        runner.run(
+            env,
+            ["vectorize", str(tmp_path / "nope.tif"), "-o", str(tmp_path / "r.gpkg")],
+            Feedback(),
+        )
     assert str(exc.value).startswith("geoseg vectorize failed: ")
     assert "nope.tif" in str(exc.value) and "\n" not in str(exc.value)
 
@@ -159,16 +180,37 @@ def test_cancel_stops_predict_and_leaves_nothing(env, tmp_path, geotiff_factory)
     from fake_models import save_tiny_checkpoint
 
     ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    scene = geotiff_factory(np.random.default_rng(0).integers(0, 255, (3, 1536, 1536), np.uint8),
-                            "big.tif")
+    scene = geotiff_factory(
+        np.random.default_rng(0).integers(0, 255, (3, 1536, 1536), np.uint8), "big.tif"
+    )
     out = tmp_path / "out"
     outputs = [out / "p.tif", out / "m.tif", out / "roads.gpkg"]
     fb = Feedback(cancel_when=lambda value: value > 0)
     start = time.monotonic()
     with pytest.raises(runner.RunCanceled, match="no partial output was kept"):
-        runner.run(env, ["predict", str(scene), "-m", str(ckpt), "--tile", "64", "--overlap", "8",
-                         "-o", str(out), "--prob-out", str(outputs[0]), "--mask-out",
-                         str(outputs[1]), "--vector", str(outputs[2])], fb, outputs)
+        runner.run(
+            env,
+            [
+                "predict",
+                str(scene),
+                "-m",
+                str(ckpt),
+                "--tile",
+                "64",
+                "--overlap",
+                "8",
+                "-o",
+                str(out),
+                "--prob-out",
+                str(outputs[0]),
+                "--mask-out",
+                str(outputs[1]),
+                "--vector",
+                str(outputs[2]),
+            ],
+            fb,
+            outputs,
+        )
     assert time.monotonic() - start < 120
     assert list(out.iterdir()) == []
     assert 0 < fb.of("progress")[-1] < 90

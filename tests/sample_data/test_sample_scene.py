@@ -39,8 +39,13 @@ def burn_lines(scene, buffered: bool) -> np.ndarray:
     geoms = scene.roads.geometry.values
     if buffered:
         geoms = shapely.buffer(geoms, scene.roads["width_m"].to_numpy() / 2)
-    return rasterize([(g, 1) for g in geoms], out_shape=scene.mask.shape,
-                     transform=scene.transform, fill=0, dtype="uint8")
+    return rasterize(
+        [(g, 1) for g in geoms],
+        out_shape=scene.mask.shape,
+        transform=scene.transform,
+        fill=0,
+        dtype="uint8",
+    )
 
 
 def test_same_arguments_same_scene_and_other_seed_differs(rgb):
@@ -115,13 +120,15 @@ def test_network_is_connected_with_junctions_curves_and_varied_widths(big):
     labels, n = ndimage.label(road, np.ones((3, 3)))
     # roads may meet outside the scene, but most of them are one network inside it
     assert np.bincount(labels.ravel())[1:].max() >= 0.5 * road.sum()
-    ends = np.round(np.concatenate([np.array([g.coords[0], g.coords[-1]])
-                                    for g in big.roads.geometry]), 1)
+    ends = np.round(
+        np.concatenate([np.array([g.coords[0], g.coords[-1]]) for g in big.roads.geometry]), 1
+    )
     _, counts = np.unique(ends, axis=0, return_counts=True)
     assert (counts >= 3).any(), "no junction where three or more roads meet"
-    sinuosity = big.roads.length / [shapely.distance(shapely.Point(g.coords[0]),
-                                                     shapely.Point(g.coords[-1]))
-                                    for g in big.roads.geometry]
+    sinuosity = big.roads.length / [
+        shapely.distance(shapely.Point(g.coords[0]), shapely.Point(g.coords[-1]))
+        for g in big.roads.geometry
+    ]
     assert (sinuosity > 1.01).any() and (sinuosity < 1.001).any()
     assert big.roads["width_m"].max() - big.roads["width_m"].min() >= 5.0
 
@@ -154,8 +161,12 @@ def test_confusers_are_not_road():
     for seed in range(4):
         s = generate_scene(256, 256, seed=seed)
         found |= set(s.confusers["kind"])
-        line = rasterize([(g, 1) for g in s.confusers.geometry], out_shape=s.mask.shape,
-                         transform=s.transform, dtype="uint8").astype(bool)
+        line = rasterize(
+            [(g, 1) for g in s.confusers.geometry],
+            out_shape=s.mask.shape,
+            transform=s.transform,
+            dtype="uint8",
+        ).astype(bool)
         on_road += int(s.mask[line].sum())
         total += int(line.sum())
     assert found == {"river", "railway"}
@@ -182,8 +193,14 @@ def test_multiband_uint16(multi):
     assert ndvi[road].mean() < ndvi[~road].mean() - 0.1  # vegetation is brighter in NIR
 
 
-@pytest.mark.parametrize("kwargs", [dict(height=8, width=64), dict(height=64, width=64, bands="x"),
-                                    dict(height=64, width=64, res=0.0)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(height=8, width=64),
+        dict(height=64, width=64, bands="x"),
+        dict(height=64, width=64, res=0.0),
+    ],
+)
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         generate_scene(**kwargs)

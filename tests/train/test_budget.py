@@ -10,15 +10,15 @@ from geoseg.errors import ConfigError
 from geoseg.train import train_model
 from geoseg.train.schedule import budget_progress
 
-TINY = {"model": {"backbone": "test_resnet"},
-        "data": {"tile": 32, "batch_size": 4, "samples_per_epoch": 8}}
+TINY = {
+    "model": {"backbone": "test_resnet"},
+    "data": {"tile": 32, "batch_size": 4, "samples_per_epoch": 8},
+}
 
 
 def test_validation_every_n_epochs_and_after_the_last(easy_config, tmp_path):
-    cfg = easy_config(**TINY, train={"epochs": 5, "val_every": 2, "schedule": "cosine"},
-                      size=96)
-    result = train_model(cfg, models_dir=tmp_path / "m", out_dir=tmp_path / "run",
-                         device="cpu")
+    cfg = easy_config(**TINY, train={"epochs": 5, "val_every": 2, "schedule": "cosine"}, size=96)
+    result = train_model(cfg, models_dir=tmp_path / "m", out_dir=tmp_path / "run", device="cpu")
     validated = [h["epoch"] for h in result.history if h.get("val_iou") is not None]
     assert validated == [2, 4, 5]  # every 2nd epoch, and the final one
     assert [h["epoch"] for h in result.history] == [1, 2, 3, 4, 5]
@@ -31,10 +31,10 @@ def test_validation_every_n_epochs_and_after_the_last(easy_config, tmp_path):
 
 
 def test_cosine_anneals_to_zero_over_max_steps(easy_config, tmp_path):
-    cfg = easy_config(**TINY, train={"epochs": 100, "max_steps": 6, "schedule": "cosine",
-                                     "lr": 1e-3}, size=96)
-    result = train_model(cfg, models_dir=tmp_path / "m", out_dir=tmp_path / "run",
-                         device="cpu")
+    cfg = easy_config(
+        **TINY, train={"epochs": 100, "max_steps": 6, "schedule": "cosine", "lr": 1e-3}, size=96
+    )
+    result = train_model(cfg, models_dir=tmp_path / "m", out_dir=tmp_path / "run", device="cpu")
     last = load_checkpoint(tmp_path / "run" / "last.pt")
     assert last["step"] == 6 and len(result.history) == 3  # stopped by max_steps, not epochs
     # lr at the start of each epoch: 1e-3, then half-cosine values at progress 2/6 and 4/6

@@ -20,9 +20,18 @@ class _Payload:
 def test_tampered_checkpoint_is_refused_and_runs_nothing(tmp_path):
     marker = tmp_path / "pwned"
     evil = tmp_path / "linknet_resnet18_evil.pt"
-    torch.save({"format": "geoseg.checkpoint", "arch": "linknet", "backbone": "resnet18",
-                "in_channels": 3, "normalizer": {}, "state_dict": {}, "x": _Payload(marker)},
-               evil)
+    torch.save(
+        {
+            "format": "geoseg.checkpoint",
+            "arch": "linknet",
+            "backbone": "resnet18",
+            "in_channels": 3,
+            "normalizer": {},
+            "state_dict": {},
+            "x": _Payload(marker),
+        },
+        evil,
+    )
     with pytest.raises(CheckpointError, match="linknet_resnet18_evil.pt: refused to load"):
         load_checkpoint(evil)
     assert not marker.exists()

@@ -13,8 +13,9 @@ from geoseg.train.loop import Trainer
 
 def test_training_learns_and_checkpoint_describes_itself(easy_config, tmp_path):
     cfg = easy_config()
-    result = train_model(cfg, models_dir=tmp_path / "models", out_dir=tmp_path / "run",
-                         device="cpu")
+    result = train_model(
+        cfg, models_dir=tmp_path / "models", out_dir=tmp_path / "run", device="cpu"
+    )
 
     # Untrained baseline: the same model init, same validation tiles, same threshold sweep.
     from geoseg.data import build_datasets
@@ -22,8 +23,15 @@ def test_training_learns_and_checkpoint_describes_itself(easy_config, tmp_path):
     torch.manual_seed(cfg.train.seed)
     untrained = build_model(cfg)
     data = build_datasets(cfg.data, mean=untrained.norm_mean, std=untrained.norm_std)
-    base = Trainer(untrained, data.train, data.val, cfg, {}, best_path=tmp_path / "x.pt",
-                   run_dir=tmp_path / "base").validate()
+    base = Trainer(
+        untrained,
+        data.train,
+        data.val,
+        cfg,
+        {},
+        best_path=tmp_path / "x.pt",
+        run_dir=tmp_path / "base",
+    ).validate()
     assert base["val_iou"] < 0.2  # ~ the road fraction: "everything is road"
     assert result.best_metrics["val_iou"] >= base["val_iou"] + 0.5, (base, result.best_metrics)
 
@@ -31,8 +39,20 @@ def test_training_learns_and_checkpoint_describes_itself(easy_config, tmp_path):
     raw = torch.load(result.checkpoint_path, weights_only=True)
     assert result.checkpoint_path.parent == tmp_path / "models"
     assert result.checkpoint_path.name.startswith("linknet_resnet18_")
-    for key in ("arch", "backbone", "in_channels", "model_kwargs", "bands", "normalizer",
-                "tile", "threshold", "metrics", "config", "epoch", "state_dict"):
+    for key in (
+        "arch",
+        "backbone",
+        "in_channels",
+        "model_kwargs",
+        "bands",
+        "normalizer",
+        "tile",
+        "threshold",
+        "metrics",
+        "config",
+        "epoch",
+        "state_dict",
+    ):
         assert key in raw, key
     assert raw["normalizer"]["low"] == [0.0] * 3 and raw["normalizer"]["high"] == [255.0] * 3
     assert raw["normalizer"]["mean"] == [float(v) for v in untrained.norm_mean]
@@ -57,6 +77,7 @@ def test_training_learns_and_checkpoint_describes_itself(easy_config, tmp_path):
     # Logs: one CSV row per epoch and a curve plot.
     rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5]
-    assert np.isclose(max(float(r["val_iou"]) for r in rows), result.best_metrics["val_iou"],
-                      atol=1e-5)
+    assert np.isclose(
+        max(float(r["val_iou"]) for r in rows), result.best_metrics["val_iou"], atol=1e-5
+    )
     assert (tmp_path / "run" / "curves.png").stat().st_size > 1000

@@ -31,8 +31,12 @@ def test_workers_are_capped_at_the_cores(monkeypatch):
 def test_training_bar_shows_epoch_of_total_and_eta(easy_config, tmp_path, capsys):
     from geoseg.train import train_model
 
-    cfg = easy_config(model={"backbone": "test_resnet"}, train={"epochs": 2}, size=64,
-                      data={"samples_per_epoch": 8, "batch_size": 4})
+    cfg = easy_config(
+        model={"backbone": "test_resnet"},
+        train={"epochs": 2},
+        size=64,
+        data={"samples_per_epoch": 8, "batch_size": 4},
+    )
     train_model(cfg, models_dir=tmp_path / "m", out_dir=tmp_path / "r", device="cpu")
     err = capsys.readouterr().err
     assert "epoch 1/2" in err and "epoch 2/2" in err and "run_eta=" in err

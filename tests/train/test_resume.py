@@ -11,9 +11,11 @@ from geoseg.errors import CheckpointError
 from geoseg.train import train_model
 from geoseg.train.loop import Trainer
 
-TINY = {"model": {"backbone": "test_resnet"},
-        "data": {"tile": 32, "batch_size": 4, "samples_per_epoch": 8},
-        "train": {"schedule": "plateau", "lr": 1e-3}}
+TINY = {
+    "model": {"backbone": "test_resnet"},
+    "data": {"tile": 32, "batch_size": 4, "samples_per_epoch": 8},
+    "train": {"schedule": "plateau", "lr": 1e-3},
+}
 
 
 def _with_epochs(cfg, epochs):
@@ -37,10 +39,12 @@ def _assert_same_tensors(a, b, path="state"):
 
 def test_resume_matches_an_uninterrupted_run(easy_config, tmp_path, monkeypatch):
     cfg = easy_config(**TINY, size=96)
-    straight = train_model(_with_epochs(cfg, 3), models_dir=tmp_path / "m1",
-                           out_dir=tmp_path / "r1", device="cpu")
-    first = train_model(_with_epochs(cfg, 2), models_dir=tmp_path / "m2",
-                        out_dir=tmp_path / "r2", device="cpu")
+    straight = train_model(
+        _with_epochs(cfg, 3), models_dir=tmp_path / "m1", out_dir=tmp_path / "r1", device="cpu"
+    )
+    first = train_model(
+        _with_epochs(cfg, 2), models_dir=tmp_path / "m2", out_dir=tmp_path / "r2", device="cpu"
+    )
     last = load_checkpoint(tmp_path / "r2" / "last.pt")
     assert last["epoch"] == 2 and last["step"] == 4
 
@@ -55,8 +59,7 @@ def test_resume_matches_an_uninterrupted_run(easy_config, tmp_path, monkeypatch)
         seen["start"] = self.start_epoch
 
     monkeypatch.setattr(Trainer, "resume", spy)
-    resumed = train_model(_with_epochs(cfg, 3), resume=tmp_path / "r2" / "last.pt",
-                          device="cpu")
+    resumed = train_model(_with_epochs(cfg, 3), resume=tmp_path / "r2" / "last.pt", device="cpu")
     _assert_same_tensors(seen["optimizer"], last["optimizer"], "optimizer")
     _assert_same_tensors(seen["scheduler"], last["scheduler"], "scheduler")
     assert seen["start"] == 3
@@ -71,7 +74,8 @@ def test_resume_matches_an_uninterrupted_run(easy_config, tmp_path, monkeypatch)
     for k, v in a["state_dict"].items():
         assert torch.allclose(v.float(), b["state_dict"][k].float(), atol=1e-6), k
     assert [h["train_loss"] for h in a["history"]] == pytest.approx(
-        [h["train_loss"] for h in b["history"]], rel=1e-5)
+        [h["train_loss"] for h in b["history"]], rel=1e-5
+    )
     assert straight.best_metrics == pytest.approx(resumed.best_metrics, rel=1e-5)
 
     # A checkpoint of another architecture, or a best checkpoint (no optimizer), is refused.

@@ -11,8 +11,9 @@ from vectorize_scenes import RES, draw_roads, node_degrees, to_pixels, vectorize
 def sample_like_network(size: int = 400) -> list[LineString]:
     """A small town: a winding main road, a grid of streets, a diagonal and a cul-de-sac."""
     t = np.linspace(0, 1, 200)
-    winding = LineString(np.column_stack([t * (size + 40) - 20,
-                                          size * 0.45 + 40 * np.sin(t * 2 * np.pi)]))
+    winding = LineString(
+        np.column_stack([t * (size + 40) - 20, size * 0.45 + 40 * np.sin(t * 2 * np.pi)])
+    )
     return [
         winding,
         LineString([(80, -20), (80, size + 20)]),

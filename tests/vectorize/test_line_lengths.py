@@ -16,8 +16,9 @@ VEGAS = from_origin(-115.2338, 36.1423, 2.7e-6, 2.7e-6)  # SpaceNet Las Vegas gr
 
 def test_length_in_utm_is_planar_metres():
     mask = draw_roads((200, 200), [[(20, 30), (180, 170)]], 7)
-    roads = vectorize_mask(mask, transform=from_origin(400000, 5000000, 0.3, 0.3),
-                           crs="EPSG:32611", progress=False)
+    roads = vectorize_mask(
+        mask, transform=from_origin(400000, 5000000, 0.3, 0.3), crs="EPSG:32611", progress=False
+    )
     assert len(roads) == 1
     assert roads.length_m.iloc[0] == pytest.approx(roads.geometry.length.iloc[0], rel=1e-9)
     # the skeleton of a diagonal road stops about a half width short of each end

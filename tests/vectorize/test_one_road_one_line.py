@@ -44,8 +44,9 @@ def test_sample_scenes(path):
 
 
 def test_spacenet_vegas(realdata):
-    roads = vectorize_mask(realdata / "spacenet_vegas_pan" / "vegas_pan_roads_mask.tif",
-                           progress=False)
+    roads = vectorize_mask(
+        realdata / "spacenet_vegas_pan" / "vegas_pan_roads_mask.tif", progress=False
+    )
     assert_one_line_per_road(roads, summed_limit=1.02)
 
 
@@ -58,8 +59,7 @@ def test_deepglobe_and_eth_masks(realdata):
     assert len(paths) == 3 and len(eth) == 80
     worst = 1.0
     for path in paths + eth:
-        roads = vectorize_mask(binary(path), transform=rasterio.Affine.identity(),
-                               progress=False)
+        roads = vectorize_mask(binary(path), transform=rasterio.Affine.identity(), progress=False)
         stats = assert_one_line_per_road(roads, summed_limit=1.04 if path in paths else 1.08)
         worst = max(worst, stats["side_by_side"])
     assert worst < 1.02
@@ -77,8 +77,11 @@ def test_crossing_of_wide_roads_shares_no_stretch():
     roads = vectorize(draw_roads((300, 400), [across, diagonal], 40))
     assert len(roads) == 4  # one node, four arms
     geoms = roads.geometry.values
-    shared = sum(shapely.intersection(geoms[i], geoms[j]).length
-                 for i in range(len(geoms)) for j in range(i + 1, len(geoms)))
+    shared = sum(
+        shapely.intersection(geoms[i], geoms[j]).length
+        for i in range(len(geoms))
+        for j in range(i + 1, len(geoms))
+    )
     assert shared == 0
     assert_one_line_per_road(roads, summed_limit=1.1, side_limit=1.005)
 
@@ -88,7 +91,9 @@ def _chain(points, step=1.0):
     pts = []
     for (r0, c0), (r1, c1) in zip(points[:-1], points[1:]):
         n = max(int(np.hypot(r1 - r0, c1 - c0) / step), 1)
-        pts.extend(zip(np.linspace(r0, r1, n, endpoint=False), np.linspace(c0, c1, n, endpoint=False)))
+        pts.extend(
+            zip(np.linspace(r0, r1, n, endpoint=False), np.linspace(c0, c1, n, endpoint=False))
+        )
     pts.append(points[-1])
     return np.array(pts, float)
 

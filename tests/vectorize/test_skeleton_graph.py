@@ -15,7 +15,7 @@ def _path_set(coords, indptr, indices) -> set[tuple]:
     """Paths as pixel tuples, independent of direction and (for loops) of the start."""
     out = set()
     for k in range(len(indptr) - 1):
-        px = [tuple(int(v) for v in coords[i]) for i in indices[indptr[k]:indptr[k + 1]]]
+        px = [tuple(int(v) for v in coords[i]) for i in indices[indptr[k] : indptr[k + 1]]]
         if px[0] == px[-1] and len(px) > 2:  # closed loop: rotate to its smallest pixel
             ring = px[:-1]
             m = ring.index(min(ring))

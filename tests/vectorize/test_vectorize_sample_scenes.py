@@ -26,8 +26,9 @@ def _mean_offset(a, b, step: float) -> float:
 def test_ground_truth_mask_gives_ground_truth_network(seed):
     sample_data = pytest.importorskip("geoseg.sample_data")
     scene = sample_data.generate_scene(448, 448, seed=seed)
-    roads = vectorize_mask(scene.mask, transform=scene.transform, crs=scene.crs,
-                           block_size=200, progress=False)
+    roads = vectorize_mask(
+        scene.mask, transform=scene.transform, crs=scene.crs, block_size=200, progress=False
+    )
     assert roads.crs == scene.roads.crs and len(roads) > 0
     h, w = scene.mask.shape
     (x0, y1), (x1, y0) = scene.transform @ (0, 0), scene.transform @ (w, h)
@@ -54,5 +55,6 @@ def test_ground_truth_mask_gives_ground_truth_network(seed):
 
 def _truth_widths(truth: gpd.GeoDataFrame, roads: gpd.GeoDataFrame) -> np.ndarray:
     nearest = shapely.STRtree(truth.geometry.values).query_nearest(
-        roads.geometry.values, all_matches=False)[1]
+        roads.geometry.values, all_matches=False
+    )[1]
     return truth.width_m.to_numpy()[nearest]

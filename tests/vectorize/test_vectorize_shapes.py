@@ -35,8 +35,10 @@ def test_t_junction_gives_three_lines_meeting_at_one_degree3_node():
     degrees = node_degrees(roads)
     assert sorted(degrees.values()) == [1, 1, 1, 3]
     hub = next(n for n, d in degrees.items() if d == 3)
-    ends = [ln.coords[0] if a == hub else ln.coords[-1]
-            for ln, a in zip(to_pixels(roads), roads["node_from"])]
+    ends = [
+        ln.coords[0] if a == hub else ln.coords[-1]
+        for ln, a in zip(to_pixels(roads), roads["node_from"])
+    ]
     assert all(Point(e).distance(Point(150, 100)) < 3 for e in ends)
 
 
@@ -87,8 +89,12 @@ def test_road_crossing_block_seams_is_one_line(block_size):
 
 
 def test_network_across_blocks_equals_whole_scene():
-    lines = [[(10, 50), (290, 60)], [(150, 5), (140, 290)], [(20, 200), (280, 250)],
-             [(60, 55), (40, 280)]]
+    lines = [
+        [(10, 50), (290, 60)],
+        [(150, 5), (140, 290)],
+        [(20, 200), (280, 250)],
+        [(60, 55), (40, 280)],
+    ]
     mask = draw_roads((300, 300), lines, 7)
     whole = vectorize(mask)
     blocked = vectorize(mask, block_size=64, halo=24)
@@ -101,8 +107,7 @@ def test_network_across_blocks_equals_whole_scene():
 @pytest.mark.parametrize("seed", range(6))
 def test_random_networks_do_not_depend_on_block_layout(seed):
     rng = np.random.default_rng(seed)
-    lines = [rng.uniform(-20, 260, size=(rng.integers(2, 4), 2))
-             for _ in range(rng.integers(2, 7))]
+    lines = [rng.uniform(-20, 260, size=(rng.integers(2, 4), 2)) for _ in range(rng.integers(2, 7))]
     mask = draw_roads((240, 240), lines, int(rng.integers(3, 14)))
     mask[rng.random(mask.shape) < 0.01] = 255  # speckle for the cleanup to remove
     whole = vectorize(mask)

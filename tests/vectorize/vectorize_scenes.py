@@ -33,8 +33,9 @@ def to_pixels(gdf):
     import shapely
 
     inv = ~TRANSFORM
-    return shapely.transform(gdf.geometry.values, lambda xy: np.column_stack(
-        inv @ (xy[:, 0], xy[:, 1])) - 0.5)
+    return shapely.transform(
+        gdf.geometry.values, lambda xy: np.column_stack(inv @ (xy[:, 0], xy[:, 1])) - 0.5
+    )
 
 
 def node_degrees(gdf) -> dict[int, int]:
