@@ -132,6 +132,20 @@ def mute_native_stderr() -> None:
         real, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace"
     )
     mute_native_stderr.done = True  # type: ignore[attr-defined]
+    mute_native_stderr.real_fd = real  # type: ignore[attr-defined]
+
+
+def unmute_native_stderr() -> None:
+    """Give file descriptor 2 back to the real stderr (``-v`` after the command name:
+    the group muted it before the subcommand's options were parsed)."""
+    import os
+
+    real = getattr(mute_native_stderr, "real_fd", None)
+    if real is None:
+        return
+    sys.stderr.flush()
+    os.dup2(real, 2)
+    mute_native_stderr.real_fd = None  # type: ignore[attr-defined]
 
 
 def _more_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> None:
@@ -141,6 +155,8 @@ def _more_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> N
     meta = ctx.meta
     key = "geoseg.verbose" if param.name == "verbose" else "geoseg.quiet"
     meta[key] = meta.get(key, 0) + value
+    if meta.get("geoseg.verbose", 0) > 0:
+        unmute_native_stderr()
     configure_logging(meta.get("geoseg.verbose", 0), meta.get("geoseg.quiet", 0))
 
 

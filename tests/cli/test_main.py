@@ -57,3 +57,36 @@ def test_library_error_shows_traceback_only_with_verbose(tmp_path):
         cli, ["-v", "vectorize", str(missing), "-o", str(tmp_path / "r.gpkg")]
     )
     assert loud.exit_code == 1 and "Traceback" in loud.output
+
+
+NATIVE_SCRIPT = """
+import os, sys, click
+from geoseg.cli import main
+
+@click.command()
+def native():
+    os.write(2, b"native-library-line\\n")
+    click.echo("python-line", err=True)
+
+main.COMMANDS["native"] = "__main__:native"
+main.cli(sys.argv[1:], prog_name="geoseg")
+"""
+
+
+def test_native_stderr_is_muted_unless_verbose_anywhere_on_the_line(tmp_path):
+    """C libraries' raw stderr is hidden without -v, and -v shows it whether it comes
+    before or after the command name."""
+    script = tmp_path / "native.py"
+    script.write_text(NATIVE_SCRIPT)
+
+    def stderr(*args):
+        r = subprocess.run(
+            [sys.executable, str(script), *args], capture_output=True, text=True, timeout=120
+        )
+        assert r.returncode == 0, r.stderr
+        assert "python-line" in r.stderr
+        return r.stderr
+
+    assert "native-library-line" not in stderr("native")
+    assert "native-library-line" in stderr("-v", "native")
+    assert "native-library-line" in stderr("native", "-v")
