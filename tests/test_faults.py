@@ -518,3 +518,61 @@ def test_a_text_file_named_pt_is_one_sentence(work, tmp_path):
     fake.write_text("not a checkpoint")
     res = run_geoseg("predict", work["scene"], "--model", fake, "-o", tmp_path / "o")
     assert_one_sentence(res, str(fake))
+
+
+# ---------------------------------------------------------------- the other writing commands
+
+
+def test_sample_data_on_a_full_disk_keeps_the_earlier_set(tmp_path):
+    out = tmp_path / "sample"
+    good = run_geoseg("sample-data", out, "--size", 64)
+    assert good.returncode == 0, good.stderr
+    before = snapshot(out)
+    res = run_geoseg("sample-data", out, "--size", 64, "--seed", 1, fsize=6000)
+    assert_one_sentence(res, "cannot write", "file too large", str(out))
+    assert snapshot(out) == before  # the earlier set is whole, nothing half-new in it
+    assert not partials(out)
+
+
+def compare_inputs(tmp_path):
+    from geoseg.sample_data import generate_scene, write_scene
+    from tiny_configs import write_tiny_configs
+
+    data = tmp_path / "data"
+    for i, name in enumerate(("a", "b")):
+        write_scene(generate_scene(64, 64, seed=20 + i), data, name)
+    config = write_tiny_configs(tmp_path, archs=("linknet",))[0]
+    ckpt = fake_models.save_tiny_checkpoint(tmp_path / "linknet.pt", arch="linknet")
+    return data, config, ckpt
+
+
+def test_compare_on_a_full_disk_keeps_the_earlier_table(tmp_path):
+    data, config, ckpt = compare_inputs(tmp_path)
+    out = tmp_path / "cmp"
+    args = ("compare", config, "--data", data, "-k", ckpt, "-o", out, "--device", "cpu")
+    good = run_geoseg(*args)
+    assert good.returncode == 0, good.stderr
+    table = (out / "table.csv").read_bytes()
+    inputs = snapshot(data)
+    ckpt_bytes = ckpt.read_bytes()
+    res = run_geoseg(*args, "--overwrite", fsize=3000)
+    assert_one_sentence(res, "cannot write", "file too large")
+    assert (out / "table.csv").read_bytes() == table
+    assert snapshot(data) == inputs and ckpt.read_bytes() == ckpt_bytes
+    assert not partials(out)
+
+
+def test_demo_on_a_full_disk_is_one_sentence_and_leaves_the_samples(tmp_path):
+    from tiny_configs import write_tiny_configs
+
+    samples = tmp_path / "samples"
+    assert run_geoseg("sample-data", samples, "--size", 64).returncode == 0
+    config = write_tiny_configs(tmp_path, archs=("linknet",))[0]
+    inputs = snapshot(samples)
+    out = tmp_path / "demo"
+    args = ("demo", out, "-c", config, "--sample-dir", samples, "--device", "cpu")
+    res = run_geoseg(*args, fsize=3000)
+    assert_one_sentence(res, "cannot write", "file too large")
+    assert snapshot(samples) == inputs
+    assert not partials(tmp_path)
+    assert "IoU" not in res.stdout  # no success printed

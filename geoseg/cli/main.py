@@ -204,7 +204,7 @@ def configure_logging(verbose: int, quiet: int) -> None:
     # GDAL/OGR messages (e.g. "_tiffSeekProc: File too large" from a writer thread) reach
     # Python logging through rasterio/pyogrio; unhandled, logging's last resort would print
     # them raw.  geoseg states the cause in its one sentence; -v shows them.
-    for name in ("rasterio", "pyogrio", "fiona"):
+    for name in ("rasterio", "pyogrio", "fiona", "matplotlib"):
         lib = logging.getLogger(name)
         lib.handlers[:] = [handler] if verbose > 0 else [logging.NullHandler()]
         lib.propagate = False

@@ -302,7 +302,7 @@ def describe_os_error(exc: BaseException) -> str | None:
             return reason
     module = type(exc).__module__ or ""
     if module.startswith(("rasterio", "pyogrio", "fiona")) and any(
-        word in text for word in ("write", "writing", "flush", "close", "failed to")
+        word in text for word in ("write", "writing", "flush", "close", "failed", "could not add")
     ):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return None

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from geoseg import __version__
 from geoseg.errors import OutputError
-from geoseg.io.files import atomic_output, ensure_writable_dir
+from geoseg.io.files import atomic_output, ensure_writable_dir, output_set
 from geoseg.sample_data.scene import SampleScene, generate_scene
 
 log = logging.getLogger(__name__)
@@ -184,48 +184,53 @@ def make_sample_set(outdir: str | Path, size: int = DEFAULT_SIZE, seed: int = 0)
         )
     written: list[Path] = []
     entries = []
-    for spec in tqdm(
-        sample_specs(size, seed), desc="sample scenes", unit="scene", leave=False, disable=None
-    ):
-        scene = generate_scene(
-            spec.height, spec.width, spec.seed, bands=spec.bands, nodata_collar=spec.nodata_collar
-        )
-        files = write_scene(scene, outdir, spec.name)
-        written += files.values()
-        entries.append(
-            {
-                "name": spec.name,
-                "role": spec.role,
-                "about": spec.about,
-                "height": spec.height,
-                "width": spec.width,
-                "seed": spec.seed,
-                "bands": list(scene.band_names),
-                "dtype": scene.image.dtype.name,
-                "nodata": scene.nodata,
-                "crs": scene.crs,
-                "res_m": scene.res,
-                "origin": [scene.transform.c, scene.transform.f],
-                "road_fraction": round(float(scene.mask.mean()), 4),
-                "road_segments": int(len(scene.roads)),
-                "files": {k: p.name for k, p in files.items()},
-            }
-        )
-        log.debug("wrote %s (%dx%d)", spec.name, spec.height, spec.width)
-    manifest = {
-        "generator": "geoseg sample-data",
-        "command": _command(size, seed),
-        "size": size,
-        "seed": seed,
-        "scenes": entries,
-    }
-    for name, text in (
-        ("manifest.json", json.dumps(manifest, indent=2) + "\n"),
-        ("README.md", _readme(manifest)),
-    ):
-        with atomic_output(outdir / name, kind="sample") as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        written.append(outdir / name)
+    with output_set():  # the set appears whole, or the earlier one stays as it was
+        for spec in tqdm(
+            sample_specs(size, seed), desc="sample scenes", unit="scene", leave=False, disable=None
+        ):
+            scene = generate_scene(
+                spec.height,
+                spec.width,
+                spec.seed,
+                bands=spec.bands,
+                nodata_collar=spec.nodata_collar,
+            )
+            files = write_scene(scene, outdir, spec.name)
+            written += files.values()
+            entries.append(
+                {
+                    "name": spec.name,
+                    "role": spec.role,
+                    "about": spec.about,
+                    "height": spec.height,
+                    "width": spec.width,
+                    "seed": spec.seed,
+                    "bands": list(scene.band_names),
+                    "dtype": scene.image.dtype.name,
+                    "nodata": scene.nodata,
+                    "crs": scene.crs,
+                    "res_m": scene.res,
+                    "origin": [scene.transform.c, scene.transform.f],
+                    "road_fraction": round(float(scene.mask.mean()), 4),
+                    "road_segments": int(len(scene.roads)),
+                    "files": {k: p.name for k, p in files.items()},
+                }
+            )
+            log.debug("wrote %s (%dx%d)", spec.name, spec.height, spec.width)
+        manifest = {
+            "generator": "geoseg sample-data",
+            "command": _command(size, seed),
+            "size": size,
+            "seed": seed,
+            "scenes": entries,
+        }
+        for name, text in (
+            ("manifest.json", json.dumps(manifest, indent=2) + "\n"),
+            ("README.md", _readme(manifest)),
+        ):
+            with atomic_output(outdir / name, kind="sample") as tmp:
+                tmp.write_text(text, encoding="utf-8")
+            written.append(outdir / name)
     return written
 
 
