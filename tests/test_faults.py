@@ -128,6 +128,11 @@ def work(tmp_path_factory):
     return {"tmp": tmp, "data": data, "scene": scene, "truth": truth, "ckpt": ckpt, "good": good}
 
 
+def predict_args(work) -> tuple:
+    """`predict SCENE --model CKPT` with the small tile every case uses."""
+    return ("predict", work["scene"], "--model", work["ckpt"], "--tile", 64, "--overlap", 8)
+
+
 def fresh_copy_of_good(work, name: str) -> Path:
     import shutil
 
@@ -145,14 +150,7 @@ def test_predict_on_a_full_disk_keeps_the_earlier_outputs(work, limit):
     out = fresh_copy_of_good(work, f"full{limit}")
     before, inputs = snapshot(out), snapshot(work["data"])
     res = run_geoseg(
-        "predict",
-        work["scene"],
-        "--model",
-        work["ckpt"],
-        "--tile",
-        64,
-        "--overlap",
-        8,
+        *predict_args(work),
         "-o",
         out,
         "--vector",
@@ -208,14 +206,7 @@ def test_predict_onto_a_small_filesystem_says_no_space_left(work):
         fill_up(small / "filler", leave=2048)
         before = snapshot(small)
         res = run_geoseg(
-            "predict",
-            work["scene"],
-            "--model",
-            work["ckpt"],
-            "--tile",
-            64,
-            "--overlap",
-            8,
+            *predict_args(work),
             "-o",
             small,
             "--overwrite",
@@ -291,14 +282,7 @@ def test_an_unwritable_folder_is_one_sentence(work, tmp_path):
         target.chmod(0o555)
     try:
         res = run_geoseg(
-            "predict",
-            work["scene"],
-            "--model",
-            work["ckpt"],
-            "--tile",
-            64,
-            "--overlap",
-            8,
+            *predict_args(work),
             "-o",
             target,
         )
@@ -326,18 +310,7 @@ def test_predict_refuses_a_user_file_unless_overwrite_and_never_an_input(work, t
     out.mkdir()
     mine = write_geotiff(out / "scene_mask.tif", np.ones((1, 8, 8), np.uint8))
     before = mine.read_bytes()
-    args = (
-        "predict",
-        work["scene"],
-        "--model",
-        work["ckpt"],
-        "--tile",
-        64,
-        "--overlap",
-        8,
-        "-o",
-        out,
-    )
+    args = (*predict_args(work), "-o", out)
     res = run_geoseg(*args)
     assert_one_sentence(res, "not written by geoseg", "--overwrite")
     assert mine.read_bytes() == before and not (out / "scene_prob.tif").exists()
