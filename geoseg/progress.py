@@ -31,6 +31,8 @@ import sys
 import threading
 import time
 from typing import Any, TextIO
+from tqdm.auto import tqdm as auto_tqdm
+from tqdm.std import tqdm as std_tqdm
 
 MODES = ("bar", "json", "none")
 MIN_INTERVAL_S = 0.1  # at most ~10 progress lines a second
@@ -129,7 +131,6 @@ def report(message: str | None = None) -> None:
 def tqdm(*args: Any, **kwargs: Any):
     """A progress bar: ``tqdm.auto.tqdm`` in ``bar`` mode, silent in ``none`` mode and a
     JSON reporter in ``json`` mode (a bar created with ``disable=True`` stays silent)."""
-    from tqdm.auto import tqdm as auto_tqdm
 
     if _REPORTER.mode == "bar":
         return auto_tqdm(*args, **kwargs)
@@ -155,7 +156,6 @@ def _json_bar_class():
     global _JSON_BAR
     if _JSON_BAR is not None:
         return _JSON_BAR
-    from tqdm.std import tqdm as std_tqdm
 
     class JsonBar(std_tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:

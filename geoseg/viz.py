@@ -15,6 +15,8 @@ import numpy as np
 from geoseg.errors import BandMismatchError
 from geoseg.io.files import atomic_output
 from geoseg.io.provenance import software
+from PIL import Image
+from PIL import PngImagePlugin
 
 ROAD_COLOUR = (255, 40, 40)
 
@@ -67,7 +69,6 @@ def overlay_png(
     (H, W bool) keeps nodata out of the contrast stretch.  With `side_by_side` the plain
     image is put left of the overlay.  Returns the path.
     """
-    from PIL import Image
 
     if mask.shape != image.shape[1:]:
         raise BandMismatchError(
@@ -89,7 +90,6 @@ def overlay_png(
 
 def save_png(image, path: str | Path, kind: str) -> Path:
     """Save a PIL image as a verified, atomically written PNG tagged as geoseg's `kind`."""
-    from PIL import Image, PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", software(kind))
@@ -105,7 +105,6 @@ def save_png(image, path: str | Path, kind: str) -> Path:
 
 def save_figure(fig, path: str | Path, kind: str, **kwargs) -> Path:
     """Save a matplotlib figure as a verified PNG tagged as geoseg's `kind`."""
-    from PIL import Image
 
     def verify(tmp: Path) -> None:
         with Image.open(tmp) as im:

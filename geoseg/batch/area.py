@@ -19,6 +19,7 @@ from geoseg.batch.mosaic import build_mosaics
 from geoseg.batch.report import write_overview, write_summary
 from geoseg.batch.scenes import ScenePlan, parse_crs
 from geoseg.io.files import output_set
+from geoseg.io.vector import read_roads, write_roads
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,6 @@ def build_area(
 def _build_area(
     plan: ScenePlan, out_dir: Path, manifest: Manifest, snap_m: float | None
 ) -> AreaOutputs:
-    from geoseg.io.vector import read_roads, write_roads
 
     records = manifest.records()
     done = [s for s in plan.scenes if (records.get(s.name) or {}).get("status") == DONE]

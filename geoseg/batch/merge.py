@@ -26,6 +26,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import shapely
+from rasterio.features import rasterize, shapes
+from rasterio.transform import from_origin
+from scipy.ndimage import distance_transform_edt
+from scipy.spatial import cKDTree
+import shapely.ops
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +53,6 @@ def core_regions(footprints: Sequence[Any]) -> list[Any]:
     straightens the raster's staircase, so a road crosses a seam once, not back and forth)
     and cut by the exact footprints.
     """
-    import shapely
-    from rasterio.features import rasterize, shapes
-    from rasterio.transform import from_origin
-    from scipy.ndimage import distance_transform_edt
 
     if len(footprints) == 1:
         return [footprints[0]]
@@ -112,7 +114,6 @@ def _assign_slivers(cores: list[Any], footprints: Sequence[Any], min_area: float
     """Tidy the cores: detached crumbs smaller than `min_area` (ties on the raster) and
     parts of footprints no core covers (a simplified seam moved into a region outside
     its own footprint) go to the covering scene whose core they touch most."""
-    import shapely
 
     pool = [polygonal(shapely.union_all(list(footprints)).difference(shapely.union_all(cores)))]
     for i, core in enumerate(cores):
@@ -140,7 +141,6 @@ def _assign_slivers(cores: list[Any], footprints: Sequence[Any], min_area: float
 
 def polygonal(geom: Any) -> Any:
     """Only the polygon parts of a geometry (overlays can leave slivers of lines/points)."""
-    import shapely
 
     geom = shapely.make_valid(geom)
     parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
@@ -149,7 +149,6 @@ def polygonal(geom: Any) -> Any:
 
 def _line_parts(geom: Any) -> list[np.ndarray]:
     """Coordinate arrays of the non-degenerate LineStrings in a clip result."""
-    import shapely
 
     out = []
     for part in shapely.get_parts(geom):
@@ -180,7 +179,6 @@ def clip_pieces(scene_lines: Sequence[Any], cores: Sequence[Any]) -> list[dict[s
 
 def _seam_ends(pieces: list[dict], cores: Sequence[Any], coverage: Any) -> tuple[np.ndarray, ...]:
     """(points, piece index, end 0/1, scene) of piece ends lying on a seam between cores."""
-    import shapely
 
     pts, owner, end, scene = [], [], [], []
     for k, pc in enumerate(pieces):
@@ -211,8 +209,6 @@ def join_at_seams(pieces: list[dict], cores: Sequence[Any], snap_m: float) -> li
     (each end at most once), moved to their midpoint, and each chain of paired pieces
     becomes one line (length-weighted width and probability).
     """
-    import shapely
-    from scipy.spatial import cKDTree
 
     if not pieces:
         return []
@@ -291,8 +287,6 @@ def drop_side_by_side(lines: list[dict], default_width_m: float = 4.0) -> list[d
     the line that stayed, and that line is split there, so the two still share a node.
     Returns the new list of line dicts.
     """
-    import shapely
-    import shapely.ops
 
     if len(lines) < 2:
         return lines
@@ -409,7 +403,6 @@ def merge_lines(
     Columns: id, length_m, width_m, mean_prob, node_from, node_to, scenes.
     """
     import geopandas as gpd
-    import shapely
 
     if cores is None:
         cores = core_regions(footprints) if len(footprints) else []
@@ -455,7 +448,6 @@ def duplicated_length(
     counts its full length; lines meeting at a junction count nothing (points within
     `junction_m` of any line end are ignored).  Zero for a clean network.
     """
-    import shapely
 
     geoms = [g for g in lines.geometry if g is not None and not g.is_empty]
     if len(geoms) < 2:

@@ -17,6 +17,13 @@ from xml.sax.saxutils import escape
 
 from geoseg.io.files import atomic_output, readable_path, write_text_output
 from geoseg.io.provenance import product_kind, tags
+import rasterio
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import Resampling, calculate_default_transform
+from rasterio.windows import Window
+from rasterio.enums import MaskFlags
+from rasterio.warp import transform_bounds
+from geoseg.batch.layout import group_boxes
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +42,6 @@ def warped_copy(mask: Path, crs) -> Path:
     :data:`DEFAULT_NODATA` in the copy.  The mask is warped through a GDAL warped VRT one
     band of :data:`STRIP` rows at a time: memory is O(width), never the whole mask.
     """
-    import rasterio
-    from rasterio.vrt import WarpedVRT
-    from rasterio.warp import Resampling, calculate_default_transform
-    from rasterio.windows import Window
 
     tag = crs.to_string().replace(":", "").replace(" ", "")[:24]
     out = mask.with_name(f"{mask.stem}_{tag}.tif")
@@ -87,8 +90,6 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
 
     Returns the VRT path, or None when there is no mask to mosaic.
     """
-    import rasterio
-    from rasterio.enums import MaskFlags
 
     out_path = Path(out_path)
     sources = []
@@ -172,10 +173,6 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
 def mosaic_groups(masks: Sequence[str | Path], crs) -> list[list[int]]:
     """Indices of `masks` in groups of nearby scenes (:mod:`geoseg.batch.layout`), from
     their bounds in `crs`: one VRT each, so the mosaics' extents follow the scenes."""
-    import rasterio
-    from rasterio.warp import transform_bounds
-
-    from geoseg.batch.layout import group_boxes
 
     boxes = []
     for m in masks:

@@ -11,6 +11,8 @@ from typing import Any
 
 from geoseg.io.files import write_text_output
 from geoseg.viz import save_figure
+import shapely
+from geoseg.batch.layout import group_boxes, union_box
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +78,6 @@ def write_overview(
     matplotlib.use("Agg", force=False)
     import matplotlib.patches
     import matplotlib.pyplot as plt
-    import shapely
-
-    from geoseg.batch.layout import group_boxes, union_box
 
     path = Path(path)
     shown = [i for i, g in enumerate(footprints) if g is not None and not g.is_empty]
@@ -174,7 +173,6 @@ class _Layers:
         self.roads, self.aoi, self.cores = roads, aoi, cores
 
     def draw(self, ax, box, labels: bool = True) -> None:
-        import shapely
 
         for fp, status, name in zip(self.footprints, self.statuses, self.names):
             if fp is None or fp.is_empty:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from geoseg.errors import GeoSegError, OutputError
+from geoseg.io.provenance import product_kind
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,6 @@ def is_input(path: str | Path) -> bool:
 def check_output_path(path: Path, kind: str | None, also: tuple[Path, ...] = ()) -> None:
     """Refuse to write `path` (or its companions `also`) over an input, or over an
     existing file that geoseg did not write as a `kind` product (unless overwriting)."""
-    from geoseg.io.provenance import product_kind
 
     for target in (path, *also):
         if is_input(target):

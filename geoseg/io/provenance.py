@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from geoseg import __version__
+import rasterio
 
 KINDS = ("probability", "mask", "roads", "report", "preview", "mosaic", "overview", "sample")
 SOFTWARE = f"geoseg {__version__}"
@@ -118,7 +119,6 @@ def _in_sample_set(path: Path) -> bool:
 
 
 def _raster_kind(path: Path) -> str | None:
-    import rasterio
 
     with rasterio.open(path) as src:
         return src.tags().get("GEOSEG_PRODUCT")

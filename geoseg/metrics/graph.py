@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import networkx as nx
 import numpy as np
@@ -26,6 +27,8 @@ from shapely.geometry import LineString, MultiLineString
 from shapely.ops import substring
 
 from geoseg.errors import DataError
+
+Label = TypeVar("Label", bound=Hashable)  # what a cut point is called (split_edges)
 
 log = logging.getLogger(__name__)
 
@@ -172,15 +175,15 @@ def merge_degree_two(graph: nx.MultiGraph) -> None:
 
 def split_edges(
     graph: nx.MultiGraph,
-    cuts: dict[tuple[int, int, int], list[tuple[float, object]]],
-) -> dict[object, int]:
+    cuts: Mapping[tuple[int, int, int], Sequence[tuple[float, Label]]],
+) -> dict[Label, int]:
     """Split edges at distances along them; return label → node for each cut point.
 
     ``cuts[(u, v, k)]`` lists ``(distance from u, label)``.  Points within
     :data:`COINCIDENT_M` of an end node, or of each other, share that node.  New nodes
     get fresh integer ids and an ``xy`` attribute.  Modifies `graph` in place.
     """
-    labels: dict[object, int] = {}
+    labels: dict[Label, int] = {}
     next_id = max(graph.nodes, default=-1) + 1
     for (u, v, k), points in cuts.items():
         line = edge_line(graph, u, v, k)

@@ -24,6 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from geoseg.errors import CheckpointError, ConfigError, DownloadError
+import yaml
+import urllib.error
+import urllib.request
+from tqdm.auto import tqdm
+from geoseg import __version__
+from geoseg.checkpoint import checkpoint_name
+from geoseg.checkpoint import default_models_dir, save_checkpoint
+from geoseg.io.files import ensure_writable_dir
+from geoseg.models.importers import import_weights, sha256_file
+from dataclasses import asdict
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +69,6 @@ def catalog_path(catalog: str | Path | None = None) -> Path:
 
 def load_catalog(catalog: str | Path | None = None) -> dict[str, CatalogEntry]:
     """Entries by name from `catalog` (default ``$GEOSEG_CATALOG`` or the packaged one)."""
-    import yaml
 
     path = catalog_path(catalog)
     try:
@@ -122,12 +131,6 @@ def download(
 
     One attempt, no retries: an unreachable host fails at once with one sentence.
     """
-    import urllib.error
-    import urllib.request
-
-    from tqdm.auto import tqdm
-
-    from geoseg import __version__
 
     request = urllib.request.Request(url, headers={"User-Agent": f"geoseg/{__version__}"})
     digest = hashlib.sha256()
@@ -195,7 +198,6 @@ def _weights_file(path: Path, entry: CatalogEntry, workdir: Path) -> Path:
 
 def unique_checkpoint_path(models_dir: Path, arch: str, backbone: str) -> Path:
     """``<arch>_<backbone>_<timestamp>.pt`` in `models_dir`, never an existing file."""
-    from geoseg.checkpoint import checkpoint_name
 
     path = models_dir / checkpoint_name(arch, backbone)
     stem, n = path.stem, 2
@@ -221,9 +223,6 @@ def pull(
     one (a hand-downloaded `from_file` is accepted and its hash logged).  Returns the
     stored checkpoint's path.
     """
-    from geoseg.checkpoint import default_models_dir, save_checkpoint
-    from geoseg.io.files import ensure_writable_dir
-    from geoseg.models.importers import import_weights, sha256_file
 
     entry = get_entry(name, catalog)
     expected = _check_hex(sha256) if sha256 else (entry.sha256.lower() if entry.sha256 else None)
@@ -302,6 +301,5 @@ def describe(entry: CatalogEntry) -> list[str]:
 
 def catalog_rows(catalog: str | Path | None = None) -> list[dict[str, Any]]:
     """The catalog as plain dicts (for scripts and tests)."""
-    from dataclasses import asdict
 
     return [asdict(e) for e in load_catalog(catalog).values()]

@@ -59,6 +59,13 @@ def advanced(param: QgsProcessingParameterDefinition) -> QgsProcessingParameterD
     return param
 
 
+def threshold_parameter(label: str) -> QgsProcessingParameterNumber:
+    """The optional THRESHOLD parameter: a probability in [0, 1]."""
+    return QgsProcessingParameterNumber(
+        "THRESHOLD", label, Double, None, optional=True, minValue=0.0, maxValue=1.0
+    )
+
+
 class GeosegAlgorithm(QgsProcessingAlgorithm):
     """Common parts: names, help, running geoseg, optional values."""
 
@@ -182,15 +189,7 @@ class ModelParameters:
             )
         )
         self.addParameter(
-            QgsProcessingParameterNumber(
-                "THRESHOLD",
-                "Road threshold (probability) [default: the model's]",
-                Double,
-                None,
-                optional=True,
-                minValue=0.0,
-                maxValue=1.0,
-            )
+            threshold_parameter("Road threshold (probability) [default: the model's]")
         )
         self.addParameter(
             advanced(
@@ -416,14 +415,8 @@ class Evaluate(GeosegAlgorithm):
             QgsProcessingParameterMapLayer("TRUTH", "Truth (road mask raster, or road lines)")
         )
         self.addParameter(
-            QgsProcessingParameterNumber(
-                "THRESHOLD",
-                "Threshold for a probability prediction [default: non-zero is road]",
-                Double,
-                None,
-                optional=True,
-                minValue=0.0,
-                maxValue=1.0,
+            threshold_parameter(
+                "Threshold for a probability prediction [default: non-zero is road]"
             )
         )
         self.addParameter(

@@ -20,6 +20,7 @@ from geoseg.sample_data import landcover, linear, objects
 from geoseg.sample_data.canvas import burn
 from geoseg.sample_data.network import Path, meander, road_network
 from geoseg.sample_data.noise import fractal_noise
+import shapely
 
 BAND_SETS = {"rgb": ("red", "green", "blue"), "bgrn16": ("blue", "green", "red", "nir")}
 DN_MAX_11BIT = 2047
@@ -253,7 +254,6 @@ def _centrelines(
 ):
     """Centrelines clipped to the scene (and its valid footprint), in map coordinates."""
     import geopandas as gpd
-    import shapely
 
     area = box(0, 0, width, height)
     if footprint is not None:

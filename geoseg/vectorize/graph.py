@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from geoseg.vectorize.params import PixelSize
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components, depth_first_order
 
 RING = 3  # pixels of context around a block core given to skan (junction clusters fit)
 
@@ -110,7 +112,11 @@ class RoadGraph:
         return np.array(divmod(node, self.shape[1]), dtype=np.float64)
 
     def end_direction(
-        self, node: int, eid: int, look_m: float, scale: tuple[float, float] = (1.0, 1.0)
+        self,
+        node: int,
+        eid: int,
+        look_m: float,
+        scale: tuple[float, float] | np.ndarray = (1.0, 1.0),
     ) -> np.ndarray:
         """Unit vector pointing out of the edge at `node`, over the last `look_m` metres.
 
@@ -188,7 +194,9 @@ class RoadGraph:
             b = self.edges[second].oriented(node)
             self.remove(first)
             self.remove(second)
-            prob = None if a.prob is None else np.concatenate([a.prob, b.prob[1:]])
+            prob = (
+                None if a.prob is None or b.prob is None else np.concatenate([a.prob, b.prob[1:]])
+            )
             self.add(
                 a.u,
                 b.v,
@@ -217,10 +225,10 @@ class RoadGraph:
                 return
             done: set[int] = set()
             for _, eid in sorted(picked):
-                e = self.edges.get(eid)
-                if e is None or e.u in done or e.v in done:
+                edge = self.edges.get(eid)
+                if edge is None or edge.u in done or edge.v in done:
                     continue
-                done.update((e.u, e.v))
+                done.update((edge.u, edge.v))
                 self._contract(eid)
 
     def _contract(self, eid: int) -> None:
@@ -290,8 +298,6 @@ def skeleton_paths(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     Returns (coordinates (N, 2), path indptr, path pixel indices): path k is
     ``indices[indptr[k]:indptr[k + 1]]``.
     """
-    from scipy import sparse
-    from scipy.sparse.csgraph import connected_components, depth_first_order
     from skan.csr import skeleton_to_csgraph
 
     graph, coords = skeleton_to_csgraph(skeleton)

@@ -22,6 +22,7 @@ import numpy as np
 
 from geoseg.vectorize.graph import RoadGraph
 from geoseg.vectorize.params import ellipsoid_kwargs
+import shapely
 
 if TYPE_CHECKING:
     import geopandas
@@ -49,7 +50,6 @@ def empty_roads(crs: Any, with_prob: bool) -> geopandas.GeoDataFrame:
 
 def lengths_m(geoms: np.ndarray, crs: Any) -> np.ndarray:
     """True lengths in metres of LineStrings in `crs` (geodesic for geographic CRSs)."""
-    import shapely
 
     if crs is None or not crs.is_geographic:
         factor = 1.0
@@ -72,7 +72,6 @@ def graph_to_roads(
 ) -> geopandas.GeoDataFrame:
     """The graph's edges as a GeoDataFrame of LineStrings (see the module docstring)."""
     import geopandas as gpd
-    import shapely
 
     edges = sorted(
         graph.edges.values(),
@@ -112,7 +111,12 @@ def graph_to_roads(
         "width_m": np.maximum(np.array(widths), p),
     }
     if graph.with_prob:
-        data["mean_prob"] = np.array(
-            [float(np.nanmean(e.prob)) if np.isfinite(e.prob).any() else np.nan for e in edges]
-        )
+        data["mean_prob"] = np.array([mean_prob(e.prob) for e in edges])
     return gpd.GeoDataFrame(data, geometry=lines, crs=crs)
+
+
+def mean_prob(prob: np.ndarray | None) -> float:
+    """Mean road probability along an edge (NaN where it has none)."""
+    if prob is None or not np.isfinite(prob).any():
+        return float("nan")
+    return float(np.nanmean(prob))

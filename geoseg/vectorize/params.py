@@ -111,7 +111,7 @@ def pixel_size_m(transform: Any, crs: Any, shape: tuple[int, int]) -> PixelSize:
     return PixelSize(rx * factor, ry * factor)
 
 
-def ellipsoid_kwargs(crs: Any) -> dict[str, float]:
+def ellipsoid_kwargs(crs: Any) -> dict[str, Any]:
     """pyproj.Geod keyword arguments for a CRS's ellipsoid (WGS84 when unknown)."""
     from pyproj import CRS
 

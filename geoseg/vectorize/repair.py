@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from geoseg.vectorize.graph import RoadGraph
+from scipy.spatial import cKDTree
+import shapely
+from collections import defaultdict
 
 
 def prune_spurs(graph: RoadGraph, max_m: float, rounds: int = 3) -> None:
@@ -32,7 +35,7 @@ def prune_spurs(graph: RoadGraph, max_m: float, rounds: int = 3) -> None:
                 doomed.append(eid)
         if not doomed:
             return
-        touched = set()
+        touched: set[int] = set()
         for eid in doomed:
             e = graph.remove(eid)
             touched.update((e.u, e.v))
@@ -116,7 +119,6 @@ def bridge_gaps(graph: RoadGraph, max_m: float, angle_deg: float = 35.0) -> None
     ends = [n for n, inc in graph.incident.items() if len(inc) == 1]
     if max_m <= 0 or len(ends) < 2:
         return
-    from scipy.spatial import cKDTree
 
     scale = np.array([graph.pixel.y, graph.pixel.x])
     where = np.array([graph.position(n) for n in ends]) * scale
@@ -128,7 +130,7 @@ def bridge_gaps(graph: RoadGraph, max_m: float, angle_deg: float = 35.0) -> None
     cos_min = np.cos(np.radians(angle_deg))
     look = max(max_m / 2, 5 * graph.pixel.mean)
     used: set[int] = set()
-    bridged = []
+    bridged: list[int] = []
     for k in np.argsort(gap, kind="stable"):
         i, j = (int(x) for x in pairs[k])
         a, b = ends[i], ends[j]
@@ -144,7 +146,7 @@ def bridge_gaps(graph: RoadGraph, max_m: float, angle_deg: float = 35.0) -> None
         ):
             continue
         ra, rb = graph.edges[ea].oriented(a), graph.edges[eb].oriented(b)
-        prob = None if ra.prob is None else np.array([ra.prob[0], rb.prob[0]])
+        prob = None if ra.prob is None or rb.prob is None else np.array([ra.prob[0], rb.prob[0]])
         graph.add(
             a,
             b,
@@ -163,7 +165,6 @@ def _metres(graph: RoadGraph, rc: np.ndarray) -> np.ndarray:
 
 def _separation(graph: RoadGraph, a: np.ndarray, b: np.ndarray) -> float:
     """Mean distance (metres) between two pixel chains, each way, the larger of the two."""
-    import shapely
 
     la, lb = (shapely.linestrings(_metres(graph, rc)) for rc in (a, b))
     pa, pb = (shapely.points(_metres(graph, rc)) for rc in (a, b))
@@ -172,7 +173,6 @@ def _separation(graph: RoadGraph, a: np.ndarray, b: np.ndarray) -> float:
 
 def _loop_width(graph: RoadGraph, rc: np.ndarray) -> float:
     """Mean width (metres) of the ground a closed chain encloses: 2·area / perimeter."""
-    import shapely
 
     xy = _metres(graph, rc)
     if len(xy) < 4:
@@ -192,7 +192,6 @@ def drop_duplicates(graph: RoadGraph, rounds: int = 3) -> None:
     around a real island are farther apart than that and both stay.  A loop narrower
     than its road (out and back over the same ground) becomes a spur to its far point.
     """
-    from collections import defaultdict
 
     for _ in range(rounds):
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)

@@ -37,7 +37,7 @@ def test_warped_copy_equals_a_whole_array_warp_reading_strips(tmp_path, monkeypa
             reads.append(kwargs["window"].height)
             return super().read(*args, **kwargs)
 
-    monkeypatch.setattr(rasterio.vrt, "WarpedVRT", Recording)
+    monkeypatch.setattr(mosaic, "WarpedVRT", Recording)
     monkeypatch.setattr(mosaic, "STRIP", 16)
     crs = rasterio.crs.CRS.from_epsg(32634)
     out = mosaic.warped_copy(path, crs)
