@@ -8,6 +8,7 @@ import click
 
 from geoseg.cli.options import overwrite_opt, progress_opt
 from geoseg.io.files import claim_outputs, output_set
+from geoseg import evaluate as ev
 
 
 @click.command("evaluate")
@@ -104,7 +105,6 @@ def evaluate(
     warped onto the truth's); vector truth is rasterized with its width_m; two vector
     layers give APLS and junction F1.
     """
-    from geoseg import evaluate as ev
 
     if pairs_csv:
         if pred or truth:

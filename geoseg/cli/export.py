@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from geoseg.errors import ConfigError
 
 
 @click.command("export")
@@ -30,8 +31,7 @@ def export(checkpoint: Path, output: Path, opset: int, check: bool) -> None:
     geoseg export runs/dlinknet_resnet34.pt dlinknet.onnx
     geoseg predict scene.tif --model dlinknet.onnx
     """
-    from geoseg.errors import ConfigError
-    from geoseg.export import export_onnx
+    from geoseg.export import export_onnx  # lazy: loads torch; --help imports every command
 
     if output.suffix.lower() != ".onnx":
         raise ConfigError(f"{output}: the output name must end in .onnx")

@@ -18,6 +18,7 @@ import click
 from geoseg import __version__
 from geoseg.errors import GeoSegError
 from geoseg.io.files import describe_os_error, run_scope
+import os
 
 # command name -> "module:attribute"; add one line per command module.
 COMMANDS: dict[str, str] = {
@@ -113,7 +114,6 @@ def mute_native_stderr() -> None:
     "_tiffSeekProc: File too large." on a full disk, GDAL's default error printer) to
     /dev/null, while Python's own stderr — geoseg's messages, logs, progress bars — keeps
     the real one.  geoseg states the cause in one sentence; -v leaves fd 2 alone."""
-    import os
 
     if getattr(mute_native_stderr, "done", False):
         return
@@ -138,7 +138,6 @@ def mute_native_stderr() -> None:
 def unmute_native_stderr() -> None:
     """Give file descriptor 2 back to the real stderr (``-v`` after the command name:
     the group muted it before the subcommand's options were parsed)."""
-    import os
 
     real = getattr(mute_native_stderr, "real_fd", None)
     if real is None:
@@ -187,7 +186,6 @@ def with_verbosity_options(cmd: click.Command) -> click.Command:
 def configure_logging(verbose: int, quiet: int) -> None:
     """geoseg's log level from -v/-q; under torchrun only rank 0 prints INFO lines (the
     other ranks print warnings and errors, marked with their rank)."""
-    import os
 
     level = logging.INFO - 10 * verbose + 10 * quiet
     rank = int(os.environ.get("RANK", "0") or 0)

@@ -9,6 +9,7 @@ import click
 from tqdm import tqdm
 
 from geoseg.cli.options import models_dir_opt
+from geoseg.io.files import ensure_writable_dir
 
 
 @click.group("models", invoke_without_command=True)
@@ -49,8 +50,13 @@ def models(
     if available:
         _print_catalog()
         return
-    from geoseg.models import BACKBONE_ALIASES, list_archs
-    from geoseg.models.summary import iter_model_table
+    from geoseg.models import (
+        BACKBONE_ALIASES,
+        list_archs,
+    )  # lazy: loads torch; --help imports every command
+    from geoseg.models.summary import (
+        iter_model_table,
+    )  # lazy: loads torch; --help imports every command
 
     archs = archs or tuple(list_archs())
     backbones = backbones or tuple(BACKBONE_ALIASES)
@@ -82,7 +88,11 @@ def models(
 
 
 def _print_catalog() -> None:
-    from geoseg.models.catalog import catalog_path, describe, load_catalog
+    from geoseg.models.catalog import (
+        catalog_path,
+        describe,
+        load_catalog,
+    )  # lazy: loads torch; --help imports every command
 
     entries = load_catalog()
     for i, entry in enumerate(entries.values()):
@@ -160,10 +170,16 @@ def models_import(
     geoseg models import log01_dink34.th --format dlinknet34 -o dlinknet34.pt
     geoseg predict scene.tif --model dlinknet34.pt
     """
-    from geoseg.checkpoint import default_models_dir, save_checkpoint
-    from geoseg.io.files import ensure_writable_dir
-    from geoseg.models.catalog import unique_checkpoint_path
-    from geoseg.models.importers import import_weights
+    from geoseg.checkpoint import (
+        default_models_dir,
+        save_checkpoint,
+    )  # lazy: loads torch; --help imports every command
+    from geoseg.models.catalog import (
+        unique_checkpoint_path,
+    )  # lazy: loads torch; --help imports every command
+    from geoseg.models.importers import (
+        import_weights,
+    )  # lazy: loads torch; --help imports every command
 
     if output is not None and output.exists() and weights.exists() and output.samefile(weights):
         raise click.UsageError("the output (-o) must not be the weights file being imported")
@@ -206,8 +222,8 @@ def models_pull(
     geoseg models pull dlinknet34-deepglobe --from log01_dink34.th
     geoseg predict scene.tif --backbone resnet34
     """
-    from geoseg.checkpoint import load_checkpoint
-    from geoseg.models.catalog import pull
+    from geoseg.checkpoint import load_checkpoint  # lazy: loads torch; --help imports every command
+    from geoseg.models.catalog import pull  # lazy: loads torch; --help imports every command
 
     path = pull(name, from_file=from_file, sha256=sha256, models_dir=models_dir)
     _report(path, load_checkpoint(path))

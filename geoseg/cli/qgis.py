@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import click
+from geoseg.qgis_setup import install as do_install
+from geoseg.qgis_setup import uninstall as do_uninstall
+from geoseg import __version__
 
 # What the plugin may rely on (geoseg/qgis/environment.py MIN_PROTOCOL is the other side):
 # 1 = --progress json, predict --prob-out/--mask-out, SIGTERM removes partial outputs.
@@ -44,7 +47,6 @@ def install(profile: str, profiles_dir: Path | None) -> None:
     environment that has geoseg and torch; run it again after upgrading geoseg.
     Restart QGIS afterwards (a running QGIS rewrites its settings when it exits).
     """
-    from geoseg.qgis_setup import install as do_install
 
     done = do_install(profile, profiles_dir)
     click.echo(f"plugin:  {done.plugin_dir}")
@@ -59,7 +61,6 @@ def install(profile: str, profiles_dir: Path | None) -> None:
 @profiles_opt
 def uninstall(profile: str, profiles_dir: Path | None) -> None:
     """Remove the plugin from a QGIS profile."""
-    from geoseg.qgis_setup import uninstall as do_uninstall
 
     removed = do_uninstall(profile, profiles_dir)
     click.echo(f"removed: {removed}" if removed else "the plugin was not installed there")
@@ -68,7 +69,6 @@ def uninstall(profile: str, profiles_dir: Path | None) -> None:
 @qgis.command("info")
 def info() -> None:
     """What the plugin asks this geoseg before running it (JSON)."""
-    from geoseg import __version__
 
     click.echo(
         json.dumps(

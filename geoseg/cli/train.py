@@ -8,6 +8,7 @@ from typing import Any, Optional
 import click
 
 from geoseg.cli.options import config_opt, device_opt, models_dir_opt
+from geoseg.config import RunConfig, config_from_dict, load_config
 
 _paths = click.Path(dir_okay=False)
 
@@ -109,9 +110,10 @@ def train(
     torchrun --nproc-per-node 2 -m geoseg train -c dlinknet_resnet34 \\
         --data-dir deepglobe/train
     """
-    from geoseg.config import RunConfig, config_from_dict, load_config
-    from geoseg.train import train_model
-    from geoseg.train.api import config_from_checkpoint
+    from geoseg.train import train_model  # lazy: loads torch; --help imports every command
+    from geoseg.train.api import (
+        config_from_checkpoint,
+    )  # lazy: loads torch; --help imports every command
 
     if config_path:
         cfg = load_config(config_path)
@@ -120,7 +122,9 @@ def train(
     encoder_weights = overrides.pop("encoder_weights", None)
     extra = _overrides(**overrides)
     if encoder_weights is not None:
-        from geoseg.models.weights import parse_encoder_weights
+        from geoseg.models.weights import (
+            parse_encoder_weights,
+        )  # lazy: loads torch; --help imports every command
 
         extra.setdefault("model", {})["encoder_weights"] = parse_encoder_weights(encoder_weights)
     if extra:

@@ -62,7 +62,9 @@ def vectorize(
     Lines carry id, node_from/node_to (a routable graph), length_m, width_m and, with
     --prob, mean_prob.  Defaults in [brackets] follow the pixel size.
     """
-    from geoseg.vectorize import vectorize_to_file
+    from geoseg.vectorize import (
+        vectorize_to_file,
+    )  # lazy: loads scikit-image; --help imports every command
 
     claim_outputs({output: "roads"}, inputs=tuple(p for p in (mask, prob) if p))
     roads = vectorize_to_file(
