@@ -47,7 +47,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from . import environment, runner
 from .layers import RASTER_SUFFIXES, VECTOR_SUFFIXES, output_file, raster_file, vector_file
-from .provider import HERE, python_setting
+from .settings import HERE, python_setting
 from .styles import style_on_load
 
 TTA = ["none", "flip", "d4"]

@@ -1,34 +1,12 @@
-"""The Processing provider "geoseg" and its setting (the Python of the geoseg environment)."""
+"""The Processing provider "geoseg": its algorithms and its setting (see settings.py)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-HERE = Path(__file__).resolve().parent
-PYTHON_SETTING = "GEOSEG_PYTHON"
-
-
-def plugin_version() -> str:
-    try:
-        for line in (HERE / "metadata.txt").read_text(encoding="utf-8").splitlines():
-            if line.startswith("version="):
-                return line.split("=", 1)[1].strip()
-    except OSError:
-        pass
-    return "?"
-
-
-def python_setting() -> str:
-    """The Processing setting's value ('' when unset or Processing's Python is absent)."""
-    try:
-        from processing.core.ProcessingConfig import ProcessingConfig
-
-        return str(ProcessingConfig.getSetting(PYTHON_SETTING) or "")
-    except Exception:  # noqa: BLE001 - no Processing plugin: no setting
-        return ""
+from .algorithms import ALGORITHMS
+from .settings import HERE, PYTHON_SETTING, plugin_version
 
 
 class GeosegProvider(QgsProcessingProvider):
@@ -74,8 +52,6 @@ class GeosegProvider(QgsProcessingProvider):
             pass
 
     def loadAlgorithms(self) -> None:  # noqa: N802
-        from .algorithms import ALGORITHMS
-
         for cls in ALGORITHMS:
             self.addAlgorithm(cls())
 
