@@ -3,8 +3,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoseg.errors import ConfigError
-from geoseg.io.windows import WEIGHT_FLOOR, TileGrid, blend_ramp, tile_starts
+from geoseg.errors import ConfigError, ParameterError
+from geoseg.io.windows import (
+    DEFAULT_TILE,
+    WEIGHT_FLOOR,
+    TileGrid,
+    Window,
+    blend_ramp,
+    check_tile_overlap,
+    default_overlap,
+    halo_blocks,
+    slices,
+    tile_starts,
+    tile_windows,
+)
 
 
 @st.composite
@@ -54,3 +66,88 @@ def test_blend_ramp_is_a_symmetric_sine_taper_with_a_floor():
 def test_bad_grid_parameters(tile, overlap):
     with pytest.raises(ConfigError):
         TileGrid(100, 100, tile, overlap)
+
+
+# ---------------------------------------------------------------- io/windows: the one model
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    height=st.integers(1, 130),
+    width=st.integers(1, 130),
+    block=st.integers(1, 70),
+    halo=st.integers(0, 40),
+)
+def test_halo_blocks_partition_the_grid_and_clip_their_halos(height, width, block, halo):
+    core_cover = np.zeros((height, width), int)
+    for b in halo_blocks(height, width, block, halo):
+        assert isinstance(b.core, Window) and isinstance(b.halo, Window)
+        rows, cols = slices(b.core)
+        core_cover[rows, cols] += 1
+        # the halo is the core grown by `halo` on every side, clipped to the grid
+        h = b.halo
+        assert h.row_off == max(0, b.core.row_off - halo)
+        assert h.col_off == max(0, b.core.col_off - halo)
+        assert h.row_off + h.height == min(height, b.core.row_off + b.core.height + halo)
+        assert h.col_off + h.width == min(width, b.core.col_off + b.core.width + halo)
+        assert b.inside == (
+            h.row_off > 0,
+            h.row_off + h.height < height,
+            h.col_off > 0,
+            h.col_off + h.width < width,
+        )
+        # the core's pixels, read from an array over the halo window, are the core's
+        scene = np.arange(height * width).reshape(height, width)
+        np.testing.assert_array_equal(scene[slices(h)][b.core_in_halo], scene[rows, cols])
+    assert (core_cover == 1).all()  # every pixel in exactly one core
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    height=st.integers(1, 150),
+    width=st.integers(1, 150),
+    tile=st.integers(1, 64),
+    data=st.data(),
+)
+def test_tile_windows_cover_every_pixel_inside_the_grid(height, width, tile, data):
+    overlap = data.draw(st.integers(0, max(0, tile - 1)))
+    cover = np.zeros((height, width), int)
+    for w in tile_windows(height, width, tile, overlap):
+        assert isinstance(w, Window)
+        assert (w.height, w.width) == (min(tile, height), min(tile, width))
+        assert w.row_off + w.height <= height and w.col_off + w.width <= width
+        cover[slices(w)] += 1
+    assert cover.min() >= 1
+    grid = TileGrid(64, 64, 32, 8)
+    assert [(w.row_off, w.col_off) for w in grid.windows()] == list(grid)
+
+
+def test_validation_tiles_are_the_tile_grid_without_overlap():
+    """data/samplers.grid_windows and the prediction grid step by the same rule."""
+    assert [w.col_off for w in tile_windows(10, 1000, 512)] == tile_starts(1000, 512, 0)
+    assert tile_starts(1000, 512, 0) == [0, 488]
+
+
+def test_the_default_overlap_is_a_quarter_tile_at_most_64_and_obeys_the_rule():
+    for tile in range(32, 4097, 32):
+        overlap = default_overlap(tile)
+        check_tile_overlap(tile, overlap)
+        assert overlap == min(64, tile // 4)
+    assert TileGrid(200, 200, 128).overlap == 32
+    assert TileGrid(200, 200).tile == DEFAULT_TILE == 512
+    assert TileGrid(200, 200).overlap == 64
+
+
+@pytest.mark.parametrize(
+    "tile,overlap,param,words",
+    [
+        (100, 0, "tile", "tile must be a positive multiple of 32, got 100"),
+        (128, 64, "overlap", "overlap must be at least 0 and less than half the tile (64), got 64"),
+        (128, -1, "overlap", "overlap must be at least 0"),
+    ],
+)
+def test_the_tile_rule_names_the_parameter(tile, overlap, param, words):
+    with pytest.raises(ParameterError) as err:
+        TileGrid(300, 300, tile, overlap)
+    assert err.value.param == param and str(err.value).startswith(words)
+    assert "--" not in str(err.value)
