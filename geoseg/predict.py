@@ -227,7 +227,9 @@ def predict_scene(
     `model`: checkpoint path, checkpoint dict (:func:`geoseg.checkpoint.load_checkpoint`)
     or an ``nn.Module`` mapping (B,C,H,W) to logits (B,1,H,W).  `bands` (1-based, e.g.
     ``"1,2,3"``) overrides the checkpoint's band choice; `threshold` overrides its
-    threshold (default 0.5; road = probability ≥ threshold).  Writes
+    threshold (default 0.5; road = probability ≥ threshold).  `tile`, `overlap`, `tta`,
+    `threshold`, `bands` left None are the checkpoint's, else the defaults (tile 512,
+    overlap a quarter tile ≤ 64 px, TTA none): :mod:`geoseg.inference.settings`.  Writes
     ``<out_dir>/<name>_prob.tif``, ``<name>_mask.tif`` and, with `preview`,
     ``<name>_preview.png``.  `progress`: tqdm bar (None: only on a terminal).  `amp`:
     mixed precision where the device has it (:func:`geoseg.device.amp_dtype`: CUDA, and
