@@ -149,7 +149,7 @@ def child(args) -> None:
 
     model = build_model(args.model)
     if args.child == "forward":
-        from geoseg.inference.tiling import TileGrid
+        from geoseg.io.windows import TileGrid
 
         grid = TileGrid(args.size, args.size, args.tile, args.overlap)
         seconds = bare_forward(model, min(len(grid), 3 * args.batch), args.tile, args.batch)
@@ -185,7 +185,7 @@ def overhead(tmp: Path, size: int, tile: int, overlap: int, batch: int) -> None:
     """Bare forward before and after the end-to-end run (averaged: the CPU is shared and
     noisy), plus the time predict_scene spent outside the model's forward."""
     from geoseg import predict_scene
-    from geoseg.inference.tiling import TileGrid
+    from geoseg.io.windows import TileGrid
 
     model = build_model("linknet34")
     scene = make_scene(tmp / f"a_{size}.tif", size)

@@ -17,7 +17,7 @@ from typing import Any, Literal, Optional, Union
 
 import yaml
 
-from geoseg.inference.tiling import check_tile_overlap
+from geoseg.io.windows import DEFAULT_TILE, check_tile_overlap, default_overlap
 from geoseg.errors import ConfigError
 
 
@@ -75,8 +75,11 @@ class TrainConfig:
 
 @dataclass
 class PredictConfig:
-    tile: int = 512
-    overlap: int = 64
+    # explicit settings for predicting with the run's model (geoseg.inference.settings):
+    # overlap null is TileGrid's default for the tile (a quarter, at most 64 px); threshold
+    # null is the checkpoint's (chosen on validation)
+    tile: int = DEFAULT_TILE
+    overlap: Optional[int] = None
     batch_size: int = 4
     tta: Literal["none", "flip", "d4"] = "none"
     threshold: Optional[float] = None
@@ -208,7 +211,9 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
         if not ok:
             raise ConfigError(f"{source}: {message}")
     try:
-        check_tile_overlap(cfg.predict.tile, cfg.predict.overlap, prefix="predict.")
+        p = cfg.predict
+        overlap = default_overlap(p.tile) if p.overlap is None else p.overlap
+        check_tile_overlap(p.tile, overlap, prefix="predict.")
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
 

@@ -17,6 +17,19 @@ class ConfigError(GeoSegError, ValueError):
     """A configuration file or value is invalid."""
 
 
+class ParameterError(ConfigError):
+    """A value given for a named parameter is invalid.
+
+    The message starts with the parameter's name as the library spells it (``tile must
+    be ...``); ``param`` holds that name, so a front end can name its own spelling of the
+    setting instead (the CLI says ``--tile must be ...``: :mod:`geoseg.cli.flags`).
+    """
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param  # kept by pickling (ranks send errors to each other)
+
+
 class RasterReadError(GeoSegError, OSError):
     """A raster is missing, unreadable, corrupt or not a raster."""
 

@@ -1,6 +1,6 @@
 """Predict road probabilities and masks for a whole scene: ``geoseg.predict_scene``.
 
-Chain: :func:`geoseg.io.raster.open_scene` ▸ :class:`~geoseg.inference.tiling.TileGrid` ▸
+Chain: :func:`geoseg.io.raster.open_scene` ▸ :class:`~geoseg.io.windows.TileGrid` ▸
 :mod:`geoseg.inference.pipeline` (parallel read-once row bands ▸ batches ▸
 :class:`~geoseg.inference.predictor.TilePredictor` (TTA, AMP, overlapped copies) ▸
 :class:`~geoseg.inference.stitch.Stitcher` ▸ :class:`~geoseg.inference.outputs.OutputSink`)
@@ -25,13 +25,19 @@ from typing import Any
 
 
 from geoseg.checkpoint import default_models_dir, find_latest, load_checkpoint
-from geoseg.errors import BandMismatchError, CheckpointError, ConfigError, ModelError
+from geoseg.errors import (
+    BandMismatchError,
+    CheckpointError,
+    ConfigError,
+    ModelError,
+    ParameterError,
+)
 from geoseg.inference.memory import check_fits
 from geoseg.inference.outputs import OutputSink, parse_outputs
 from geoseg.inference.pipeline import resolve_threads, run_scene
 from geoseg.inference.predictor import TilePredictor, tta_views
 from geoseg.inference.profile import StageTimes
-from geoseg.inference.tiling import TileGrid, check_tile_overlap
+from geoseg.inference.settings import check_threshold, resolve_settings
 from geoseg.io.files import (
     atomic_output,
     ensure_writable_dir,
@@ -40,6 +46,7 @@ from geoseg.io.files import (
     temp_name,
 )
 from geoseg.io.provenance import tags
+from geoseg.io.windows import TileGrid, check_tile_overlap, default_overlap
 from geoseg.io.raster import (
     Scene,
     build_overviews,
@@ -56,7 +63,6 @@ from geoseg.radiometry import ImageryStats, check_mode, fit_scene
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 0.5
 # `geoseg predict SCENE` without -o writes into this folder beside the scene: never
 # beside it, where `<name>_mask.tif` is the name ground-truth masks use.
 DEFAULT_OUTPUT_FOLDER = "predictions"
@@ -175,12 +181,17 @@ def _check_bands(scene: Scene, loaded: LoadedModel, norm: Normalizer) -> None:
         )
 
 
-def _check_params(tile: int, overlap: int, batch_size: int, threshold: float | None) -> None:
-    check_tile_overlap(tile, overlap)
+def _check_params(
+    tile: int | None, overlap: int | None, batch_size: int, threshold: float | None
+) -> None:
+    """The values given, checked before anything is loaded (None: resolved later, from the
+    checkpoint or the default, by :func:`geoseg.inference.settings.resolve_settings`)."""
+    if tile is not None:
+        check_tile_overlap(tile, default_overlap(tile) if overlap is None else overlap)
     if batch_size < 1:
-        raise ConfigError(f"batch size must be at least 1, got {batch_size}")
-    if threshold is not None and not 0.0 < threshold < 1.0:
-        raise ConfigError(f"threshold must be between 0 and 1, got {threshold}")
+        raise ParameterError(f"batch_size must be at least 1, got {batch_size}", "batch_size")
+    if threshold is not None:
+        check_threshold(threshold)
 
 
 def predict_scene(
@@ -188,10 +199,10 @@ def predict_scene(
     model: Any,
     out_dir: str | Path,
     *,
-    tile: int = 512,
-    overlap: int = 64,
+    tile: int | None = None,
+    overlap: int | None = None,
     batch_size: int = 4,
-    tta: str = "none",
+    tta: str | None = None,
     device: str = "auto",
     threshold: float | None = None,
     bands: Any = None,
@@ -216,7 +227,9 @@ def predict_scene(
     `model`: checkpoint path, checkpoint dict (:func:`geoseg.checkpoint.load_checkpoint`)
     or an ``nn.Module`` mapping (B,C,H,W) to logits (B,1,H,W).  `bands` (1-based, e.g.
     ``"1,2,3"``) overrides the checkpoint's band choice; `threshold` overrides its
-    threshold (default 0.5; road = probability ≥ threshold).  Writes
+    threshold (default 0.5; road = probability ≥ threshold).  `tile`, `overlap`, `tta`,
+    `threshold`, `bands` left None are the checkpoint's, else the defaults (tile 512,
+    overlap a quarter tile ≤ 64 px, TTA none): :mod:`geoseg.inference.settings`.  Writes
     ``<out_dir>/<name>_prob.tif``, ``<name>_mask.tif`` and, with `preview`,
     ``<name>_preview.png``.  `progress`: tqdm bar (None: only on a terminal).  `amp`:
     mixed precision where the device has it (:func:`geoseg.device.amp_dtype`: CUDA, and
@@ -235,7 +248,8 @@ def predict_scene(
 
     # cheap checks first: nothing is built or written before the inputs are known good
     _check_params(tile, overlap, batch_size, threshold)
-    tta_views(tta)
+    if tta is not None:
+        tta_views(tta)
     check_mode(radiometry)
     compress = check_compression(compress)
     outputs = parse_outputs(outputs)
@@ -255,8 +269,12 @@ def predict_scene(
     dev = resolve_device(device)
     if isinstance(model, (str, Path)):
         model = load_checkpoint(model)
-    if bands is None and isinstance(model, dict) and model.get("bands"):
-        bands = model["bands"]
+    # explicit option > what the checkpoint says > TileGrid's / built-in default
+    settings = resolve_settings(
+        model, tile=tile, overlap=overlap, tta=tta, threshold=threshold, bands=bands
+    )
+    tile, overlap, tta = settings.tile, settings.overlap, settings.tta
+    threshold, bands = settings.threshold, settings.bands
     info = open_scene(scene, bands)
     out_dir = Path(out_dir)
     loaded = load_model(model, normalizer)
@@ -272,7 +290,6 @@ def predict_scene(
         resample=resample_to_training,
         stats=radiometry_stats,
     )
-    threshold = threshold if threshold is not None else loaded.threshold or DEFAULT_THRESHOLD
     times = StageTimes()
     # the network's activations for a batch, plus the stitcher's row band of accumulators
     check_fits(

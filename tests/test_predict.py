@@ -12,7 +12,7 @@ from fake_models import PixelModel, pixel_model_numpy
 from geoseg import predict_scene
 from geoseg.checkpoint import load_checkpoint, model_from_checkpoint
 from geoseg.errors import BandMismatchError, CheckpointError, ConfigError, OutputError
-from geoseg.inference.tiling import TileGrid
+from geoseg.io.windows import TileGrid
 from geoseg.normalize import Normalizer
 from geoseg.predict import resolve_checkpoint
 from helpers import write_geotiff as write_scene

@@ -114,10 +114,10 @@ def run_batch(
     aoi: Any = None,
     crs: Any = None,
     force: bool = False,
-    tta: str = "none",
+    tta: str | None = None,
     device: str = "auto",
-    tile: int = 512,
-    overlap: int = 64,
+    tile: int | None = None,
+    overlap: int | None = None,
     batch_size: int = 4,
     threshold: float | None = None,
     snap_m: float | None = None,
@@ -137,7 +137,8 @@ def run_batch(
     and roads are clipped to it.  `crs`: output CRS (default: the first scene's, or its
     UTM zone when geographic).  Finished scenes (see :mod:`geoseg.batch.manifest`) are
     skipped unless `force`.  Under torchrun each rank processes its share of scenes on
-    its own device and rank 0 merges.  `predict_options` / `vectorize_options` are
+    its own device and rank 0 merges.  `tile`, `overlap`, `tta`, `threshold`: None is the
+    checkpoint's, else the default (:mod:`geoseg.inference.settings`).  `predict_options` / `vectorize_options` are
     passed on to :func:`geoseg.predict.predict_scene` (bands, normalizer...) and
     :func:`geoseg.vectorize.vectorize_mask`; `predictor` / `vectorizer` replace those
     steps altogether (tests, custom models).  `radiometry` / `resample_to_training`: the

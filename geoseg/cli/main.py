@@ -16,6 +16,7 @@ from importlib import import_module
 import click
 
 from geoseg import __version__
+from geoseg.cli.flags import cli_message
 from geoseg.errors import GeoSegError
 from geoseg.io.files import describe_os_error, run_scope
 import os
@@ -61,7 +62,7 @@ class LazyGroup(click.Group):
             raise
         except GeoSegError as exc:
             _traceback_if_verbose(ctx)
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(cli_message(exc)) from None
         except KeyboardInterrupt:
             raise click.ClickException("interrupted; no partial output was kept") from None
         except Terminated:

@@ -6,6 +6,10 @@ from pathlib import Path
 
 import click
 
+from geoseg.inference.predictor import TTA_MODES
+from geoseg.inference.settings import DEFAULT_THRESHOLD, DEFAULT_TTA
+from geoseg.io.windows import DEFAULT_TILE, MAX_DEFAULT_OVERLAP, STRIDE
+
 seed_opt = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 device_opt = click.option(
     "--device",
@@ -21,13 +25,6 @@ config_opt = click.option(
     help="YAML config file, or a shipped config's name (geoseg configs lists them).",
 )
 output_dir_arg = click.argument("outdir", type=click.Path(file_okay=False))
-tta_opt = click.option(
-    "--tta",
-    type=click.Choice(["none", "flip", "d4"]),
-    default="none",
-    show_default=True,
-    help="Test-time augmentation: none, 4 flips, or all 8 rotations/reflections.",
-)
 amp_opt = click.option(
     "--amp/--no-amp",
     default=True,
@@ -35,27 +32,28 @@ amp_opt = click.option(
     help="Mixed precision: bf16/fp16 on CUDA, bf16 on CPUs with AMX/AVX512-BF16 "
     "(2-3x faster there); --no-amp computes in fp32.",
 )
+# Prediction settings: unset options are None, resolved by geoseg.inference.settings
+# (explicit option > the checkpoint's, e.g. an imported D-LinkNet's 1024 px and d4 >
+# TileGrid's default), so the help texts name that rule rather than a number of their own.
 tile_opt = click.option(
-    "--tile", type=int, default=512, show_default=True, help="Tile size in pixels (multiple of 32)."
-)
-# predict: an imported checkpoint may carry its own defaults (D-LinkNet: 1024, d4)
-predict_tile_opt = click.option(
     "--tile",
     type=int,
     default=None,
-    help="Tile size in pixels (multiple of 32) [default: the checkpoint's, else 512].",
+    help=f"Tile size in pixels (multiple of {STRIDE}) "
+    f"[default: the checkpoint's, else {DEFAULT_TILE}].",
 )
-predict_tta_opt = click.option(
+tta_opt = click.option(
     "--tta",
-    type=click.Choice(["none", "flip", "d4"]),
+    type=click.Choice(list(TTA_MODES)),
     default=None,
     help="Test-time augmentation: none, 4 flips, or all 8 rotations/reflections "
-    "[default: the checkpoint's, else none].",
+    f"[default: the checkpoint's, else {DEFAULT_TTA}].",
 )
 overlap_opt = click.option(
     "--overlap",
     type=int,
-    help="Overlap between tiles in pixels, less than half the tile [default: min(64, tile/4)].",
+    help="Overlap between tiles in pixels, less than half the tile "
+    f"[default: a quarter of the tile, at most {MAX_DEFAULT_OVERLAP}].",
 )
 batch_size_opt = click.option(
     "--batch-size", type=int, default=4, show_default=True, help="Tiles per forward pass."
@@ -63,7 +61,7 @@ batch_size_opt = click.option(
 threshold_opt = click.option(
     "--threshold",
     type=float,
-    help="Road if probability ≥ this [default: the checkpoint's, else 0.5].",
+    help=f"Road if probability ≥ this [default: the checkpoint's, else {DEFAULT_THRESHOLD}].",
 )
 models_dir_opt = click.option(
     "--models-dir",
@@ -124,20 +122,6 @@ def resolve_model_source(model, arch, backbone, models_dir):
     if model is None and not backbone:
         raise click.UsageError("give --model CKPT, or --backbone B (and optionally --arch A)")
     return resolve_checkpoint(model, arch=arch, backbone=backbone, models_dir=models_dir)
-
-
-def from_checkpoint(ckpt, name: str, value, default):
-    """An option's value: as given, else the checkpoint's ``predict_defaults[name]``, else
-    `default` (explicit option > checkpoint > built-in default)."""
-    if value is not None:
-        return value
-    defaults = ckpt.get("predict_defaults") if isinstance(ckpt, dict) else None
-    return (defaults or {}).get(name, default)
-
-
-def tile_overlap(tile: int, overlap: int | None) -> int:
-    """The --overlap value, defaulting to min(64, tile/4)."""
-    return overlap if overlap is not None else min(64, tile // 4)
 
 
 def radiometry_opts(func):

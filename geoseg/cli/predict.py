@@ -10,14 +10,12 @@ from geoseg.io.raster import COMPRESSIONS
 from geoseg.cli.options import (
     batch_size_opt,
     device_opt,
-    from_checkpoint,
     model_source_opts,
     overlap_opt,
-    predict_tile_opt,
-    predict_tta_opt,
+    tile_opt,
+    tta_opt,
     resolve_model_source,
     threshold_opt,
-    tile_overlap,
     amp_opt,
     overwrite_opt,
     radiometry_opts,
@@ -36,10 +34,10 @@ from geoseg.io.files import claim_outputs, output_set
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder [default: predictions/ beside the scene].",
 )
-@predict_tile_opt
+@tile_opt
 @overlap_opt
 @batch_size_opt
-@predict_tta_opt
+@tta_opt
 @amp_opt
 @click.option("--bands", help="1-based bands to read, e.g. 1,2,3 [default: the checkpoint's].")
 @threshold_opt
@@ -143,7 +141,6 @@ def predict(
     if vector is not None and "mask" not in parse_outputs(outputs):
         raise click.UsageError("--vector traces the mask: add mask to --outputs")
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
-    tile, tta = from_checkpoint(ckpt, "tile", tile, 512), from_checkpoint(ckpt, "tta", tta, "none")
     out_dir = out_dir if out_dir is not None else scene.parent / DEFAULT_OUTPUT_FOLDER
     wanted = parse_outputs(outputs)
     explicit = {"prob": prob_out, "mask": mask_out}
@@ -167,7 +164,7 @@ def predict(
             ckpt,
             out_dir,
             tile=tile,
-            overlap=tile_overlap(tile, overlap),
+            overlap=overlap,
             batch_size=batch_size,
             tta=tta,
             amp=amp,

@@ -3,8 +3,9 @@
 For every config: the model is trained on the split's training images
 (:func:`geoseg.train.train_model`) unless a checkpoint of the same architecture and
 backbone is given; then every held-out image is predicted with
-:func:`geoseg.predict_scene` (the config's ``predict`` tile/overlap/batch/TTA, the
-checkpoint's threshold), the predicted mask is scored against the truth mask with
+:func:`geoseg.predict_scene` (the config's ``predict`` tile/overlap/batch/TTA/threshold,
+else the checkpoint's: :mod:`geoseg.inference.settings`), the predicted mask is scored
+against the truth mask with
 :func:`geoseg.evaluate.evaluate_pairs` (accumulated and per-image mean IoU, F1 …),
 vectorized with :func:`geoseg.vectorize_mask` and scored with APLS against the data's
 centrelines — or, where the data has none, against the truth mask vectorized the same
@@ -24,6 +25,7 @@ from geoseg.compare.split import DataSplit, Sample, split_data
 from geoseg.config import RunConfig, config_from_dict, load_config
 from geoseg.errors import CheckpointError, ConfigError
 from geoseg.evaluate import EvaluationReport, evaluate_pairs, write_csv
+from geoseg.inference.settings import resolve_settings
 from geoseg.io.files import ensure_writable_dir
 
 log = logging.getLogger(__name__)
@@ -212,7 +214,9 @@ def predict_and_score(
     loaded = load_model(ckpt)  # built once, reused for every image
     run.params = count_parameters(loaded.module)
     p = run.config.predict
-    _warm_up(loaded, resolve_device(device), p.tile, p.batch_size, p.tta)
+    # the config's predict settings > the checkpoint's > TileGrid's / built-in defaults
+    s = resolve_settings(ckpt, tile=p.tile, overlap=p.overlap, tta=p.tta, threshold=p.threshold)
+    _warm_up(loaded, resolve_device(device), s.tile, p.batch_size, s.tta)
     pixel_pairs, graph_pairs = [], []
     run.megapixels = run.seconds = 0.0
     for sample in test:
@@ -220,13 +224,13 @@ def predict_and_score(
             sample.image,
             loaded.module,
             out_dir,
-            tile=p.tile,
-            overlap=p.overlap,
+            tile=s.tile,
+            overlap=s.overlap,
             batch_size=p.batch_size,
-            tta=p.tta,
+            tta=s.tta,
             device=device,
-            threshold=loaded.threshold,
-            bands=ckpt.get("bands"),
+            threshold=s.threshold,
+            bands=s.bands,
             normalizer=loaded.normalizer,
             progress=progress,
         )

@@ -8,7 +8,8 @@ Draws are a pure function of ``(seed, epoch, index)``: every DataLoader worker a
 every DDP rank agrees, and a resumed run sees the same windows it would have seen.
 
 :func:`grid_windows` covers a source with non-overlapping tiles (the last row and
-column shifted inward) for deterministic validation.
+column shifted inward: :func:`geoseg.io.windows.tile_windows`) for deterministic
+validation.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from geoseg.data.sources import Source, Window
+from geoseg.io.windows import tile_windows
 
 
 def _clamp(centre: float, size: int, extent: int) -> int:
@@ -30,16 +32,13 @@ def window_size(source: Source, tile: int) -> tuple[int, int]:
 
 
 def grid_windows(source: Source, tile: int) -> list[Window]:
-    """Tiles covering every pixel of `source`; the last ones are shifted inside."""
-    h, w = window_size(source, tile)
-
-    def starts(extent: int, size: int) -> list[int]:
-        s = list(range(0, max(extent - size, 0) + 1, size))
-        if s[-1] + size < extent:
-            s.append(extent - size)
-        return s
-
-    return [(r, c, h, w) for r in starts(source.height, h) for c in starts(source.width, w)]
+    """Tiles covering every pixel of `source`; the last ones are shifted inside
+    (:func:`geoseg.io.windows.tile_windows` without overlap), as the sources' row-first
+    ``(row, col, height, width)``."""
+    return [
+        (int(w.row_off), int(w.col_off), int(w.height), int(w.width))
+        for w in tile_windows(source.height, source.width, tile)
+    ]
 
 
 class RoadWeightedWindows:

@@ -6,7 +6,7 @@ reading every tile's window from the file reads and decompresses those pixels ag
 file's internal blocks (every block is decompressed once), with several reader threads,
 each with its own dataset handle (GDAL releases the GIL), a bounded number of chunks
 ahead.  It hands out, top to bottom, the band of rows each tile row of a
-:class:`~geoseg.inference.tiling.TileGrid` covers; :func:`tile_batches` cuts the tiles
+:class:`~geoseg.io.windows.TileGrid` covers; :func:`tile_batches` cuts the tiles
 from those bands (reflect-padding past the scene border exactly as
 :func:`geoseg.io.raster.read_window` does) and normalises them into batches.
 
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from geoseg.inference.profile import StageTimes
-from geoseg.inference.tiling import TileGrid
 from geoseg.io.raster import Scene, gdal_env, read_pixels
+from geoseg.io.windows import TileGrid, Window
 
 MIN_CHUNK_ROWS = 64  # striped files (1-row blocks) are still read in sizeable requests
 
@@ -103,8 +103,6 @@ class RowBands:
         return src
 
     def _read(self, top: int, bottom: int) -> _Chunk:
-        from rasterio.windows import Window
-
         scene = self.scene
         with self.times.stage("read"), gdal_env(threads=self.gdal_threads):
             src = self._dataset()

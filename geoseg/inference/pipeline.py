@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from geoseg.inference.bands import Batch, RowBands, fast_normalizer, tile_batches
 from geoseg.inference.profile import StageTimes
 from geoseg.inference.stitch import Stitcher
-from geoseg.inference.tiling import TileGrid
+from geoseg.io.windows import TileGrid
 from geoseg.io.raster import Scene
 
 

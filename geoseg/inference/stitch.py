@@ -1,6 +1,6 @@
 """Blend overlapping tile predictions into full-width rows, streaming them out.
 
-The blending window is separable (``ramp ⊗ ramp``, :func:`~geoseg.inference.tiling.blend_ramp`)
+The blending window is separable (``ramp ⊗ ramp``, :func:`~geoseg.io.windows.blend_ramp`)
 and the tiles form a grid (row starts × column starts), so the total weight at a pixel is
 ``R(y)·C(x)``, the ramps summed along each axis.  Each tile is therefore blended with its
 weights already divided by that total, ``(ramp/R) ⊗ (ramp/C)``: one multiply-add per
@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from geoseg.inference.tiling import TileGrid, blend_ramp
+from geoseg.io.windows import TileGrid, blend_ramp
 
 # sink(values (rows, width) float32, valid (rows, width) bool), called top to bottom
 Sink = Callable[[np.ndarray, np.ndarray], None]

@@ -21,18 +21,21 @@ Datasets: :class:`ScoreAccumulator` keeps one confusion matrix summed over all i
 (DeepGlobe's "accumulated" IoU) *and* the per-image scores for their mean.
 
 Large rasters: :func:`score_blockwise` scores a pair window by window through a reader
-callback, reading a halo of ``rho`` pixels around each block for the relaxed metrics,
+callback, reading a halo of ``rho`` pixels around each block for the relaxed metrics
+(:func:`geoseg.io.windows.halo_blocks`),
 so memory is O(block²) and the result equals the whole-array result exactly.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import ndimage
+
+from geoseg.io.windows import halo_blocks
 
 log = logging.getLogger(__name__)
 
@@ -210,15 +213,6 @@ def score_masks(
     return PixelScores(confusion(pred, truth, valid), relaxed_counts(pred, truth, valid, rho))
 
 
-def iter_blocks(height: int, width: int, block: int) -> Iterator[tuple[int, int, int, int]]:
-    """(row, col, rows, cols) of blocks covering a height×width grid, edges included."""
-    if block <= 0:
-        raise ValueError("block must be positive")
-    for r in range(0, height, block):
-        for c in range(0, width, block):
-            yield r, c, min(block, height - r), min(block, width - c)
-
-
 BlockReader = Callable[[int, int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray | None]]
 
 
@@ -240,13 +234,11 @@ def score_blockwise(
     from geoseg.progress import tqdm
 
     halo = int(np.ceil(rho)) if rho > 0 else 0
-    blocks = list(iter_blocks(height, width, block))
+    blocks = list(halo_blocks(height, width, block, halo))
     total = PixelScores()
-    for r, c, h, w in tqdm(blocks, desc="scoring", unit="block", disable=not progress, leave=False):
-        r0, c0 = max(0, r - halo), max(0, c - halo)
-        r1, c1 = min(height, r + h + halo), min(width, c + w + halo)
-        pred, truth, valid = read(r0, c0, r1 - r0, c1 - c0)
-        core = (slice(r - r0, r - r0 + h), slice(c - c0, c - c0 + w))
+    for b in tqdm(blocks, desc="scoring", unit="block", disable=not progress, leave=False):
+        pred, truth, valid = read(b.halo.row_off, b.halo.col_off, b.halo.height, b.halo.width)
+        core = b.core_in_halo
         v_core = None if valid is None else valid[core]
         strict = confusion(pred[core], truth[core], v_core)
         total += PixelScores(strict, relaxed_counts(pred, truth, valid, rho, core))

@@ -17,6 +17,7 @@ from functools import partial
 
 import numpy as np
 
+from geoseg.io.windows import grow, halo_blocks, local, slices
 from geoseg.vectorize.clean import clean_mask
 from geoseg.vectorize.graph import RING, RoadGraph, add_skeleton_paths
 from geoseg.vectorize.params import PixelSize, VectorizeParams
@@ -34,26 +35,16 @@ class Block:
     ring: tuple[slice, slice]
     halo: tuple[slice, slice]
     cut: tuple[bool, bool, bool, bool]  # halo sides inside the scene: top, bottom, left, right
-
-
-def _grow(core: tuple[slice, slice], by: int, shape: tuple[int, int]) -> tuple[slice, slice]:
-    return tuple(slice(max(0, s.start - by), min(n, s.stop + by)) for s, n in zip(core, shape))  # type: ignore[return-value]
+    ring_in_halo: tuple[slice, slice]  # the ring's pixels in an array read over the halo
 
 
 def iter_blocks(shape: tuple[int, int], block_size: int, halo: int) -> Iterator[Block]:
-    """Blocks covering `shape` row by row; every pixel is in exactly one core."""
+    """Blocks covering `shape` row by row (:func:`geoseg.io.windows.halo_blocks`): every
+    pixel is in exactly one core."""
     h, w = shape
-    for r0 in range(0, h, block_size):
-        for c0 in range(0, w, block_size):
-            core = (slice(r0, min(h, r0 + block_size)), slice(c0, min(w, c0 + block_size)))
-            grown = _grow(core, halo, shape)
-            cut = (grown[0].start > 0, grown[0].stop < h, grown[1].start > 0, grown[1].stop < w)
-            yield Block(core, _grow(core, RING, shape), grown, cut)
-
-
-def _local(inner: tuple[slice, slice], outer: tuple[slice, slice]) -> tuple[slice, slice]:
-    """`inner` scene slices relative to the start of `outer`."""
-    return tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))  # type: ignore[return-value]
+    for b in halo_blocks(h, w, block_size, halo):
+        ring = grow(b.core, RING, h, w)
+        yield Block(slices(b.core), slices(ring), slices(b.halo), b.inside, local(ring, b.halo))
 
 
 def _pixel_attributes(
@@ -96,8 +87,7 @@ def build_graph(
             continue
         road = clean_mask(road, min_px, hole_px, block.cut)
         skeleton = skeletonize(road)
-        ring = _local(block.ring, block.halo)
-        skel_ring = skeleton[ring]
+        skel_ring = skeleton[block.ring_in_halo]
         if not skel_ring.any():
             continue
         prob_ring = prob_block(prob, *block.ring) if prob is not None else None
