@@ -14,17 +14,15 @@ from typing import Any
 from geoseg.batch.area import AreaOutputs, build_area
 from geoseg.batch.manifest import DONE, FAILED, Manifest, fingerprint
 from geoseg.batch.runner import (
-    DistContext,
     Predictor,
     Vectorizer,
-    distributed,
     predict_with,
-    rank_device,
     run_share,
     share,
     vectorize_with,
 )
 from geoseg.batch.scenes import ScenePlan, plan_scenes
+from geoseg.distributed import DistContext, distributed
 from geoseg.errors import GeoSegError, OutputError
 from geoseg.io.files import ensure_writable_dir
 from geoseg.io.lock import FolderLock
@@ -201,7 +199,7 @@ def run_batch(
                         overlap=overlap,
                         batch_size=batch_size,
                         tta=tta,
-                        device=rank_device(device, ctx),
+                        device=str(ctx.device),
                         threshold=threshold,
                         progress=False if ctx.active or not progress else None,
                         radiometry=radiometry,

@@ -16,10 +16,10 @@ import torch
 
 from geoseg.checkpoint import checkpoint_name, default_models_dir, load_checkpoint
 from geoseg.config import RunConfig
+from geoseg.distributed import distributed
 from geoseg.errors import BandMismatchError
 from geoseg.io.files import ensure_writable_dir
 from geoseg.radiometry import measure_training
-from geoseg.train import distributed
 from geoseg.train.loop import Trainer, TrainResult, check_resumable
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,7 @@ def train_model(
     from geoseg.inference.memory import check_fits
 
     cfg = _capped(cfg)
-    dist = distributed.setup(device)
-    try:
+    with distributed(device) as dist:
         torch.manual_seed(cfg.train.seed)
         model = build_model(cfg)
         # a sample/batch size that cannot fit is refused now, with the memory it needs
@@ -101,8 +100,6 @@ def train_model(
         if resume is not None:
             trainer.resume(resume)
         return trainer.fit()
-    finally:
-        dist.close()
 
 
 def _capped(cfg: RunConfig) -> RunConfig:

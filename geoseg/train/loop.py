@@ -34,7 +34,7 @@ from geoseg.checkpoint import load_checkpoint, save_checkpoint
 from geoseg.config import RunConfig
 from geoseg.device import amp_dtype, as_input, autocast, prepare_model
 from geoseg.errors import CheckpointError, TrainingError
-from geoseg.train.distributed import DistContext
+from geoseg.distributed import DistContext
 from geoseg.train.logs import RunLogger, epoch_label, run_eta
 from geoseg.train.losses import SegmentationLoss, dice_bce, split_output
 from geoseg.train.schedule import BudgetCosine, budget_progress
@@ -99,7 +99,7 @@ class Trainer:
         self.last_path = self.run_dir / "last.pt"
         self.model = prepare_model(model, self.device)
         self.net = self.model
-        if self.dist.enabled:
+        if self.dist.active:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         t = cfg.train
@@ -207,7 +207,7 @@ class Trainer:
     def _loader(self, dataset, shuffle: bool, epoch: int) -> DataLoader:
         data = self.cfg.data
         if shuffle:
-            if self.dist.enabled:
+            if self.dist.active:
                 sampler = DistributedSampler(
                     dataset,
                     num_replicas=self.dist.world_size,
