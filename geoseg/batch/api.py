@@ -22,10 +22,12 @@ from geoseg.batch.runner import (
     vectorize_with,
 )
 from geoseg.batch.scenes import ScenePlan, plan_scenes
+from geoseg.checkpoint import Checkpoint
 from geoseg.distributed import DistContext, distributed
 from geoseg.errors import GeoSegError, OutputError
 from geoseg.io.files import ensure_writable_dir
 from geoseg.io.lock import FolderLock
+from geoseg.predict import LoadedModel, checkpoint_of, model_source
 from geoseg.radiometry import area_rule, check_mode
 
 log = logging.getLogger(__name__)
@@ -76,12 +78,10 @@ def model_identity(model: Any) -> Any:
         return None
     if isinstance(model, (str, Path)):
         return {"checkpoint": str(Path(model).resolve()), **(fingerprint(model) or {})}
-    if isinstance(model, dict):
-        ident = {k: model.get(k) for k in ("arch", "backbone", "created", "epoch")}
-        return {
-            "checkpoint": str(Path(model["path"]).resolve()) if model.get("path") else None,
-            **ident,
-        }
+    ckpt = checkpoint_of(model) if isinstance(model, (Checkpoint, LoadedModel)) else None
+    if ckpt is not None:
+        ident = {k: getattr(ckpt, k) for k in ("arch", "backbone", "created", "epoch")}
+        return {"checkpoint": str(Path(ckpt.path).resolve()) if ckpt.path else None, **ident}
     return {"module": type(model).__name__}
 
 
@@ -129,8 +129,9 @@ def run_batch(
 ) -> BatchResult:
     """Map roads over many scenes into OUTDIR and merge them into one area layer.
 
-    `scenes`: files, glob patterns or text files listing paths.  `model`: checkpoint
-    path, loaded checkpoint dict or nn.Module (see :func:`geoseg.predict.predict_scene`).
+    `scenes`: files, glob patterns or text files listing paths.  `model`: a
+    :data:`geoseg.predict.ModelSource` (checkpoint path, Checkpoint, LoadedModel or
+    nn.Module, see :func:`geoseg.predict.predict_scene`).
     `aoi`: vector file / GeoDataFrame / shapely geometry; scenes outside it are skipped
     and roads are clipped to it.  `crs`: output CRS (default: the first scene's, or its
     UTM zone when geographic).  Finished scenes (see :mod:`geoseg.batch.manifest`) are
@@ -186,10 +187,10 @@ def run_batch(
         try:
             if todo:
                 if predictor is None:
-                    loaded = _load_model(model)
+                    loaded = model_source(model)  # a checkpoint path is loaded once
                     stats = area_rule(
                         [s.path for s in plan.scenes],
-                        loaded,
+                        checkpoint_of(loaded),
                         radiometry,
                         (predict_options or {}).get("bands"),
                     )
@@ -246,15 +247,6 @@ def run_batch(
         result.scenes = result.area.rows
         result.seconds = time.perf_counter() - t0
     return result
-
-
-def _load_model(model: Any) -> Any:
-    """A checkpoint path is loaded once per process (not once per scene)."""
-    if isinstance(model, (str, Path)):
-        from geoseg.checkpoint import load_checkpoint
-
-        return load_checkpoint(model)
-    return model
 
 
 def _check_shared(manifest: Manifest, reports: list[dict[str, Any]]) -> None:

@@ -131,7 +131,7 @@ def from_checkpoint(ckpt, name: str, value, default):
     `default` (explicit option > checkpoint > built-in default)."""
     if value is not None:
         return value
-    defaults = ckpt.get("predict_defaults") if isinstance(ckpt, dict) else None
+    defaults = getattr(ckpt, "predict_defaults", None)  # a geoseg.checkpoint.Checkpoint
     return (defaults or {}).get(name, default)
 
 

@@ -124,18 +124,17 @@ def config_from_checkpoint(path: str | Path) -> RunConfig:
     """The RunConfig a checkpoint was trained with (``--resume`` without ``-c``)."""
     from geoseg.config import config_from_dict
 
-    return config_from_dict(load_checkpoint(path).get("config") or {}, str(path))
+    return config_from_dict(load_checkpoint(path).config or {}, str(path))
 
 
 def _output_paths(cfg: RunConfig, models_dir, out_dir, resume) -> tuple[Path, Path]:
     """Best-checkpoint path and run folder; a resumed run keeps both of its own."""
     if resume is not None:
-        ckpt = load_checkpoint(resume)
-        check_resumable(ckpt, resume)  # before any folder is made for it
-        if ckpt.get("best_path") and models_dir is None:
-            best = Path(ckpt["best_path"])
+        state = check_resumable(load_checkpoint(resume), resume)  # before any folder is made
+        if state.best_path and models_dir is None:
+            best = Path(state.best_path)
         else:
-            name = Path(ckpt["best_path"]).name if ckpt.get("best_path") else None
+            name = Path(state.best_path).name if state.best_path else None
             best = Path(models_dir or default_models_dir()) / (
                 name or checkpoint_name(cfg.model.arch, cfg.model.backbone)
             )
