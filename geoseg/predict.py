@@ -245,11 +245,12 @@ def predict_scene(
 ) -> PredictResult:
     """Predict roads on a GeoTIFF of any size, streaming tiles through `model`.
 
-    `model`: a :data:`ModelSource` — checkpoint path, :class:`~geoseg.checkpoint.Checkpoint`,
-    :class:`LoadedModel` or an ``nn.Module`` mapping (B,C,H,W) to logits (B,1,H,W).  `bands` (1-based, e.g.
-    ``"1,2,3"``) overrides the checkpoint's band choice; `threshold` overrides its
-    threshold (default 0.5; road = probability ≥ threshold).  Writes
-    ``<out_dir>/<name>_prob.tif``, ``<name>_mask.tif`` and, with `preview`,
+    `model`: a :data:`ModelSource` — checkpoint path, a loaded
+    :class:`~geoseg.checkpoint.Checkpoint`, a :class:`LoadedModel` or an ``nn.Module``
+    mapping (B,C,H,W) to logits (B,1,H,W).  `bands` (1-based, e.g. ``"1,2,3"``) overrides
+    the checkpoint's band choice; `threshold` overrides its threshold (default 0.5;
+    road = probability ≥ threshold).  Writes ``<out_dir>/<name>_prob.tif``,
+    ``<name>_mask.tif`` and, with `preview`,
     ``<name>_preview.png``.  `progress`: tqdm bar (None: only on a terminal).  `amp`:
     mixed precision where the device has it (:func:`geoseg.device.amp_dtype`: CUDA, and
     CPUs with native bf16); False runs in fp32.  `threads`: cores for reading and
