@@ -143,12 +143,12 @@ def run_geoseg(eth: Path, train_ids, test_ids, args, work: Path) -> dict:
     trained = time.perf_counter() - t
     ckpt = load_checkpoint(result.checkpoint_path)
     model = model_from_checkpoint(ckpt).eval()
-    counts = evaluate(model, eth, test_ids, ckpt["threshold"])
+    counts = evaluate(model, eth, test_ids, ckpt.threshold)
     from geoseg.inference.predictor import TilePredictor
 
     d4 = TilePredictor(model, torch.device("cpu"), tta="d4")  # `geoseg predict --tta d4`
-    tta_counts = evaluate(model, eth, test_ids, ckpt["threshold"], tta=d4)
-    steps = int(load_checkpoint(work / "run" / "last.pt")["step"])
+    tta_counts = evaluate(model, eth, test_ids, ckpt.threshold, tta=d4)
+    steps = load_checkpoint(work / "run" / "last.pt").training.step
     name = f"geoseg dlinknet-r34 {precision}" + (
         f" val{args.geoseg_val}" if args.geoseg_val else ""
     )
@@ -157,7 +157,7 @@ def run_geoseg(eth: Path, train_ids, test_ids, args, work: Path) -> dict:
         "steps": steps,
         "seconds": trained,
         "epochs": len(result.history),
-        "threshold": ckpt["threshold"],
+        "threshold": ckpt.threshold,
         **score(counts),
         "tta": score(tta_counts),
     }

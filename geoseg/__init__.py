@@ -12,6 +12,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "GeoSegError": "geoseg.errors",
     "predict_scene": "geoseg.predict",
+    "load_checkpoint": "geoseg.checkpoint",
+    "Checkpoint": "geoseg.checkpoint",
     "vectorize_mask": "geoseg.vectorize",
     "write_roads": "geoseg.io.vector",
     "run_batch": "geoseg.batch",

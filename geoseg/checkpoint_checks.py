@@ -1,8 +1,9 @@
 """A checkpoint is validated on load: a bad one is refused in one sentence naming the file.
 
 :func:`validate_checkpoint` is called by :func:`geoseg.checkpoint.load_checkpoint` on every
-checkpoint geoseg reads (predict, batch, evaluate, resume, imports), so a checkpoint that
-would silently give empty masks or garbage never reaches a model:
+checkpoint geoseg reads (predict, batch, evaluate, resume, imports) — on the file's dict,
+upgraded to the current schema, before it becomes a :class:`geoseg.checkpoint.Checkpoint` —
+so a checkpoint that would silently give empty masks or garbage never reaches a model:
 
 - ``arch`` is a registered architecture and ``backbone`` a known alias or timm model;
 - ``in_channels`` is a positive integer, ``bands`` (when given) names that many bands;
@@ -15,9 +16,15 @@ would silently give empty masks or garbage never reaches a model:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
+import torch
+
 from geoseg.errors import CheckpointError, ModelError
+from geoseg.models import ARCHS, list_archs
+from geoseg.models.encoders import resolve_backbone
+from geoseg.normalize import Normalizer
 
 
 def _finite_number(value: Any) -> bool:
@@ -28,10 +35,7 @@ def _finite_number(value: Any) -> bool:
     )
 
 
-def _check_model(data: dict[str, Any], where: str) -> int:
-    from geoseg.models import ARCHS, list_archs
-    from geoseg.models.encoders import resolve_backbone
-
+def _check_model(data: Mapping[str, Any], where: str) -> int:
     arch, backbone = data["arch"], data["backbone"]
     if not isinstance(arch, str) or arch not in ARCHS:
         raise CheckpointError(
@@ -53,9 +57,7 @@ def _check_model(data: dict[str, Any], where: str) -> int:
     return channels
 
 
-def _check_bands(data: dict[str, Any], channels: int, where: str) -> None:
-    from geoseg.normalize import Normalizer
-
+def _check_bands(data: Mapping[str, Any], channels: int, where: str) -> None:
     norm = data["normalizer"]
     try:
         norm = Normalizer.from_dict(norm)
@@ -92,7 +94,7 @@ def _check_bands(data: dict[str, Any], channels: int, where: str) -> None:
             )
 
 
-def _check_threshold(data: dict[str, Any], where: str) -> None:
+def _check_threshold(data: Mapping[str, Any], where: str) -> None:
     threshold = data.get("threshold")
     if threshold is None:
         return
@@ -102,9 +104,7 @@ def _check_threshold(data: dict[str, Any], where: str) -> None:
         )
 
 
-def _check_weights(data: dict[str, Any], where: str) -> None:
-    import torch
-
+def _check_weights(data: Mapping[str, Any], where: str) -> None:
     state = data["state_dict"]
     if not isinstance(state, dict) or not state:
         raise CheckpointError(f"{where}: the checkpoint holds no weights (state_dict is empty)")
@@ -118,7 +118,7 @@ def _check_weights(data: dict[str, Any], where: str) -> None:
             )
 
 
-def _check_imagery(data: dict[str, Any], channels: int, where: str) -> None:
+def _check_imagery(data: Mapping[str, Any], channels: int, where: str) -> None:
     record = data.get("imagery")
     if not record:
         return
@@ -140,7 +140,7 @@ def _check_imagery(data: dict[str, Any], channels: int, where: str) -> None:
         )
 
 
-def validate_checkpoint(data: dict[str, Any], where: str) -> None:
+def validate_checkpoint(data: Mapping[str, Any], where: str) -> None:
     """Raise :class:`CheckpointError` naming `where` when `data` cannot give true results."""
     channels = _check_model(data, where)
     _check_bands(data, channels, where)

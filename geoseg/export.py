@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from geoseg import __version__
+from geoseg.checkpoint import Checkpoint, load_checkpoint, model_from_checkpoint
 from geoseg.errors import ModelError
-from geoseg.inference.onnx import INPUT_NAME, JSON_KEYS, ONNX_FORMAT, OUTPUT_NAME
+from geoseg.inference.onnx import INPUT_NAME, JSON_KEYS, ONNX_FORMAT, OUTPUT_NAME, _session
+from geoseg.io.files import atomic_output
 
 DEFAULT_OPSET = 17
 TRACE_SIZE = 64  # traced once; height and width stay dynamic
@@ -34,17 +38,15 @@ class ExportResult:
     check_size: int | None
 
 
-def onnx_metadata(ckpt: dict[str, Any]) -> dict[str, str]:
-    from geoseg import __version__
-
+def onnx_metadata(ckpt: Checkpoint) -> dict[str, str]:
     meta = {
         "format": ONNX_FORMAT,
-        "arch": ckpt["arch"],
-        "backbone": ckpt["backbone"],
+        "arch": ckpt.arch,
+        "backbone": ckpt.backbone,
         "geoseg_version": __version__,
     }
-    for key in JSON_KEYS:
-        value = ckpt.get(key)
+    for key in JSON_KEYS:  # every one a Checkpoint field
+        value: Any = getattr(ckpt, key)
         if key == "threshold" and value is None:
             value = 0.5
         if value is not None or key in ("bands", "tile"):
@@ -53,7 +55,7 @@ def onnx_metadata(ckpt: dict[str, Any]) -> dict[str, str]:
 
 
 def export_onnx(
-    checkpoint: str | Path | dict[str, Any],
+    checkpoint: str | Path | Checkpoint,
     out: str | Path,
     *,
     opset: int = DEFAULT_OPSET,
@@ -69,18 +71,13 @@ def export_onnx(
         import onnx
     except ImportError:
         raise ModelError("ONNX export needs onnx: pip install 'geoseg[onnx]'") from None
-    import torch
-
-    from geoseg.checkpoint import load_checkpoint, model_from_checkpoint
-    from geoseg.io.files import atomic_output
-
-    ckpt = load_checkpoint(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
-    if ckpt.get("onnx"):
-        raise ModelError(f"{ckpt['path']}: is already an ONNX model")
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    if ckpt.onnx:
+        raise ModelError(f"{ckpt.where}: is already an ONNX model")
     if opset < 17:
         raise ModelError(f"opset {opset} is too old: use 17 or newer")
     model = model_from_checkpoint(ckpt).eval()
-    channels = int(ckpt["in_channels"])
+    channels = ckpt.in_channels
     example = torch.zeros(1, channels, TRACE_SIZE, TRACE_SIZE)
     axes = {0: "batch", 2: "height", 3: "width"}
     out = Path(out)
@@ -104,7 +101,7 @@ def export_onnx(
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
         proto.doc_string = (
-            f"geoseg {ckpt['arch']}/{ckpt['backbone']}: normalised image "
+            f"geoseg {ckpt.arch}/{ckpt.backbone}: normalised image "
             "(batch, bands, height, width) -> road logits (batch, 1, h, w)"
         )
         onnx.checker.check_model(proto)
@@ -114,10 +111,6 @@ def export_onnx(
 
 
 def _check(path: Path, model, channels: int, size: int) -> float:
-    import torch
-
-    from geoseg.inference.onnx import _session
-
     x = torch.randn(1, channels, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         want = model(x).numpy()

@@ -16,15 +16,24 @@ road, and uint8 probabilities keep the full 0–255 range (255 = probability 1).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
+import torch
 
-from geoseg.checkpoint import default_models_dir, find_latest, load_checkpoint
+from geoseg.checkpoint import (
+    Checkpoint,
+    default_models_dir,
+    find_latest,
+    load_checkpoint,
+    model_from_checkpoint,
+)
 from geoseg.errors import (
     BandMismatchError,
     CheckpointError,
@@ -86,10 +95,39 @@ class PredictResult:
 class LoadedModel:
     """A network ready for prediction and what the checkpoint says about feeding it."""
 
-    module: Any
+    module: torch.nn.Module
     normalizer: Normalizer | None
     threshold: float | None
     in_channels: int | None
+    checkpoint: Checkpoint | None = None  # what it was built from (None: a bare module)
+
+
+#: What ``predict_scene(model=...)`` / :func:`load_model` accept: a checkpoint file (.pt,
+#: or .onnx from ``geoseg export``), a loaded :class:`~geoseg.checkpoint.Checkpoint`, a
+#: :class:`LoadedModel` (built once, reused for many scenes) or a bare ``nn.Module``
+#: mapping (B, C, H, W) to logits (B, 1, H, W) (with ``norm_mean``/``norm_std`` or a
+#: ``normalizer=``).
+ModelSource = Union[str, os.PathLike[str], Checkpoint, LoadedModel, torch.nn.Module]
+
+
+def model_source(model: ModelSource) -> Checkpoint | LoadedModel | torch.nn.Module:
+    """`model` with a path loaded (:func:`load_checkpoint`); anything that is not a
+    :data:`ModelSource` is refused in one sentence."""
+    if isinstance(model, (str, os.PathLike)):
+        return load_checkpoint(model)
+    if isinstance(model, (Checkpoint, LoadedModel, torch.nn.Module)):
+        return model
+    raise ModelError(
+        "model must be a checkpoint path, a Checkpoint (geoseg.load_checkpoint), a "
+        f"LoadedModel (geoseg.predict.load_model) or a torch module, not {type(model).__name__}"
+    )
+
+
+def checkpoint_of(model: Checkpoint | LoadedModel | torch.nn.Module) -> Checkpoint | None:
+    """The checkpoint behind a resolved model source (None for a bare module)."""
+    if isinstance(model, LoadedModel):
+        return model.checkpoint
+    return model if isinstance(model, Checkpoint) else None
 
 
 def resolve_checkpoint(
@@ -97,7 +135,7 @@ def resolve_checkpoint(
     arch: str | None = None,
     backbone: str | None = None,
     models_dir: str | Path | None = None,
-) -> dict[str, Any]:
+) -> Checkpoint:
     """Load the checkpoint to predict with: `model` if given, else the newest trained
     `arch`/`backbone` checkpoint in `models_dir` (default :func:`default_models_dir`).
 
@@ -121,32 +159,26 @@ def resolve_checkpoint(
         log.info("using checkpoint %s", model)
     ckpt = load_checkpoint(model)
     for key, want in (("arch", arch), ("backbone", backbone)):
-        if want is not None and ckpt[key] != want:
+        if want is not None and getattr(ckpt, key) != want:
             raise CheckpointError(
-                f"{ckpt['path']}: checkpoint is a {ckpt[key]} model, not {want} as requested"
+                f"{ckpt.where}: checkpoint is a {getattr(ckpt, key)} model, not {want} as requested"
             )
     return ckpt
 
 
-def load_model(model: Any, normalizer: Normalizer | None = None) -> LoadedModel:
-    """Accept a checkpoint path, a loaded checkpoint dict or an ``nn.Module``."""
-    import torch
-
-    if isinstance(model, (str, Path)):
-        model = load_checkpoint(model)
-    if isinstance(model, dict):
-        from geoseg.checkpoint import model_from_checkpoint
-
-        module = model_from_checkpoint(model)
-        norm = normalizer or Normalizer.from_dict(model["normalizer"])
-        return LoadedModel(module, norm, model.get("threshold"), int(model["in_channels"]))
-    if isinstance(model, torch.nn.Module):
-        channels = getattr(model, "in_channels", None)
-        return LoadedModel(model, normalizer, None, int(channels) if channels else None)
-    raise ModelError(
-        f"model must be a checkpoint path, a checkpoint dict or a torch module, "
-        f"not {type(model).__name__}"
-    )
+def load_model(model: ModelSource, normalizer: Normalizer | None = None) -> LoadedModel:
+    """The network of any :data:`ModelSource`, ready for prediction (a LoadedModel is
+    returned as it is, with `normalizer` when one is given)."""
+    model = model_source(model)
+    if isinstance(model, LoadedModel):
+        return dataclasses.replace(model, normalizer=normalizer) if normalizer else model
+    if isinstance(model, Checkpoint):
+        norm = normalizer or model.to_normalizer()
+        return LoadedModel(
+            model_from_checkpoint(model), norm, model.threshold, model.in_channels, model
+        )
+    channels = getattr(model, "in_channels", None)
+    return LoadedModel(model, normalizer, None, int(channels) if channels else None)
 
 
 def _normalizer_for(loaded: LoadedModel, scene: Scene) -> Normalizer:
@@ -196,7 +228,7 @@ def _check_params(
 
 def predict_scene(
     scene: str | Path,
-    model: Any,
+    model: ModelSource,
     out_dir: str | Path,
     *,
     tile: int | None = None,
@@ -224,13 +256,14 @@ def predict_scene(
 ) -> PredictResult:
     """Predict roads on a GeoTIFF of any size, streaming tiles through `model`.
 
-    `model`: checkpoint path, checkpoint dict (:func:`geoseg.checkpoint.load_checkpoint`)
-    or an ``nn.Module`` mapping (B,C,H,W) to logits (B,1,H,W).  `bands` (1-based, e.g.
-    ``"1,2,3"``) overrides the checkpoint's band choice; `threshold` overrides its
-    threshold (default 0.5; road = probability ≥ threshold).  `tile`, `overlap`, `tta`,
-    `threshold`, `bands` left None are the checkpoint's, else the defaults (tile 512,
-    overlap a quarter tile ≤ 64 px, TTA none): :mod:`geoseg.inference.settings`.  Writes
-    ``<out_dir>/<name>_prob.tif``, ``<name>_mask.tif`` and, with `preview`,
+    `model`: a :data:`ModelSource` — checkpoint path, a loaded
+    :class:`~geoseg.checkpoint.Checkpoint`, a :class:`LoadedModel` or an ``nn.Module``
+    mapping (B,C,H,W) to logits (B,1,H,W).  `bands` (1-based, e.g. ``"1,2,3"``) overrides
+    the checkpoint's band choice; `threshold` overrides its threshold (default 0.5;
+    road = probability ≥ threshold).  `tile`, `overlap`, `tta`, `threshold`, `bands` left
+    None are the checkpoint's, else the defaults (tile 512, overlap a quarter tile ≤ 64 px,
+    TTA none): :mod:`geoseg.inference.settings`.  Writes ``<out_dir>/<name>_prob.tif``,
+    ``<name>_mask.tif`` and, with `preview`,
     ``<name>_preview.png``.  `progress`: tqdm bar (None: only on a terminal).  `amp`:
     mixed precision where the device has it (:func:`geoseg.device.amp_dtype`: CUDA, and
     CPUs with native bf16); False runs in fp32.  `threads`: cores for reading and
@@ -267,11 +300,11 @@ def predict_scene(
         if explicit is not None:
             ensure_writable_dir(Path(explicit).parent)
     dev = resolve_device(device)
-    if isinstance(model, (str, Path)):
-        model = load_checkpoint(model)
+    model = model_source(model)  # a path is loaded; any other kind of value refused
+    ckpt = checkpoint_of(model)
     # explicit option > what the checkpoint says > TileGrid's / built-in default
     settings = resolve_settings(
-        model, tile=tile, overlap=overlap, tta=tta, threshold=threshold, bands=bands
+        ckpt, tile=tile, overlap=overlap, tta=tta, threshold=threshold, bands=bands
     )
     tile, overlap, tta = settings.tile, settings.overlap, settings.tta
     threshold, bands = settings.threshold, settings.bands
@@ -280,7 +313,7 @@ def predict_scene(
     loaded = load_model(model, normalizer)
     norm = _normalizer_for(loaded, info)
     _check_bands(info, loaded, norm)
-    record = model if isinstance(model, dict) and normalizer is None else None
+    record = ckpt if normalizer is None else None
     norm, module = fit_scene(
         info,
         norm,
@@ -368,10 +401,9 @@ def predict_scene(
     )
 
 
-def _checkpoint_name(model: Any) -> str | None:
-    if isinstance(model, dict) and model.get("path"):
-        return Path(model["path"]).name
-    return None
+def _checkpoint_name(model: Checkpoint | LoadedModel | torch.nn.Module) -> str | None:
+    ckpt = checkpoint_of(model)
+    return Path(ckpt.path).name if ckpt is not None and ckpt.path else None
 
 
 @contextlib.contextmanager

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from geoseg.checkpoint import Checkpoint
 from geoseg.errors import ConfigError
 from geoseg.normalize import Normalizer
 
@@ -263,8 +264,8 @@ class TrainingImagery:
     recorded: bool
 
     @classmethod
-    def of(cls, ckpt: dict[str, Any], norm: Normalizer) -> "TrainingImagery":
-        rec = ckpt.get("imagery") or {}
+    def of(cls, ckpt: Checkpoint, norm: Normalizer) -> "TrainingImagery":
+        rec = ckpt.imagery or {}
         if rec.get("low") and rec.get("high") and len(rec["low"]) == norm.bands:
             gsd = rec.get("gsd_m")
             return cls(
@@ -349,11 +350,11 @@ class Adaptation:
 
 
 def decide(
-    stats: ImageryStats, norm: Normalizer, ckpt: dict[str, Any], mode: str, where: str
+    stats: ImageryStats, norm: Normalizer, ckpt: Checkpoint, mode: str, where: str
 ) -> tuple[Normalizer, bool, list[tuple[int, str]]]:
     """The radiometry rule: (normaliser to use, rescaled?, log lines as (level, text))."""
     ref = TrainingImagery.of(ckpt, norm)
-    source = ckpt.get("path", "the checkpoint")
+    source = ckpt.path or "the checkpoint"
     lines: list[tuple[int, str]] = []
     if needs_rescale(stats, ref, mode):
         basis = (
@@ -401,7 +402,7 @@ def _say(lines: list[tuple[int, str]], level: int | None = None) -> None:
 def adapt(
     scene: Any,
     norm: Normalizer,
-    ckpt: dict[str, Any] | None,
+    ckpt: Checkpoint | None,
     *,
     mode: str = "auto",
     resample: bool = False,
@@ -434,19 +435,22 @@ def adapt(
 
 
 def area_rule(
-    paths: Sequence[str | Path], ckpt: Any, mode: str, bands: Sequence[int] | str | None = None
+    paths: Sequence[str | Path],
+    ckpt: Checkpoint | None,
+    mode: str,
+    bands: Sequence[int] | str | None = None,
 ) -> ImageryStats | None:
     """For a batch: the statistics pooled over all its scenes (one rescaling for the
     whole area, so no seams between scenes), with the decision logged once.  None when
     the rule does not apply (a bare module, ``none``, no scenes)."""
     check_mode(mode)
-    if not isinstance(ckpt, dict) or mode == "none" or not paths:
+    if not isinstance(ckpt, Checkpoint) or mode == "none" or not paths:
         return None
     from geoseg.io.raster import parse_bands
 
-    chosen = parse_bands(bands) or ckpt.get("bands")
+    chosen = parse_bands(bands) or ckpt.bands
     stats = area_stats(paths, chosen)
-    norm = Normalizer.from_dict(ckpt["normalizer"])
+    norm = ckpt.to_normalizer()
     if len(stats.low) != norm.bands:
         return None  # the band mismatch is reported per scene, in predict's words
     where = f"{len(paths)} scene(s) of the batch (pooled)"
@@ -540,7 +544,7 @@ def fit_scene(
     scene: Any,
     norm: Normalizer,
     module: Any,
-    ckpt: dict[str, Any] | None,
+    ckpt: Checkpoint | None,
     *,
     mode: str = "auto",
     resample: bool = False,

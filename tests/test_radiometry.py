@@ -3,6 +3,8 @@ same landscape stored as 11-bit uint16 with other gains per band; pixel size is 
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 
 import numpy as np
@@ -144,7 +146,7 @@ def test_match_always_rescales_and_older_checkpoints_use_the_normaliser(landscap
         matched = iou(predict(landscape, "u8", "pmatch", radiometry="match"), landscape["truth"])
     assert "rescaled band by band" in caplog.text
     assert matched > 0.6
-    legacy = {k: v for k, v in ckpt.items() if k != "imagery"}  # as written before the record
+    legacy = dataclasses.replace(ckpt, imagery=None)  # as written before the record
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="geoseg"):
         score = iou(predict(landscape, "u16", "plegacy", model=legacy), landscape["truth"])
@@ -336,10 +338,18 @@ def test_real_11bit_spacenet_chip_scores_like_its_8bit_rendering(realdata, tmp_p
 
 
 def test_nodata_is_left_out_and_an_empty_scene_is_no_error(tmp_path):
+    from geoseg.checkpoint import Checkpoint
     from geoseg.normalize import Normalizer
 
-    ckpt = {"imagery": {"dtype": "uint8", "low": [40.0], "high": [200.0], "gsd_m": 0.5}}
     norm = Normalizer.for_dtype("uint8", [0.5], [0.25])
+    ckpt = Checkpoint(
+        arch="linknet",
+        backbone="test_resnet",
+        in_channels=1,
+        normalizer=norm.to_dict(),
+        state_dict={},
+        imagery={"dtype": "uint8", "low": [40.0], "high": [200.0], "gsd_m": 0.5},
+    )
     image = np.zeros((1, 100, 100), np.uint16)
     empty = open_scene(write_geotiff(tmp_path / "empty.tif", image, nodata=0))
     assert radiometry.adapt(empty, norm, ckpt).normalizer == norm  # nothing to compare

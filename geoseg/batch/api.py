@@ -14,20 +14,20 @@ from typing import Any
 from geoseg.batch.area import AreaOutputs, build_area
 from geoseg.batch.manifest import DONE, FAILED, Manifest, fingerprint
 from geoseg.batch.runner import (
-    DistContext,
     Predictor,
     Vectorizer,
-    distributed,
     predict_with,
-    rank_device,
     run_share,
     share,
     vectorize_with,
 )
 from geoseg.batch.scenes import ScenePlan, plan_scenes
+from geoseg.checkpoint import Checkpoint
+from geoseg.distributed import DistContext, distributed
 from geoseg.errors import GeoSegError, OutputError
 from geoseg.io.files import ensure_writable_dir
 from geoseg.io.lock import FolderLock
+from geoseg.predict import LoadedModel, checkpoint_of, model_source
 from geoseg.radiometry import area_rule, check_mode
 
 log = logging.getLogger(__name__)
@@ -78,12 +78,10 @@ def model_identity(model: Any) -> Any:
         return None
     if isinstance(model, (str, Path)):
         return {"checkpoint": str(Path(model).resolve()), **(fingerprint(model) or {})}
-    if isinstance(model, dict):
-        ident = {k: model.get(k) for k in ("arch", "backbone", "created", "epoch")}
-        return {
-            "checkpoint": str(Path(model["path"]).resolve()) if model.get("path") else None,
-            **ident,
-        }
+    ckpt = checkpoint_of(model) if isinstance(model, (Checkpoint, LoadedModel)) else None
+    if ckpt is not None:
+        ident = {k: getattr(ckpt, k) for k in ("arch", "backbone", "created", "epoch")}
+        return {"checkpoint": str(Path(ckpt.path).resolve()) if ckpt.path else None, **ident}
     return {"module": type(model).__name__}
 
 
@@ -131,8 +129,9 @@ def run_batch(
 ) -> BatchResult:
     """Map roads over many scenes into OUTDIR and merge them into one area layer.
 
-    `scenes`: files, glob patterns or text files listing paths.  `model`: checkpoint
-    path, loaded checkpoint dict or nn.Module (see :func:`geoseg.predict.predict_scene`).
+    `scenes`: files, glob patterns or text files listing paths.  `model`: a
+    :data:`geoseg.predict.ModelSource` (checkpoint path, Checkpoint, LoadedModel or
+    nn.Module, see :func:`geoseg.predict.predict_scene`).
     `aoi`: vector file / GeoDataFrame / shapely geometry; scenes outside it are skipped
     and roads are clipped to it.  `crs`: output CRS (default: the first scene's, or its
     UTM zone when geographic).  Finished scenes (see :mod:`geoseg.batch.manifest`) are
@@ -189,10 +188,10 @@ def run_batch(
         try:
             if todo:
                 if predictor is None:
-                    loaded = _load_model(model)
+                    loaded = model_source(model)  # a checkpoint path is loaded once
                     stats = area_rule(
                         [s.path for s in plan.scenes],
-                        loaded,
+                        checkpoint_of(loaded),
                         radiometry,
                         (predict_options or {}).get("bands"),
                     )
@@ -202,7 +201,7 @@ def run_batch(
                         overlap=overlap,
                         batch_size=batch_size,
                         tta=tta,
-                        device=rank_device(device, ctx),
+                        device=str(ctx.device),
                         threshold=threshold,
                         progress=False if ctx.active or not progress else None,
                         radiometry=radiometry,
@@ -249,15 +248,6 @@ def run_batch(
         result.scenes = result.area.rows
         result.seconds = time.perf_counter() - t0
     return result
-
-
-def _load_model(model: Any) -> Any:
-    """A checkpoint path is loaded once per process (not once per scene)."""
-    if isinstance(model, (str, Path)):
-        from geoseg.checkpoint import load_checkpoint
-
-        return load_checkpoint(model)
-    return model
 
 
 def _check_shared(manifest: Manifest, reports: list[dict[str, Any]]) -> None:

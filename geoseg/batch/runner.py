@@ -1,7 +1,7 @@
 """Per-scene pipeline (predict -> vectorize -> roads.gpkg) and its distribution over ranks.
 
-Distribution uses torch.distributed as launched by ``torchrun``: every rank reads
-RANK / WORLD_SIZE / LOCAL_RANK, takes a fixed share of the scenes (balanced by
+Distribution uses torch.distributed as launched by ``torchrun``
+(:class:`geoseg.distributed.DistContext`): every rank takes a fixed share of the scenes (balanced by
 megapixels, the same on every rank, so each scene is processed by exactly one rank)
 and its own GPU (``cuda:LOCAL_RANK``).  The process group is only a control plane
 (plan broadcast, final barrier); scene data moves through the shared OUTDIR.
@@ -10,17 +10,15 @@ and its own GPU (``cuda:LOCAL_RANK``).  The process group is only a control plan
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from geoseg.batch.manifest import Manifest
 from geoseg.batch.scenes import SceneInfo
+from geoseg.distributed import DistContext
 from geoseg.errors import GeoSegError
 
 log = logging.getLogger(__name__)
@@ -29,94 +27,6 @@ log = logging.getLogger(__name__)
 Predictor = Callable[[SceneInfo, Path], tuple[Path, Path | None]]
 # vectorizer(mask_path, prob_path or None) -> GeoDataFrame of road centrelines
 Vectorizer = Callable[[Path, Path | None], Any]
-
-DIST_TIMEOUT = _dt.timedelta(hours=72)  # ranks may wait long for the slowest one
-
-
-@dataclass
-class DistContext:
-    """This process's place in a torchrun job (rank 0 of 1 without torchrun)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    owns_group: bool = False  # we initialised the process group, so we destroy it
-
-    @property
-    def active(self) -> bool:
-        return self.world_size > 1
-
-    def broadcast(self, obj: Any) -> Any:
-        """Rank 0's `obj` on every rank."""
-        if not self.active:
-            return obj
-        import torch.distributed as dist
-
-        box = [obj]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
-    def all_gather(self, obj: Any) -> list[Any]:
-        """Every rank's `obj`, in rank order (also a barrier)."""
-        if not self.active:
-            return [obj]
-        import torch.distributed as dist
-
-        out: list[Any] = [None] * self.world_size
-        dist.all_gather_object(out, obj)
-        return out
-
-
-def env_ranks() -> tuple[int, int, int]:
-    """(rank, world_size, local_rank) from torchrun's environment, else (0, 1, 0)."""
-
-    def get(key: str, default: int) -> int:
-        try:
-            return int(os.environ.get(key, default))
-        except ValueError:
-            raise GeoSegError(f"environment variable {key}={os.environ[key]!r} is not a number")
-
-    return get("RANK", 0), get("WORLD_SIZE", 1), get("LOCAL_RANK", 0)
-
-
-def rank_device(device: str, ctx: DistContext) -> str:
-    """One GPU per rank: 'auto'/'cuda' become cuda:LOCAL_RANK when CUDA is present."""
-    import torch
-
-    if device in (None, "", "auto"):
-        return f"cuda:{ctx.local_rank}" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and ctx.active:
-        return f"cuda:{ctx.local_rank}"
-    return device
-
-
-@contextlib.contextmanager
-def distributed(device: str = "auto") -> Iterator[DistContext]:
-    """Join the torchrun process group (gloo on CPU, nccl on GPU) for the block.
-
-    Without torchrun (WORLD_SIZE unset or 1) this is a single-process context.  A group
-    already initialised by the caller is reused and left alone.
-    """
-    rank, world, local = env_ranks()
-    ctx = DistContext(rank, world, local)
-    if world <= 1:
-        yield ctx
-        return
-    import torch
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        on_gpu = rank_device(device, ctx).startswith("cuda")
-        if on_gpu:
-            torch.cuda.set_device(ctx.local_rank)
-        dist.init_process_group(backend="nccl" if on_gpu else "gloo", timeout=DIST_TIMEOUT)
-        ctx.owns_group = True
-    ctx.rank, ctx.world_size = dist.get_rank(), dist.get_world_size()
-    try:
-        yield ctx
-    finally:
-        if ctx.owns_group:
-            dist.destroy_process_group()
 
 
 def share(scenes: Sequence[SceneInfo], rank: int, world_size: int) -> list[SceneInfo]:

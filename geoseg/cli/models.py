@@ -170,20 +170,14 @@ def models_import(
     geoseg models import log01_dink34.th --format dlinknet34 -o dlinknet34.pt
     geoseg predict scene.tif --model dlinknet34.pt
     """
-    from geoseg.checkpoint import (
-        default_models_dir,
-        save_checkpoint,
-    )  # lazy: loads torch; --help imports every command
-    from geoseg.models.catalog import (
-        unique_checkpoint_path,
-    )  # lazy: loads torch; --help imports every command
-    from geoseg.models.importers import (
-        import_weights,
-    )  # lazy: loads torch; --help imports every command
+    # lazy: these load torch, and --help imports every command module
+    from geoseg.checkpoint import default_models_dir
+    from geoseg.models.catalog import unique_checkpoint_path
+    from geoseg.models.importers import import_weights
 
     if output is not None and output.exists() and weights.exists() and output.samefile(weights):
         raise click.UsageError("the output (-o) must not be the weights file being imported")
-    payload = import_weights(
+    ckpt = import_weights(
         weights,
         fmt,
         backbone=backbone,
@@ -194,9 +188,8 @@ def models_import(
     )
     if output is None:
         folder = ensure_writable_dir(models_dir or default_models_dir())
-        output = unique_checkpoint_path(folder, payload["arch"], payload["backbone"])
-    path = save_checkpoint(output, payload)
-    _report(path, payload)
+        output = unique_checkpoint_path(folder, ckpt.arch, ckpt.backbone)
+    _report(ckpt.save(output), ckpt)
 
 
 @models.command("pull")
@@ -229,13 +222,15 @@ def models_pull(
     _report(path, load_checkpoint(path))
 
 
-def _report(path: Path, ckpt: dict) -> None:
-    defaults = ckpt.get("predict_defaults") or {}
-    bands = ",".join(str(b) for b in ckpt["bands"]) if ckpt.get("bands") else "all"
+def _report(path: Path, ckpt) -> None:
+    """What an imported checkpoint (a geoseg.checkpoint.Checkpoint) records."""
+    source = ckpt.source or {}
+    bands = ",".join(str(b) for b in ckpt.bands) if ckpt.bands else "all"
+    threshold = f"{ckpt.threshold:g}" if ckpt.threshold is not None else "0.5 (default)"
     click.echo(f"checkpoint: {path}")
     click.echo(
-        f"model:      {ckpt['arch']}/{ckpt['backbone']} ({ckpt['source']['layout']}), "
-        f"bands {bands}, threshold {ckpt['threshold']:g}"
-        + "".join(f", {k} {v}" for k, v in defaults.items())
+        f"model:      {ckpt.arch}/{ckpt.backbone} ({source.get('layout', 'imported')}), "
+        f"bands {bands}, threshold {threshold}"
+        + "".join(f", {k} {v}" for k, v in ckpt.predict_defaults.items())
     )
-    click.echo(f"sha256:     {ckpt['source']['sha256']} ({ckpt['source']['file']})")
+    click.echo(f"sha256:     {source.get('sha256')} ({source.get('file')})")

@@ -136,7 +136,7 @@ def match_checkpoints(
     taken: dict[int, dict[str, Any]] = {}
     for path in checkpoints:
         ckpt = load_checkpoint(path)
-        key = (ckpt["arch"], ckpt["backbone"])
+        key = (ckpt.arch, ckpt.backbone)
         free = [
             i
             for i, c in enumerate(configs)
@@ -290,7 +290,7 @@ def compare_models(
     for i, (name, path) in enumerate(zip(_unique_names(paths), paths)):
         cfg = _run_config(path, split, epochs, encoder_weights)
         if i in given:
-            run = ModelRun(name, path, cfg, Path(given[i]["path"]), trained=False)
+            run = ModelRun(name, path, cfg, Path(given[i].where), trained=False)
             log.info("%s: using checkpoint %s", name, run.checkpoint)
         else:
             log.info(

@@ -30,7 +30,7 @@ import urllib.request
 from tqdm.auto import tqdm
 from geoseg import __version__
 from geoseg.checkpoint import checkpoint_name
-from geoseg.checkpoint import default_models_dir, save_checkpoint
+from geoseg.checkpoint import default_models_dir
 from geoseg.io.files import ensure_writable_dir
 from geoseg.models.importers import import_weights, sha256_file
 from dataclasses import asdict
@@ -269,14 +269,17 @@ def pull(
             "reported": entry.reported,
             "verified_sha256": expected is not None,
         }
-        payload = import_weights(weights, entry.format, backbone=entry.backbone, source_info=info)
-        payload["source"]["file"] = entry.file or Path(weights.name).name.removeprefix("member-")
-        if (payload["arch"], payload["backbone"]) != (entry.arch, entry.backbone):
+        ckpt = import_weights(weights, entry.format, backbone=entry.backbone, source_info=info)
+        ckpt.source = {
+            **(ckpt.source or {}),
+            "file": entry.file or Path(weights.name).name.removeprefix("member-"),
+        }
+        if (ckpt.arch, ckpt.backbone) != (entry.arch, entry.backbone):
             raise CheckpointError(
-                f"{name}: the weights are a {payload['arch']}/{payload['backbone']} model, "
+                f"{name}: the weights are a {ckpt.arch}/{ckpt.backbone} model, "
                 f"not {entry.arch}/{entry.backbone} as the catalog says"
             )
-        return save_checkpoint(unique_checkpoint_path(folder, entry.arch, entry.backbone), payload)
+        return ckpt.save(unique_checkpoint_path(folder, entry.arch, entry.backbone))
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(workdir)

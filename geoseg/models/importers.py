@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geoseg.checkpoint import safe_torch_load
+from geoseg.checkpoint import Checkpoint, safe_torch_load
 from geoseg.errors import CheckpointError
 
 FORMATS = ("dlinknet34", "smp")
@@ -301,10 +301,10 @@ def import_weights(
     tile: int | None = None,
     tta: str | None = None,
     source_info: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Read a foreign weights file and return a geoseg checkpoint payload.
+) -> Checkpoint:
+    """Read a foreign weights file and return it as a geoseg :class:`Checkpoint`.
 
-    The result goes to :func:`geoseg.checkpoint.save_checkpoint`.  `bands`, `threshold`,
+    Store the result with :meth:`Checkpoint.save`.  `bands`, `threshold`,
     `tile` and `tta` override what the format records; `source_info` is stored under
     ``source`` (with the file name, format and sha256).
     """
@@ -334,25 +334,22 @@ def import_weights(
         defaults["tile"] = int(tile)
     if tta is not None:
         defaults["tta"] = tta
-    return {
-        "arch": layout.arch,
-        "backbone": layout.backbone,
-        "in_channels": layout.in_channels,
-        "model_kwargs": layout.model_kwargs,
-        "bands": list(bands) if bands else layout.bands,
-        "normalizer": normalizer.to_dict(),
-        "tile": defaults.get("tile"),
-        "threshold": float(threshold if threshold is not None else layout.threshold),
-        "predict_defaults": defaults,
-        "metrics": {},
-        "config": None,
-        "epoch": None,
-        "source": {
+    return Checkpoint(
+        arch=layout.arch,
+        backbone=layout.backbone,
+        in_channels=layout.in_channels,
+        model_kwargs=layout.model_kwargs,
+        bands=list(bands) if bands else layout.bands,
+        normalizer=normalizer.to_dict(),
+        tile=defaults.get("tile"),
+        threshold=float(threshold if threshold is not None else layout.threshold),
+        predict_defaults=defaults,
+        source={
             "format": fmt,
             "file": path.name,
             "sha256": sha256_file(path),
             "layout": layout.describe,
             **(source_info or {}),
         },
-        "state_dict": state,
-    }
+        state_dict=state,
+    )

@@ -16,10 +16,10 @@ import torch
 
 from geoseg.checkpoint import checkpoint_name, default_models_dir, load_checkpoint
 from geoseg.config import RunConfig
+from geoseg.distributed import distributed
 from geoseg.errors import BandMismatchError
 from geoseg.io.files import ensure_writable_dir
 from geoseg.radiometry import measure_training
-from geoseg.train import distributed
 from geoseg.train.loop import Trainer, TrainResult, check_resumable
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,7 @@ def train_model(
     from geoseg.inference.memory import check_fits
 
     cfg = _capped(cfg)
-    dist = distributed.setup(device)
-    try:
+    with distributed(device) as dist:
         torch.manual_seed(cfg.train.seed)
         model = build_model(cfg)
         # a sample/batch size that cannot fit is refused now, with the memory it needs
@@ -101,8 +100,6 @@ def train_model(
         if resume is not None:
             trainer.resume(resume)
         return trainer.fit()
-    finally:
-        dist.close()
 
 
 def _capped(cfg: RunConfig) -> RunConfig:
@@ -127,18 +124,17 @@ def config_from_checkpoint(path: str | Path) -> RunConfig:
     """The RunConfig a checkpoint was trained with (``--resume`` without ``-c``)."""
     from geoseg.config import config_from_dict
 
-    return config_from_dict(load_checkpoint(path).get("config") or {}, str(path))
+    return config_from_dict(load_checkpoint(path).config or {}, str(path))
 
 
 def _output_paths(cfg: RunConfig, models_dir, out_dir, resume) -> tuple[Path, Path]:
     """Best-checkpoint path and run folder; a resumed run keeps both of its own."""
     if resume is not None:
-        ckpt = load_checkpoint(resume)
-        check_resumable(ckpt, resume)  # before any folder is made for it
-        if ckpt.get("best_path") and models_dir is None:
-            best = Path(ckpt["best_path"])
+        state = check_resumable(load_checkpoint(resume), resume)  # before any folder is made
+        if state.best_path and models_dir is None:
+            best = Path(state.best_path)
         else:
-            name = Path(ckpt["best_path"]).name if ckpt.get("best_path") else None
+            name = Path(state.best_path).name if state.best_path else None
             best = Path(models_dir or default_models_dir()) / (
                 name or checkpoint_name(cfg.model.arch, cfg.model.backbone)
             )

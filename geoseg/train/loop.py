@@ -30,11 +30,11 @@ from typing import Any, Optional
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
 
-from geoseg.checkpoint import load_checkpoint, save_checkpoint
+from geoseg.checkpoint import Checkpoint, TrainingState, load_checkpoint
 from geoseg.config import RunConfig
 from geoseg.device import amp_dtype, as_input, autocast, prepare_model
 from geoseg.errors import CheckpointError, TrainingError
-from geoseg.train.distributed import DistContext
+from geoseg.distributed import DistContext
 from geoseg.train.logs import RunLogger, epoch_label, run_eta
 from geoseg.train.losses import SegmentationLoss, dice_bce, split_output
 from geoseg.train.schedule import BudgetCosine, budget_progress
@@ -51,13 +51,14 @@ class TrainResult:
     run_dir: Optional[Path] = None  # metrics.csv, curves.png, last.pt
 
 
-def check_resumable(ckpt: dict[str, Any], path: str | Path) -> None:
-    """CheckpointError unless `ckpt` is a run's last.pt (it holds the optimizer state)."""
-    if "optimizer" not in ckpt:
+def check_resumable(ckpt: Checkpoint, path: str | Path) -> TrainingState:
+    """`ckpt`'s training state; CheckpointError unless it is a run's last.pt."""
+    if ckpt.training is None:
         raise CheckpointError(
             f"{path}: cannot resume: no optimizer state (use the run's "
             "last.pt, not the best checkpoint)"
         )
+    return ckpt.training
 
 
 def usable_workers(requested: int) -> int:
@@ -99,7 +100,7 @@ class Trainer:
         self.last_path = self.run_dir / "last.pt"
         self.model = prepare_model(model, self.device)
         self.net = self.model
-        if self.dist.enabled:
+        if self.dist.active:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         t = cfg.train
@@ -128,24 +129,24 @@ class Trainer:
         """Restore weights, optimizer/scheduler/scaler state and history from `last.pt`."""
         ckpt = load_checkpoint(path, map_location=str(self.device))
         for key in ("arch", "backbone", "in_channels"):
-            if ckpt.get(key) != self.meta.get(key):
+            if getattr(ckpt, key) != self.meta.get(key):
                 raise CheckpointError(
-                    f"{path}: cannot resume: checkpoint {key} is {ckpt.get(key)!r}, the config "
-                    f"says {self.meta.get(key)!r}"
+                    f"{path}: cannot resume: checkpoint {key} is {getattr(ckpt, key)!r}, the "
+                    f"config says {self.meta.get(key)!r}"
                 )
-        check_resumable(ckpt, path)
-        self.model.load_state_dict(ckpt["state_dict"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        if ckpt.get("scaler"):
-            self.scaler.load_state_dict(ckpt["scaler"])
-        self.start_epoch = int(ckpt["epoch"]) + 1
-        self.step = int(ckpt.get("step", 0))
-        self.history = list(ckpt.get("history", []))
-        self.best_score = float(ckpt.get("best_score", -math.inf))
-        self.best_metrics = dict(ckpt.get("metrics") or {})
-        self.stale = int(ckpt.get("stale", 0))
-        self.elapsed_before = float(ckpt.get("elapsed_s", 0.0))
+        state = check_resumable(ckpt, path)
+        self.model.load_state_dict(ckpt.state_dict or {})
+        self.optimizer.load_state_dict(state.optimizer)
+        self.scheduler.load_state_dict(state.scheduler)
+        if state.scaler:
+            self.scaler.load_state_dict(state.scaler)
+        self.start_epoch = int(ckpt.epoch or 0) + 1
+        self.step = state.step
+        self.history = list(state.history)
+        self.best_score = state.best_score
+        self.best_metrics = dict(ckpt.metrics)
+        self.stale = state.stale
+        self.elapsed_before = state.elapsed_s
         log.info("resuming %s after epoch %d", path, self.start_epoch - 1)
 
     # ----------------------------------------------------------------- loops
@@ -207,7 +208,7 @@ class Trainer:
     def _loader(self, dataset, shuffle: bool, epoch: int) -> DataLoader:
         data = self.cfg.data
         if shuffle:
-            if self.dist.enabled:
+            if self.dist.active:
                 sampler = DistributedSampler(
                     dataset,
                     num_replicas=self.dist.world_size,
@@ -317,23 +318,22 @@ class Trainer:
         }
 
     # ----------------------------------------------------------- checkpoints
-    def _payload(self, epoch: int, metrics: dict[str, float], threshold: float) -> dict[str, Any]:
+    def _checkpoint(
+        self, epoch: int, metrics: dict[str, float], threshold: float, training: bool = False
+    ) -> Checkpoint:
+        """The best checkpoint's content; with `training`, last.pt's (+ resume state)."""
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-        return {
-            **self.meta,
-            "threshold": float(threshold),
-            "metrics": metrics,
-            "epoch": epoch,
-            "state_dict": state,
-        }
-
-    def _save(self, epoch: int, row: dict[str, Any], improved: bool) -> None:
-        if self.dist.is_main:
-            threshold = self.best_metrics.get("threshold", 0.5)
-            if improved:
-                save_checkpoint(self.best_path, self._payload(epoch, self.best_metrics, threshold))
-            last = self._payload(epoch, self.best_metrics, threshold)
-            last.update(
+        ckpt = Checkpoint.from_dict(
+            {
+                **self.meta,
+                "threshold": float(threshold),
+                "metrics": metrics,
+                "epoch": epoch,
+                "state_dict": state,
+            }
+        )
+        if training:
+            ckpt.training = TrainingState(
                 optimizer=self.optimizer.state_dict(),
                 scheduler=self.scheduler.state_dict(),
                 scaler=self.scaler.state_dict() if self.scaler.is_enabled() else {},
@@ -344,7 +344,16 @@ class Trainer:
                 best_path=str(self.best_path),
                 elapsed_s=self.elapsed,
             )
-            save_checkpoint(self.last_path, last)
+        return ckpt
+
+    def _save(self, epoch: int, row: dict[str, Any], improved: bool) -> None:
+        if self.dist.is_main:
+            threshold = self.best_metrics.get("threshold", 0.5)
+            if improved:
+                self._checkpoint(epoch, self.best_metrics, threshold).save(self.best_path)
+            self._checkpoint(epoch, self.best_metrics, threshold, training=True).save(
+                self.last_path
+            )
             self.logger.epoch(self.history)
         self.dist.barrier()
 

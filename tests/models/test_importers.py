@@ -238,7 +238,7 @@ def test_imported_checkpoint_records_how_to_feed_it(tmp_path, dink34):
 def test_predict_uses_checkpoint_defaults_unless_given(tmp_path):
     """Explicit option > checkpoint's predict_defaults > built-in default."""
     from fake_models import save_tiny_checkpoint
-    from geoseg.checkpoint import load_checkpoint, save_checkpoint
+    from geoseg.checkpoint import load_checkpoint
 
     path = save_tiny_checkpoint(tmp_path / "tiny.pt")
     plain = CliRunner().invoke(
@@ -257,9 +257,8 @@ def test_predict_uses_checkpoint_defaults_unless_given(tmp_path):
     assert plain.exit_code == 0, plain.output
     assert "1 tiles" in plain.output  # default 512 covers 128 px in one tile
     ckpt = load_checkpoint(path)
-    ckpt["predict_defaults"] = {"tile": 64, "tta": "flip"}
-    ckpt.pop("path")
-    save_checkpoint(path, ckpt)
+    ckpt.predict_defaults = {"tile": 64, "tta": "flip"}
+    ckpt.save(path)
     scene = tmp_path / "rgb.tif"
     from_ckpt = CliRunner().invoke(
         cli,
