@@ -160,7 +160,9 @@ def describe(src: Any, path: Path, bands: Sequence[int] | None = None) -> Raster
     try:
         src.read(window=Window(c0, r0, src.width - c0, src.height - r0))
     except RasterioIOError:
-        raise RasterReadError(f"{path}: cannot read pixels (truncated or corrupt file)") from None
+        raise RasterReadError(
+            f"{path}: cannot read its pixels (truncated or corrupt file)"
+        ) from None
     flags = [src.mask_flag_enums[b - 1] for b in selected]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -255,7 +257,7 @@ def same_grid(a: Raster, b: Raster) -> bool:
 def grid_text(r: Raster) -> str:
     t = r.transform
     return (
-        f"{r.width}×{r.height} px, {r.crs.to_string() if r.crs else 'no CRS'}, "
+        f"{r.width}x{r.height} px, {r.crs.to_string() if r.crs else 'no CRS'}, "
         f"origin {t.c:.6g},{t.f:.6g}, pixel {t.a:.6g}"
     )
 
