@@ -31,6 +31,7 @@ from rasterio.transform import array_bounds
 from rasterio.windows import Window as RioWindow
 from rasterio.windows import transform as window_transform
 
+from geoseg.data.labels import VectorLabels
 from geoseg.errors import BandMismatchError, DataError, GridMismatchError, RasterReadError
 from geoseg.io.grid import (
     Raster,
@@ -103,14 +104,13 @@ class RasterScene:
         self.mask_path = Path(mask) if mask is not None else None
         self.mask: Raster | None = None
         self.rule: RoadRule | None = None
-        self.labels = None
+        self.labels: VectorLabels | None = None
         if self.mask_path is not None:
             with open_mask(self.mask_path, "mask") as reader:
                 self.mask, self.rule = reader.raster, reader.rule
             check_same_grid(self.grid, self.mask, "mask")
         else:
-            from geoseg.data.labels import VectorLabels
-
+            assert labels is not None
             self.labels = VectorLabels(labels, self.crs, self.bounds, label_width_m, self.name)
         self._handles: dict[str, object] = {}
         self._pid: int | None = None
@@ -139,6 +139,7 @@ class RasterScene:
                 values, mask_valid = read_pixels(src, self.mask, rio_win, where)
                 road = self.rule.road(values, valid & mask_valid)
             else:
+                assert self.labels is not None
                 labels = self.labels.rasterize(window_transform(rio_win, self.transform), (h, w))
                 road = labels.astype(bool) & valid
         except Exception as exc:  # rasterio raises RasterioIOError/CPLE_* on corrupt blocks

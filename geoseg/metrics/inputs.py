@@ -330,6 +330,8 @@ def open_pair(
         if kinds == ("vector", "vector"):
             raise ValueError("two vector layers are scored with APLS, not pixel metrics")
         check_overlap(pred, truth)
+        p: RasterMask | VectorMask
+        t: RasterMask | VectorMask
         if kinds[1] == "raster":
             t = RasterMask(truth, stack, truth_threshold)
             grid = t.grid
