@@ -74,7 +74,7 @@ def _select_bands(count: int, bands: Optional[list[int]], where: str) -> list[in
 class RasterScene:
     """A GeoTIFF scene labelled by a mask raster or by vector road lines.
 
-    Both are :class:`geoseg.io.grid.Raster`\ s: the mask must be on the scene's grid
+    Both are :class:`geoseg.io.grid.Raster` objects: the mask must be on the scene's grid
     (:func:`geoseg.io.grid.same_grid`), its road pixels follow the one road-mask rule
     (:class:`geoseg.io.grid.RoadRule`), and a pixel invalid in the scene or the mask
     (:func:`geoseg.io.grid.read_pixels`) is never road.

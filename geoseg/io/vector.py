@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -235,9 +236,11 @@ def write_roads(
     try:
         with output_set():  # the layer and its style appear together
             with atomic_output(path, sidecars=sidecars, kind="roads", verify=verify) as tmp:
-                pyogrio.write_dataframe(
-                    gdf, tmp, layer=layer, driver=driver, geometry_type="LineString", **options
-                )
+                with warnings.catch_warnings():  # no CRS: the no-CRS rule, logged upstream
+                    warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
+                    pyogrio.write_dataframe(
+                        gdf, tmp, layer=layer, driver=driver, geometry_type="LineString", **options
+                    )
                 if qml and driver == "GPKG":
                     _embed_gpkg_style(tmp, layer, qml)
             if qml:
