@@ -79,10 +79,6 @@ class Raster:
     def shape(self) -> tuple[int, int]:
         return self.height, self.width
 
-    @property
-    def georeferenced(self) -> bool:
-        return self.crs is not None
-
     def same_grid(self, other: Raster) -> bool:
         return same_grid(self, other)
 
@@ -458,7 +454,8 @@ def _mask_bands(src: Any, raster: Raster) -> tuple[int, ...]:
 
 def road_rule(reader: Reader, what: str = "road mask", valid: np.ndarray | None = None) -> RoadRule:
     """Scan a mask once (row bands of ~4 Mpx) and return its :class:`RoadRule`; a
-    multi-band mask whose bands differ is a RasterReadError naming the file."""
+    multi-band mask whose bands differ is a BandMismatchError naming the file.  `valid`
+    (h, w) further restricts which pixels count (a picture's alpha)."""
     raster = reader.raster
     bands = _mask_bands(reader.src, raster)
     scan_raster = raster.with_bands(bands)

@@ -153,7 +153,7 @@ def vectorize_to_file(
 
     driver_for(Path(output))
     if isinstance(mask, (str, Path)):  # refuse GeoJSON for lines without a CRS up front
-        check_vector_crs(output, open_grid(mask, what="road mask", warn_no_crs=False).crs)
+        check_vector_crs(output, open_grid(mask, what="file", warn_no_crs=False).crs)
     elif options.get("crs") is None:
         check_vector_crs(output, None)
     roads = vectorize_mask(mask, prob, **options)
