@@ -99,6 +99,7 @@ class EvaluationReport:
         if pixel:
             acc = ScoreAccumulator()
             for p in pixel:
+                assert p.pixel is not None  # every pixel pair carries its scores
                 acc.add(p.name, p.pixel)
             out["pixel"] = {
                 "images": len(pixel),
@@ -281,16 +282,14 @@ def pairs_from_csv(path: str | Path) -> list[tuple[Path, Path]]:
             rows = [(r["pred"], r["truth"]) for r in reader]
     except OSError as exc:
         raise DataError(f"{path}: cannot read pairs file ({exc.strerror or exc})") from None
-    pairs = []
+    pairs: list[tuple[Path, Path]] = []
     for i, (p, t) in enumerate(rows, start=2):
         if not p or not t:
             raise DataError(f"{path}: line {i} lacks a pred or truth path")
-        pairs.append(
-            tuple(
-                x if Path(x).is_absolute() else path.parent / x
-                for x in (Path(p.strip()), Path(t.strip()))
-            )
+        pred, truth = (
+            x if x.is_absolute() else path.parent / x for x in (Path(p.strip()), Path(t.strip()))
         )
+        pairs.append((pred, truth))
     return pairs
 
 

@@ -23,7 +23,8 @@ def overlap_stats(roads) -> dict[str, float]:
     if g.crs is not None and g.crs.is_geographic:
         g = g.to_crs(g.estimate_utm_crs())
     geoms = np.asarray(g.geometry.values)
-    half = roads["width_m"].to_numpy(float) / 2
+    # lines without a CRS carry width_px (the no-CRS rule: pixels are never metres)
+    half = roads["width_m" if "width_m" in roads else "width_px"].to_numpy(float) / 2
     if len(geoms) == 0:
         return {"summed_over_union": 1.0, "side_by_side": 1.0, "length_excess": 0.0}
     buffers = shapely.buffer(geoms, half, cap_style="flat")

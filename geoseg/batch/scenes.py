@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from geoseg.errors import ConfigError, GeoSegError, RasterReadError, VectorReadError
+from geoseg.io.grid import Raster, open_grid
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +34,35 @@ FOOTPRINT_PX = 512  # valid-data outlines are traced on the mask read at most th
 
 @dataclass
 class SceneInfo:
-    """One readable scene: identity, grid and footprint in the work CRS."""
+    """One readable scene in a batch: its output name, its :class:`~geoseg.io.grid.Raster`
+    (the one raster model: grid, CRS, bands, validity) and its footprint in the work CRS.
+    Everything else is read from the raster, never re-derived."""
 
     name: str
-    path: str
-    crs: str
-    width: int
-    height: int
-    res: tuple[float, float]
+    raster: Raster
     footprint: Any  # shapely Polygon in the work CRS
+
+    @property
+    def path(self) -> str:
+        return str(self.raster.path)
+
+    @property
+    def crs(self) -> str:
+        return str(self.raster.crs.to_string())
+
+    @property
+    def width(self) -> int:
+        return self.raster.width
+
+    @property
+    def height(self) -> int:
+        return self.raster.height
+
+    @property
+    def res(self) -> tuple[float, float]:
+        """Pixel size along x and y in CRS units."""
+        t = self.raster.transform
+        return float(abs(t.a) or 1.0), float(abs(t.e) or 1.0)
 
     @property
     def megapixels(self) -> float:
@@ -199,11 +220,9 @@ def transform_geometry(geom, src_crs, dst_crs):
     return shape(transform_geom(src_crs, dst_crs, mapping(geom)))
 
 
-def _open_header(path: Path) -> tuple[Any, int, int, tuple[float, float], Any]:
-    """(crs, width, height, res, footprint in the scene CRS) or raise RasterReadError."""
-    from geoseg.io.raster import open_scene
-
-    scene = open_scene(path)
+def _open_header(path: Path) -> tuple[Raster, Any]:
+    """(raster, footprint in the scene CRS) or raise RasterReadError."""
+    scene = open_grid(path, what="file", warn_no_crs=False)
     if scene.crs is None:
         raise RasterReadError(f"{path}: scene has no CRS, so it cannot be placed in the area")
     footprint = grid_footprint(scene.transform, scene.width, scene.height)
@@ -213,8 +232,7 @@ def _open_header(path: Path) -> tuple[Any, int, int, tuple[float, float], Any]:
             if valid.is_empty:
                 raise RasterReadError(f"{path}: scene holds no valid pixel (all nodata)")
             footprint = valid
-    res = (abs(scene.transform.a) or 1.0, abs(scene.transform.e) or 1.0)
-    return scene.crs, scene.width, scene.height, res, footprint
+    return scene, footprint
 
 
 def choose_crs(first_crs, footprint) -> Any:
@@ -268,7 +286,7 @@ def plan_scenes(inputs: Iterable[str | Path], *, aoi: Any = None, crs: Any = Non
     """
     paths = expand_inputs(inputs)
     names = scene_names(paths)
-    headers: list[tuple[str, Path, tuple]] = []
+    headers: list[tuple[str, Path, tuple[Raster, Any]]] = []
     unreadable: list[tuple[str, str, str]] = []
     for name, path in zip(names, paths):
         try:
@@ -278,7 +296,7 @@ def plan_scenes(inputs: Iterable[str | Path], *, aoi: Any = None, crs: Any = Non
             unreadable.append((name, str(path), str(exc)))
     if not headers:
         raise RasterReadError(f"none of the {len(paths)} scenes is readable: {unreadable[0][2]}")
-    first_crs, first_fp = headers[0][2][0], headers[0][2][4]
+    first_crs, first_fp = headers[0][2][0].crs, headers[0][2][1]
     out_crs = parse_crs(crs) if crs is not None else choose_crs(first_crs, first_fp)
     work_crs = (
         out_crs
@@ -288,18 +306,9 @@ def plan_scenes(inputs: Iterable[str | Path], *, aoi: Any = None, crs: Any = Non
         )
     )
     scenes = []
-    for name, path, (scrs, w, h, res, fp) in headers:
-        scenes.append(
-            SceneInfo(
-                name=name,
-                path=str(path),
-                crs=scrs.to_string(),
-                width=w,
-                height=h,
-                res=(float(res[0]), float(res[1])),
-                footprint=transform_geometry(fp, scrs, work_crs),
-            )
-        )
+    for name, path, (raster, fp) in headers:
+        footprint = transform_geometry(fp, raster.crs, work_crs)
+        scenes.append(SceneInfo(name=name, raster=raster, footprint=footprint))
     plan = ScenePlan(
         crs=out_crs.to_string(), work_crs=work_crs.to_string(), scenes=scenes, unreadable=unreadable
     )

@@ -152,9 +152,13 @@ def predict(
     if preview:
         claimed[out_dir / f"{scene.stem}_preview.png"] = "preview"
     if vector is not None:
-        from geoseg.io.vector import driver_for
+        from geoseg.io.vector import check_vector_crs, driver_for
 
-        driver_for(vector)  # an unknown format fails now, not after the prediction
+        # an unknown format, or GeoJSON for a scene without CRS, fails now, not after
+        if driver_for(vector) == "GeoJSON":
+            from geoseg.io.grid import open_grid
+
+            check_vector_crs(vector, open_grid(scene, what="file", warn_no_crs=False).crs)
         claimed[vector] = "roads"
         phase(0.0, 0.9)  # --progress json: the prediction is 90 % of the work
     claim_outputs(claimed, inputs=(scene, *([ckpt["path"]] if ckpt.get("path") else [])))
@@ -197,8 +201,9 @@ def predict(
     if result.preview_path:
         click.echo(f"preview:       {result.preview_path}")
     if roads is not None:
-        km = float(roads["length_m"].sum()) / 1000.0 if len(roads) else 0.0
-        click.echo(f"roads:         {vector} ({len(roads)} lines, {km:.2f} km)")
+        from geoseg.io.vector import road_length_text
+
+        click.echo(f"roads:         {vector} ({len(roads)} lines, {road_length_text(roads)})")
     click.echo(
         f"{result.n_tiles} tiles in {result.seconds:.1f} s ({result.megapixels_per_s:.2f} MP/s)"
     )

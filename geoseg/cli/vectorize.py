@@ -62,9 +62,10 @@ def vectorize(
     Lines carry id, node_from/node_to (a routable graph), length_m, width_m and, with
     --prob, mean_prob.  Defaults in [brackets] follow the pixel size.
     """
-    from geoseg.vectorize import (
-        vectorize_to_file,
-    )  # lazy: loads scikit-image; --help imports every command
+    from geoseg.io.vector import road_length_text
+
+    # lazy: loads scikit-image, and --help imports every command module
+    from geoseg.vectorize import vectorize_to_file
 
     claim_outputs({output: "roads"}, inputs=tuple(p for p in (mask, prob) if p))
     roads = vectorize_to_file(
@@ -80,7 +81,4 @@ def vectorize(
         block_size=block_size,
     )
     nodes = len(set(roads["node_from"]) | set(roads["node_to"]))
-    click.echo(
-        f"{output}: {len(roads)} lines, {nodes} nodes, "
-        f"{roads['length_m'].sum() / 1000:.2f} km of road"
-    )
+    click.echo(f"{output}: {len(roads)} lines, {nodes} nodes, {road_length_text(roads)} of road")

@@ -8,9 +8,10 @@ questions, so samplers and datasets never care where pixels come from:
 - ``road_density(cell)`` → coarse map of road fraction per ``cell``-px block (or None
   when unknown), used to draw windows that contain roads more often.
 
-:class:`RasterScene` is a GeoTIFF with either a mask GeoTIFF on the same grid or
+:class:`RasterScene` is a GeoTIFF with either a mask raster on the same grid or
 vector centerlines (rasterized per window); reads are windowed, a big scene is never
-loaded whole.  :class:`ImageTile` is a DeepGlobe-style ``*_sat.jpg`` + ``*_mask.png``
+loaded whole.  Rasters follow :mod:`geoseg.io.grid` (the one raster model: validity,
+same grid, the road-mask rule).  :class:`ImageTile` is a DeepGlobe-style ``*_sat.jpg`` + ``*_mask.png``
 pair (small, read whole).  :class:`Region` restricts a source to a band of rows
 (the validation strip when a single scene is split).
 """
@@ -24,8 +25,24 @@ from typing import Optional, Protocol
 
 import numpy as np
 
+from affine import Affine
+from rasterio.enums import Resampling
+from rasterio.transform import array_bounds
+from rasterio.windows import Window as RioWindow
+from rasterio.windows import transform as window_transform
+
+from geoseg.data.labels import VectorLabels
 from geoseg.errors import BandMismatchError, DataError, GridMismatchError, RasterReadError
-from geoseg.io.raster import open_raster
+from geoseg.io.grid import (
+    Raster,
+    RoadRule,
+    check_same_grid,
+    open_grid,
+    open_mask,
+    open_raster,
+    picture_road,
+    read_pixels,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +72,13 @@ def _select_bands(count: int, bands: Optional[list[int]], where: str) -> list[in
 
 
 class RasterScene:
-    """A GeoTIFF scene labelled by a mask GeoTIFF or by vector road lines."""
+    """A GeoTIFF scene labelled by a mask raster or by vector road lines.
+
+    Both are :class:`geoseg.io.grid.Raster` objects: the mask must be on the scene's grid
+    (:func:`geoseg.io.grid.same_grid`), its road pixels follow the one road-mask rule
+    (:class:`geoseg.io.grid.RoadRule`), and a pixel invalid in the scene or the mask
+    (:func:`geoseg.io.grid.read_pixels`) is never road.
+    """
 
     def __init__(
         self,
@@ -70,46 +93,27 @@ class RasterScene:
             raise DataError(f"{image}: give either a mask raster or vector labels for the scene")
         self.path = Path(image)
         self.name = self.path.name
-        with open_raster(self.path, "scene") as src:
-            self.height, self.width = src.height, src.width
-            self.crs, self.transform = src.crs, src.transform
-            self.bounds = tuple(src.bounds)
-            self.dtype = src.dtypes[0]
-            self.nodata = src.nodata
-            self.bands = _select_bands(src.count, bands, str(self.path))
-        if self.height == 0 or self.width == 0:
-            raise DataError(f"{self.path}: the scene is empty (0 pixels)")
+        self.grid = open_grid(self.path, bands, what="scene", warn_no_crs=False)
+        self.height, self.width = self.grid.shape
+        self.crs, self.transform = self.grid.crs, self.grid.transform
+        self.bounds = array_bounds(self.height, self.width, self.transform)
+        self.dtype = self.grid.dtype
+        self.nodata = self.grid.nodata
+        self.bands = list(self.grid.bands)
         self.count = len(self.bands)
         self.mask_path = Path(mask) if mask is not None else None
-        self.labels = None
-        self._mask_cut = 1
+        self.mask: Raster | None = None
+        self.rule: RoadRule | None = None
+        self.labels: VectorLabels | None = None
         if self.mask_path is not None:
-            self._check_mask_grid()
+            with open_mask(self.mask_path, "mask") as reader:
+                self.mask, self.rule = reader.raster, reader.rule
+            check_same_grid(self.grid, self.mask, "mask")
         else:
-            from geoseg.data.labels import VectorLabels
-
+            assert labels is not None
             self.labels = VectorLabels(labels, self.crs, self.bounds, label_width_m, self.name)
         self._handles: dict[str, object] = {}
-        self._pid = None
-
-    def _check_mask_grid(self) -> None:
-        with open_raster(self.mask_path, "mask") as m:
-            same = (m.width, m.height) == (self.width, self.height) and m.crs == self.crs
-            if same:
-                same = m.transform.almost_equals(
-                    self.transform, precision=1e-9 * max(1.0, abs(self.transform.a))
-                )
-            if not same:
-                raise GridMismatchError(
-                    f"{self.mask_path}: mask grid ({m.width}x{m.height} px, {m.crs}, origin "
-                    f"{m.transform.c:.6g},{m.transform.f:.6g}, pixel {m.transform.a:.6g}) "
-                    f"differs from {self.name} ({self.width}x{self.height} px, {self.crs}, origin "
-                    f"{self.transform.c:.6g},{self.transform.f:.6g}, pixel {self.transform.a:.6g})"
-                )
-            # 0/255 (or anti-aliased 0..255) masks binarise at 128; 0/1 masks at 1.
-            if m.dtypes[0] == "uint8":
-                overview = m.read(1, out_shape=(min(m.height, 256), min(m.width, 256)))
-                self._mask_cut = 128 if overview.max() > 1 else 1
+        self._pid: int | None = None
 
     def _handle(self, key: str, path: Path):
         # rasterio handles must not cross fork(): reopen in every worker process.
@@ -125,39 +129,36 @@ class RasterScene:
         return state
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
-        from rasterio.windows import Window as RioWindow
-        from rasterio.windows import transform as window_transform
-
         r, c, h, w = window
         rio_win = RioWindow(c, r, w, h)
+        where = f"window {window}"
         try:
-            image = self._handle("scene", self.path).read(self.bands, window=rio_win)
-            if self.mask_path is not None:
-                raw = self._handle("mask", self.mask_path).read(1, window=rio_win)
-                mask = (raw >= self._mask_cut).astype(np.uint8)
+            image, valid = read_pixels(self._handle("scene", self.path), self.grid, rio_win, where)
+            if self.mask is not None and self.rule is not None:
+                src = self._handle("mask", self.mask.path)
+                values, mask_valid = read_pixels(src, self.mask, rio_win, where)
+                road = self.rule.road(values, valid & mask_valid)
             else:
-                mask = self.labels.rasterize(window_transform(rio_win, self.transform), (h, w))
+                assert self.labels is not None
+                labels = self.labels.rasterize(window_transform(rio_win, self.transform), (h, w))
+                road = labels.astype(bool) & valid
         except Exception as exc:  # rasterio raises RasterioIOError/CPLE_* on corrupt blocks
             if isinstance(exc, (DataError, RasterReadError)):
                 raise
             raise RasterReadError(f"{self.path}: cannot read window {window} ({exc})") from None
-        if self.nodata is not None:
-            mask[np.all(image == self.nodata, axis=0)] = 0
-        return image, mask
+        return image, road.astype(np.uint8)
 
     def road_density(self, cell: int) -> np.ndarray:
         """Road fraction per `cell`-px block from a decimated read (or coarse rasterization)."""
-        from rasterio.enums import Resampling
-        from rasterio.transform import Affine
-
         shape = (max(1, -(-self.height // cell)), max(1, -(-self.width // cell)))
         if self.labels is not None:
             sy, sx = self.height / shape[0], self.width / shape[1]
             coarse = self.transform @ Affine.scale(sx, sy)
             return self.labels.rasterize(coarse, shape, all_touched=True).astype(np.float32)
-        m = self._handle("mask", self.mask_path)
+        assert self.mask is not None and self.rule is not None
+        m = self._handle("mask", self.mask.path)
         raw = m.read(1, out_shape=shape, resampling=Resampling.average, out_dtype="float32")
-        return np.clip(raw / (255.0 if self._mask_cut > 1 else 1.0), 0.0, 1.0)
+        return np.clip(raw / (self.rule.maximum or 1.0), 0.0, 1.0)
 
     def sample_pixels(self, max_side: int = 512) -> np.ndarray:
         """(C, h, w) decimated view of the scene (for percentile normalisation)."""
@@ -177,7 +178,8 @@ def _read_picture(path: Path) -> np.ndarray:
 
 
 class ImageTile:
-    """A DeepGlobe-style tile: ``<id>_sat.jpg|png`` + ``<id>_mask.png`` (road ≥ 128)."""
+    """A DeepGlobe-style tile: ``<id>_sat.jpg|png`` + ``<id>_mask.png`` (road by the one
+    road-mask rule, :class:`geoseg.io.grid.RoadRule`)."""
 
     dtype = "uint8"
 
@@ -203,15 +205,15 @@ class ImageTile:
         mask = _read_picture(self.mask_path)
         if image.ndim == 2:
             image = image[:, :, None]
-        if mask.ndim == 3:  # the 1024 px DeepGlobe masks are RGB with equal channels
-            mask = mask[:, :, 0]
-        if mask.shape != image.shape[:2]:
+        if mask.shape[:2] != image.shape[:2]:
             raise GridMismatchError(
                 f"{self.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} px but "
                 f"{self.name} is {image.shape[1]}x{image.shape[0]} px"
             )
         image = np.moveaxis(image[r : r + h, c : c + w], -1, 0)[[b - 1 for b in self.bands]]
-        return np.ascontiguousarray(image), (mask[r : r + h, c : c + w] >= 128).astype(np.uint8)
+        # the one road-mask rule: equal channels (DeepGlobe's RGB masks), 0/max, soft
+        road = picture_road(mask, str(self.mask_path), "mask")
+        return np.ascontiguousarray(image), road[r : r + h, c : c + w].astype(np.uint8)
 
     def road_density(self, cell: int) -> None:
         return None  # unknown without reading the mask; windows are drawn uniformly

@@ -1,8 +1,8 @@
-"""Raster input and output: open and validate scenes, windowed reads, output profiles.
+"""Raster output (and, re-exported from :mod:`geoseg.io.grid`, input): output profiles.
 
-Scenes are never read whole: :func:`read_window` reads one window (reflect-padded where it
-runs past the scene border) together with its validity mask, taken from the nodata value,
-an internal/per-dataset mask or an alpha band (GDAL's mask flags, via ``read_masks``).
+Inputs follow the one raster model of :mod:`geoseg.io.grid` (opening, bands, validity,
+windowed reads; ``Scene`` is its :class:`~geoseg.io.grid.Raster`); its names stay
+importable from here.
 Outputs are single-band GeoTIFFs on the scene's grid, tiled 256×256, compressed (DEFLATE by
 default, :data:`COMPRESSIONS`) and carrying an internal GDAL mask where the input was nodata
 (:func:`output_profile`); :func:`write_cog` rewrites one as a Cloud-Optimized GeoTIFF.
@@ -12,200 +12,61 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from geoseg.errors import BandMismatchError, OutputError, RasterReadError
-from geoseg.io.files import note_input, readable_path
+from geoseg.errors import OutputError
+from geoseg.io.files import readable_path
+from geoseg.io.grid import (
+    SUPPORTED_KINDS,
+    Raster,
+    open_grid,
+    open_raster,
+    parse_bands,
+    read_pixels,
+    read_window,
+)
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "BLOCK",
+    "COMPRESSIONS",
+    "SUPPORTED_KINDS",
+    "RowWriter",
+    "Scene",
+    "build_overviews",
+    "check_compression",
+    "gdal_env",
+    "gdal_threads",
+    "open_raster",
+    "open_scene",
+    "output_profile",
+    "parse_bands",
+    "raster_verifier",
+    "read_decimated",
+    "read_pixels",
+    "read_window",
+    "write_cog",
+]
+
 BLOCK = 256  # output tile size (GeoTIFF blocks), also the writer's row granularity
-SUPPORTED_KINDS = "uifb"  # numpy dtype kinds geoseg reads: unsigned, signed, float, bool
 COMPRESSIONS = ("deflate", "zstd", "lzw", "none")  # output compressions geoseg writes
 
 
-@dataclass(frozen=True)
-class Scene:
-    """What prediction needs to know about an input raster (no pixels)."""
-
-    path: Path
-    crs: Any  # rasterio CRS or None
-    transform: Any  # affine.Affine
-    width: int
-    height: int
-    count: int  # bands in the file
-    dtype: str
-    nodata: float | None
-    bands: tuple[int, ...]  # 1-based band indexes actually read
-    has_mask: bool  # nodata value, internal mask or alpha: some pixels may be invalid
-
-    @property
-    def name(self) -> str:
-        return self.path.stem
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.height, self.width
+# The input side (the one raster model) lives in io/grid.py; these names stay importable
+# from here, where prediction and its writers have always found them.
+Scene = Raster  # what prediction needs to know about an input raster (no pixels)
 
 
-def parse_bands(text: str | Sequence[int] | None) -> tuple[int, ...] | None:
-    """``"1,2,3"`` or ``[1, 2, 3]`` -> ``(1, 2, 3)``; None stays None (all bands)."""
-    if text is None:
-        return None
-    if isinstance(text, str):
-        try:
-            items = [int(t) for t in text.replace(" ", "").split(",") if t]
-        except ValueError:
-            raise BandMismatchError(
-                f"bands {text!r}: expected 1-based band numbers separated by commas, e.g. 1,2,3"
-            ) from None
-    else:
-        items = [int(t) for t in text]
-    if not items:
-        raise BandMismatchError("bands: no band numbers given")
-    return tuple(items)
-
-
-def open_raster(path: str | Path, what: str = "file"):
-    """rasterio.open with geoseg's one-line errors for the usual ways a file is bad.
-
-    `what` names the file in the "not found" message ("scene", "mask"...).  rasterio's
-    NotGeoreferencedWarning is silenced: callers that care about a missing CRS say so
-    in their own words (a warning log line).
-    """
-    import warnings
-
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-
-    path = readable_path(path)  # an output staged earlier in this run reads from its temp
-    note_input(path)
-    if not path.exists():
-        raise RasterReadError(f"{path}: {what} not found")
-    if path.is_dir():
-        raise RasterReadError(f"{path}: is a folder, not a raster")
-    if path.stat().st_size == 0:
-        raise RasterReadError(f"{path}: file is empty")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return rasterio.open(path)
-    except RasterioIOError as exc:
-        reason = str(exc).splitlines()[0]
-        if "not recognized" in reason:
-            raise RasterReadError(f"{path}: not a raster GDAL can read") from None
-        raise RasterReadError(f"{path}: cannot open raster ({reason})") from None
-
-
-def open_scene(path: str | Path, bands: Sequence[int] | str | None = None) -> Scene:
-    """Open and validate a scene: readable, non-empty, supported dtype, bands that exist.
-
-    The bottom-right block is read as a cheap check for truncated files (a cut-off TIFF
-    loses its last blocks first).  A scene without CRS only logs a warning: prediction
-    works in pixel space and the outputs simply carry no CRS either.
-    """
-    from rasterio.enums import MaskFlags
-    from rasterio.errors import RasterioIOError
-    from rasterio.windows import Window
-
-    path = Path(path)
-    selected = parse_bands(bands)
-    with open_raster(path) as src:
-        if src.width == 0 or src.height == 0 or src.count == 0:
-            raise RasterReadError(
-                f"{path}: raster is empty ({src.width}×{src.height}, {src.count} bands)"
-            )
-        dtypes = set(src.dtypes)
-        if len(dtypes) > 1:
-            raise RasterReadError(f"{path}: bands have different data types {sorted(dtypes)}")
-        dtype = src.dtypes[0]
-        if np.dtype(dtype).kind not in SUPPORTED_KINDS:
-            raise RasterReadError(f"{path}: unsupported data type {dtype}")
-        if selected is None:
-            selected = tuple(range(1, src.count + 1))
-        bad = [b for b in selected if not 1 <= b <= src.count]
-        if bad:
-            raise BandMismatchError(
-                f"{path}: band {bad[0]} does not exist (the raster has {src.count} band"
-                f"{'s' if src.count != 1 else ''}, numbered from 1)"
-            )
-        bh, bw = src.block_shapes[0]
-        r0, c0 = (src.height - 1) // bh * bh, (src.width - 1) // bw * bw
-        last = Window(c0, r0, src.width - c0, src.height - r0)
-        try:
-            src.read(window=last)
-        except RasterioIOError:
-            raise RasterReadError(
-                f"{path}: cannot read pixels (truncated or corrupt file)"
-            ) from None
-        flags = [src.mask_flag_enums[b - 1] for b in selected]
-        has_mask = any(MaskFlags.all_valid not in f for f in flags)
-        scene = Scene(
-            path=path,
-            crs=src.crs,
-            transform=src.transform,
-            width=src.width,
-            height=src.height,
-            count=src.count,
-            dtype=dtype,
-            nodata=src.nodata,
-            bands=tuple(selected),
-            has_mask=has_mask,
-        )
-    if scene.crs is None:
-        log.warning("%s: raster has no CRS; outputs will be in pixel coordinates only", path)
-    return scene
-
-
-def read_pixels(src, scene: Scene, window, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """The selected bands in `window` of an open dataset and their validity: the one rule
-    for which pixels are data (nodata value, internal mask or alpha via ``read_masks``;
-    NaN in float scenes, zeroed).  `where` names the window in the error message."""
-    from rasterio.errors import RasterioIOError
-
-    try:
-        image = src.read(scene.bands, window=window)
-        if scene.has_mask:
-            valid = src.read_masks(scene.bands, window=window).any(axis=0)
-        else:
-            valid = np.ones(image.shape[1:], bool)
-    except RasterioIOError:
-        raise RasterReadError(
-            f"{scene.path}: cannot read pixels at {where} (truncated or corrupt file)"
-        ) from None
-    if image.dtype.kind == "f":
-        nan = np.isnan(image)
-        if nan.any():
-            valid &= ~nan.any(axis=0)
-            image[nan] = 0
-    return image, valid
-
-
-def read_window(
-    src, scene: Scene, row_off: int, col_off: int, size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Read a ``size``×``size`` window of the selected bands from an open dataset.
-
-    Parts of the window outside the scene are filled by reflection (scenes smaller than a
-    tile, never needed for tiles shifted inward).  Returns ``(image (C,size,size) in the
-    scene dtype, valid (size,size) bool)``; NaNs in float scenes count as invalid and are
-    zeroed.
-    """
-    from rasterio.windows import Window
-
-    r0, c0 = max(row_off, 0), max(col_off, 0)
-    r1, c1 = min(row_off + size, scene.height), min(col_off + size, scene.width)
-    win = Window(c0, r0, c1 - c0, r1 - r0)
-    image, valid = read_pixels(src, scene, win, f"rows {r0}-{r1}, columns {c0}-{c1}")
-    pad = ((r0 - row_off, row_off + size - r1), (c0 - col_off, col_off + size - c1))
-    if any(p for pair in pad for p in pair):
-        image = np.pad(image, ((0, 0), *pad), mode="symmetric")
-        valid = np.pad(valid, pad, mode="symmetric")
-    return image, valid
+def open_scene(path: str | Path, bands: Sequence[int] | str | None = None) -> Raster:
+    """Open and validate a scene (:func:`geoseg.io.grid.open_grid`): readable,
+    non-empty, supported dtype, bands that exist, last block decodes.  A scene without
+    CRS only logs a warning: prediction works in pixel space and the outputs simply
+    carry no CRS either."""
+    return open_grid(path, bands, what="file")
 
 
 def check_compression(compress: str) -> str:
@@ -238,7 +99,7 @@ def _compression_options(dtype: str, compress: str) -> dict[str, Any]:
 
 
 def output_profile(
-    scene: Scene, dtype: str, compress: str = "deflate", threads: int | None = None
+    scene: Raster, dtype: str, compress: str = "deflate", threads: int | None = None
 ) -> dict[str, Any]:
     """Profile of a single-band output on the scene's grid: tiled, compressed (`compress`,
     one of :data:`COMPRESSIONS`), BigTIFF if needed; `threads` compress blocks in parallel

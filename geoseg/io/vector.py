@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".j
 SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 SHAPEFILE_FIELD_LIMIT = 10
 GPKG_VERSION = "1.2"
+PIXEL_LENGTH, PIXEL_WIDTH = "length_px", "width_px"  # columns of lines without a CRS
 
 QML = """<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 <!-- {provenance} -->
@@ -78,13 +80,37 @@ LAYER = """        <layer class="SimpleLine" pass="{pass_}" enabled="1" locked="
 def qml_style(width_field: str = "width_m", default_m: float = 6.0) -> str:
     """QGIS style: a dark casing under a light fill, widths in ground metres from a field;
     symbol levels on, so every casing is drawn before every fill (no casing across a
-    neighbouring road at junctions)."""
+    neighbouring road at junctions).  A layer without CRS (``width_px``, the no-CRS rule)
+    is drawn in map units, which are its pixels."""
     width = f"coalesce(&quot;{width_field}&quot;, {default_m:g})"
-    casing = LAYER.format(
+    layer = LAYER
+    if width_field == PIXEL_WIDTH:
+        layer = LAYER.replace("RenderMetersInMapUnits", "MapUnit")
+    casing = layer.format(
         pass_=0, color="90,90,90,255", default=default_m + 1, expression=f"{width} + 1"
     )
-    fill = LAYER.format(pass_=1, color="255,235,160,255", default=default_m, expression=width)
+    fill = layer.format(pass_=1, color="255,235,160,255", default=default_m, expression=width)
     return QML.format(casing=casing, fill=fill, provenance=software("roads"))
+
+
+def check_vector_crs(path: str | Path, crs: Any) -> None:
+    """The no-CRS rule for vector outputs: GeoJSON means WGS84 (RFC 7946), so lines
+    without a CRS (pixel coordinates) are refused there, before any work."""
+    path = Path(path)
+    if crs is None and driver_for(path) == "GeoJSON":
+        raise OutputError(
+            f"{path}: GeoJSON means WGS84 longitude/latitude, but these roads have no CRS "
+            "(the raster is not georeferenced: pixel coordinates); write .gpkg or .shp"
+        )
+
+
+def road_length_text(roads: geopandas.GeoDataFrame) -> str:
+    """Total road length for summaries: km from ``length_m``, px from ``length_px``
+    (lines without a CRS are measured in pixels, never in metres)."""
+    if PIXEL_LENGTH in roads.columns:
+        return f"{float(roads[PIXEL_LENGTH].sum()) if len(roads) else 0.0:.0f} px"
+    km = float(roads["length_m"].sum()) / 1000.0 if len(roads) else 0.0
+    return f"{km:.2f} km"
 
 
 def driver_for(path: Path) -> str:
@@ -173,12 +199,15 @@ def write_roads(
     """Write road lines to `path` (.gpkg, .shp or .geojson, by suffix) atomically.
 
     Keeps the CRS, drops invalid/empty/non-line geometries, and with `style` writes a
-    ``.qml`` QGIS style beside the file (and into a GeoPackage).  Returns `path`.
+    ``.qml`` QGIS style beside the file (and into a GeoPackage).  Lines without a CRS
+    claim none, and GeoJSON (which means WGS84) is refused for them
+    (:func:`check_vector_crs`).  Returns `path`.
     """
     import pyogrio
 
     path = Path(path)
     driver = driver_for(path)
+    check_vector_crs(path, gdf.crs)
     layer = layer or path.stem
     gdf = clean_lines(gdf)
     options: dict[str, Any] = {}
@@ -189,7 +218,8 @@ def write_roads(
         # GeoPackage 1.2, not newer GDAL's default 1.4, which older GDAL (3.6: QGIS 3.22
         # on Debian 12) opens with "may only be partially supported" warnings
         options["dataset_options"] = {"VERSION": GPKG_VERSION}
-    qml = qml_style() if style else None
+    pixels = PIXEL_WIDTH in gdf.columns
+    qml = (qml_style(PIXEL_WIDTH) if pixels else qml_style()) if style else None
     sidecars = SHAPEFILE_SIDECARS if driver == "ESRI Shapefile" else ()
     if driver == "GPKG":
         options["layer_metadata"] = tags("roads")
@@ -206,9 +236,11 @@ def write_roads(
     try:
         with output_set():  # the layer and its style appear together
             with atomic_output(path, sidecars=sidecars, kind="roads", verify=verify) as tmp:
-                pyogrio.write_dataframe(
-                    gdf, tmp, layer=layer, driver=driver, geometry_type="LineString", **options
-                )
+                with warnings.catch_warnings():  # no CRS: the no-CRS rule, logged upstream
+                    warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
+                    pyogrio.write_dataframe(
+                        gdf, tmp, layer=layer, driver=driver, geometry_type="LineString", **options
+                    )
                 if qml and driver == "GPKG":
                     _embed_gpkg_style(tmp, layer, qml)
             if qml:

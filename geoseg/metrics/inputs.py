@@ -7,14 +7,17 @@ grid is the prediction raster's.  Vector roads are rasterized on that grid as th
 LineStrings buffered by half their ``width_m`` attribute (or `default_width_m`), in
 metres — through a local UTM zone when the grid is geographic.
 
-Binarisation: integer rasters are roads where non-zero (0/1 and 0/255 masks); float
-rasters where ≥ 0.5.  With a `threshold` (0–1, for probability rasters) roads are pixels
-≥ threshold, integer rasters being read as probability × dtype max (uint8 0–255, the
-``prob.tif`` convention).
+Binarisation: a mask is road by the one road-mask rule of :class:`geoseg.io.grid.RoadRule`
+(equal-band masks accepted; 0/1 and 0/max masks as they are; soft masks at half their
+maximum) — the rule training and vectorize use.  With a `threshold` (0–1, for
+probability rasters) roads are pixels ≥ threshold, integer rasters being read as
+probability × dtype max (uint8 0–255, the ``prob.tif`` convention).  Grids: one rule,
+:func:`geoseg.io.grid.same_grid`.
 
-Nodata — one rule for every dtype, integer or float, prediction or truth: a pixel is
-scored only where both files have data.  A raster has no data at its nodata value, where
-its internal mask or alpha band says so, at NaN (float rasters, with or without a
+Nodata — one rule for every dtype, integer or float, prediction or truth
+(:func:`geoseg.io.grid.read_pixels`): a pixel is scored only where both files have
+data.  A raster has no data at its nodata value, where its internal mask or alpha band
+says so, at NaN (float rasters, with or without a
 nodata value) and outside its extent (a prediction warped onto the truth's grid); a
 vector layer has data wherever the raster it is placed on has.  No pixel left — the two
 files do not overlap, or one of them is nodata where the other has data — is an error
@@ -26,13 +29,26 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from rasterio.errors import RasterioIOError
+from rasterio.windows import Window
+
 from geoseg.errors import DataError, GridMismatchError, RasterReadError, VectorReadError
-from geoseg.io.raster import open_raster
+from geoseg.io.grid import (
+    Raster,
+    Reader,
+    RoadRule,
+    array_grid,
+    describe,
+    open_raster,
+    read_pixels,
+    road_rule,
+    same_grid,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,63 +71,56 @@ def kind_of(path: str | Path) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Grid:
-    """Pixel grid the masks are scored on."""
-
-    height: int
-    width: int
-    transform: object  # affine.Affine
-    crs: object  # rasterio CRS or None
-
-
-def binarize(values: np.ndarray, threshold: float | None) -> np.ndarray:
-    """Road mask of raster values (see the module doc for the rules)."""
-    integer = np.issubdtype(values.dtype, np.integer) or values.dtype == bool
-    if threshold is None:
-        return values != 0 if integer else values >= 0.5
-    if integer and values.dtype != bool:
-        return values >= threshold * np.iinfo(values.dtype).max
-    return values >= threshold
+def binarize(
+    values: np.ndarray, threshold: float | None, rule: RoadRule | None = None
+) -> np.ndarray:
+    """Road mask of raster values: with a `threshold`, pixels >= threshold (integer
+    rasters read as probability × dtype max); without, the one road-mask rule
+    (:class:`geoseg.io.grid.RoadRule`: `rule`, or the rule of `values` as a whole mask)."""
+    if threshold is not None:
+        integer = np.issubdtype(values.dtype, np.integer)
+        if integer and values.dtype != bool:
+            return values >= threshold * np.iinfo(values.dtype).max
+        return values >= threshold
+    if rule is None:
+        rule = road_rule(Reader(array_grid(values, "road mask")))
+    return rule.road(values)
 
 
 class RasterMask:
-    """One band of a raster, binarised, optionally warped onto another grid."""
+    """One raster, binarised, optionally warped onto another grid."""
 
     def __init__(
         self,
         path: Path,
         stack: contextlib.ExitStack,
         threshold: float | None = None,
-        grid: Grid | None = None,
+        grid: Raster | None = None,
     ):
         self.path, self.threshold = path, threshold
         src = stack.enter_context(open_raster(path))
-        if src.count > 1:
+        raster = describe(src, path)
+        self.rule: RoadRule | None = None
+        if threshold is None:  # a road mask: the one rule (equal bands, 0/max, soft)
+            self.rule = road_rule(Reader(raster, src), "road mask")
+        elif src.count > 1:
             log.warning("%s: %d bands, scoring band 1", path, src.count)
-        self.grid = Grid(src.height, src.width, src.transform, src.crs)
+        self.raster = raster.with_bands((1,))
+        self.grid = self.raster
         self.ds = src
         self.alpha: int | None = None  # band of the warp's alpha: outside the extent
-        if grid is not None and not self._same_grid(grid):
+        if grid is not None and not same_grid(self.raster, grid):
+            if self.raster.crs is None or grid.crs is None:
+                raise GridMismatchError(
+                    f"{self.path}: {self.raster.height}×{self.raster.width} pixels cannot be "
+                    f"matched to the truth's {grid.height}×{grid.width} grid without a CRS on "
+                    "both"
+                )
             self.ds = stack.enter_context(self._warped(src, grid))
             self.alpha = self.ds.count
             self.grid = grid
 
-    def _same_grid(self, grid: Grid) -> bool:
-        """True when no warp is needed: same grid, or same size where a CRS is missing
-        (a PNG/JPEG mask is taken pixel for pixel)."""
-        own = self.grid
-        same_size = (own.height, own.width) == (grid.height, grid.width)
-        if own.crs is None or grid.crs is None:
-            if not same_size:
-                raise GridMismatchError(
-                    f"{self.path}: {own.height}×{own.width} pixels cannot be matched to the "
-                    f"truth's {grid.height}×{grid.width} grid without a CRS on both"
-                )
-            return True
-        return same_size and own.crs == grid.crs and own.transform.almost_equals(grid.transform)
-
-    def _warped(self, src, grid: Grid):
+    def _warped(self, src, grid: Raster):
         from rasterio.enums import Resampling
         from rasterio.vrt import WarpedVRT
 
@@ -132,22 +141,19 @@ class RasterMask:
             ) from None
 
     def read(self, row: int, col: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
-        from rasterio.errors import RasterioIOError
-        from rasterio.windows import Window
-
         win = Window(col, row, cols, rows)
-        try:
-            values = self.ds.read(1, window=win)
-            valid = self.ds.read_masks(1, window=win) > 0
-            if self.alpha is not None:  # GDAL flags the alpha on integer bands only
+        where = f"rows {row}-{row + rows}, columns {col}-{col + cols}"
+        # the warp's output is masked by its alpha: read_masks tells validity (read_pixels)
+        raster = self.raster if self.alpha is None else replace(self.raster, has_mask=True)
+        values, valid = read_pixels(self.ds, raster, win, where)
+        if self.alpha is not None:  # GDAL flags the alpha on integer bands only
+            try:
                 valid &= self.ds.read(self.alpha, window=win) > 0
-        except RasterioIOError:
-            raise RasterReadError(
-                f"{self.path}: cannot read its pixels (truncated or corrupt file)"
-            ) from None
-        if values.dtype.kind == "f":
-            valid &= ~np.isnan(values)
-        return binarize(values, self.threshold), valid
+            except RasterioIOError:
+                raise RasterReadError(
+                    f"{self.path}: cannot read its pixels (truncated or corrupt file)"
+                ) from None
+        return binarize(values[0], self.threshold, self.rule), valid
 
 
 class VectorMask:
@@ -156,7 +162,7 @@ class VectorMask:
     def __init__(
         self,
         path: Path,
-        grid: Grid,
+        grid: Raster,
         default_width_m: float = DEFAULT_WIDTH_M,
         raster: Path | None = None,
     ):
@@ -310,7 +316,7 @@ def open_pair(
     threshold: float | None = None,
     truth_threshold: float | None = None,
     default_width_m: float = DEFAULT_WIDTH_M,
-) -> Iterator[tuple[Grid, PairReader]]:
+) -> Iterator[tuple[Raster, PairReader]]:
     """Yield ``(grid, read)`` where ``read(row, col, rows, cols)`` gives
     ``(pred_mask, truth_mask, valid)`` for :func:`geoseg.metrics.pixel.score_blockwise`;
     ``read.check()`` afterwards refuses a pair without a pixel to score."""
@@ -324,6 +330,8 @@ def open_pair(
         if kinds == ("vector", "vector"):
             raise ValueError("two vector layers are scored with APLS, not pixel metrics")
         check_overlap(pred, truth)
+        p: RasterMask | VectorMask
+        t: RasterMask | VectorMask
         if kinds[1] == "raster":
             t = RasterMask(truth, stack, truth_threshold)
             grid = t.grid

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import shapely
 
+from geoseg.io.grid import QGIS_PIXEL_SPACE, Raster, display_transform, open_grid
 from geoseg.vectorize.blocks import build_graph
 from geoseg.vectorize.graph import RoadGraph
 from geoseg.vectorize.lines import graph_to_roads
@@ -27,12 +29,15 @@ from geoseg.vectorize.repair import (
     prune_spurs,
     trim_dead_ends,
 )
-from geoseg.vectorize.source import check_same_grid, open_grid
+from geoseg.vectorize.source import open_prob, open_road_mask
 
 if TYPE_CHECKING:
     import geopandas
 
 log = logging.getLogger(__name__)
+
+# the no-CRS rule: lengths and widths in pixels are never labelled metres
+PIXEL_COLUMNS = {"length_m": "length_px", "width_m": "width_px"}
 
 
 def refine(graph: RoadGraph, params: VectorizeParams) -> None:
@@ -69,32 +74,33 @@ def vectorize_mask(
 ) -> geopandas.GeoDataFrame:
     """Road centrelines of a mask as a GeoDataFrame of LineStrings in the mask's CRS.
 
-    `mask` is a raster path (one band, 0/1 or 0/255, nodata allowed) or a 2-D array with
-    `transform`/`crs` (and optionally `nodata`); `prob` is an optional probability raster
-    on the same grid (uint8 0–255 or float 0–1) used for ``mean_prob``.  Lengths, areas
-    and tolerances are in metres; None picks a default from the pixel size (see
+    `mask` is a raster path (nodata allowed) or a 2-D array with `transform`/`crs` (and
+    optionally `nodata`); road pixels follow the one road-mask rule
+    (:class:`geoseg.io.grid.RoadRule`: equal-band masks, 0/1 and 0/max as they are, soft
+    masks at half their maximum).  `prob` is an optional probability raster on the same
+    grid (uint8 0–255 or float 0–1) used for ``mean_prob``.  Lengths, areas and
+    tolerances are in metres; None picks a default from the pixel size (see
     :mod:`geoseg.vectorize.params`).  Large masks are processed in `block_size` blocks
     with `halo` pixels of context.  Columns: id, node_from, node_to, length_m, width_m
-    (+ mean_prob).  Without a CRS a warning is logged and coordinates are pixels.
+    (+ mean_prob).
+
+    Without a CRS (the no-CRS rule, :func:`geoseg.io.grid.display_transform`) a warning
+    is logged, lines lie where QGIS draws the image (x = column, y = -row for a raster
+    without geotransform: a pixel centre (r, c) is (c + 0.5, -(r + 0.5))), the columns
+    are ``length_px``/``width_px`` and the layer claims no CRS.
     """
     with contextlib.ExitStack() as stack:
-        msrc = stack.enter_context(open_grid(mask, "road mask", transform, crs, nodata))
-        psrc = None
-        if prob is not None:
-            psrc = stack.enter_context(
-                open_grid(prob, "probability raster", msrc.transform, msrc.crs)
-            )
-            check_same_grid(msrc, psrc)
-        if msrc.crs is None:
+        msrc = stack.enter_context(open_road_mask(mask, transform, crs, nodata))
+        psrc = stack.enter_context(open_prob(prob, msrc)) if prob is not None else None
+        grid = msrc.raster
+        if grid.crs is None:
             log.warning(
-                "%s: mask has no CRS; lines are in pixel coordinates and "
-                "metre parameters are read as pixels",
+                "%s: mask has no CRS; lines are in pixel coordinates (x = column, y = -row, "
+                "where QGIS draws the image), lengths and widths in pixels (length_px, "
+                "width_px) and metre parameters are read as pixels",
                 msrc.name,
             )
-            from affine import Affine
-
-            msrc.transform = Affine.identity()
-        pixel = pixel_size_m(msrc.transform, msrc.crs, msrc.shape)
+        pixel = pixel_size_m(grid.transform, grid.crs, grid.shape)
         params = VectorizeParams.resolve(
             pixel,
             min_area_m2=min_area_m2,
@@ -107,9 +113,28 @@ def vectorize_mask(
             bridge_angle_deg=bridge_angle_deg,
         )
         log.debug("vectorize %s with %s (pixel %.3g m)", msrc.name, params, pixel.mean)
+        log.debug("%s: %s", msrc.name, msrc.rule.describe() if msrc.rule else "")
         graph = build_graph(msrc, psrc, params, pixel, progress)
     refine(graph, params)
-    return graph_to_roads(graph, msrc.transform, msrc.crs, params.simplify_m / pixel.mean)
+    simplify_px = params.simplify_m / pixel.mean
+    if grid.crs is not None:
+        return graph_to_roads(graph, grid.transform, grid.crs, simplify_px)
+    return pixel_roads(graph_to_roads(graph, QGIS_PIXEL_SPACE, None, simplify_px), grid)
+
+
+def pixel_roads(roads: geopandas.GeoDataFrame, grid: Raster) -> geopandas.GeoDataFrame:
+    """The no-CRS rule for lines built in QGIS's pixel space (lengths there are pixels):
+    columns ``length_px``/``width_px``; coordinates moved by the raster's own transform
+    when it has one (:func:`geoseg.io.grid.display_transform`); no CRS."""
+    roads = roads.rename(columns=PIXEL_COLUMNS)
+    place = display_transform(grid)
+    if place != QGIS_PIXEL_SPACE and len(roads):
+        move = place * ~QGIS_PIXEL_SPACE
+        geoms = shapely.transform(
+            roads.geometry.values, lambda xy: np.column_stack(move @ (xy[:, 0], xy[:, 1]))
+        )
+        roads = roads.set_geometry(geoms)
+    return roads
 
 
 def vectorize_to_file(
@@ -124,9 +149,13 @@ def vectorize_to_file(
 
     The format is checked before the work starts.  Returns the roads GeoDataFrame.
     """
-    from geoseg.io.vector import driver_for, write_roads
+    from geoseg.io.vector import check_vector_crs, driver_for, write_roads
 
     driver_for(Path(output))
+    if isinstance(mask, (str, Path)):  # refuse GeoJSON for lines without a CRS up front
+        check_vector_crs(output, open_grid(mask, what="file", warn_no_crs=False).crs)
+    elif options.get("crs") is None:
+        check_vector_crs(output, None)
     roads = vectorize_mask(mask, prob, **options)
     write_roads(roads, output, style=style)
     return roads

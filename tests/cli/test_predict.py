@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
@@ -187,3 +188,23 @@ def test_vector_option_with_unknown_format_fails_before_predicting(env):
     assert result.exit_code == 1
     assert "roads.txt" in result.output and len(result.output.strip().splitlines()) == 1
     assert not env["out"].exists() or not any(env["out"].iterdir())
+
+
+def test_scene_without_crs_vectorizes_in_pixels_and_refuses_geojson(env):
+    """The no-CRS rule (issue 13): lines in QGIS's pixel space with lengths in px, a px
+    summary, and GeoJSON (WGS84) refused before any prediction."""
+    data = np.random.default_rng(3).integers(1, 256, (3, 40, 40)).astype(np.uint8)
+    plain = write_geotiff(env["tmp"] / "plain.tif", data, crs=None)
+    geojson = env["tmp"] / "roads.geojson"
+    args = ("--model", env["ckpt"], "--tile", 64, "-o", env["out"], "--device", "cpu")
+    result = run("predict", plain, *args, "--vector", geojson)
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert str(geojson) in result.output and "no CRS" in result.output
+    assert not geojson.exists() and not (env["out"] / "plain_prob.tif").exists()
+    gpkg = env["tmp"] / "roads.gpkg"
+    result = run("predict", plain, *args, "--vector", gpkg, "--threshold", "0.0")
+    assert result.exit_code == 0, result.output
+    (summary,) = [line for line in result.output.splitlines() if line.startswith("roads:")]
+    assert summary.endswith(" px)") and "km" not in summary
+    roads = gpd.read_file(gpkg)
+    assert roads.crs is None and "length_px" in roads and "length_m" not in roads

@@ -40,7 +40,11 @@ def test_vectorize_writes_a_styled_shapefile(tmp_path, geotiff_factory):
 
 
 def test_vectorize_rejects_a_non_mask_in_one_line(tmp_path, geotiff_factory):
-    path = geotiff_factory(np.full((30, 30), 0.4, np.float32), name="prob.tif")
+    # an image, not a mask: its bands differ (issue 13: a 0.4 float raster is a soft mask
+    # now, road at >= half its maximum; before it was refused here)
+    image = np.zeros((3, 30, 30), np.uint8)
+    image[0] = 90
+    path = geotiff_factory(image, name="image.tif")
     out = tmp_path / "roads.gpkg"
     result = CliRunner().invoke(cli, ["vectorize", str(path), "-o", str(out)])
     assert result.exit_code == 1

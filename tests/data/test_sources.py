@@ -99,13 +99,15 @@ def test_deepglobe_tile_rgb_mask_binarised(tmp_path):
     image, mask = easy_road_scene(64)
     Image.fromarray(np.moveaxis(image, 0, -1)).save(tmp_path / "7_sat.png")
     grey = (mask * 200).astype(np.uint8)
-    grey[0, 0] = 127  # just below the cut
+    # the one road-mask rule (issue 13): a soft mask is road at >= half its maximum (200),
+    # not at >= 128 as training alone had it: 99 is just below the cut, 100 on it
+    grey[0, 0], grey[0, 1] = 99, 100
     Image.fromarray(np.stack([grey] * 3, -1)).save(tmp_path / "7_mask.png")
     tile = ImageTile(tmp_path / "7_sat.png", tmp_path / "7_mask.png")
     x, y = tile.read((0, 0, 64, 64))
     np.testing.assert_array_equal(x, image)
     expected = mask.copy()
-    expected[0, 0] = 0
+    expected[0, 0], expected[0, 1] = 0, 1
     np.testing.assert_array_equal(y, expected)
 
 

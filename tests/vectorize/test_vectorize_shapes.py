@@ -157,18 +157,26 @@ def test_no_crs_warns_and_uses_pixel_coordinates(caplog):
         roads = vectorize_mask(mask, progress=False)
     assert "no CRS" in caplog.text
     assert roads.crs is None
-    np.testing.assert_allclose(shapely.get_coordinates(roads.geometry.values)[:, 1], 30.5)
+    # the no-CRS rule (io/grid.display_transform): QGIS's pixel space, y = -row, so the
+    # centre of pixel row 30 is at y = -30.5 (was +30.5, rows down, before issue 13)
+    np.testing.assert_allclose(shapely.get_coordinates(roads.geometry.values)[:, 1], -30.5)
 
 
 def test_bad_inputs_raise_one_line_errors(tmp_path, geotiff_factory):
     from geoseg.vectorize import vectorize_mask
 
-    prob_like = np.full((40, 40), 0.3, np.float32)
-    with pytest.raises(RasterReadError, match="not a road mask"):
-        vectorize(prob_like)
+    # issue 13's one road-mask rule: a soft mask (values between 0 and its maximum) is
+    # road at >= half its maximum, and equal bands are one mask (DeepGlobe's RGB masks);
+    # before, a 0.3 float raster was "not a road mask" and any 3-band mask refused
+    soft = np.zeros((40, 40), np.float32)
+    soft[17:24, 2:38], soft[18:23, 2:38] = 0.2, 0.6  # anti-aliased edges below 0.3
+    assert len(vectorize(soft)) == 1
     three = geotiff_factory(np.zeros((3, 40, 40), np.uint8))
-    with pytest.raises(BandMismatchError, match="one band"):
-        vectorize_mask(three, progress=False)
+    assert len(vectorize_mask(three, progress=False)) == 0
+    rgb = np.zeros((3, 40, 40), np.uint8)
+    rgb[1, 5, 7] = 9
+    with pytest.raises(BandMismatchError, match="not a road mask.*one band, or equal bands"):
+        vectorize_mask(geotiff_factory(rgb), progress=False)
     with pytest.raises(GridMismatchError):
         vectorize(np.zeros((40, 40), np.uint8), prob=np.zeros((41, 40), np.uint8))
     with pytest.raises(GeoSegError, match="file not found"):
