@@ -25,10 +25,11 @@ from geoseg.batch.runner import (
     vectorize_with,
 )
 from geoseg.batch.scenes import ScenePlan, plan_scenes
+from geoseg.checkpoint import load_checkpoint
 from geoseg.errors import GeoSegError, OutputError
 from geoseg.io.files import ensure_writable_dir
 from geoseg.io.lock import FolderLock
-from geoseg.radiometry import area_rule, check_mode
+from geoseg.radiometry import area_rule, check_mode, once_per_run
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,8 @@ def run_batch(
                     )
                 if vectorizer is None:
                     vectorizer = vectorize_with(**(vectorize_options or {}))
-                run_share(todo, out_dir, manifest, params, ctx, predictor, vectorizer, progress)
+                with once_per_run():  # what an older checkpoint lacks: said once, not per scene
+                    run_share(todo, out_dir, manifest, params, ctx, predictor, vectorizer, progress)
         except GeoSegError as exc:  # whole-batch problems (bad checkpoint...), on any rank
             error = exc
         seconds = time.perf_counter() - t0
@@ -253,8 +255,6 @@ def run_batch(
 def _load_model(model: Any) -> Any:
     """A checkpoint path is loaded once per process (not once per scene)."""
     if isinstance(model, (str, Path)):
-        from geoseg.checkpoint import load_checkpoint
-
         return load_checkpoint(model)
     return model
 
