@@ -22,16 +22,15 @@ from typing import Any
 from geoseg.batch.manifest import Manifest
 from geoseg.batch.scenes import SceneInfo
 from geoseg.errors import GeoSegError
-from geoseg.pipeline import map_scene, predict_step, road_length, vectorize_step
+from geoseg.pipeline import Vectorizer, map_scene, predict_step, road_length, vectorize_step
 from geoseg.predict import PredictResult
 from geoseg.progress import tqdm
 
 log = logging.getLogger(__name__)
 
-# predictor(scene, scene_dir) -> (mask_path, prob_path or None), or predict_scene's result
+# predictor(scene, scene_dir) -> (mask_path, prob_path or None), or predict_scene's result;
+# Vectorizer (geoseg.pipeline): (mask_path, prob_path or None) -> GeoDataFrame of centrelines
 Predictor = Callable[[SceneInfo, Path], PredictResult | tuple[Path, Path | None]]
-# vectorizer(mask_path, prob_path or None) -> GeoDataFrame of road centrelines
-Vectorizer = Callable[[Path, Path | None], Any]
 
 DIST_TIMEOUT = _dt.timedelta(hours=72)  # ranks may wait long for the slowest one
 
