@@ -14,8 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import rasterio
+
+from geoseg.config import RunConfig, load_config
 from geoseg.errors import DataError
+from geoseg.evaluate import evaluate_pair
 from geoseg.io.files import ensure_writable_dir
+from geoseg.io.vector import read_roads
+from geoseg.metrics.apls import apls
+from geoseg.pipeline import RoadLength, map_scene, road_length
+from geoseg.sample_data import make_sample_set
+from geoseg.train import train_model
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +44,7 @@ class DemoResult:
     scores: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     scene: dict[str, Any] = field(default_factory=dict)  # the held-out scene's grid
+    road_length: RoadLength | None = None  # of the predicted centerlines
 
     def scene_header(self) -> str:
         """'held-out scene 'holdout' (700 x 900 px, 0.5 m, EPSG:32633)', read from the file."""
@@ -47,8 +57,6 @@ class DemoResult:
 
 def scene_grid(path: Path) -> dict[str, Any]:
     """Name, size, pixel size and CRS of a scene, for the demo's header."""
-    import rasterio
-
     with rasterio.open(path) as src:
         crs = src.crs.to_string() if src.crs else "no CRS"
         return {
@@ -68,18 +76,14 @@ def sample_folder(out_dir: Path, sample_dir: str | Path | None = None) -> Path:
             return folder
     if sample_dir:
         raise DataError(f"{sample_dir}: not a geoseg sample folder (run geoseg sample-data)")
-    from geoseg.sample_data import make_sample_set
-
     folder = out_dir / "sample_data"
     log.info("bundled sample data not found; generating it in %s", folder)
     make_sample_set(folder)
     return folder
 
 
-def demo_config(config: str | Path, sample: Path, epochs: int | None = None):
+def demo_config(config: str | Path, sample: Path, epochs: int | None = None) -> RunConfig:
     """`config` with the sample scenes filled in as training / validation data."""
-    from geoseg.config import load_config
-
     cfg = load_config(config)
     cfg.data.scenes = [str(sample / f"{n}.tif") for n in TRAIN_SCENES]
     cfg.data.masks = [str(sample / f"{n}_mask.tif") for n in TRAIN_SCENES]
@@ -97,13 +101,6 @@ def run_demo(
     device: str = "auto",
 ) -> DemoResult:
     """Train, predict, score and vectorize on the sample data; outputs under `out_dir`."""
-    from geoseg.evaluate import evaluate_pair
-    from geoseg.io.vector import read_roads, write_roads
-    from geoseg.metrics.apls import apls
-    from geoseg.predict import predict_scene
-    from geoseg.train import train_model
-    from geoseg.vectorize import vectorize_mask
-
     out = ensure_writable_dir(out_dir)
     sample = sample_folder(out, sample_dir)
     cfg = demo_config(config or "demo", sample, epochs)  # the shipped configs/demo.yaml
@@ -113,11 +110,12 @@ def run_demo(
     trained = train_model(cfg, models_dir=out / "models", out_dir=out / "train", device=device)
     seconds["train"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    pred = predict_scene(
+    roads_dir = out / "roads"
+    mapped = map_scene(
         sample / f"{HOLDOUT}.tif",
         trained.checkpoint_path,
         out / "predict",
+        roads=(roads_dir / f"{HOLDOUT}_roads.shp", roads_dir / f"{HOLDOUT}_roads.gpkg"),
         tile=cfg.predict.tile,
         overlap=cfg.predict.overlap,
         batch_size=cfg.predict.batch_size,
@@ -125,18 +123,13 @@ def run_demo(
         device=device,
         preview=True,
     )
-    seconds["predict"] = time.perf_counter() - t0
+    seconds["predict"] = mapped.seconds["predict"]
+    seconds["vectorize"] = mapped.seconds["vectorize"]
+    length = mapped.road_length or road_length(None)
 
     truth_mask = sample / f"{HOLDOUT}_mask.tif"
-    pixel = evaluate_pair(pred.mask_path, truth_mask).scores
-
-    t0 = time.perf_counter()
-    roads = vectorize_mask(pred.mask_path, prob=pred.prob_path)
-    shp = write_roads(roads, out / "roads" / f"{HOLDOUT}_roads.shp")
-    gpkg = write_roads(roads, out / "roads" / f"{HOLDOUT}_roads.gpkg")
-    seconds["vectorize"] = time.perf_counter() - t0
-
-    topo = apls(read_roads(sample / f"{HOLDOUT}_roads.gpkg"), roads)
+    pixel = evaluate_pair(mapped.mask_path, truth_mask).scores
+    topo = apls(read_roads(sample / f"{HOLDOUT}_roads.gpkg"), mapped.roads)
     scores = {
         "iou": pixel["iou"],
         "f1": pixel["f1"],
@@ -145,18 +138,20 @@ def run_demo(
         "relaxed_f1": pixel["relaxed_f1"],
         "apls": topo.apls,
         "junction_f1": topo.junction_f1,
-        "road_km": float(roads["length_m"].sum()) / 1000.0 if len(roads) else 0.0,
-        "lines": int(len(roads)),
+        "road_km": length.km or 0.0,
+        "lines": mapped.n_roads,
         "val_iou": trained.best_metrics.get("val_iou"),
     }
+    shp, gpkg = mapped.roads_paths
     return DemoResult(
         trained.checkpoint_path,
-        pred.prob_path,
-        pred.mask_path,
+        mapped.prob_path,
+        mapped.mask_path,
         shp,
         gpkg,
-        pred.preview_path,
+        mapped.preview_path,
         scores,
         seconds,
         scene_grid(sample / f"{HOLDOUT}.tif"),
+        length,
     )

@@ -337,11 +337,8 @@ def predict_scene(
     predictor = TilePredictor(module, dev, tta=tta, amp=amp, times=times)
     grid = TileGrid(info.height, info.width, tile, overlap)
 
-    prob_path = out_dir / f"{info.name}_prob.tif"
-    mask_path = out_dir / f"{info.name}_mask.tif"
-    prob_path, mask_path = _explicit_outputs(info, prob_out, mask_out, prob_path, mask_path)
-    prob_path = prob_path if "prob" in outputs else None
-    mask_path = mask_path if "mask" in outputs else None
+    names = output_paths(info.path, out_dir, outputs, prob_out, mask_out, preview)
+    prob_path, mask_path = names.prob, names.mask
     megapixels = info.width * info.height / 1e6
     start = time.perf_counter()
     provenance = {
@@ -378,7 +375,7 @@ def predict_scene(
         with files as sink, bar:
             run_scene(info, grid, predictor, norm, sink, batch_size, threads, times, on_tiles)
         seconds = time.perf_counter() - start
-        preview_path = _write_preview(info, mask_path, out_dir) if preview else None
+        preview_path = _write_preview(info, mask_path, names.preview) if names.preview else None
     rate = megapixels / seconds
     log.info(
         "%s: %d tiles, %.1f s, %.2f MP/s -> %s, %s",
@@ -481,31 +478,54 @@ def _scene_outputs(
                     build_overviews(tmp, resampling)
 
 
-def _write_preview(scene: Scene, mask_path: Path, out_dir: Path, max_size: int = 1024) -> Path:
-    """`<name>_preview.png`: the scene, decimated, with the predicted roads in red."""
+def _write_preview(scene: Scene, mask_path: Path, path: Path, max_size: int = 1024) -> Path:
+    """`path` (``<name>_preview.png``): the scene, decimated, with the predicted roads in red."""
     from geoseg.viz import overlay_png
 
     image = read_decimated(scene.path, scene.bands, max_size)
     mask_path = readable_path(mask_path)  # staged in this run's output set
     mask = read_decimated(mask_path, [1], max_size)[0]
     valid = read_decimated(mask_path, [1], max_size, masks=True)[0] > 0
-    return overlay_png(image, mask, out_dir / f"{scene.name}_preview.png", max_size, valid=valid)
+    return overlay_png(image, mask, path, max_size, valid=valid)
 
 
-def _explicit_outputs(
-    scene: Scene,
-    prob_out: str | Path | None,
-    mask_out: str | Path | None,
-    prob_path: Path,
-    mask_path: Path,
-) -> tuple[Path, Path]:
-    """`prob_out` / `mask_out` where given (GeoTIFF names, distinct; that no output is an
+@dataclass(frozen=True)
+class OutputPaths:
+    """Where predicting one scene writes: None for an output not asked for."""
+
+    prob: Path | None
+    mask: Path | None
+    preview: Path | None
+
+    def claims(self) -> dict[Path, str]:
+        """Path -> product kind (:mod:`geoseg.io.provenance`), for ``claim_outputs``."""
+        kinds = ((self.prob, "probability"), (self.mask, "mask"), (self.preview, "preview"))
+        return {path: kind for path, kind in kinds if path is not None}
+
+
+def output_paths(
+    scene: str | Path,
+    out_dir: str | Path,
+    outputs: str | tuple[str, ...] = ("prob", "mask"),
+    prob_out: str | Path | None = None,
+    mask_out: str | Path | None = None,
+    preview: bool = False,
+) -> OutputPaths:
+    """The one naming rule of prediction outputs: ``<out_dir>/<name>_prob.tif``,
+    ``<name>_mask.tif`` and ``<name>_preview.png`` (`name`: the scene's file stem), or
+    `prob_out` / `mask_out` where given (GeoTIFF names, distinct; that no output is an
     input is the rule of :mod:`geoseg.io.files`)."""
-    prob_path = Path(prob_out) if prob_out is not None else prob_path
-    mask_path = Path(mask_out) if mask_out is not None else mask_path
+    name, out_dir = Path(scene).stem, Path(out_dir)
+    wanted = parse_outputs(outputs)
+    prob_path = Path(prob_out) if prob_out is not None else out_dir / f"{name}_prob.tif"
+    mask_path = Path(mask_out) if mask_out is not None else out_dir / f"{name}_mask.tif"
     for path in (prob_path, mask_path):
         if path.suffix.lower() not in (".tif", ".tiff"):
             raise ConfigError(f"{path}: outputs are GeoTIFFs; give a .tif name")
     if prob_path.resolve() == mask_path.resolve():
         raise ConfigError(f"{prob_path}: the probability and mask outputs need different names")
-    return prob_path, mask_path
+    return OutputPaths(
+        prob_path if "prob" in wanted else None,
+        mask_path if "mask" in wanted else None,
+        out_dir / f"{name}_preview.png" if preview else None,
+    )

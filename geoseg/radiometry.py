@@ -36,9 +36,11 @@ to the training pixel size before the model and its logits back onto the scene's
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -434,6 +436,38 @@ def adapt(
     return Adaptation(norm, rescaled, factor, scene_gsd, train_gsd)
 
 
+_run_notes: set[str] | None = None  # within once_per_run(): checkpoint warnings said
+_run_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def once_per_run() -> Iterator[None]:
+    """Within the block (a batch run), a warning about the checkpoint itself, the same for
+    every scene (an older checkpoint records no training pixel size), is logged once, for
+    the first scene, not once per scene.  Process-wide: a batch's scenes may run on
+    several threads; one command runs per process."""
+    global _run_notes
+    with _run_lock:
+        outer, _run_notes = _run_notes, (_run_notes if _run_notes is not None else set())
+    try:
+        yield
+    finally:
+        with _run_lock:
+            _run_notes = outer
+
+
+def _checkpoint_warning(fmt: str, where: str) -> None:
+    """``log.warning(fmt, where)``, said once per run within :func:`once_per_run`."""
+    with _run_lock:
+        if _run_notes is not None:
+            if fmt in _run_notes:
+                log.debug(fmt, where)
+                return
+            _run_notes.add(fmt)
+            fmt += " (said once for all scenes of this run)"
+    log.warning(fmt, where)
+
+
 def area_rule(
     paths: Sequence[str | Path],
     ckpt: Checkpoint | None,
@@ -463,13 +497,16 @@ def _pixel_size(
     where: str, scene_gsd: float | None, train_gsd: float | None, resample: bool
 ) -> float | None:
     if scene_gsd is None or train_gsd is None:
-        if resample:
+        if resample and scene_gsd is None:
             log.warning(
-                "%s: cannot resample to the training pixel size: %s",
+                "%s: cannot resample to the training pixel size: the scene is not georeferenced",
                 where,
-                "the scene is not georeferenced"
-                if scene_gsd is None
-                else "the checkpoint records no training pixel size",
+            )
+        elif resample:  # the same for every scene: once per run within once_per_run()
+            _checkpoint_warning(
+                "%s: cannot resample to the training pixel size: the checkpoint records no "
+                "training pixel size",
+                where,
             )
         return None
     ratio = scene_gsd / train_gsd

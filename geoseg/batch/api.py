@@ -28,7 +28,7 @@ from geoseg.errors import GeoSegError, OutputError
 from geoseg.io.files import ensure_writable_dir
 from geoseg.io.lock import FolderLock
 from geoseg.predict import LoadedModel, checkpoint_of, model_source
-from geoseg.radiometry import area_rule, check_mode
+from geoseg.radiometry import area_rule, check_mode, once_per_run
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,8 @@ def run_batch(
                     )
                 if vectorizer is None:
                     vectorizer = vectorize_with(**(vectorize_options or {}))
-                run_share(todo, out_dir, manifest, params, ctx, predictor, vectorizer, progress)
+                with once_per_run():  # what an older checkpoint lacks: said once, not per scene
+                    run_share(todo, out_dir, manifest, params, ctx, predictor, vectorizer, progress)
         except GeoSegError as exc:  # whole-batch problems (bad checkpoint...), on any rank
             error = exc
         seconds = time.perf_counter() - t0

@@ -20,13 +20,15 @@ from geoseg.batch.manifest import Manifest
 from geoseg.batch.scenes import SceneInfo
 from geoseg.distributed import DistContext
 from geoseg.errors import GeoSegError
+from geoseg.pipeline import Vectorizer, map_scene, predict_step, road_length, vectorize_step
+from geoseg.predict import PredictResult
+from geoseg.progress import tqdm
 
 log = logging.getLogger(__name__)
 
-# predictor(scene, scene_dir) -> (mask_path, prob_path or None)
-Predictor = Callable[[SceneInfo, Path], tuple[Path, Path | None]]
-# vectorizer(mask_path, prob_path or None) -> GeoDataFrame of road centrelines
-Vectorizer = Callable[[Path, Path | None], Any]
+# predictor(scene, scene_dir) -> (mask_path, prob_path or None), or predict_scene's result;
+# Vectorizer (geoseg.pipeline): (mask_path, prob_path or None) -> GeoDataFrame of centrelines
+Predictor = Callable[[SceneInfo, Path], PredictResult | tuple[Path, Path | None]]
 
 
 def share(scenes: Sequence[SceneInfo], rank: int, world_size: int) -> list[SceneInfo]:
@@ -43,36 +45,26 @@ def share(scenes: Sequence[SceneInfo], rank: int, world_size: int) -> list[Scene
 
 
 def predict_with(model: Any, **options: Any) -> Predictor:
-    """The default predictor: :func:`geoseg.predict.predict_scene` with `model`."""
-    from geoseg.predict import predict_scene
+    """The default predictor: :func:`geoseg.pipeline.predict_step` (``predict_scene``)
+    with `model`."""
+    step = predict_step(model, **options)
 
-    def run(scene: SceneInfo, scene_dir: Path) -> tuple[Path, Path | None]:
-        res = predict_scene(scene.path, model, scene_dir, **options)
-        return Path(res.mask_path), (Path(res.prob_path) if res.prob_path else None)
+    def run(scene: SceneInfo, scene_dir: Path) -> PredictResult:
+        return step(scene.path, scene_dir)
 
     return run
 
 
 def vectorize_with(**options: Any) -> Vectorizer:
-    """The default vectorizer: :func:`geoseg.vectorize.vectorize_mask` of the mask
-    (its own progress bar off: the batch shows one)."""
-    from geoseg.vectorize import vectorize_mask
-
-    options = {"progress": False, **options}
-
-    def run(mask: Path, prob: Path | None) -> Any:
-        return vectorize_mask(mask, prob=prob, **options)
-
-    return run
+    """The default vectorizer: :func:`geoseg.pipeline.vectorize_step` (``vectorize_mask``)
+    of the mask (its own progress bar off: the batch shows one)."""
+    return vectorize_step(**{"progress": False, **options})
 
 
 def road_km(gdf: Any) -> float:
-    """Total line length in km from the ``length_m`` column (or the geometry)."""
-    if gdf is None or len(gdf) == 0:
-        return 0.0
-    if "length_m" in gdf:
-        return float(gdf["length_m"].sum()) / 1000.0
-    return float(gdf.geometry.length.sum()) / 1000.0
+    """Total ground length in km (:func:`geoseg.pipeline.road_length`; 0 for a layer
+    without a CRS, whose lengths are pixels)."""
+    return road_length(gdf).km or 0.0
 
 
 def one_line(exc: BaseException) -> str:
@@ -106,8 +98,6 @@ def process_scene(
     (KeyboardInterrupt, SystemExit) propagates and leaves the record 'running', which
     the next run redoes.  The record says 'done' only after every output is complete.
     """
-    from geoseg.io.vector import write_roads
-
     scene_dir = out_dir / "scenes" / scene.name
     record = manifest.start(scene.name, scene.path, params, rank)
     t0 = time.perf_counter()
@@ -115,19 +105,23 @@ def process_scene(
     try:
         scene_dir.mkdir(parents=True, exist_ok=True)
         remove_partials(scene_dir)
-        mask, prob = predictor(scene, scene_dir)
-        gdf = vectorizer(mask, prob)
-        roads = write_roads(gdf, scene_dir / "roads.gpkg", style=False)
-        outputs = {"mask": Path(mask), "roads": Path(roads)}
-        if prob is not None:
-            outputs["prob"] = Path(prob)
+        result = map_scene(
+            scene.path,
+            out_dir=scene_dir,
+            roads=scene_dir / "roads.gpkg",
+            style=False,
+            predictor=lambda _path, folder: predictor(scene, folder),
+            vectorizer=vectorizer,
+        )
+        outputs = {k: v for k, v in result.outputs.items() if k in ("mask", "roads", "prob")}
+        length = result.road_length or road_length(None)
         seconds = time.perf_counter() - t0
         return manifest.finish(
             record,
             outputs,
             seconds=round(seconds, 3),
-            n_roads=int(len(gdf)),
-            scene_road_km=round(road_km(gdf), 4),
+            n_roads=result.n_roads,
+            **{f"scene_road_{length.unit}": round(length.value, 4)},
             **stats,
         )
     except Exception as exc:  # noqa: BLE001 - any failure of one scene is recorded, not fatal
@@ -148,8 +142,6 @@ def run_share(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Process this rank's unfinished scenes with a progress bar (scenes, MP/s, ETA)."""
-    from geoseg.progress import tqdm
-
     total_mp = sum(s.megapixels for s in todo)
     label = f"rank {ctx.rank} " if ctx.active else ""
     records = []

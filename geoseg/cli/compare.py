@@ -75,6 +75,7 @@ def compare(
     geoseg compare unet_vgg16 adlinknet_resnet34 --data deepglobe/train --encoder-weights none
     geoseg compare a.yaml b.yaml --data sample_data -k a.pt -k b.pt -o cmp
     """
+    # geoseg.compare trains and predicts with torch: imported when the command runs
     from geoseg.compare import compare_models
     from geoseg.compare.table import markdown
 

@@ -21,7 +21,11 @@ from geoseg.cli.options import (
     radiometry_opts,
     progress_opt,
 )
-from geoseg.io.files import claim_outputs, output_set
+from geoseg.inference.outputs import parse_outputs
+from geoseg.io.files import claim_outputs
+from geoseg.io.grid import open_grid
+from geoseg.io.vector import check_vector_crs, driver_for
+from geoseg.predict import DEFAULT_OUTPUT_FOLDER, output_paths
 
 
 @click.command("predict")
@@ -134,65 +138,49 @@ def predict(
     geoseg predict scene.tif --model m.pt --vector roads.shp
     geoseg predict scene.tif --model m.pt --outputs mask --compress zstd --cog
     """
-    from geoseg.inference.outputs import parse_outputs
-    from geoseg.predict import DEFAULT_OUTPUT_FOLDER, predict_scene
-    from geoseg.progress import phase
+    # geoseg.pipeline pulls in the vectorizer (scipy, scikit-image: ~1.5 s): imported when
+    # the command runs, not for --help
+    from geoseg.pipeline import map_scene
 
     if vector is not None and "mask" not in parse_outputs(outputs):
         raise click.UsageError("--vector traces the mask: add mask to --outputs")
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
     out_dir = out_dir if out_dir is not None else scene.parent / DEFAULT_OUTPUT_FOLDER
-    wanted = parse_outputs(outputs)
-    explicit = {"prob": prob_out, "mask": mask_out}
-    claimed = {
-        Path(explicit[name] or out_dir / f"{scene.stem}_{name}.tif"): kind
-        for name, kind in (("prob", "probability"), ("mask", "mask"))
-        if name in wanted
+    claimed: dict[str | Path, str | None] = {
+        **output_paths(scene, out_dir, outputs, prob_out, mask_out, preview).claims()
     }
-    if preview:
-        claimed[out_dir / f"{scene.stem}_preview.png"] = "preview"
     if vector is not None:
-        from geoseg.io.vector import check_vector_crs, driver_for
-
         # an unknown format, or GeoJSON for a scene without CRS, fails now, not after
         if driver_for(vector) == "GeoJSON":
-            from geoseg.io.grid import open_grid
-
             check_vector_crs(vector, open_grid(scene, what="file", warn_no_crs=False).crs)
         claimed[vector] = "roads"
-        phase(0.0, 0.9)  # --progress json: the prediction is 90 % of the work
     claim_outputs(claimed, inputs=(scene, *([ckpt["path"]] if ckpt.get("path") else [])))
-    with output_set():  # rasters, preview and roads appear together, or none of them
-        result = predict_scene(
-            scene,
-            ckpt,
-            out_dir,
-            tile=tile,
-            overlap=overlap,
-            batch_size=batch_size,
-            tta=tta,
-            amp=amp,
-            device=device,
-            threshold=threshold,
-            bands=bands,
-            float_output=float_output,
-            overviews=overviews,
-            preview=preview,
-            radiometry=radiometry,
-            resample_to_training=resample_to_training,
-            outputs=outputs,
-            compress=compress,
-            cog=cog,
-            threads=threads,
-            prob_out=prob_out,
-            mask_out=mask_out,
-        )
-        roads = None
-        if vector is not None:
-            from geoseg.vectorize import vectorize_to_file
-
-            phase(0.9, 1.0, "vectorize")
-            roads = vectorize_to_file(result.mask_path, vector, prob=result.prob_path)
+    result = map_scene(
+        scene,
+        ckpt,
+        out_dir,
+        roads=vector,
+        phases=True,  # --progress json: the prediction is 90 % of the work
+        tile=tile,
+        overlap=overlap,
+        batch_size=batch_size,
+        tta=tta,
+        amp=amp,
+        device=device,
+        threshold=threshold,
+        bands=bands,
+        float_output=float_output,
+        overviews=overviews,
+        preview=preview,
+        radiometry=radiometry,
+        resample_to_training=resample_to_training,
+        outputs=outputs,
+        compress=compress,
+        cog=cog,
+        threads=threads,
+        prob_out=prob_out,
+        mask_out=mask_out,
+    )
     # only now, with every output verified and in place, is success reported
     if result.prob_path:
         click.echo(f"probabilities: {result.prob_path}")
@@ -200,10 +188,10 @@ def predict(
         click.echo(f"mask:          {result.mask_path}")
     if result.preview_path:
         click.echo(f"preview:       {result.preview_path}")
-    if roads is not None:
-        from geoseg.io.vector import road_length_text
-
-        click.echo(f"roads:         {vector} ({len(roads)} lines, {road_length_text(roads)})")
-    click.echo(
-        f"{result.n_tiles} tiles in {result.seconds:.1f} s ({result.megapixels_per_s:.2f} MP/s)"
-    )
+    if result.road_length is not None:
+        click.echo(f"roads:         {vector} ({result.n_roads} lines, {result.road_length})")
+    pred = result.prediction  # predict_scene's own report: tiles and speed
+    if pred is not None:
+        click.echo(
+            f"{pred.n_tiles} tiles in {pred.seconds:.1f} s ({pred.megapixels_per_s:.2f} MP/s)"
+        )

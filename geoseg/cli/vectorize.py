@@ -62,7 +62,7 @@ def vectorize(
     Lines carry id, node_from/node_to (a routable graph), length_m, width_m and, with
     --prob, mean_prob.  Defaults in [brackets] follow the pixel size.
     """
-    from geoseg.io.vector import road_length_text
+    from geoseg.io.vector import road_length
 
     # lazy: loads scikit-image, and --help imports every command module
     from geoseg.vectorize import vectorize_to_file
@@ -81,4 +81,4 @@ def vectorize(
         block_size=block_size,
     )
     nodes = len(set(roads["node_from"]) | set(roads["node_to"]))
-    click.echo(f"{output}: {len(roads)} lines, {nodes} nodes, {road_length_text(roads)} of road")
+    click.echo(f"{output}: {len(roads)} lines, {nodes} nodes, {road_length(roads)} of road")

@@ -1,6 +1,7 @@
 """``geoseg compare``: several models, one data split, the paper's Table 2."""
 
-from geoseg.compare.run import Comparison, ModelRun, compare_models
+from geoseg.compare.records import Comparison, ModelRun
+from geoseg.compare.run import compare_models
 from geoseg.compare.split import DataSplit, Sample, split_data
 from geoseg.compare.table import PAPER_IOU, paper_iou
 

@@ -17,87 +17,50 @@ batch).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+import numpy as np
+import rasterio
+import torch
+
+from geoseg import train
+from geoseg.checkpoint import load_checkpoint
+from geoseg.compare.records import (
+    REFERENCE_CENTRELINES,
+    REFERENCE_VECTORIZED,
+    Comparison,
+    ModelRun,
+)
 from geoseg.compare.split import DataSplit, Sample, split_data
+from geoseg.compare.table import write_outputs
 from geoseg.config import RunConfig, config_from_dict, load_config
+from geoseg.device import resolve_device
 from geoseg.errors import CheckpointError, ConfigError
-from geoseg.evaluate import EvaluationReport, evaluate_pairs, write_csv
+from geoseg.evaluate import evaluate_pairs, write_csv
+from geoseg.inference.predictor import TilePredictor
 from geoseg.inference.settings import resolve_settings
 from geoseg.io.files import ensure_writable_dir
+from geoseg.io.vector import write_roads
+from geoseg.metrics.inputs import binarize
+from geoseg.models.registry import count_parameters
+from geoseg.models.weights import parse_encoder_weights
+from geoseg.pipeline import map_scene
+from geoseg.predict import load_model
+from geoseg.vectorize import vectorize_mask
 
 log = logging.getLogger(__name__)
 
-REFERENCE_CENTRELINES = "centrelines"  # the data's *_roads vector files
-REFERENCE_VECTORIZED = "vectorized truth mask"
-
-
-@dataclass
-class ModelRun:
-    """One compared model: where it came from, its size, scores and speed."""
-
-    name: str
-    config_path: Path
-    config: RunConfig
-    checkpoint: Path
-    trained: bool
-    params: int = 0
-    report: Optional[EvaluationReport] = None
-    megapixels: float = 0.0
-    seconds: float = 0.0
-
-    @property
-    def arch(self) -> str:
-        return self.config.model.arch
-
-    @property
-    def backbone(self) -> str:
-        return self.config.model.backbone
-
-    @property
-    def megapixels_per_s(self) -> float:
-        return self.megapixels / self.seconds if self.seconds > 0 else float("nan")
-
-    def scores(self) -> dict[str, float]:
-        """Accumulated IoU/F1/precision/recall, mean per-image IoU/F1, mean APLS."""
-        summary = self.report.summary() if self.report else {}
-        acc = summary.get("pixel", {}).get("accumulated", {})
-        mean = summary.get("pixel", {}).get("mean", {})
-        apls = summary.get("apls", {}).get("mean", {})
-        nan = float("nan")
-        return {
-            "iou_accumulated": acc.get("iou", nan),
-            "iou_mean": mean.get("iou", nan),
-            "f1": acc.get("f1", nan),
-            "f1_mean": mean.get("f1", nan),
-            "precision": acc.get("precision", nan),
-            "recall": acc.get("recall", nan),
-            "apls": apls.get("apls", nan),
-            "junction_f1": apls.get("junction_f1", nan),
-        }
-
-
-@dataclass
-class Comparison:
-    """Everything a comparison produced; :mod:`geoseg.compare.table` writes it out."""
-
-    split: DataSplit
-    runs: list[ModelRun]
-    references: dict[str, str]  # held-out image → REFERENCE_* kind
-    out_dir: Path
-    device: str = "cpu"  # where inference was timed, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
-    outputs: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def reference_kind(self) -> str:
-        kinds = sorted(set(self.references.values()))
-        return (
-            kinds[0]
-            if len(kinds) == 1
-            else "mixed: " + ", ".join(f"{n} ({k})" for n, k in self.references.items())
-        )
+__all__ = [
+    "REFERENCE_CENTRELINES",
+    "REFERENCE_VECTORIZED",
+    "Comparison",
+    "ModelRun",
+    "compare_models",
+    "match_checkpoints",
+    "predict_and_score",
+    "reference_roads",
+]
 
 
 def _unique_names(paths: Sequence[Path]) -> list[str]:
@@ -114,8 +77,6 @@ def _run_config(
 ) -> RunConfig:
     """The config with the split's training images (and `epochs` and `encoder_weights`
     — ``none``, ``imagenet`` or a file — when given)."""
-    from geoseg.models.weights import parse_encoder_weights
-
     cfg = load_config(path)
     merged = cfg.to_dict()
     merged["data"].update(split.data_overrides())
@@ -131,8 +92,6 @@ def match_checkpoints(
 ) -> dict[int, dict[str, Any]]:
     """Config index → loaded checkpoint: each checkpoint goes to the first config (in
     order) of the same architecture and backbone that has none yet."""
-    from geoseg.checkpoint import load_checkpoint
-
     taken: dict[int, dict[str, Any]] = {}
     for path in checkpoints:
         ckpt = load_checkpoint(path)
@@ -155,12 +114,6 @@ def reference_roads(sample: Sample, ref_dir: Path) -> tuple[Path, str]:
     """Truth centrelines of a held-out image: its vector file, else its mask vectorized."""
     if sample.roads is not None:
         return sample.roads, REFERENCE_CENTRELINES
-    import rasterio
-
-    from geoseg.io.vector import write_roads
-    from geoseg.metrics.inputs import binarize
-    from geoseg.vectorize import vectorize_mask
-
     with rasterio.open(sample.mask) as src:  # band 1: DeepGlobe masks are 3-band PNGs
         mask = binarize(src.read(1), None).astype("uint8")
         roads = vectorize_mask(mask, transform=src.transform, crs=src.crs, progress=False)
@@ -170,8 +123,6 @@ def reference_roads(sample: Sample, ref_dir: Path) -> tuple[Path, str]:
 
 def device_label(device) -> str:
     """A torch device as the table names it: the GPU model, or the CPU thread count."""
-    import torch
-
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
@@ -181,10 +132,6 @@ def device_label(device) -> str:
 def _warm_up(loaded, device, tile: int, batch_size: int, tta: str) -> None:
     """One untimed batch on CUDA, so lazy CUDA/cuDNN set-up is not billed to the first
     image (a CPU has no such set-up worth a batch)."""
-    import numpy as np
-
-    from geoseg.inference.predictor import TilePredictor
-
     if device.type != "cuda":
         return
     channels = loaded.in_channels or loaded.normalizer.bands
@@ -203,13 +150,6 @@ def predict_and_score(
 ) -> None:
     """Predict every held-out image with `run`'s checkpoint, vectorize and score (fills
     `run.params`, `run.report`, `run.megapixels`, `run.seconds`)."""
-    from geoseg.checkpoint import load_checkpoint
-    from geoseg.device import resolve_device
-    from geoseg.io.vector import write_roads
-    from geoseg.models.registry import count_parameters
-    from geoseg.predict import load_model, predict_scene
-    from geoseg.vectorize import vectorize_mask
-
     ckpt = load_checkpoint(run.checkpoint)
     loaded = load_model(ckpt)  # built once, reused for every image
     run.params = count_parameters(loaded.module)
@@ -220,10 +160,14 @@ def predict_and_score(
     pixel_pairs, graph_pairs = [], []
     run.megapixels = run.seconds = 0.0
     for sample in test:
-        res = predict_scene(
+        mapped = map_scene(
             sample.image,
             loaded.module,
             out_dir,
+            roads=out_dir / f"{sample.image.stem}_roads.gpkg",
+            style=False,
+            vectorize_options={"progress": False},
+            progress=progress,
             tile=s.tile,
             overlap=s.overlap,
             batch_size=p.batch_size,
@@ -232,14 +176,13 @@ def predict_and_score(
             threshold=s.threshold,
             bands=s.bands,
             normalizer=loaded.normalizer,
-            progress=progress,
         )
-        run.seconds += res.seconds
+        res = mapped.prediction
+        assert res is not None  # predict_scene's report (the default predictor)
+        run.seconds += res.seconds  # predict_scene's own time: reading, forward, writing
         run.megapixels += res.megapixels_per_s * res.seconds
-        roads = vectorize_mask(res.mask_path, res.prob_path, progress=False)
-        roads_path = write_roads(roads, out_dir / f"{sample.image.stem}_roads.gpkg", style=False)
-        pixel_pairs.append((res.mask_path, sample.mask))
-        graph_pairs.append((roads_path, references[sample.name]))
+        pixel_pairs.append((mapped.mask_path, sample.mask))
+        graph_pairs.append((mapped.roads_path, references[sample.name]))
     report = evaluate_pairs(pixel_pairs)
     report.pairs += evaluate_pairs(graph_pairs).pairs
     write_csv(report, out_dir / "scores.csv")
@@ -266,10 +209,6 @@ def compare_models(
     per-image scores go to ``out_dir/predictions/<config>``; the table to
     ``out_dir/table.md``, ``table.csv`` and ``chart.png``.
     """
-    from geoseg.compare.table import write_outputs
-    from geoseg.device import resolve_device
-    from geoseg.train import train_model
-
     if not configs:
         raise ConfigError("give at least one config to compare")
     if epochs is not None and epochs < 1:
@@ -300,7 +239,7 @@ def compare_models(
                 cfg.model.backbone,
                 len(split.train),
             )
-            result = train_model(
+            result = train.train_model(
                 cfg, models_dir=out / "models" / name, out_dir=out / "runs" / name, device=device
             )
             run = ModelRun(name, path, cfg, Path(result.checkpoint_path), trained=True)

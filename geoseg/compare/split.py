@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+import rasterio
+
 from geoseg.data.build import deepglobe_pairs
 from geoseg.errors import DataError
 
@@ -129,8 +131,6 @@ def _manifest_roles(folder: Path) -> dict[str, str]:
 
 def _band_layout(path: Path) -> tuple[int, str]:
     """(band count, data type) of a raster."""
-    import rasterio
-
     with rasterio.open(path) as src:
         return src.count, src.dtypes[0]
 

@@ -15,15 +15,16 @@ import csv
 import io
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
+import numpy as np
+from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+from geoseg.compare.records import REFERENCE_CENTRELINES, REFERENCE_VECTORIZED, Comparison
 from geoseg.io.files import write_text_output
 from geoseg.io.provenance import software
 from geoseg.viz import save_figure
 from geoseg.models.encoders import BACKBONE_ALIASES
-
-if TYPE_CHECKING:
-    from geoseg.compare.run import Comparison
 
 # Zhang et al. 2020, "Comparison of Backbones for Semantic Segmentation Network",
 # Table 2: IoU (%) on DeepGlobe road extraction, keyed by (arch, timm backbone).
@@ -111,9 +112,9 @@ def markdown(comparison: Comparison) -> str:
     ref = comparison.reference_kind
     ref_text = (
         "the data's road centrelines"
-        if ref == "centrelines"
+        if ref == REFERENCE_CENTRELINES
         else "the truth masks vectorized with the same settings as the predictions"
-        if ref == "vectorized truth mask"
+        if ref == REFERENCE_VECTORIZED
         else ref
     )
     notes = [
@@ -158,9 +159,6 @@ def write_csv(comparison: Comparison, path: Path) -> Path:
 
 def write_chart(comparison: Comparison, path: Path) -> Path:
     """Grouped bars of the scores per model (the paper's IoU hatched), MP/s beside them."""
-    import numpy as np
-    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
-
     table = rows(comparison)
     labels = [r["model"] for r in table]
     series = [

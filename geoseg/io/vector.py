@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,13 +105,37 @@ def check_vector_crs(path: str | Path, crs: Any) -> None:
         )
 
 
-def road_length_text(roads: geopandas.GeoDataFrame) -> str:
-    """Total road length for summaries: km from ``length_m``, px from ``length_px``
-    (lines without a CRS are measured in pixels, never in metres)."""
-    if PIXEL_LENGTH in roads.columns:
-        return f"{float(roads[PIXEL_LENGTH].sum()) if len(roads) else 0.0:.0f} px"
-    km = float(roads["length_m"].sum()) / 1000.0 if len(roads) else 0.0
-    return f"{km:.2f} km"
+@dataclass(frozen=True)
+class RoadLength:
+    """Total length of a road layer with its unit: ``km`` on the ground (from the
+    ``length_m`` column) for a georeferenced layer, ``px`` for one without a CRS (its
+    coordinates are pixel coordinates, never metres)."""
+
+    value: float
+    unit: str
+
+    def __str__(self) -> str:
+        return f"{self.value:.0f} px" if self.unit == "px" else f"{self.value:.2f} {self.unit}"
+
+    @property
+    def km(self) -> float | None:
+        """The length in km, None when it is not a ground length."""
+        return self.value if self.unit == "km" else None
+
+
+def road_length(roads: Any) -> RoadLength:
+    """The one road-length summary (predict, vectorize, demo, compare, batch): km of a
+    layer with a CRS (``length_m``, else the geometry in the CRS's metres), pixels of a
+    layer without one (``length_px``, else the geometry)."""
+    crs = getattr(roads, "crs", None) if roads is not None else None
+    if roads is None or len(roads) == 0:
+        return RoadLength(0.0, "km" if crs is not None or roads is None else "px")
+    if crs is None or PIXEL_LENGTH in roads:
+        column = roads[PIXEL_LENGTH] if PIXEL_LENGTH in roads else roads.geometry.length
+        return RoadLength(float(column.sum()), "px")
+    if "length_m" in roads:
+        return RoadLength(float(roads["length_m"].sum()) / 1000.0, "km")
+    return RoadLength(float(roads.geometry.length.sum()) / 1000.0, "km")
 
 
 def driver_for(path: Path) -> str:
