@@ -131,7 +131,8 @@ def load_model(model: Any, normalizer: Normalizer | None = None) -> LoadedModel:
     if isinstance(model, dict):
         from geoseg.checkpoint import model_from_checkpoint
 
-        module = model_from_checkpoint(model)
+        # a batch builds the network once and shares it (geoseg.batch.inflight.shared_model)
+        module = model.get("module") or model_from_checkpoint(model)
         norm = normalizer or Normalizer.from_dict(model["normalizer"])
         return LoadedModel(module, norm, model.get("threshold"), int(model["in_channels"]))
     if isinstance(model, torch.nn.Module):

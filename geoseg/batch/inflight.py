@@ -1,0 +1,158 @@
+"""Several scenes in flight on one device: a rank's share mapped by N worker threads.
+
+Small scenes leave an accelerator idle between them (opening files, the first row bands,
+vectorizing, writing roads).  With ``scenes_in_flight`` N > 1, :func:`map_concurrently`
+runs up to N scenes of the share at once, each in its own thread, all sharing the one
+loaded model (prediction runs under ``torch.inference_mode`` in eval mode, which keeps no
+state between calls; on CUDA each scene's predictor has its own streams, so one scene's
+copies and compute overlap another's).  Results come back as scenes complete.
+
+Default (:func:`default_in_flight`): 1 on the CPU (the network already uses every core,
+and a second scene only competes for them), 2 on CUDA (while one scene reads, encodes or
+vectorizes on the host, the other keeps the GPU busy).
+
+Failure handling is the batch's: a scene's error is recorded by the scene's own function
+and the others go on.  An interrupt (^C, SIGTERM) in the calling thread, or an interrupt
+raised inside a scene, is delivered to every scene still running (as an asynchronous
+exception in its thread, the same class), so each one unwinds exactly as the single
+scene of a sequential run does: its temporaries are removed and its record stays
+'running' for the next run; then the interrupt propagates to the caller.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ctypes
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+JOIN_TIMEOUT_S = 60.0  # how long an interrupt waits for the scenes in flight to unwind
+
+
+def default_in_flight(device: str | None) -> int:
+    """Scenes in flight per device when not chosen: 2 on CUDA, else 1."""
+    return 2 if str(device or "").startswith("cuda") else 1
+
+
+def check_in_flight(n: int | None) -> int | None:
+    from geoseg.errors import ConfigError
+
+    if n is not None and n < 1:
+        raise ConfigError(f"scenes in flight must be at least 1, got {n}")
+    return n
+
+
+def _raise_in(thread: threading.Thread, exc_type: type[BaseException]) -> None:
+    """Raise `exc_type` asynchronously in `thread` (at its next Python instruction)."""
+    if thread.ident is not None and thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(thread.ident), ctypes.py_object(exc_type)
+        )
+
+
+def map_concurrently(
+    items: Sequence[T],
+    fn: Callable[[T], R],
+    workers: int,
+    on_result: Callable[[int, R], None],
+) -> None:
+    """Call ``fn(item)`` for every item, `workers` at a time, and ``on_result(index,
+    result)`` in the calling thread as each completes.
+
+    Each call runs in a copy of the caller's context (:mod:`contextvars`: the command's
+    run scope and input registry go with it).  ``fn`` should record its own failures;
+    an exception escaping it (or `on_result`) stops the others (as above) and is
+    re-raised here.
+    """
+    if workers <= 1 or len(items) <= 1:
+        for i, item in enumerate(items):
+            on_result(i, fn(item))
+        return
+    todo: queue.Queue = queue.Queue()
+    for i, item in enumerate(items):
+        todo.put((i, item))
+    results: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    context = contextvars.copy_context()
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                i, item = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                out = context.copy().run(fn, item)
+            except BaseException as exc:  # handed to the caller, re-raised there
+                results.put((i, None, exc))
+                return
+            results.put((i, out, None))
+
+    threads = [
+        threading.Thread(target=work, name=f"geoseg-scene-{k}", daemon=True)
+        for k in range(min(workers, len(items)))
+    ]
+    for t in threads:
+        t.start()
+    received = 0
+    try:
+        while received < len(items):
+            try:
+                i, out, exc = results.get(timeout=0.2)
+            except queue.Empty:
+                if not any(t.is_alive() for t in threads) and results.empty():
+                    raise RuntimeError("scene workers stopped without a result") from None
+                continue
+            received += 1
+            if exc is not None:
+                raise exc
+            on_result(i, out)
+    except BaseException as exc:
+        stop.set()
+        if not isinstance(exc, Exception):  # an interrupt: every scene unwinds like ^C
+            for t in threads:
+                _raise_in(t, type(exc))
+        _join(threads)
+        raise
+    stop.set()
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    deadline = time.monotonic() + JOIN_TIMEOUT_S
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    alive = [t.name for t in threads if t.is_alive()]
+    if alive:
+        log.warning("%s still running after the interrupt; left behind", ", ".join(alive))
+
+
+def shared_model(model: Any) -> Any:
+    """A loaded checkpoint that carries its network, built once: every scene of the
+    batch (and every scene in flight) predicts with the same module instead of
+    rebuilding it (:func:`geoseg.predict.load_model` uses ``"module"``).
+
+    The module is put in eval mode here, before any scene starts: every step that runs
+    it (the memory probe of :func:`geoseg.inference.memory.check_fits`, prediction)
+    then finds and leaves it in eval mode, so no scene can switch it to training mode
+    (batch statistics) under another one's forward."""
+    if isinstance(model, dict) and model.get("module") is None:
+        from geoseg.checkpoint import model_from_checkpoint
+
+        module = model_from_checkpoint(model)
+        eval_ = getattr(module, "eval", None)
+        if eval_ is not None:
+            eval_()
+        return {**model, "module": module}
+    eval_ = getattr(model, "eval", None)  # an nn.Module given as the model
+    if not isinstance(model, (dict, str)) and callable(eval_):
+        eval_()
+    return model
