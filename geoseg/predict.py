@@ -31,6 +31,7 @@ from geoseg.inference.outputs import OutputSink, parse_outputs
 from geoseg.inference.pipeline import resolve_threads, run_scene
 from geoseg.inference.predictor import TilePredictor, tta_views
 from geoseg.inference.profile import StageTimes
+from geoseg.inference.split import SceneSplit
 from geoseg.inference.tiling import TileGrid, check_tile_overlap
 from geoseg.io.files import (
     atomic_output,
@@ -211,6 +212,7 @@ def predict_scene(
     cog: bool = False,
     prob_out: str | Path | None = None,
     mask_out: str | Path | None = None,
+    split: SceneSplit | None = None,
 ) -> PredictResult:
     """Predict roads on a GeoTIFF of any size, streaming tiles through `model`.
 
@@ -229,6 +231,9 @@ def predict_scene(
     `resample_to_training` and `radiometry_stats` (a batch's pooled statistics): the
     imagery-domain rule of :mod:`geoseg.radiometry`.  `prob_out` / `mask_out`: explicit .tif
     paths for the two outputs instead of ``<out_dir>/<name>_prob.tif`` / ``_mask.tif``.
+    `split`: this rank's share of the scene in a torchrun job
+    (:func:`geoseg.inference.split.scene_split`); rank 0 writes the outputs, the other
+    ranks return a result without paths.
     """
     from geoseg.progress import tqdm
 
@@ -253,7 +258,7 @@ def predict_scene(
     for explicit in (prob_out, mask_out):
         if explicit is not None:
             ensure_writable_dir(Path(explicit).parent)
-    dev = resolve_device(device)
+    dev = resolve_device(split.device(device) if split is not None else device)
     if isinstance(model, (str, Path)):
         model = load_checkpoint(model)
     if bands is None and isinstance(model, dict) and model.get("bands"):
@@ -287,6 +292,8 @@ def predict_scene(
     )
     predictor = TilePredictor(module, dev, tta=tta, amp=amp, times=times)
     grid = TileGrid(info.height, info.width, tile, overlap)
+    if split is not None:
+        grid = split.rows_of(grid)  # this rank's rows (geoseg.inference.split)
 
     prob_path = out_dir / f"{info.name}_prob.tif"
     mask_path = out_dir / f"{info.name}_mask.tif"
@@ -295,6 +302,14 @@ def predict_scene(
     mask_path = mask_path if "mask" in outputs else None
     megapixels = info.width * info.height / 1e6
     start = time.perf_counter()
+    if split is not None and not split.assembles:
+        folder = (prob_path or mask_path or out_dir / info.name).parent
+        split.predict_part(info, grid, predictor, norm, folder, batch_size, threads, times)
+        seconds = time.perf_counter() - start
+        part_mp = (grid.end - grid.start) * info.width / 1e6
+        return PredictResult(
+            None, None, None, len(grid), seconds, part_mp / seconds, times.as_dict()
+        )
     provenance = {
         "checkpoint": _checkpoint_name(model),
         "threshold": f"{threshold:g}",
@@ -327,7 +342,8 @@ def predict_scene(
 
     with output_set():  # prob, mask and preview appear together, or none of them
         with files as sink, bar:
-            run_scene(info, grid, predictor, norm, sink, batch_size, threads, times, on_tiles)
+            run = split.run_scene if split is not None else run_scene
+            run(info, grid, predictor, norm, sink, batch_size, threads, times, on_tiles)
         seconds = time.perf_counter() - start
         preview_path = _write_preview(info, mask_path, out_dir) if preview else None
     rate = megapixels / seconds

@@ -137,6 +137,7 @@ def predict(
     geoseg predict scene.tif --model m.pt --outputs mask --compress zstd --cog
     """
     from geoseg.inference.outputs import parse_outputs
+    from geoseg.inference.split import scene_split
     from geoseg.predict import DEFAULT_OUTPUT_FOLDER, predict_scene
     from geoseg.progress import phase
 
@@ -161,6 +162,8 @@ def predict(
         claimed[vector] = "roads"
         phase(0.0, 0.9)  # --progress json: the prediction is 90 % of the work
     claim_outputs(claimed, inputs=(scene, *([ckpt["path"]] if ckpt.get("path") else [])))
+    # under torchrun the ranks share the scene's rows; rank 0 writes (geoseg.inference.split)
+    split = click.get_current_context().with_resource(scene_split(device))
     with output_set():  # rasters, preview and roads appear together, or none of them
         result = predict_scene(
             scene,
@@ -185,14 +188,20 @@ def predict(
             threads=threads,
             prob_out=prob_out,
             mask_out=mask_out,
+            split=split,
         )
         roads = None
-        if vector is not None:
+        if vector is not None and result.mask_path is not None:
             from geoseg.vectorize import vectorize_to_file
 
             phase(0.9, 1.0, "vectorize")
             roads = vectorize_to_file(result.mask_path, vector, prob=result.prob_path)
     # only now, with every output verified and in place, is success reported
+    if split is not None and not split.assembles:
+        click.echo(
+            f"rank {split.rank}: {result.n_tiles} tiles predicted; rank 0 writes the outputs"
+        )
+        return
     if result.prob_path:
         click.echo(f"probabilities: {result.prob_path}")
     if result.mask_path:
