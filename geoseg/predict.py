@@ -213,6 +213,7 @@ def predict_scene(
     prob_out: str | Path | None = None,
     mask_out: str | Path | None = None,
     split: SceneSplit | None = None,
+    compile: bool = False,
 ) -> PredictResult:
     """Predict roads on a GeoTIFF of any size, streaming tiles through `model`.
 
@@ -233,7 +234,8 @@ def predict_scene(
     paths for the two outputs instead of ``<out_dir>/<name>_prob.tif`` / ``_mask.tif``.
     `split`: this rank's share of the scene in a torchrun job
     (:func:`geoseg.inference.split.scene_split`); rank 0 writes the outputs, the other
-    ranks return a result without paths.
+    ranks return a result without paths.  `compile`: run the network through
+    ``torch.compile`` (:mod:`geoseg.inference.compiled`; falls back with a warning).
     """
     from geoseg.progress import tqdm
 
@@ -290,7 +292,7 @@ def predict_scene(
         training=False,
         extra_bytes=3 * 4 * tile * info.width,
     )
-    predictor = TilePredictor(module, dev, tta=tta, amp=amp, times=times)
+    predictor = TilePredictor(module, dev, tta=tta, amp=amp, times=times, compile=compile)
     grid = TileGrid(info.height, info.width, tile, overlap)
     if split is not None:
         grid = split.rows_of(grid)  # this rank's rows (geoseg.inference.split)

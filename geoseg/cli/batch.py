@@ -17,6 +17,7 @@ from geoseg.cli.options import (
     tile_overlap,
     tta_opt,
     amp_opt,
+    compile_opt,
     overwrite_opt,
     radiometry_opts,
     progress_opt,
@@ -63,6 +64,7 @@ from geoseg.cli.options import (
     help="Scenes mapped at once per device, sharing the model, so small scenes keep "
     "the GPU busy [default: 2 on CUDA, 1 on the CPU].",
 )
+@compile_opt
 @device_opt
 @overwrite_opt
 @progress_opt
@@ -87,6 +89,7 @@ def batch(
     radiometry,
     resample_to_training,
     scenes_in_flight=None,
+    compile_model=False,
 ) -> None:
     """Map roads over SCENES (files, globs or text files listing paths) into OUTDIR.
 
@@ -118,7 +121,11 @@ def batch(
         batch_size=batch_size,
         threshold=threshold,
         snap_m=snap_m,
-        predict_options=None if amp else {"amp": False},
+        predict_options={
+            **({} if amp else {"amp": False}),
+            **({"compile": True} if compile_model else {}),
+        }
+        or None,
         radiometry=radiometry,
         resample_to_training=resample_to_training,
         scenes_in_flight=scenes_in_flight,

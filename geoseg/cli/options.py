@@ -35,6 +35,13 @@ amp_opt = click.option(
     help="Mixed precision: bf16/fp16 on CUDA, bf16 on CPUs with AMX/AVX512-BF16 "
     "(2-3x faster there); --no-amp computes in fp32.",
 )
+compile_opt = click.option(
+    "--compile",
+    "compile_model",
+    is_flag=True,
+    help="Run the network through torch.compile: faster on large scenes, but compiling "
+    "takes seconds to minutes (falls back to the plain model with a warning).",
+)
 tile_opt = click.option(
     "--tile", type=int, default=512, show_default=True, help="Tile size in pixels (multiple of 32)."
 )

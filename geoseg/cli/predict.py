@@ -19,6 +19,7 @@ from geoseg.cli.options import (
     threshold_opt,
     tile_overlap,
     amp_opt,
+    compile_opt,
     overwrite_opt,
     radiometry_opts,
     progress_opt,
@@ -92,6 +93,7 @@ from geoseg.io.files import claim_outputs, output_set
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the mask to this .tif [default: <output>/<name>_mask.tif].",
 )
+@compile_opt
 @device_opt
 @overwrite_opt
 @progress_opt
@@ -122,6 +124,7 @@ def predict(
     resample_to_training,
     prob_out=None,
     mask_out=None,
+    compile_model=False,
 ) -> None:
     """Predict roads in SCENE (a GeoTIFF of any size) with a trained checkpoint.
 
@@ -189,6 +192,7 @@ def predict(
             prob_out=prob_out,
             mask_out=mask_out,
             split=split,
+            compile=compile_model,
         )
         roads = None
         if vector is not None and result.mask_path is not None:
