@@ -51,7 +51,7 @@ class Stitcher:
         )
         self._row_weights = _axis_weights(grid.height, whole.row_starts, grid.tile, grid.overlap)
         self._col_weights = _axis_weights(grid.width, grid.col_starts, grid.tile, grid.overlap)
-        self._windows: dict[tuple[int, int], np.ndarray] = {}
+        self._windows: dict[tuple[bytes, bytes], np.ndarray] = {}
         # scene row held in accumulator row 0
         self.top = grid.row_starts[0] if grid.row_starts else self.start
         self.emitted = 0
