@@ -133,7 +133,8 @@ def load_model(model: Any, normalizer: Normalizer | None = None) -> LoadedModel:
         from geoseg.checkpoint import model_from_checkpoint
 
         # a batch builds the network once and shares it (geoseg.batch.inflight.shared_model)
-        module = model.get("module") or model_from_checkpoint(model)
+        built = model.get("module")
+        module = built if isinstance(built, torch.nn.Module) else model_from_checkpoint(model)
         norm = normalizer or Normalizer.from_dict(model["normalizer"])
         return LoadedModel(module, norm, model.get("threshold"), int(model["in_channels"]))
     if isinstance(model, torch.nn.Module):
