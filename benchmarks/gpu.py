@@ -229,7 +229,7 @@ def pipeline_ratio(
             net_mp = mp / net  # the scene's pixels at the network's own pace
             print(
                 f"{spec:<24} {tile:>5} {r.n_tiles:>6} {r.seconds:>7.2f} "
-                f"{r.megapixels_per_s:>9.1f} {net_mp:>9.1f} "
+                f"{r.megapixels_per_s:>9.2f} {net_mp:>9.2f} "
                 f"{r.megapixels_per_s / net_mp:>8.3f}"
             )
             if compile_too:
@@ -237,7 +237,7 @@ def pipeline_ratio(
                 c = predict_scene(scene, model, work / "compiled", compile=True, **kw)
                 print(
                     f"{spec + ' compiled':<24} {tile:>5} {c.n_tiles:>6} {c.seconds:>7.2f} "
-                    f"{c.megapixels_per_s:>9.1f} {net_mp:>9.1f} "
+                    f"{c.megapixels_per_s:>9.2f} {net_mp:>9.2f} "
                     f"{c.megapixels_per_s / net_mp:>8.3f}"
                 )
             profiles.append((f"{spec} tile {tile}", tile, r))
