@@ -194,7 +194,7 @@ def run_batch(
         try:
             if todo:
                 if predictor is None:
-                    loaded = shared_model(_load_model(model))
+                    loaded = shared_model(_load_model(model), rank_device(device, ctx))
                     stats = area_rule(
                         [s.path for s in plan.scenes],
                         loaded,

@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from geoseg.inference.memory import activation_profile
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -135,24 +137,38 @@ def _join(threads: list[threading.Thread]) -> None:
         log.warning("%s still running after the interrupt; left behind", ", ".join(alive))
 
 
-def shared_model(model: Any) -> Any:
+def shared_model(model: Any, device: str | None = None) -> Any:
     """A loaded checkpoint that carries its network, built once: every scene of the
     batch (and every scene in flight) predicts with the same module instead of
     rebuilding it (:func:`geoseg.predict.load_model` uses ``"module"``).
 
-    The module is put in eval mode here, before any scene starts: every step that runs
-    it (the memory probe of :func:`geoseg.inference.memory.check_fits`, prediction)
-    then finds and leaves it in eval mode, so no scene can switch it to training mode
-    (batch statistics) under another one's forward."""
+    The module is put in eval mode and on `device` in the layout prediction uses
+    (:func:`geoseg.device.prepare_model`) here, before any scene starts: each scene's
+    own preparation is then a no-op.  Converting the parameters while another scene's
+    forward reads them would be a data race (measured: NaN probabilities), and so would
+    a probe (:func:`geoseg.inference.memory.check_fits`) switching a module left in
+    training mode back to it under another scene's forward."""
     if isinstance(model, dict) and model.get("module") is None:
         from geoseg.checkpoint import model_from_checkpoint
 
-        module = model_from_checkpoint(model)
-        eval_ = getattr(module, "eval", None)
-        if eval_ is not None:
-            eval_()
+        module = _prepared(model_from_checkpoint(model), device)
+        if model.get("in_channels"):
+            activation_profile(module, int(model["in_channels"]))  # probed now, not in flight
         return {**model, "module": module}
-    eval_ = getattr(model, "eval", None)  # an nn.Module given as the model
-    if not isinstance(model, (dict, str)) and callable(eval_):
-        eval_()
+    if not isinstance(model, (dict, str)) and callable(getattr(model, "eval", None)):
+        _prepared(model, device)  # an nn.Module given as the model
+        channels = getattr(model, "in_channels", None)
+        if channels:
+            activation_profile(model, int(channels))
     return model
+
+
+def _prepared(module: Any, device: str | None) -> Any:
+    """`module` in eval mode, moved and laid out for `device` (when given)."""
+    from geoseg.device import prepare_model, resolve_device
+
+    if callable(getattr(module, "eval", None)):
+        module.eval()
+    if device is not None and callable(getattr(module, "to", None)):
+        prepare_model(module, resolve_device(device))
+    return module

@@ -131,3 +131,25 @@ def test_results_come_back_for_every_item_and_errors_propagate():
     with pytest.raises(ValueError, match="scene 2"):
         map_concurrently([0, 1, 2, 3], boom, 2, lambda i, r: None)
     assert default_in_flight("cuda:1") == 2 and default_in_flight("cpu") == 1
+
+
+def test_the_shared_model_is_prepared_and_probed_before_any_scene(setup):
+    """Scenes in flight must find the module ready: converting its parameters or hooking
+    a memory probe into it under another scene's forward is a data race."""
+    import torch
+
+    from geoseg.batch.inflight import shared_model
+    from geoseg.checkpoint import load_checkpoint
+    from geoseg.inference.memory import activation_profile
+
+    _, _, _, ckpt = setup
+    loaded = shared_model(load_checkpoint(ckpt), "cpu")
+    module = loaded["module"]
+    assert not module.training
+    weights = [p for p in module.parameters() if p.ndim == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    hooks = sum(len(m._forward_hooks) for m in module.modules())
+    first = activation_profile(module, 3)
+    assert activation_profile(module, 3) is first  # probed once, in shared_model
+    assert sum(len(m._forward_hooks) for m in module.modules()) == hooks == 0
+    assert shared_model(loaded, "cpu")["module"] is module  # built once
