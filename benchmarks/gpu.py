@@ -11,7 +11,10 @@
    end-to-end MP/s (no synchronising wrapper: copies and compute overlap as in use) over
    network-only MP/s (the bare forward over as many tiles, on device-resident batches),
    goal ≥ 0.85, with the stage profile (read, prepare, H2D, compute, D2H, blend,
-   convert, write, finish; on CUDA H2D/compute/D2H are CUDA-event times).
+   convert, write, finish; on CUDA H2D/compute/D2H are CUDA-event times) and encode
+   (the write time with DEFLATE minus that of an uncompressed run of the first model);
+   with ``--compile`` also the torch.compile'd end-to-end (after a warm-up run that
+   compiles).  3c: a batch of many small scenes with 1 and 2 scenes in flight.
 4. **Training step vs segmentation_models_pytorch** on the GPU (``--train-batch`` ×
    512², AMP as the trainer runs it, and fp32): median step time and ratio.
 
@@ -183,7 +186,13 @@ def network_only(model, dev, n_tiles: int, tile: int, batch: int) -> float:
 
 
 def pipeline_ratio(
-    work: Path, size: int, batch: int, device: str, models: list[str], tiles: list[int]
+    work: Path,
+    size: int,
+    batch: int,
+    device: str,
+    models: list[str],
+    tiles: list[int],
+    compile_too: bool = False,
 ) -> None:
     import sys
 
@@ -205,7 +214,7 @@ def pipeline_ratio(
         f"{'model':<24} {'tile':>5} {'tiles':>6} {'e2e s':>7} {'e2e MP/s':>9} "
         f"{'net MP/s':>9} {'e2e/net':>8}"
     )
-    profiles = []
+    profiles, uncompressed = [], {}
     for spec in models:
         arch, backbone = spec.split("/")
         model = create_model(arch, backbone).eval()
@@ -213,17 +222,77 @@ def pipeline_ratio(
             kw = dict(tile=tile, overlap=tile // 8, batch_size=batch, device=device, progress=False)
             predict_scene(scene, model, work / "warm", **kw)  # cuDNN autotune, allocator
             r = predict_scene(scene, model, work / "ratio", **kw)
+            if tile not in uncompressed:  # the encode share: DEFLATE vs none, same run
+                none = predict_scene(scene, model, work / "none", compress="none", **kw)
+                uncompressed[tile] = none.stages["write"]
             net = network_only(model, dev, r.n_tiles, tile, batch)
             net_mp = mp / net  # the scene's pixels at the network's own pace
             print(
                 f"{spec:<24} {tile:>5} {r.n_tiles:>6} {r.seconds:>7.2f} "
-                f"{r.megapixels_per_s:>9.1f} {net_mp:>9.1f} "
+                f"{r.megapixels_per_s:>9.2f} {net_mp:>9.2f} "
                 f"{r.megapixels_per_s / net_mp:>8.3f}"
             )
-            profiles.append((f"{spec} tile {tile}", r))
-    for name, r in profiles:
+            if compile_too:
+                predict_scene(scene, model, work / "warm", compile=True, **kw)  # compiles
+                c = predict_scene(scene, model, work / "compiled", compile=True, **kw)
+                print(
+                    f"{spec + ' compiled':<24} {tile:>5} {c.n_tiles:>6} {c.seconds:>7.2f} "
+                    f"{c.megapixels_per_s:>9.2f} {net_mp:>9.2f} "
+                    f"{c.megapixels_per_s / net_mp:>8.3f}"
+                )
+            profiles.append((f"{spec} tile {tile}", tile, r))
+    for name, tile, r in profiles:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in r.stages.items())
-        print(f"  stages of {name} ({r.seconds:.2f} s wall, busy s): {stages}")
+        encode = r.stages["write"] - uncompressed[tile]
+        print(
+            f"  stages of {name} ({r.seconds:.2f} s wall, busy s): {stages}; "
+            f"encode ≈ {encode:.2f} (write with DEFLATE - uncompressed)"
+        )
+
+
+def scenes_in_flight(work: Path, n_scenes: int, size: int, batch: int, device: str) -> None:
+    """3c: `run_batch` over many small scenes with 1 and 2 scenes in flight."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from predict import make_scene
+
+    from geoseg.batch import run_batch
+    from geoseg.checkpoint import save_checkpoint
+    from geoseg.models import create_model
+    from geoseg.normalize import Normalizer
+
+    folder = work / "small"
+    folder.mkdir(exist_ok=True)
+    scenes = [make_scene(folder / f"s{i:03d}.tif", size) for i in range(n_scenes)]
+    net = create_model("linknet", "resnet34")
+    ckpt = save_checkpoint(
+        work / "linknet34.pt",
+        {
+            "arch": "linknet",
+            "backbone": "resnet34",
+            "in_channels": 3,
+            "normalizer": Normalizer.for_dtype("uint8", net.norm_mean, net.norm_std).to_dict(),
+            "state_dict": net.state_dict(),
+            "threshold": 0.5,
+        },
+    )
+    print(
+        f"\n3c. batch of {n_scenes} scenes of {size}², LinkNet-ResNet34, tile 512, batch "
+        f"{batch}, {device}: scenes in flight"
+    )
+    print(f"{'in flight':>9} {'seconds':>8} {'MP/s':>8}")
+    for n in (1, 2):
+        r = run_batch(
+            scenes,
+            work / f"batch_{n}",
+            ckpt,
+            device=device,
+            batch_size=batch,
+            progress=False,
+            scenes_in_flight=n,
+        )
+        print(f"{n:>9} {r.seconds:>8.2f} {r.megapixels_per_s:>8.1f}")
 
 
 def train_steps(batch: int, tile: int, steps: int, device: str) -> None:
@@ -303,10 +372,14 @@ def main() -> None:
         help="arch/backbone pairs for 3b",
     )
     ap.add_argument("--tiles", nargs="+", type=int, default=[512, 1024], help="tiles for 3b")
+    ap.add_argument("--compile", action="store_true", help="3b: also torch.compile'd rows")
+    ap.add_argument("--small-scenes", type=int, default=32, help="3c: scenes in the batch")
+    ap.add_argument("--small-size", type=int, default=1024, help="3c: their size (px)")
     args = ap.parse_args()
     if args.quick:
         args.epochs, args.scene, args.batch, args.train_batch, args.steps = 1, 1024, 4, 2, 2
         args.models, args.tiles = args.models[:1], [256]
+        args.small_scenes, args.small_size = 3, 256
     if args.device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise SystemExit(
@@ -325,7 +398,10 @@ def main() -> None:
                 predict_agreement(work, sample, checkpoint, args.device)
         if 3 in args.only:
             predict_speed(work, args.scene, args.batch, args.device)
-            pipeline_ratio(work, args.scene, args.batch, args.device, args.models, args.tiles)
+            pipeline_ratio(
+                work, args.scene, args.batch, args.device, args.models, args.tiles, args.compile
+            )
+            scenes_in_flight(work, args.small_scenes, args.small_size, args.batch, args.device)
     if 4 in args.only:
         train_steps(args.train_batch, 128 if args.quick else 512, args.steps, args.device)
 

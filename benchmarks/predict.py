@@ -24,6 +24,11 @@ itself (reader, stitcher, writer, GDAL cache) adds, in minutes instead of an hou
     D2H, blend, convert, write, finish) of the (c) run on all cores, and of (a); encode
     is estimated as the write time with DEFLATE minus the write time uncompressed.
 
+(e) where the CPU goes, robust to a shared machine (CPU clocks, not wall time): cProfile
+    with each thread's own CPU clock over every pipeline thread of one geoseg run with the
+    1×1-conv model on one core, the top functions by CPU, and the whole process's CPU
+    seconds against the raw loop's.  ``--only e``; 2048² (``--io-size``).
+
     python benchmarks/predict.py                 # full sizes (long on a CPU)
     python benchmarks/predict.py --quick         # 1024² / 768² vs 3072²: checks it works
     python benchmarks/predict.py --only b --rss-model pixel          # pipeline memory only
@@ -364,6 +369,74 @@ def io_ceiling(tmp: Path, size: int, tile: int, overlap: int, batch: int, reps: 
     )
 
 
+def cpu_profile(tmp: Path, size: int, tile: int, overlap: int, batch: int, top: int = 15) -> None:
+    """(e): per-function CPU seconds over all threads of one geoseg run vs the raw loop."""
+    import cProfile
+    import io
+    import pstats
+    import threading
+
+    import rasterio
+    import torch
+
+    from geoseg import predict_scene
+
+    torch.set_num_threads(1)
+    scene = make_scene(tmp / f"e_{size}.tif", size)
+    model = build_model("pixel")
+    profiles = [cProfile.Profile(time.thread_time)]
+    run = threading.Thread.run
+
+    def profiled(thread):  # every pipeline thread under its own CPU-clock profiler
+        prof = cProfile.Profile(time.thread_time)
+        profiles.append(prof)
+        prof.enable()
+        try:
+            run(thread)
+        finally:
+            prof.disable()
+
+    threading.Thread.run = profiled  # type: ignore[method-assign]
+    c0 = time.process_time()
+    profiles[0].enable()
+    try:
+        r = predict_scene(
+            scene,
+            model,
+            tmp / "e_out",
+            tile=tile,
+            overlap=overlap,
+            batch_size=batch,
+            device="cpu",
+            threads=1,
+            progress=False,
+            amp=False,
+        )
+    finally:
+        profiles[0].disable()
+        threading.Thread.run = run  # type: ignore[method-assign]
+    geo_cpu = time.process_time() - c0
+    with rasterio.open(r.prob_path) as a, rasterio.open(r.mask_path) as b:
+        prob, mask = a.read(1), b.read(1)
+    c0 = time.process_time()
+    raw_io(scene, prob, mask, tmp / "e_raw", 1, tile)
+    raw_cpu = time.process_time() - c0
+    print(
+        f"\n(e) CPU profile, {size}² scene, 1×1-conv model, 1 core: process CPU geoseg "
+        f"{geo_cpu:.2f} s, raw loop {raw_cpu:.2f} s (raw/geoseg {raw_cpu / geo_cpu:.3f})"
+    )
+    print("  stage CPU s: " + ", ".join(f"{k} {v:.3f}" for k, v in r.stage_cpu.items()))
+    stats = pstats.Stats(profiles[0], stream=io.StringIO())
+    for prof in profiles[1:]:
+        stats.add(prof)
+    out = io.StringIO()
+    stats.stream = out  # type: ignore[attr-defined]
+    stats.sort_stats("tottime").print_stats(top)
+    lines = out.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("ncalls"))
+    print("\n".join("  " + line for line in lines[start:] if line.strip()))
+
+
 def memory(tmp: Path, sizes: list[str], model: str, tile: int, overlap: int, batch: int) -> None:
     common = [
         "--model",
@@ -406,7 +479,7 @@ def main() -> None:
     )
     p.add_argument("--quick", action="store_true", help="small sizes, to check the script works")
     p.add_argument(
-        "--only", nargs="+", choices=["a", "b", "c"], help="run these parts (c includes d)"
+        "--only", nargs="+", choices=["a", "b", "c", "e"], help="run these parts (c includes d)"
     )
     p.add_argument("--a-size", type=int, help="scene side for (a) [4096; 1024 with --quick]")
     p.add_argument("--io-size", type=int, help="scene side for (c) [4096; 1024 with --quick]")
@@ -435,6 +508,9 @@ def main() -> None:
         if args.only is None or "c" in args.only:
             io_size = args.io_size or (1024 if args.quick else 4096)
             io_ceiling(Path(tmp), io_size, args.tile, args.overlap, args.batch, args.reps)
+        if args.only is not None and "e" in args.only:
+            e_size = args.io_size or (1024 if args.quick else 2048)
+            cpu_profile(Path(tmp), e_size, args.tile, args.overlap, args.batch)
 
 
 if __name__ == "__main__":

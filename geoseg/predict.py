@@ -47,6 +47,7 @@ from geoseg.inference.pipeline import resolve_threads, run_scene
 from geoseg.inference.predictor import TilePredictor, tta_views
 from geoseg.inference.profile import StageTimes
 from geoseg.inference.settings import check_threshold, resolve_settings
+from geoseg.inference.split import SceneSplit
 from geoseg.io.files import (
     atomic_output,
     ensure_writable_dir,
@@ -253,6 +254,8 @@ def predict_scene(
     cog: bool = False,
     prob_out: str | Path | None = None,
     mask_out: str | Path | None = None,
+    split: SceneSplit | None = None,
+    compile: bool = False,
 ) -> PredictResult:
     """Predict roads on a GeoTIFF of any size, streaming tiles through `model`.
 
@@ -274,6 +277,10 @@ def predict_scene(
     `resample_to_training` and `radiometry_stats` (a batch's pooled statistics): the
     imagery-domain rule of :mod:`geoseg.radiometry`.  `prob_out` / `mask_out`: explicit .tif
     paths for the two outputs instead of ``<out_dir>/<name>_prob.tif`` / ``_mask.tif``.
+    `split`: this rank's share of the scene in a torchrun job
+    (:func:`geoseg.inference.split.scene_split`); rank 0 writes the outputs, the other
+    ranks return a result without paths.  `compile`: run the network through
+    ``torch.compile`` (:mod:`geoseg.inference.compiled`; falls back with a warning).
     """
     from geoseg.progress import tqdm
 
@@ -299,7 +306,7 @@ def predict_scene(
     for explicit in (prob_out, mask_out):
         if explicit is not None:
             ensure_writable_dir(Path(explicit).parent)
-    dev = resolve_device(device)
+    dev = resolve_device(split.device(device) if split is not None else device)
     model = model_source(model)  # a path is loaded; any other kind of value refused
     ckpt = checkpoint_of(model)
     # explicit option > what the checkpoint says > TileGrid's / built-in default
@@ -334,13 +341,23 @@ def predict_scene(
         training=False,
         extra_bytes=3 * 4 * tile * info.width,
     )
-    predictor = TilePredictor(module, dev, tta=tta, amp=amp, times=times)
+    predictor = TilePredictor(module, dev, tta=tta, amp=amp, times=times, compile=compile)
     grid = TileGrid(info.height, info.width, tile, overlap)
+    if split is not None:
+        grid = split.rows_of(grid)  # this rank's rows (geoseg.inference.split)
 
     names = output_paths(info.path, out_dir, outputs, prob_out, mask_out, preview)
     prob_path, mask_path = names.prob, names.mask
     megapixels = info.width * info.height / 1e6
     start = time.perf_counter()
+    if split is not None and not split.assembles:
+        folder = (prob_path or mask_path or out_dir / info.name).parent
+        split.predict_part(info, grid, predictor, norm, folder, batch_size, threads, times)
+        seconds = time.perf_counter() - start
+        part_mp = (grid.end - grid.start) * info.width / 1e6
+        return PredictResult(
+            None, None, None, len(grid), seconds, part_mp / seconds, times.as_dict()
+        )
     provenance = {
         "checkpoint": _checkpoint_name(model),
         "threshold": f"{threshold:g}",
@@ -373,7 +390,8 @@ def predict_scene(
 
     with output_set():  # prob, mask and preview appear together, or none of them
         with files as sink, bar:
-            run_scene(info, grid, predictor, norm, sink, batch_size, threads, times, on_tiles)
+            run = split.run_scene if split is not None else run_scene
+            run(info, grid, predictor, norm, sink, batch_size, threads, times, on_tiles)
         seconds = time.perf_counter() - start
         preview_path = _write_preview(info, mask_path, names.preview) if names.preview else None
     rate = megapixels / seconds

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from geoseg.batch.inflight import map_concurrently
 from geoseg.batch.manifest import Manifest
 from geoseg.batch.scenes import SceneInfo
 from geoseg.distributed import DistContext
@@ -140,11 +141,13 @@ def run_share(
     predictor: Predictor,
     vectorizer: Vectorizer,
     progress: bool = True,
+    in_flight: int = 1,
 ) -> list[dict[str, Any]]:
-    """Process this rank's unfinished scenes with a progress bar (scenes, MP/s, ETA)."""
+    """Process this rank's unfinished scenes with a progress bar (scenes, MP/s, ETA),
+    up to `in_flight` at once (:mod:`geoseg.batch.inflight`); records in `todo` order."""
     total_mp = sum(s.megapixels for s in todo)
     label = f"rank {ctx.rank} " if ctx.active else ""
-    records = []
+    records: dict[int, dict[str, Any]] = {}
     t0 = time.perf_counter()
     fmt = "{desc} |{bar}| {n:.2f}/{total:.2f} MP [{elapsed}<{remaining}{postfix}]"
     with tqdm(
@@ -155,11 +158,15 @@ def run_share(
         position=ctx.local_rank if ctx.active else None,
         desc=f"{label}scenes 0/{len(todo)}",
     ) as bar:
-        for i, scene in enumerate(todo, 1):
-            rec = process_scene(scene, out_dir, manifest, params, ctx.rank, predictor, vectorizer)
-            records.append(rec)
-            failed = sum(r["status"] != "done" for r in records)
-            done_mp = sum(s.megapixels for s in todo[:i])
+
+        def one(scene: SceneInfo) -> dict[str, Any]:
+            return process_scene(scene, out_dir, manifest, params, ctx.rank, predictor, vectorizer)
+
+        def finished(index: int, rec: dict[str, Any]) -> None:
+            records[index] = rec
+            scene, i = todo[index], len(records)
+            failed = sum(r["status"] != "done" for r in records.values())
+            done_mp = sum(todo[k].megapixels for k in records)
             bar.set_description_str(
                 f"{label}scenes {i}/{len(todo)}" + (f" ({failed} failed)" if failed else ""),
                 refresh=False,
@@ -177,4 +184,6 @@ def run_share(
                 i,
                 len(todo),
             )
-    return records
+
+        map_concurrently(todo, one, in_flight, finished)
+    return [records[i] for i in sorted(records)]

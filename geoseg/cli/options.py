@@ -32,6 +32,13 @@ amp_opt = click.option(
     help="Mixed precision: bf16/fp16 on CUDA, bf16 on CPUs with AMX/AVX512-BF16 "
     "(2-3x faster there); --no-amp computes in fp32.",
 )
+compile_opt = click.option(
+    "--compile",
+    "compile_model",
+    is_flag=True,
+    help="Run the network through torch.compile: faster on large scenes, but compiling "
+    "takes seconds to minutes (falls back to the plain model with a warning).",
+)
 # Prediction settings: unset options are None, resolved by geoseg.inference.settings
 # (explicit option > the checkpoint's, e.g. an imported D-LinkNet's 1024 px and d4 >
 # TileGrid's default), so the help texts name that rule rather than a number of their own.

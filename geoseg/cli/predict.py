@@ -17,6 +17,7 @@ from geoseg.cli.options import (
     resolve_model_source,
     threshold_opt,
     amp_opt,
+    compile_opt,
     overwrite_opt,
     radiometry_opts,
     progress_opt,
@@ -94,6 +95,7 @@ from geoseg.predict import DEFAULT_OUTPUT_FOLDER, output_paths
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the mask to this .tif [default: <output>/<name>_mask.tif].",
 )
+@compile_opt
 @device_opt
 @overwrite_opt
 @progress_opt
@@ -124,6 +126,7 @@ def predict(
     resample_to_training,
     prob_out=None,
     mask_out=None,
+    compile_model=False,
 ) -> None:
     """Predict roads in SCENE (a GeoTIFF of any size) with a trained checkpoint.
 
@@ -141,6 +144,7 @@ def predict(
     # geoseg.pipeline pulls in the vectorizer (scipy, scikit-image: ~1.5 s): imported when
     # the command runs, not for --help
     from geoseg.pipeline import map_scene
+    from geoseg.inference.split import scene_split  # torch.distributed: only when run
 
     if vector is not None and "mask" not in parse_outputs(outputs):
         raise click.UsageError("--vector traces the mask: add mask to --outputs")
@@ -155,11 +159,13 @@ def predict(
             check_vector_crs(vector, open_grid(scene, what="file", warn_no_crs=False).crs)
         claimed[vector] = "roads"
     claim_outputs(claimed, inputs=(scene, *([ckpt["path"]] if ckpt.get("path") else [])))
+    # under torchrun the ranks share the scene's rows; rank 0 writes (geoseg.inference.split)
+    split = click.get_current_context().with_resource(scene_split(device))
     result = map_scene(
         scene,
         ckpt,
         out_dir,
-        roads=vector,
+        roads=vector if split is None or split.assembles else None,
         phases=True,  # --progress json: the prediction is 90 % of the work
         tile=tile,
         overlap=overlap,
@@ -180,8 +186,14 @@ def predict(
         threads=threads,
         prob_out=prob_out,
         mask_out=mask_out,
+        split=split,
+        compile=compile_model,
     )
     # only now, with every output verified and in place, is success reported
+    if split is not None and not split.assembles:
+        n_tiles = result.prediction.n_tiles if result.prediction is not None else 0
+        click.echo(f"rank {split.rank}: {n_tiles} tiles predicted; rank 0 writes the outputs")
+        return
     if result.prob_path:
         click.echo(f"probabilities: {result.prob_path}")
     if result.mask_path:

@@ -113,7 +113,8 @@ class RowBands:
     def __iter__(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         height, tile = self.grid.height, self.grid.tile
         step = chunk_rows(self._block_height(), tile)
-        spans = [(top, min(top + step, height)) for top in range(0, height, step)]
+        first = self.grid.row_starts[0] // step * step if self.grid.row_starts else height
+        spans = [(top, min(top + step, height)) for top in range(first, height, step)]
         ahead = self.workers + 1 + -(-tile // step)  # enough chunks for a band, plus one each
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="geoseg-reader")
         futures: deque[Future] = deque()

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from geoseg.errors import ConfigError
 
@@ -34,8 +37,32 @@ class ActivationProfile:
         return int(self.largest * factor), int(self.total * factor)
 
 
+# module -> {in_channels: profile}: each module is probed once, so scenes in flight that
+# share a module (geoseg.batch.inflight) never add hooks to it under another's forward
+_PROFILES: weakref.WeakKeyDictionary[Any, dict[int, ActivationProfile]] = (
+    weakref.WeakKeyDictionary()
+)
+_PROFILES_LOCK = threading.Lock()
+
+
 def activation_profile(module, in_channels: int) -> ActivationProfile:
-    """Measure `module`'s activation sizes on one ``PROBE``² fp32 tile (CPU, no grad)."""
+    """`module`'s activation sizes on one ``PROBE``² fp32 tile (CPU, no grad), measured
+    once per module and band count."""
+    with _PROFILES_LOCK:
+        try:
+            cached = _PROFILES.get(module, {}).get(in_channels)
+        except TypeError:  # not weak-referenceable: measured every time
+            cached = None
+        if cached is None:
+            cached = _measure(module, in_channels)
+            try:
+                _PROFILES.setdefault(module, {})[in_channels] = cached
+            except TypeError:
+                pass
+        return cached
+
+
+def _measure(module, in_channels: int) -> ActivationProfile:
     import torch
 
     sizes: list[int] = []

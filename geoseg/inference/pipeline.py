@@ -20,7 +20,7 @@ import contextlib
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 from geoseg.inference.bands import Batch, RowBands, fast_normalizer, tile_batches
 from geoseg.inference.profile import StageTimes
@@ -55,7 +55,7 @@ def next_completed(in_flight: list) -> int:
     return 0
 
 
-def prefetch(items: Iterator, depth: int) -> Iterator:
+def prefetch(items: Iterator, depth: int) -> Generator:
     """Run `items` in a background thread, at most `depth` items ahead; its errors are
     re-raised here, and closing this generator stops the thread."""
     done = object()
@@ -124,7 +124,7 @@ def scene_batches(
     times: StageTimes | None = None,
     prefetch_depth: int = 2,
     raw: bool = False,
-) -> Iterator[Batch]:
+) -> Generator[Batch, None, None]:
     """Tile batches of `scene` in grid order, each pixel read once by `threads` reader
     workers, prepared in a background thread: normalised float32, or with `raw` the
     tiles in the scene's dtype."""

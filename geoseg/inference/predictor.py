@@ -10,13 +10,15 @@ On CUDA each of :attr:`TilePredictor.depth` slots owns pinned host buffers and a
 stream: the batch is copied into pinned memory, sent with a non-blocking copy, run, and
 its probabilities copied back non-blocking, all queued on the slot's stream, so the copy
 of one batch overlaps the compute of the other while the host prepares the next.  On
-other devices a batch is computed at submit (depth 1).  Tiles are read by
+other devices a batch is computed at submit (depth 1).  With ``compile`` the network
+runs through :class:`~geoseg.inference.compiled.CompiledModel` (``torch.compile``).  Tiles are read by
 :mod:`geoseg.inference.bands`.
 """
 
 from __future__ import annotations
 
 from geoseg.errors import ConfigError
+from geoseg.inference.compiled import CompiledModel
 from geoseg.inference.bands import Batch  # noqa: F401  (re-exported: the batch type)
 from geoseg.inference.profile import StageTimes
 
@@ -65,6 +67,7 @@ class TilePredictor:
         amp: bool = True,
         times: StageTimes | None = None,
         depth: int | None = None,
+        compile: bool = False,
     ) -> None:
         import torch
 
@@ -74,6 +77,8 @@ class TilePredictor:
         self.device = device
         self.amp = amp
         self.model = prepare_model(model, device).eval()
+        #: what runs the batches: the model, or with `compile` its torch.compile'd form
+        self.net = CompiledModel(self.model) if compile else self.model
         self.times = times or StageTimes()
         self._torch = torch
         self.cuda = device.type == "cuda"
@@ -98,7 +103,7 @@ class TilePredictor:
             for k, flip in self.views:
                 view = torch.flip(x, (-1,)) if flip else x
                 view = torch.rot90(view, k, (-2, -1)) if k else view
-                logits = self.model(view)
+                logits = self.net(view)
                 if isinstance(logits, (tuple, list)):  # models with auxiliary heads
                     logits = logits[0]
                 prob = torch.sigmoid(logits.float())

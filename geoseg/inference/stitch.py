@@ -15,6 +15,10 @@ many workers there are and whichever batch finishes first.  When the first tile 
 tile row is blended, no later tile can touch the rows above it, so those rows are
 normalised (sum / weight) and handed to the sink at once.  Memory is O(tile × width)
 plus the tiles waiting, independent of the scene height.
+
+Given a :class:`~geoseg.inference.rowrange.RowRange` instead of the whole grid, the
+stitcher blends the range's tiles with the whole grid's weights and emits only the
+range's rows: the same values as those rows of the whole scene's run.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from geoseg.inference.rowrange import RowRange
 from geoseg.io.windows import TileGrid, blend_ramp
 
 # sink(values (rows, width) float32, valid (rows, width) bool), called top to bottom
@@ -39,10 +44,16 @@ class Stitcher:
         self.acc = np.zeros((rows, grid.width), np.float32)
         self.valid = np.zeros((rows, grid.width), bool)
         self._scratch = np.empty((grid.tile, grid.tile), np.float32)
-        self._row_weights = _axis_weights(grid.height, grid.row_starts, grid.tile, grid.overlap)
+        whole = grid.whole if isinstance(grid, RowRange) else grid
+        #: the output rows [start, end) this stitcher emits (all of them for a TileGrid)
+        self.start, self.end = (
+            (grid.start, grid.end) if isinstance(grid, RowRange) else (0, grid.height)
+        )
+        self._row_weights = _axis_weights(grid.height, whole.row_starts, grid.tile, grid.overlap)
         self._col_weights = _axis_weights(grid.width, grid.col_starts, grid.tile, grid.overlap)
-        self._windows: dict[tuple[int, int], np.ndarray] = {}
-        self.top = 0  # scene row held in accumulator row 0
+        self._windows: dict[tuple[bytes, bytes], np.ndarray] = {}
+        # scene row held in accumulator row 0
+        self.top = grid.row_starts[0] if grid.row_starts else self.start
         self.emitted = 0
         # a tile's index in grid order, computed (no per-tile table: O(rows + columns))
         self._rows = {r: i for i, r in enumerate(grid.row_starts)}
@@ -94,23 +105,26 @@ class Stitcher:
         return window
 
     def close(self) -> None:
-        """Emit the remaining rows; every scene row has then gone to the sink once."""
+        """Emit the remaining rows; every output row has then gone to the sink once."""
         if self._next != len(self.grid):
             raise RuntimeError(f"stitched {self._next} of {len(self.grid)} tiles")
-        self._emit(self.grid.height - self.top)
-        if self.emitted != self.grid.height:
-            raise RuntimeError(f"stitched {self.emitted} of {self.grid.height} rows")
+        self._emit(min(self.grid.height - self.top, self.acc.shape[0]))
+        if self.emitted != self.end - self.start:
+            raise RuntimeError(f"stitched {self.emitted} of {self.end - self.start} rows")
 
     def _emit(self, n: int) -> None:
         if n <= 0:
             return
-        self.sink(self.acc[:n].copy(), self.valid[:n].copy())  # the sink owns both
+        # rows [top, top + n) are final; those inside [start, end) go to the sink
+        a, b = max(self.top, self.start) - self.top, min(self.top + n, self.end) - self.top
+        if b > a:
+            self.sink(self.acc[a:b].copy(), self.valid[a:b].copy())  # the sink owns both
+            self.emitted += b - a
         keep = self.acc.shape[0] - n
         for buf in (self.acc, self.valid):
             buf[:keep] = buf[n:]
             buf[keep:] = 0
         self.top += n
-        self.emitted += n
 
 
 def _axis_weights(

@@ -63,7 +63,7 @@ def test_batch_command_maps_resumes_and_reports_failures(setup):
         "--device",
         "cpu",
     ]
-    first = CliRunner().invoke(cli, args)
+    first = CliRunner().invoke(cli, [*args, "--scenes-in-flight", "2"])
     assert first.exit_code == 0, first.output
     assert "4 scenes: 2 mapped (2 now, 0 earlier), 0 failed, 2 outside the AOI" in first.output
     roads = read_layer(out / "roads.gpkg")
