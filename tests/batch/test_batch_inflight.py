@@ -144,7 +144,7 @@ def test_the_shared_model_is_prepared_and_probed_before_any_scene(setup):
 
     _, _, _, ckpt = setup
     loaded = shared_model(load_checkpoint(ckpt), "cpu")
-    module = loaded["module"]
+    module = loaded.module  # a LoadedModel: the network built once
     assert not module.training
     weights = [p for p in module.parameters() if p.ndim == 4]
     assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
@@ -152,4 +152,4 @@ def test_the_shared_model_is_prepared_and_probed_before_any_scene(setup):
     first = activation_profile(module, 3)
     assert activation_profile(module, 3) is first  # probed once, in shared_model
     assert sum(len(m._forward_hooks) for m in module.modules()) == hooks == 0
-    assert shared_model(loaded, "cpu")["module"] is module  # built once
+    assert shared_model(loaded, "cpu").module is module  # built once
