@@ -12,26 +12,37 @@ row needed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 
 from geoseg.errors import ConfigError
-from geoseg.io.windows import TileGrid
+from geoseg.io.windows import DEFAULT_TILE, TileGrid
 
 
-@dataclass(frozen=True)
 class RowRange(TileGrid):
-    """The tiles of a ``height``×``width`` grid needed for output rows [start, stop)."""
+    """The tiles of a ``height``×``width`` grid needed for output rows [start, stop)
+    (``stop`` -1: to the bottom of the scene)."""
 
-    start: int = 0
-    stop: int = -1  # -1: to the bottom of the scene
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __init__(
+        self,
+        height: int,
+        width: int,
+        tile: int = DEFAULT_TILE,
+        overlap: int | None = None,
+        start: int = 0,
+        stop: int = -1,
+    ) -> None:
+        super().__init__(height, width, tile, overlap)
+        self.start, self.stop = int(start), int(stop)
         if not 0 <= self.start <= self.end <= self.height:
             raise ConfigError(
                 f"row range {self.start}-{self.stop} is not inside the scene's {self.height} rows"
             )
+
+    def __repr__(self) -> str:
+        return (
+            f"RowRange({self.height}, {self.width}, tile={self.tile}, "
+            f"overlap={self.overlap}, rows {self.start}-{self.end})"
+        )
 
     @classmethod
     def of(cls, grid: TileGrid, start: int, stop: int) -> RowRange:
