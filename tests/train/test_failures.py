@@ -29,7 +29,9 @@ def _cfg(scene, mask, **model):
 def test_nan_loss_stops_with_a_message(tmp_path):
     image, mask = easy_road_scene(64)
     bad = image.astype(np.float32)
-    bad[:, :, :] = np.nan  # a float scene whose pixels are all NaN
+    # a float scene whose pixels are all infinite (issue 13's one validity rule makes NaN
+    # nodata, read as invalid and zeroed, so NaN pixels no longer reach the loss)
+    bad[:, :, :] = np.inf
     bad[:, 0, 0] = 1.0  # one finite value so the value range can be measured
     scene = write_geotiff(tmp_path / "nan.tif", bad)
     m = write_geotiff(tmp_path / "m.tif", mask)
