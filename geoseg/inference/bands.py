@@ -193,6 +193,7 @@ def tile_batches(
                     dtype = image.dtype if normalize is None else np.float32
                     images = np.empty((batch_size, channels, size, size), dtype)
                     valid = np.empty((batch_size, size, size), bool)
+                assert images is not None and valid is not None  # allocated above
                 t, v = cut_tile(image, mask, col_off, size)
                 if normalize is None:
                     images[len(offsets)] = t
@@ -204,6 +205,7 @@ def tile_batches(
                 yield Batch(offsets, images, valid)
                 offsets, images, valid = [], None, None
     if offsets:
+        assert images is not None and valid is not None
         n = len(offsets)
         yield Batch(offsets, images[:n], valid[:n])
 
