@@ -19,7 +19,7 @@ from geoseg.batch.mosaic import build_mosaics
 from geoseg.batch.report import write_overview, write_summary
 from geoseg.batch.scenes import ScenePlan, parse_crs
 from geoseg.io.files import output_set
-from geoseg.io.vector import read_roads, write_roads
+from geoseg.io.vector import read_roads, road_length, write_roads
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def _build_area(
         )
     summary = write_summary(rows, out_dir / "summary.csv")
     n_failed = sum(r["status"] != DONE and r["status"] != SKIPPED for r in rows)
-    total_km = float(merged["length_m"].sum()) / 1000.0 if len(merged) else 0.0
+    total_km = road_length(merged).km or 0.0  # batch scenes all have a CRS
     overview = write_overview(
         out_dir / "overview.png",
         fps,

@@ -32,6 +32,7 @@ from rasterio.transform import from_origin
 from scipy.ndimage import distance_transform_edt
 from scipy.spatial import cKDTree
 import shapely.ops
+from geoseg.io.vector import road_length
 
 log = logging.getLogger(__name__)
 
@@ -430,11 +431,11 @@ def merge_lines(
         crs=work_crs,
     )
     log.info(
-        "merged %d pieces from %d scenes into %d lines (%.2f km)",
+        "merged %d pieces from %d scenes into %d lines (%s)",
         len(pieces),
         len(footprints),
         len(gdf),
-        gdf["length_m"].sum() / 1000.0,
+        road_length(gdf),
     )
     return gdf, km
 

@@ -62,12 +62,6 @@ def vectorize_with(**options: Any) -> Vectorizer:
     return vectorize_step(**{"progress": False, **options})
 
 
-def road_km(gdf: Any) -> float:
-    """Total ground length in km (:func:`geoseg.pipeline.road_length`; 0 for a layer
-    without a CRS, whose lengths are pixels)."""
-    return road_length(gdf).km or 0.0
-
-
 def one_line(exc: BaseException) -> str:
     """A one-line failure reason (GeoSegError messages are already one sentence)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
