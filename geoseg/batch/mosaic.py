@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 
 from geoseg.io.files import atomic_output, readable_path, write_text_output
 from geoseg.io.provenance import product_kind, tags
+from geoseg.io.windows import row_spans
 import rasterio
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import Resampling, calculate_default_transform
@@ -79,8 +80,8 @@ def warped_copy(mask: Path, crs) -> Path:
             atomic_output(out) as tmp,
             rasterio.open(tmp, "w", **profile) as dst,
         ):
-            for top in range(0, height, STRIP):
-                window = Window(0, top, width, min(STRIP, height - top))
+            for top, bottom in row_spans(height, STRIP):
+                window = Window(0, top, width, bottom - top)
                 dst.write(vrt.read(1, window=window), 1, window=window)
     return out
 

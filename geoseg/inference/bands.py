@@ -25,7 +25,7 @@ import numpy as np
 
 from geoseg.inference.profile import StageTimes
 from geoseg.io.raster import Scene, gdal_env, read_pixels
-from geoseg.io.windows import TileGrid, Window
+from geoseg.io.windows import TileGrid, Window, row_spans
 
 MIN_CHUNK_ROWS = 64  # striped files (1-row blocks) are still read in sizeable requests
 
@@ -114,7 +114,7 @@ class RowBands:
         height, tile = self.grid.height, self.grid.tile
         step = chunk_rows(self._block_height(), tile)
         first = self.grid.row_starts[0] // step * step if self.grid.row_starts else height
-        spans = [(top, min(top + step, height)) for top in range(first, height, step)]
+        spans = row_spans(height, step, first)
         ahead = self.workers + 1 + -(-tile // step)  # enough chunks for a band, plus one each
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="geoseg-reader")
         futures: deque[Future] = deque()

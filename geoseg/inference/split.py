@@ -37,7 +37,7 @@ from geoseg.inference.pipeline import run_scene
 from geoseg.inference.profile import StageTimes
 from geoseg.inference.rowrange import RowRange, split_rows
 from geoseg.distributed import DistContext, distributed, rank_device
-from geoseg.io.windows import TileGrid
+from geoseg.io.windows import TileGrid, row_spans
 from geoseg.io.files import temp_name
 from geoseg.io.raster import Scene
 
@@ -86,8 +86,8 @@ def append_part(path: str, sink: Callable[[np.ndarray, np.ndarray], None]) -> in
     """Feed a part written by :class:`PartWriter` to `sink` in row order; its rows."""
     values = np.load(path, mmap_mode="r")
     valid = np.load(Path(path).with_name(Path(path).stem + "-valid.npy"), mmap_mode="r")
-    for top in range(0, values.shape[0], PART_ROWS):
-        sink(np.array(values[top : top + PART_ROWS]), np.array(valid[top : top + PART_ROWS]))
+    for top, bottom in row_spans(values.shape[0], PART_ROWS):
+        sink(np.array(values[top:bottom]), np.array(valid[top:bottom]))
     return int(values.shape[0])
 
 

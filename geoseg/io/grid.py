@@ -37,6 +37,7 @@ from rasterio.windows import Window
 
 from geoseg.errors import BandMismatchError, GridMismatchError, RasterReadError
 from geoseg.io.files import note_input, readable_path
+from geoseg.io.windows import row_spans
 
 log = logging.getLogger(__name__)
 
@@ -355,9 +356,8 @@ def open_reader(raster: Raster) -> Iterator[Reader]:
 
 def row_bands(height: int, width: int, bands: int = 1) -> Iterator[slice]:
     """Row slices of about :data:`SCAN_PIXELS` pixels each, top to bottom."""
-    step = max(1, SCAN_PIXELS // max(1, width * bands))
-    for r in range(0, height, step):
-        yield slice(r, min(height, r + step))
+    for top, bottom in row_spans(height, SCAN_PIXELS // max(1, width * bands)):
+        yield slice(top, bottom)
 
 
 # --- the road-mask rule ------------------------------------------------------------

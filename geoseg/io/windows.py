@@ -88,6 +88,13 @@ def tile_starts(size: int, tile: int, overlap: int = 0) -> list[int]:
     return starts
 
 
+def row_spans(height: int, step: int, start: int = 0) -> list[tuple[int, int]]:
+    """Consecutive row ranges ``[top, bottom)`` of `step` rows from `start` to `height`
+    (the last one shorter): the bands a scene is read or scanned in."""
+    step = max(1, int(step))
+    return [(top, min(top + step, height)) for top in range(max(0, start), height, step)]
+
+
 def tile_windows(height: int, width: int, tile: int, overlap: int = 0) -> list[Window]:
     """Tiles covering every pixel of a ``height``×``width`` grid, row-major, each inside
     the grid: ``tile`` px, clipped to an axis shorter than a tile."""

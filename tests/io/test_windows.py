@@ -151,3 +151,12 @@ def test_the_tile_rule_names_the_parameter(tile, overlap, param, words):
         TileGrid(300, 300, tile, overlap)
     assert err.value.param == param and str(err.value).startswith(words)
     assert "--" not in str(err.value)
+
+
+def test_row_spans_cover_the_rows_once_from_the_start():
+    from geoseg.io.windows import row_spans
+
+    assert row_spans(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert row_spans(10, 4, start=4) == [(4, 8), (8, 10)]
+    assert row_spans(3, 0) == [(0, 1), (1, 2), (2, 3)]  # a step below 1 is one row
+    assert row_spans(0, 4) == []
