@@ -10,7 +10,20 @@ from __future__ import annotations
 
 
 class GeoSegError(Exception):
-    """Root of all geoseg errors: the message is one sentence for the user."""
+    """Root of all geoseg errors: the message is one sentence for the user.
+
+    A message that tells the user to give a setting names it as the library spells it,
+    ``name=VALUE`` (``pass models_dir=DIR``), and lists it in ``params``; a front end
+    names its own spelling instead (the CLI says ``--models-dir DIR``:
+    :mod:`geoseg.cli.flags`)."""
+
+    params: tuple[str, ...] = ()
+
+
+def naming(exc: GeoSegError, *params: str) -> GeoSegError:
+    """`exc`, marked as naming `params` in its message (see :class:`GeoSegError`)."""
+    exc.params = params  # an instance attribute: kept by pickling between ranks
+    return exc
 
 
 class ConfigError(GeoSegError, ValueError):

@@ -40,6 +40,7 @@ from geoseg.errors import (
     ConfigError,
     ModelError,
     ParameterError,
+    naming,
 )
 from geoseg.inference.memory import check_fits
 from geoseg.inference.outputs import OutputSink, parse_outputs
@@ -145,17 +146,25 @@ def resolve_checkpoint(
     """
     if model is None:
         if not backbone:
-            raise ConfigError("give a checkpoint (--model CKPT) or a backbone (--backbone B)")
+            raise naming(
+                ConfigError("give a checkpoint (model=CKPT) or a backbone (backbone=B)"),
+                "model",
+                "backbone",
+            )
         folder = Path(models_dir) if models_dir else default_models_dir()
         model = find_latest(folder, arch, backbone)
         if model is None:
             from geoseg.config import training_hint
 
             what = f"{arch or '*'}_{backbone}"
-            raise CheckpointError(
-                f"{folder}: no trained {what} checkpoint; {training_hint(arch, backbone)} "
-                "(it is saved there), pass --models-dir DIR where one was saved (the demo's: "
-                "demo_output/models), or pass --model CKPT"
+            raise naming(
+                CheckpointError(
+                    f"{folder}: no trained {what} checkpoint; {training_hint(arch, backbone)} "
+                    "(it is saved there), pass models_dir=DIR where one was saved (the demo's: "
+                    "demo_output/models), or pass model=CKPT"
+                ),
+                "models_dir",
+                "model",
             )
         log.info("using checkpoint %s", model)
     ckpt = load_checkpoint(model)
@@ -207,10 +216,13 @@ def _check_bands(scene: Scene, loaded: LoadedModel, norm: Normalizer) -> None:
     n = len(scene.bands)
     if n != want:
         example = ",".join(str(b) for b in range(1, want + 1))
-        hint = f" (choose {want} with --bands, e.g. {example})" if scene.count >= want else ""
-        raise BandMismatchError(
-            f"{scene.path}: {n} band{'s' if n != 1 else ''} selected but the model "
-            f"expects {want}{hint}"
+        hint = f" (choose {want} of them: bands={example})" if scene.count >= want else ""
+        raise naming(
+            BandMismatchError(
+                f"{scene.path}: {n} band{'s' if n != 1 else ''} selected but the model "
+                f"expects {want}{hint}"
+            ),
+            "bands",
         )
 
 

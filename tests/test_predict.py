@@ -120,7 +120,7 @@ def test_band_selection_and_uint16_input(tmp_path):
 def test_wrong_band_count_is_refused_before_any_output(tmp_path):
     path = write_scene(tmp_path / "rgba.tif", np.ones((4, 40, 40), np.uint8))
     with pytest.raises(
-        BandMismatchError, match="4 bands selected but the model expects 3.*--bands"
+        BandMismatchError, match="4 bands selected but the model expects 3.*bands=1,2,3"
     ):
         predict_scene(path, PixelModel(3), tmp_path / "out", **FAST)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
@@ -238,7 +238,7 @@ def test_resolve_checkpoint_finds_the_newest_and_checks_the_arch(tmp_path):
     with pytest.raises(
         CheckpointError,
         match=r"train one with `geoseg train -c demo \.\.\.`.*"
-        "--models-dir DIR",
+        "models_dir=DIR",
     ):
         resolve_checkpoint(backbone="resnet18", models_dir=models)
     with pytest.raises(CheckpointError, match=r"`geoseg train -c unet_vgg16 \.\.\.`"):

@@ -148,3 +148,22 @@ def test_config_overlap_defaults_from_the_tile():
     assert cfg.predict.overlap is None
     s = resolve_settings(None, tile=cfg.predict.tile, overlap=cfg.predict.overlap)
     assert (s.tile, s.overlap) == (128, 32)
+
+
+def test_a_missing_model_is_named_as_a_parameter_by_the_library_and_a_flag_by_the_cli(tmp_path):
+
+    from geoseg.errors import CheckpointError, ConfigError
+    from geoseg.predict import resolve_checkpoint
+
+    with pytest.raises(ConfigError, match=r"model=CKPT\) or a backbone \(backbone=B\)$"):
+        resolve_checkpoint()
+    with pytest.raises(CheckpointError, match="pass models_dir=DIR .* or pass model=CKPT$"):
+        resolve_checkpoint(backbone="resnet18", models_dir=tmp_path)
+    scene = tmp_path / "s.tif"
+    scene.write_bytes(b"")
+    res = CliRunner().invoke(
+        cli, ["predict", str(scene), "--backbone", "resnet18", "--models-dir", str(tmp_path)]
+    )
+    assert res.exit_code == 1
+    assert "pass --models-dir DIR" in res.output and "or pass --model CKPT" in res.output
+    assert "models_dir=" not in res.output

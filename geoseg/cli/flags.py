@@ -17,6 +17,10 @@ FLAGS: dict[str, str] = {
     "tta": "--tta",
     "threshold": "--threshold",
     "bands": "--bands",
+    "model": "--model",
+    "arch": "--arch",
+    "backbone": "--backbone",
+    "models_dir": "--models-dir",
 }
 
 
@@ -24,5 +28,8 @@ def cli_message(exc: GeoSegError) -> str:
     """`exc`'s one-line message, naming the CLI flag where it names a parameter."""
     text = str(exc)
     if isinstance(exc, ParameterError) and exc.param in FLAGS and text.startswith(exc.param):
-        return FLAGS[exc.param] + text[len(exc.param) :]
+        text = FLAGS[exc.param] + text[len(exc.param) :]
+    for param in exc.params:  # "pass models_dir=DIR" -> "pass --models-dir DIR"
+        if param in FLAGS:
+            text = text.replace(f"{param}=", f"{FLAGS[param]} ")
     return text
