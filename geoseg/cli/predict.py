@@ -158,7 +158,7 @@ def predict(
         if driver_for(vector) == "GeoJSON":
             check_vector_crs(vector, open_grid(scene, what="file", warn_no_crs=False).crs)
         claimed[vector] = "roads"
-    claim_outputs(claimed, inputs=(scene, *([ckpt["path"]] if ckpt.get("path") else [])))
+    claim_outputs(claimed, inputs=(scene, *([ckpt.path] if ckpt.path else [])))
     # under torchrun the ranks share the scene's rows; rank 0 writes (geoseg.inference.split)
     split = click.get_current_context().with_resource(scene_split(device))
     result = map_scene(
