@@ -43,7 +43,11 @@ from geoseg.errors import (
     naming,
 )
 from geoseg.inference.memory import check_fits
-from geoseg.inference.outputs import OutputSink, parse_outputs
+from geoseg.inference.outputs import (
+    OutputSink,
+    output_paths,
+    parse_outputs,
+)
 from geoseg.inference.pipeline import resolve_threads, run_scene
 from geoseg.inference.predictor import TilePredictor, tta_views
 from geoseg.inference.profile import StageTimes
@@ -73,10 +77,6 @@ from geoseg.normalize import Normalizer
 from geoseg.radiometry import ImageryStats, check_mode, fit_scene
 
 log = logging.getLogger(__name__)
-
-# `geoseg predict SCENE` without -o writes into this folder beside the scene: never
-# beside it, where `<name>_mask.tif` is the name ground-truth masks use.
-DEFAULT_OUTPUT_FOLDER = "predictions"
 
 
 @dataclass(frozen=True)
@@ -517,45 +517,3 @@ def _write_preview(scene: Scene, mask_path: Path, path: Path, max_size: int = 10
     mask = read_decimated(mask_path, [1], max_size)[0]
     valid = read_decimated(mask_path, [1], max_size, masks=True)[0] > 0
     return overlay_png(image, mask, path, max_size, valid=valid)
-
-
-@dataclass(frozen=True)
-class OutputPaths:
-    """Where predicting one scene writes: None for an output not asked for."""
-
-    prob: Path | None
-    mask: Path | None
-    preview: Path | None
-
-    def claims(self) -> dict[Path, str]:
-        """Path -> product kind (:mod:`geoseg.io.provenance`), for ``claim_outputs``."""
-        kinds = ((self.prob, "probability"), (self.mask, "mask"), (self.preview, "preview"))
-        return {path: kind for path, kind in kinds if path is not None}
-
-
-def output_paths(
-    scene: str | Path,
-    out_dir: str | Path,
-    outputs: str | tuple[str, ...] = ("prob", "mask"),
-    prob_out: str | Path | None = None,
-    mask_out: str | Path | None = None,
-    preview: bool = False,
-) -> OutputPaths:
-    """The one naming rule of prediction outputs: ``<out_dir>/<name>_prob.tif``,
-    ``<name>_mask.tif`` and ``<name>_preview.png`` (`name`: the scene's file stem), or
-    `prob_out` / `mask_out` where given (GeoTIFF names, distinct; that no output is an
-    input is the rule of :mod:`geoseg.io.files`)."""
-    name, out_dir = Path(scene).stem, Path(out_dir)
-    wanted = parse_outputs(outputs)
-    prob_path = Path(prob_out) if prob_out is not None else out_dir / f"{name}_prob.tif"
-    mask_path = Path(mask_out) if mask_out is not None else out_dir / f"{name}_mask.tif"
-    for path in (prob_path, mask_path):
-        if path.suffix.lower() not in (".tif", ".tiff"):
-            raise ConfigError(f"{path}: outputs are GeoTIFFs; give a .tif name")
-    if prob_path.resolve() == mask_path.resolve():
-        raise ConfigError(f"{prob_path}: the probability and mask outputs need different names")
-    return OutputPaths(
-        prob_path if "prob" in wanted else None,
-        mask_path if "mask" in wanted else None,
-        out_dir / f"{name}_preview.png" if preview else None,
-    )

@@ -22,11 +22,10 @@ from geoseg.cli.options import (
     radiometry_opts,
     progress_opt,
 )
-from geoseg.inference.outputs import parse_outputs
+from geoseg.inference.outputs import DEFAULT_OUTPUT_FOLDER, output_paths, parse_outputs
 from geoseg.io.files import claim_outputs
 from geoseg.io.grid import open_grid
 from geoseg.io.vector import check_vector_crs, driver_for
-from geoseg.predict import DEFAULT_OUTPUT_FOLDER, output_paths
 
 
 @click.command("predict")
