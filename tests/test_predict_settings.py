@@ -1,6 +1,8 @@
 """One precedence rule for prediction settings: explicit option > checkpoint > default
 (geoseg.inference.settings), the same through the library, the CLI and configs."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import rasterio
@@ -9,7 +11,7 @@ from click.testing import CliRunner
 import geoseg.predict
 from fake_models import save_tiny_checkpoint
 from geoseg import predict_scene
-from geoseg.checkpoint import load_checkpoint, save_checkpoint
+from geoseg.checkpoint import load_checkpoint
 from geoseg.cli.flags import FLAGS
 from geoseg.cli.main import cli
 from geoseg.config import config_from_dict
@@ -34,10 +36,7 @@ def ckpt(tmp_path):
 
 
 def with_defaults(path, **fields):
-    data = load_checkpoint(path)
-    data.pop("path")
-    data.update(fields)
-    save_checkpoint(path, data)
+    dataclasses.replace(load_checkpoint(path), **fields).save(path)
     return path
 
 
