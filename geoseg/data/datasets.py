@@ -20,8 +20,9 @@ import numpy as np
 
 from geoseg.data.augment import Augment
 from geoseg.data.samplers import RoadWeightedWindows, grid_windows
-from geoseg.data.sources import Source, Window
+from geoseg.data.sources import Source
 from geoseg.errors import DataError
+from geoseg.io.windows import Window
 from geoseg.normalize import Normalizer
 
 try:  # a plain base class keeps this module importable for inspection without torch

@@ -18,8 +18,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from geoseg.data.sources import Source, Window
-from geoseg.io.windows import tile_windows
+from geoseg.data.sources import Source
+from geoseg.io.windows import Window, tile_windows
 
 
 def _clamp(centre: float, size: int, extent: int) -> int:
@@ -33,12 +33,8 @@ def window_size(source: Source, tile: int) -> tuple[int, int]:
 
 def grid_windows(source: Source, tile: int) -> list[Window]:
     """Tiles covering every pixel of `source`; the last ones are shifted inside
-    (:func:`geoseg.io.windows.tile_windows` without overlap), as the sources' row-first
-    ``(row, col, height, width)``."""
-    return [
-        (int(w.row_off), int(w.col_off), int(w.height), int(w.width))
-        for w in tile_windows(source.height, source.width, tile)
-    ]
+    (:func:`geoseg.io.windows.tile_windows` without overlap)."""
+    return tile_windows(source.height, source.width, tile)
 
 
 class RoadWeightedWindows:
@@ -90,12 +86,9 @@ class RoadWeightedWindows:
             cy, cx, p = roads
             j = int(rng.choice(len(p), p=p))
             jitter = rng.uniform(-0.5, 0.5, size=2) * self.cell
-            return (
-                _clamp(cy[j] + jitter[0], h, source.height),
-                _clamp(cx[j] + jitter[1], w, source.width),
-                h,
-                w,
-            )
+            r = _clamp(cy[j] + jitter[0], h, source.height)
+            c = _clamp(cx[j] + jitter[1], w, source.width)
+            return Window(c, r, w, h)
         r = int(rng.integers(0, source.height - h + 1))
         c = int(rng.integers(0, source.width - w + 1))
-        return r, c, h, w
+        return Window(c, r, w, h)

@@ -4,7 +4,8 @@ A *source* is one image with its road labels.  Every source answers the same thr
 questions, so samplers and datasets never care where pixels come from:
 
 - ``height``, ``width``, ``count``, ``dtype`` — its size and raw band type;
-- ``read(window)`` → ``(image (C,h,w) raw values, mask (h,w) uint8 0/1)``;
+- ``read(window)`` → ``(image (C,h,w) raw values, mask (h,w) uint8 0/1)`` for an integer
+  rasterio :class:`~rasterio.windows.Window` (:data:`geoseg.io.windows.Window`) inside it;
 - ``road_density(cell)`` → coarse map of road fraction per ``cell``-px block (or None
   when unknown), used to draw windows that contain roads more often.
 
@@ -28,7 +29,6 @@ import numpy as np
 from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.transform import array_bounds
-from rasterio.windows import Window as RioWindow
 from rasterio.windows import transform as window_transform
 
 from geoseg.data.labels import VectorLabels
@@ -43,10 +43,9 @@ from geoseg.io.grid import (
     picture_road,
     read_pixels,
 )
+from geoseg.io.windows import Window, slices
 
 log = logging.getLogger(__name__)
-
-Window = tuple[int, int, int, int]  # row_off, col_off, height, width
 
 
 class Source(Protocol):
@@ -129,18 +128,17 @@ class RasterScene:
         return state
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
-        r, c, h, w = window
-        rio_win = RioWindow(c, r, w, h)
         where = f"window {window}"
         try:
-            image, valid = read_pixels(self._handle("scene", self.path), self.grid, rio_win, where)
+            image, valid = read_pixels(self._handle("scene", self.path), self.grid, window, where)
             if self.mask is not None and self.rule is not None:
                 src = self._handle("mask", self.mask.path)
-                values, mask_valid = read_pixels(src, self.mask, rio_win, where)
+                values, mask_valid = read_pixels(src, self.mask, window, where)
                 road = self.rule.road(values, valid & mask_valid)
             else:
                 assert self.labels is not None
-                labels = self.labels.rasterize(window_transform(rio_win, self.transform), (h, w))
+                shape = (int(window.height), int(window.width))
+                labels = self.labels.rasterize(window_transform(window, self.transform), shape)
                 road = labels.astype(bool) & valid
         except Exception as exc:  # rasterio raises RasterioIOError/CPLE_* on corrupt blocks
             if isinstance(exc, (DataError, RasterReadError)):
@@ -200,7 +198,6 @@ class ImageTile:
         self.count = len(self.bands)
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
-        r, c, h, w = window
         image = _read_picture(self.path)
         mask = _read_picture(self.mask_path)
         if image.ndim == 2:
@@ -210,16 +207,17 @@ class ImageTile:
                 f"{self.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} px but "
                 f"{self.name} is {image.shape[1]}x{image.shape[0]} px"
             )
-        image = np.moveaxis(image[r : r + h, c : c + w], -1, 0)[[b - 1 for b in self.bands]]
+        rows, cols = slices(window)
+        image = np.moveaxis(image[rows, cols], -1, 0)[[b - 1 for b in self.bands]]
         # the one road-mask rule: equal channels (DeepGlobe's RGB masks), 0/max, soft
         road = picture_road(mask, str(self.mask_path), "mask")
-        return np.ascontiguousarray(image), road[r : r + h, c : c + w].astype(np.uint8)
+        return np.ascontiguousarray(image), road[rows, cols].astype(np.uint8)
 
     def road_density(self, cell: int) -> None:
         return None  # unknown without reading the mask; windows are drawn uniformly
 
     def sample_pixels(self, max_side: int = 512) -> np.ndarray:
-        return self.read((0, 0, self.height, self.width))[0]
+        return self.read(Window(0, 0, self.width, self.height))[0]
 
 
 class Region:
@@ -234,8 +232,8 @@ class Region:
         self.name = f"{source.name}[{tag}]"
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
-        r, c, h, w = window
-        return self.source.read((r + self.row_off, c, h, w))
+        shifted = Window(window.col_off, window.row_off + self.row_off, window.width, window.height)
+        return self.source.read(shifted)
 
     def road_density(self, cell: int) -> Optional[np.ndarray]:
         full = self.source.road_density(cell)

@@ -20,7 +20,8 @@ def test_windows_are_weighted_toward_roads(tmp_path):
         sampler = RoadWeightedWindows([scene], 64, road_weight=weight, seed=1)
         hits = 0
         for i in range(200):
-            _, (r, c, h, w) = sampler.draw(0, i)
+            _, win = sampler.draw(0, i)
+            r, c, h, w = win.row_off, win.col_off, win.height, win.width
             assert 0 <= r <= 512 - h and 0 <= c <= 512 - w and (h, w) == (64, 64)
             hits += mask[r : r + h, c : c + w].any()
         return hits / 200
@@ -41,7 +42,8 @@ def test_draws_are_deterministic_per_epoch_and_index(tmp_path):
 def test_grid_covers_every_pixel_once_or_more(tmp_path):
     scene, _ = _sparse_scene(tmp_path)
     seen = np.zeros((512, 512), int)
-    for r, c, h, w in grid_windows(scene, 200):
+    for win in grid_windows(scene, 200):
+        r, c, h, w = win.row_off, win.col_off, win.height, win.width
         assert r + h <= 512 and c + w <= 512
         seen[r : r + h, c : c + w] += 1
     assert seen.min() == 1 and len(grid_windows(scene, 200)) == 9

@@ -5,6 +5,7 @@ from shapely.geometry import LineString
 from helpers import easy_road_scene, write_geotiff
 from geoseg.data.sources import ImageTile, RasterScene, Region
 from geoseg.errors import DataError, GridMismatchError, RasterReadError
+from geoseg.io.windows import Window
 
 
 def test_mask_scene_windowed_read_matches_arrays(tmp_path):
@@ -12,7 +13,7 @@ def test_mask_scene_windowed_read_matches_arrays(tmp_path):
     img = write_geotiff(tmp_path / "s.tif", image)
     msk = write_geotiff(tmp_path / "m.tif", mask * 255)  # 0/255 mask binarises at 128
     scene = RasterScene(img, mask=msk)
-    x, y = scene.read((10, 20, 64, 48))
+    x, y = scene.read(Window(20, 10, 48, 64))
     assert x.shape == (3, 64, 48) and x.dtype == np.uint8
     np.testing.assert_array_equal(x, image[:, 10:74, 20:68])
     np.testing.assert_array_equal(y, mask[10:74, 20:68])
@@ -25,7 +26,7 @@ def test_band_selection_and_missing_band(tmp_path):
     image, mask = easy_road_scene(64)
     img = write_geotiff(tmp_path / "s.tif", image)
     msk = write_geotiff(tmp_path / "m.tif", mask)
-    x, _ = RasterScene(img, mask=msk, bands=[3, 1]).read((0, 0, 8, 8))
+    x, _ = RasterScene(img, mask=msk, bands=[3, 1]).read(Window(0, 0, 8, 8))
     np.testing.assert_array_equal(x, image[[2, 0], :8, :8])
     with pytest.raises(Exception, match="band"):
         RasterScene(img, mask=msk, bands=[4])
@@ -65,11 +66,11 @@ def test_vector_labels_rasterized_with_width_in_metres(tmp_path):
     x0, y0 = 500000.0, 4000000.0
     lab = _lines(tmp_path, "EPSG:32633", [[(x0 - 10, y0 - 25), (x0 + 60, y0 - 25)]], width_m=[4.0])
     scene = RasterScene(img, labels=lab)
-    _, mask = scene.read((0, 0, 100, 100))
+    _, mask = scene.read(Window(0, 0, 100, 100))
     assert mask[:, 50].sum() == 8
     assert mask[46:54].all() and not mask[:45].any() and not mask[55:].any()
     # Windowed read gives the same pixels as the full read.
-    _, part = scene.read((40, 30, 20, 20))
+    _, part = scene.read(Window(30, 40, 20, 20))
     np.testing.assert_array_equal(part, mask[40:60, 30:50])
 
 
@@ -81,7 +82,7 @@ def test_vector_labels_in_another_crs_are_reprojected(tmp_path):
     utm = gpd.GeoSeries([LineString([(x0 + 25, y0 + 5), (x0 + 25, y0 - 55)])], crs="EPSG:32633")
     lab = tmp_path / "roads_wgs84.geojson"
     gpd.GeoDataFrame(geometry=utm.to_crs("EPSG:4326")).to_file(lab)
-    _, mask = RasterScene(img, labels=lab, label_width_m=3.0).read((0, 0, 100, 100))
+    _, mask = RasterScene(img, labels=lab, label_width_m=3.0).read(Window(0, 0, 100, 100))
     cols = np.nonzero(mask[50])[0]
     assert abs(cols.mean() - 49.5) < 1.0 and 5 <= len(cols) <= 7  # 3 m = 6 px at column 50
 
@@ -104,7 +105,7 @@ def test_deepglobe_tile_rgb_mask_binarised(tmp_path):
     grey[0, 0], grey[0, 1] = 99, 100
     Image.fromarray(np.stack([grey] * 3, -1)).save(tmp_path / "7_mask.png")
     tile = ImageTile(tmp_path / "7_sat.png", tmp_path / "7_mask.png")
-    x, y = tile.read((0, 0, 64, 64))
+    x, y = tile.read(Window(0, 0, 64, 64))
     np.testing.assert_array_equal(x, image)
     expected = mask.copy()
     expected[0, 0], expected[0, 1] = 0, 1
@@ -117,6 +118,6 @@ def test_region_offsets_reads(tmp_path):
         write_geotiff(tmp_path / "s.tif", image), mask=write_geotiff(tmp_path / "m.tif", mask)
     )
     bottom = Region(scene, 48, 16, "val")
-    x, y = bottom.read((0, 0, 16, 64))
+    x, y = bottom.read(Window(0, 0, 64, 16))
     np.testing.assert_array_equal(x, image[:, 48:])
     np.testing.assert_array_equal(y, mask[48:])

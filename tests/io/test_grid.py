@@ -29,6 +29,7 @@ from geoseg.io.grid import (
     same_grid,
 )
 from geoseg.io.vector import read_roads
+from geoseg.io.windows import Window
 from geoseg.vectorize import vectorize_mask, vectorize_to_file
 from geoseg.vectorize.source import mask_block
 
@@ -60,8 +61,8 @@ def write_png(path, array: np.ndarray):
 
 def train_roads(image, mask) -> list[np.ndarray]:
     """Road pixels as both training sources see them (DeepGlobe tile and raster scene)."""
-    tile = ImageTile(image, mask).read((0, 0, 64, 64))[1]
-    scene = RasterScene(image, mask=mask).read((0, 0, 64, 64))[1]
+    tile = ImageTile(image, mask).read(Window(0, 0, 64, 64))[1]
+    scene = RasterScene(image, mask=mask).read(Window(0, 0, 64, 64))[1]
     return [tile.astype(bool), scene.astype(bool)]
 
 
@@ -239,7 +240,7 @@ def test_real_deepglobe_masks_same_road_in_all_stages(realdata):
         with rasterio.open(mask) as src:
             expected = src.read(1) >= 128  # their published 0/255 reading
         h, w = expected.shape
-        tile = ImageTile(image, mask).read((0, 0, h, w))[1].astype(bool)
+        tile = ImageTile(image, mask).read(Window(0, 0, w, h))[1].astype(bool)
         np.testing.assert_array_equal(tile, expected)
         with open_mask(mask) as reader:
             np.testing.assert_array_equal(mask_block(reader, slice(0, h), slice(0, w)), expected)
