@@ -17,8 +17,8 @@ from typing import Any, Literal, Optional, Union
 
 import yaml
 
-from geoseg.io.windows import DEFAULT_TILE, check_tile_overlap, default_overlap
 from geoseg.errors import ConfigError
+from geoseg.io.windows import DEFAULT_TILE, check_tile_overlap, default_overlap
 
 
 @dataclass

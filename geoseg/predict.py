@@ -61,7 +61,6 @@ from geoseg.io.files import (
     temp_name,
 )
 from geoseg.io.provenance import tags
-from geoseg.io.windows import TileGrid, check_tile_overlap, default_overlap
 from geoseg.io.raster import (
     Scene,
     build_overviews,
@@ -69,10 +68,11 @@ from geoseg.io.raster import (
     gdal_env,
     open_scene,
     output_profile,
-    read_decimated,
     raster_verifier,
+    read_decimated,
     write_cog,
 )
+from geoseg.io.windows import TileGrid, check_tile_overlap, default_overlap
 from geoseg.normalize import Normalizer
 from geoseg.radiometry import ImageryStats, check_mode, fit_scene
 
@@ -294,9 +294,8 @@ def predict_scene(
     ranks return a result without paths.  `compile`: run the network through
     ``torch.compile`` (:mod:`geoseg.inference.compiled`; falls back with a warning).
     """
-    from geoseg.progress import tqdm
-
     from geoseg.device import resolve_device
+    from geoseg.progress import tqdm
 
     # cheap checks first: nothing is built or written before the inputs are known good
     _check_params(tile, overlap, batch_size, threshold)

@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from typing import Any, TextIO
+
 from tqdm.auto import tqdm as auto_tqdm
 from tqdm.std import tqdm as std_tqdm
 
@@ -131,7 +132,6 @@ def report(message: str | None = None) -> None:
 def tqdm(*args: Any, **kwargs: Any):
     """A progress bar: ``tqdm.auto.tqdm`` in ``bar`` mode, silent in ``none`` mode and a
     JSON reporter in ``json`` mode (a bar created with ``disable=True`` stays silent)."""
-
     if _REPORTER.mode == "bar":
         return auto_tqdm(*args, **kwargs)
     if _REPORTER.mode == "none" or kwargs.get("disable") is True:

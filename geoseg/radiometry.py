@@ -160,11 +160,10 @@ def area_stats(
     max_side: int = AREA_SAMPLE_SIDE,
 ) -> ImageryStats:
     """Statistics pooled over all scenes of an area (one map for the whole batch)."""
-    from geoseg.io.raster import open_raster
-
     from rasterio.errors import RasterioError
 
     from geoseg.errors import GeoSegError
+    from geoseg.io.raster import open_raster
 
     samples, dtypes = [], set()
     for path in paths:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, PngImagePlugin
 
 from geoseg.errors import BandMismatchError
 from geoseg.io.files import atomic_output
 from geoseg.io.provenance import software
-from PIL import Image
-from PIL import PngImagePlugin
 
 ROAD_COLOUR = (255, 40, 40)
 
@@ -69,7 +68,6 @@ def overlay_png(
     (H, W bool) keeps nodata out of the contrast stretch.  With `side_by_side` the plain
     image is put left of the overlay.  Returns the path.
     """
-
     if mask.shape != image.shape[1:]:
         raise BandMismatchError(
             f"{path}: mask shape {mask.shape} does not match image shape {image.shape[1:]}"
@@ -90,7 +88,6 @@ def overlay_png(
 
 def save_png(image, path: str | Path, kind: str) -> Path:
     """Save a PIL image as a verified, atomically written PNG tagged as geoseg's `kind`."""
-
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", software(kind))
 

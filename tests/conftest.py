@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import REALDATA, easy_road_scene, write_geotiff  # noqa: F401 (re-exported)
 
 # --------------------------------------------------------------------------- a clean home

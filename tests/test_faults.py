@@ -21,11 +21,10 @@ import sys
 import time
 from pathlib import Path
 
+import fake_models
 import numpy as np
 import pytest
 import rasterio
-
-import fake_models
 from helpers import REPO, easy_road_scene, write_geotiff
 
 pytestmark = pytest.mark.slow
@@ -508,8 +507,9 @@ def test_sample_data_on_a_full_disk_keeps_the_earlier_set(tmp_path):
 
 
 def compare_inputs(tmp_path):
-    from geoseg.sample_data import generate_scene, write_scene
     from tiny_configs import write_tiny_configs
+
+    from geoseg.sample_data import generate_scene, write_scene
 
     data = tmp_path / "data"
     for i, name in enumerate(("a", "b")):

@@ -10,12 +10,12 @@ import pytest
 import rasterio
 import torch
 from click.testing import CliRunner
+from helpers import easy_road_scene, write_geotiff
 
 from geoseg import pipeline
 from geoseg.cli.main import cli
 from geoseg.errors import ConfigError, GeoSegError
 from geoseg.io.vector import read_roads
-from helpers import easy_road_scene, write_geotiff
 
 
 class Brightness(torch.nn.Module):
@@ -155,10 +155,11 @@ def test_predict_and_batch_run_the_same_pipeline_with_the_same_outputs(
 
 def test_compare_maps_every_held_out_image_through_map_scene(spy, tmp_path, monkeypatch):
     import fake_models
+    from tiny_configs import write_tiny_configs
+
     import geoseg.train
     from geoseg.compare import compare_models
     from geoseg.sample_data import generate_scene, write_scene
-    from tiny_configs import write_tiny_configs
 
     monkeypatch.setattr(geoseg.train, "train_model", lambda *a, **k: pytest.fail("trained"))
     data = tmp_path / "data"
@@ -178,8 +179,9 @@ def test_compare_maps_every_held_out_image_through_map_scene(spy, tmp_path, monk
 def test_demo_maps_the_held_out_scene_through_map_scene(spy, tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    import geoseg.demo
     from fake_models import save_tiny_checkpoint
+
+    import geoseg.demo
     from geoseg.io.vector import write_roads
     from geoseg.vectorize import vectorize_mask
 

@@ -1,21 +1,21 @@
 import os
 
+import fake_models
 import numpy as np
 import pytest
 import rasterio
 import torch
+from fake_models import PixelModel, pixel_model_numpy
+from helpers import write_geotiff as write_scene
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fake_models
-from fake_models import PixelModel, pixel_model_numpy
 from geoseg import predict_scene
 from geoseg.checkpoint import load_checkpoint, model_from_checkpoint
 from geoseg.errors import BandMismatchError, CheckpointError, ConfigError, OutputError
 from geoseg.io.windows import TileGrid
 from geoseg.normalize import Normalizer
 from geoseg.predict import resolve_checkpoint
-from helpers import write_geotiff as write_scene
 
 FAST = dict(tile=64, overlap=16, batch_size=3, device="cpu", progress=False)
 

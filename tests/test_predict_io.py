@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from fake_models import TinyNet
+from helpers import write_geotiff
 
 import geoseg.inference.pipeline as pipeline
 import geoseg.predict
-from fake_models import TinyNet
 from geoseg import predict_scene
 from geoseg.errors import ConfigError
 from geoseg.inference.predictor import TilePredictor
-from helpers import write_geotiff
 
 FAST = dict(tile=64, overlap=16, batch_size=2, device="cpu", progress=False, amp=False)
 

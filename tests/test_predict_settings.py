@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner
+from fake_models import save_tiny_checkpoint
+from helpers import write_geotiff
 
 import geoseg.predict
-from fake_models import save_tiny_checkpoint
 from geoseg import predict_scene
 from geoseg.checkpoint import load_checkpoint
 from geoseg.cli.flags import FLAGS
@@ -18,7 +19,6 @@ from geoseg.config import config_from_dict
 from geoseg.errors import ParameterError
 from geoseg.inference.settings import resolve_settings
 from geoseg.io.windows import TileGrid
-from helpers import write_geotiff
 
 CPU = dict(device="cpu", progress=False)
 OVERLAP_64 = "must be at least 0 and less than half the tile (64), got 64"

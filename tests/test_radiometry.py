@@ -4,7 +4,6 @@ same landscape stored as 11-bit uint16 with other gains per band; pixel size is 
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 
 import numpy as np
@@ -12,8 +11,8 @@ import pytest
 import rasterio
 import torch
 from click.testing import CliRunner
-
 from helpers import easy_road_scene, write_geotiff
+
 from geoseg import radiometry
 from geoseg.checkpoint import load_checkpoint
 from geoseg.io.raster import open_scene
@@ -286,7 +285,8 @@ def test_real_11bit_spacenet_chip_scores_like_its_8bit_rendering(realdata, tmp_p
     half = pan.shape[0] // 2 - 4
 
     def write(name, array, row0):
-        from rasterio.windows import Window, transform as window_transform
+        from rasterio.windows import Window
+        from rasterio.windows import transform as window_transform
 
         window = Window(0, row0, array.shape[1], half)
         prof = dict(

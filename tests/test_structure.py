@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import networkx as nx
-
 from helpers import REPO
 
 PACKAGE = REPO / "geoseg"

@@ -12,6 +12,7 @@ its own VRT and its own panel in ``overview.png``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import shapely
 from shapely.geometry import box as make_box
 
@@ -40,7 +41,6 @@ def group_boxes(boxes: Sequence[Box]) -> list[list[int]]:
     Groups are ordered north-west first (top edge, then left edge); indices within a
     group keep their input order.
     """
-
     n = len(boxes)
     parent = list(range(n))
 

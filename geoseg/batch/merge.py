@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.ops
 from rasterio.features import rasterize, shapes
 from rasterio.transform import from_origin
 from scipy.ndimage import distance_transform_edt
 from scipy.spatial import cKDTree
-import shapely.ops
+
 from geoseg.io.vector import road_length
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ def core_regions(footprints: Sequence[Any]) -> list[Any]:
     straightens the raster's staircase, so a road crosses a seam once, not back and forth)
     and cut by the exact footprints.
     """
-
     if len(footprints) == 1:
         return [footprints[0]]
     minx, miny, maxx, maxy = shapely.union_all(list(footprints)).bounds
@@ -115,7 +115,6 @@ def _assign_slivers(cores: list[Any], footprints: Sequence[Any], min_area: float
     """Tidy the cores: detached crumbs smaller than `min_area` (ties on the raster) and
     parts of footprints no core covers (a simplified seam moved into a region outside
     its own footprint) go to the covering scene whose core they touch most."""
-
     pool = [polygonal(shapely.union_all(list(footprints)).difference(shapely.union_all(cores)))]
     for i, core in enumerate(cores):
         parts = shapely.get_parts(core)
@@ -142,7 +141,6 @@ def _assign_slivers(cores: list[Any], footprints: Sequence[Any], min_area: float
 
 def polygonal(geom: Any) -> Any:
     """Only the polygon parts of a geometry (overlays can leave slivers of lines/points)."""
-
     geom = shapely.make_valid(geom)
     parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
     return shapely.union_all(parts) if parts else shapely.Polygon()
@@ -150,7 +148,6 @@ def polygonal(geom: Any) -> Any:
 
 def _line_parts(geom: Any) -> list[np.ndarray]:
     """Coordinate arrays of the non-degenerate LineStrings in a clip result."""
-
     out = []
     for part in shapely.get_parts(geom):
         if part.geom_type == "LineString" and part.length > 0:
@@ -180,7 +177,6 @@ def clip_pieces(scene_lines: Sequence[Any], cores: Sequence[Any]) -> list[dict[s
 
 def _seam_ends(pieces: list[dict], cores: Sequence[Any], coverage: Any) -> tuple[np.ndarray, ...]:
     """(points, piece index, end 0/1, scene) of piece ends lying on a seam between cores."""
-
     pts, owner, end, scene = [], [], [], []
     for k, pc in enumerate(pieces):
         for e, xy in ((0, pc["coords"][0]), (1, pc["coords"][-1])):
@@ -210,7 +206,6 @@ def join_at_seams(pieces: list[dict], cores: Sequence[Any], snap_m: float) -> li
     (each end at most once), moved to their midpoint, and each chain of paired pieces
     becomes one line (length-weighted width and probability).
     """
-
     if not pieces:
         return []
     coverage = shapely.union_all(list(cores))
@@ -288,7 +283,6 @@ def drop_side_by_side(lines: list[dict], default_width_m: float = 4.0) -> list[d
     the line that stayed, and that line is split there, so the two still share a node.
     Returns the new list of line dicts.
     """
-
     if len(lines) < 2:
         return lines
     widths = np.array([ln["width_m"] for ln in lines], float)
@@ -449,7 +443,6 @@ def duplicated_length(
     counts its full length; lines meeting at a junction count nothing (points within
     `junction_m` of any line end are ignored).  Zero for a clean network.
     """
-
     geoms = [g for g in lines.geometry if g is not None and not g.is_empty]
     if len(geoms) < 2:
         return 0.0

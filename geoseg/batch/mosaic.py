@@ -15,16 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import rasterio
+from rasterio.enums import MaskFlags
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import Resampling, calculate_default_transform, transform_bounds
+from rasterio.windows import Window
+
+from geoseg.batch.layout import group_boxes
 from geoseg.io.files import atomic_output, readable_path, write_text_output
 from geoseg.io.provenance import product_kind, tags
 from geoseg.io.windows import row_spans
-import rasterio
-from rasterio.vrt import WarpedVRT
-from rasterio.warp import Resampling, calculate_default_transform
-from rasterio.windows import Window
-from rasterio.enums import MaskFlags
-from rasterio.warp import transform_bounds
-from geoseg.batch.layout import group_boxes
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ def warped_copy(mask: Path, crs) -> Path:
     :data:`DEFAULT_NODATA` in the copy.  The mask is warped through a GDAL warped VRT one
     band of :data:`STRIP` rows at a time: memory is O(width), never the whole mask.
     """
-
     tag = crs.to_string().replace(":", "").replace(" ", "")[:24]
     out = mask.with_name(f"{mask.stem}_{tag}.tif")
     if out.is_file() and out.stat().st_mtime_ns >= mask.stat().st_mtime_ns:
@@ -91,7 +90,6 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
 
     Returns the VRT path, or None when there is no mask to mosaic.
     """
-
     out_path = Path(out_path)
     sources = []
     for m in masks:
@@ -174,7 +172,6 @@ def build_mosaic(masks: Sequence[str | Path], crs, out_path: str | Path) -> Path
 def mosaic_groups(masks: Sequence[str | Path], crs) -> list[list[int]]:
     """Indices of `masks` in groups of nearby scenes (:mod:`geoseg.batch.layout`), from
     their bounds in `crs`: one VRT each, so the mosaics' extents follow the scenes."""
-
     boxes = []
     for m in masks:
         with rasterio.open(m) as src:

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import shapely
+
+from geoseg.batch.layout import group_boxes, union_box
 from geoseg.io.files import write_text_output
 from geoseg.viz import save_figure
-import shapely
-from geoseg.batch.layout import group_boxes, union_box
 
 log = logging.getLogger(__name__)
 

@@ -7,19 +7,19 @@ from pathlib import Path
 import click
 
 from geoseg.cli.options import (
+    amp_opt,
     batch_size_opt,
+    compile_opt,
     device_opt,
     model_source_opts,
     overlap_opt,
+    overwrite_opt,
+    progress_opt,
+    radiometry_opts,
     resolve_model_source,
     threshold_opt,
     tile_opt,
     tta_opt,
-    amp_opt,
-    compile_opt,
-    overwrite_opt,
-    radiometry_opts,
-    progress_opt,
 )
 
 

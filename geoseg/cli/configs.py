@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from geoseg.config import bundled_configs, load_config, resolve_config
 
 
@@ -16,7 +17,6 @@ def configs(name: str | None) -> None:
     geoseg configs unet_vgg16 > my.yaml   # a copy to edit
     geoseg train -c unet_vgg16 --data-dir deepglobe/train
     """
-
     if name:
         click.echo(resolve_config(name).read_text(encoding="utf-8"), nl=False)
         return

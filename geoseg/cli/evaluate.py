@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from geoseg import evaluate as ev
 from geoseg.cli.options import overwrite_opt, progress_opt
 from geoseg.io.files import claim_outputs, output_set
-from geoseg import evaluate as ev
 
 
 @click.command("evaluate")
@@ -105,7 +105,6 @@ def evaluate(
     warped onto the truth's); vector truth is rasterized with its width_m; two vector
     layers give APLS and junction F1.
     """
-
     if pairs_csv:
         if pred or truth:
             raise click.UsageError("give either PRED TRUTH or --pairs, not both")

@@ -9,6 +9,7 @@ errors (:class:`geoseg.errors.GeoSegError`) become one-line messages with exit c
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from importlib import import_module
@@ -19,7 +20,6 @@ from geoseg import __version__
 from geoseg.cli.flags import cli_message
 from geoseg.errors import GeoSegError
 from geoseg.io.files import describe_os_error, run_scope
-import os
 
 # command name -> "module:attribute"; add one line per command module.
 COMMANDS: dict[str, str] = {
@@ -115,7 +115,6 @@ def mute_native_stderr() -> None:
     "_tiffSeekProc: File too large." on a full disk, GDAL's default error printer) to
     /dev/null, while Python's own stderr — geoseg's messages, logs, progress bars — keeps
     the real one.  geoseg states the cause in one sentence; -v leaves fd 2 alone."""
-
     if getattr(mute_native_stderr, "done", False):
         return
     try:
@@ -139,7 +138,6 @@ def mute_native_stderr() -> None:
 def unmute_native_stderr() -> None:
     """Give file descriptor 2 back to the real stderr (``-v`` after the command name:
     the group muted it before the subcommand's options were parsed)."""
-
     real = getattr(mute_native_stderr, "real_fd", None)
     if real is None:
         return
@@ -187,7 +185,6 @@ def with_verbosity_options(cmd: click.Command) -> click.Command:
 def configure_logging(verbose: int, quiet: int) -> None:
     """geoseg's log level from -v/-q; under torchrun only rank 0 prints INFO lines (the
     other ranks print warnings and errors, marked with their rank)."""
-
     level = logging.INFO - 10 * verbose + 10 * quiet
     rank = int(os.environ.get("RANK", "0") or 0)
     fmt = "%(levelname)s: %(message)s"

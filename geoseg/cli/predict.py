@@ -6,25 +6,25 @@ from pathlib import Path
 
 import click
 
-from geoseg.io.raster import COMPRESSIONS
 from geoseg.cli.options import (
+    amp_opt,
     batch_size_opt,
+    compile_opt,
     device_opt,
     model_source_opts,
     overlap_opt,
-    tile_opt,
-    tta_opt,
+    overwrite_opt,
+    progress_opt,
+    radiometry_opts,
     resolve_model_source,
     threshold_opt,
-    amp_opt,
-    compile_opt,
-    overwrite_opt,
-    radiometry_opts,
-    progress_opt,
+    tile_opt,
+    tta_opt,
 )
 from geoseg.inference.outputs import DEFAULT_OUTPUT_FOLDER, output_paths, parse_outputs
 from geoseg.io.files import claim_outputs
 from geoseg.io.grid import open_grid
+from geoseg.io.raster import COMPRESSIONS
 from geoseg.io.vector import check_vector_crs, driver_for
 
 
@@ -142,8 +142,8 @@ def predict(
     """
     # geoseg.pipeline pulls in the vectorizer (scipy, scikit-image: ~1.5 s): imported when
     # the command runs, not for --help
-    from geoseg.pipeline import map_scene
     from geoseg.inference.split import scene_split  # torch.distributed: only when run
+    from geoseg.pipeline import map_scene
 
     if vector is not None and "mask" not in parse_outputs(outputs):
         raise click.UsageError("--vector traces the mask: add mask to --outputs")

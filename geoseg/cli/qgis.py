@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 import click
+
+from geoseg import __version__
 from geoseg.qgis_setup import install as do_install
 from geoseg.qgis_setup import uninstall as do_uninstall
-from geoseg import __version__
 
 # What the plugin may rely on (geoseg/qgis/environment.py MIN_PROTOCOL is the other side):
 # 1 = --progress json, predict --prob-out/--mask-out, SIGTERM removes partial outputs.
@@ -47,7 +48,6 @@ def install(profile: str, profiles_dir: Path | None) -> None:
     environment that has geoseg and torch; run it again after upgrading geoseg.
     Restart QGIS afterwards (a running QGIS rewrites its settings when it exits).
     """
-
     done = do_install(profile, profiles_dir)
     click.echo(f"plugin:  {done.plugin_dir}")
     click.echo(f"enabled: {done.settings} [PythonPlugins] geoseg=true")
@@ -61,7 +61,6 @@ def install(profile: str, profiles_dir: Path | None) -> None:
 @profiles_opt
 def uninstall(profile: str, profiles_dir: Path | None) -> None:
     """Remove the plugin from a QGIS profile."""
-
     removed = do_uninstall(profile, profiles_dir)
     click.echo(f"removed: {removed}" if removed else "the plugin was not installed there")
 
@@ -69,7 +68,6 @@ def uninstall(profile: str, profiles_dir: Path | None) -> None:
 @qgis.command("info")
 def info() -> None:
     """What the plugin asks this geoseg before running it (JSON)."""
-
     click.echo(
         json.dumps(
             {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from geoseg.cli.options import output_dir_arg, seed_opt, overwrite_opt
+from geoseg.cli.options import output_dir_arg, overwrite_opt, seed_opt
 from geoseg.sample_data import DEFAULT_SIZE, make_sample_set
 
 

@@ -23,8 +23,8 @@ from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backe
 from geoseg.compare.records import REFERENCE_CENTRELINES, REFERENCE_VECTORIZED, Comparison
 from geoseg.io.files import write_text_output
 from geoseg.io.provenance import software
-from geoseg.viz import save_figure
 from geoseg.models.encoders import BACKBONE_ALIASES
+from geoseg.viz import save_figure
 
 # Zhang et al. 2020, "Comparison of Backbones for Semantic Segmentation Network",
 # Table 2: IoU (%) on DeepGlobe road extraction, keyed by (arch, timm backbone).

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Optional, Protocol
 
 import numpy as np
-
 from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.transform import array_bounds

@@ -25,8 +25,8 @@ from collections.abc import Callable, Generator, Iterator
 from geoseg.inference.bands import Batch, RowBands, fast_normalizer, tile_batches
 from geoseg.inference.profile import StageTimes
 from geoseg.inference.stitch import Stitcher
-from geoseg.io.windows import TileGrid
 from geoseg.io.raster import Scene
+from geoseg.io.windows import TileGrid
 
 
 def available_cores() -> int:

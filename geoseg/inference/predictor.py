@@ -18,8 +18,8 @@ runs through :class:`~geoseg.inference.compiled.CompiledModel` (``torch.compile`
 from __future__ import annotations
 
 from geoseg.errors import ConfigError
-from geoseg.inference.compiled import CompiledModel
 from geoseg.inference.bands import Batch  # noqa: F401  (re-exported: the batch type)
+from geoseg.inference.compiled import CompiledModel
 from geoseg.inference.profile import StageTimes
 
 TTA_MODES = ("none", "flip", "d4")

@@ -32,14 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from geoseg.distributed import DistContext, distributed, rank_device
 from geoseg.errors import GeoSegError
 from geoseg.inference.pipeline import run_scene
 from geoseg.inference.profile import StageTimes
 from geoseg.inference.rowrange import RowRange, split_rows
-from geoseg.distributed import DistContext, distributed, rank_device
-from geoseg.io.windows import TileGrid, row_spans
 from geoseg.io.files import temp_name
 from geoseg.io.raster import Scene
+from geoseg.io.windows import TileGrid, row_spans
 
 log = logging.getLogger(__name__)
 

@@ -171,7 +171,6 @@ def is_input(path: str | Path) -> bool:
 def check_output_path(path: Path, kind: str | None, also: tuple[Path, ...] = ()) -> None:
     """Refuse to write `path` (or its companions `also`) over an input, or over an
     existing file that geoseg did not write as a `kind` product (unless overwriting)."""
-
     for target in (path, *also):
         if is_input(target):
             raise OutputError(f"{target}: is an input of this command; choose another output path")

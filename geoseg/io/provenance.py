@@ -25,8 +25,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from geoseg import __version__
 import rasterio
+
+from geoseg import __version__
 
 KINDS = ("probability", "mask", "roads", "report", "preview", "mosaic", "overview", "sample")
 SOFTWARE = f"geoseg {__version__}"

@@ -33,7 +33,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 

@@ -8,6 +8,9 @@ Backbones: the aliases in :data:`BACKBONE_ALIASES` (vgg16, resnet34, resnet101,
 xception) or any timm model that supports ``features_only``.
 """
 
+# Register the built-in architectures (import for the @register_arch side effect).
+from geoseg.models import linknet as _linknet  # noqa: E402,F401
+from geoseg.models import unet as _unet  # noqa: E402,F401
 from geoseg.models.base import SegmentationModel
 from geoseg.models.encoders import BACKBONE_ALIASES, Encoder, build_encoder
 from geoseg.models.registry import (
@@ -17,10 +20,6 @@ from geoseg.models.registry import (
     list_archs,
     register_arch,
 )
-
-# Register the built-in architectures (import for the @register_arch side effect).
-from geoseg.models import linknet as _linknet  # noqa: E402,F401
-from geoseg.models import unet as _unet  # noqa: E402,F401
 
 __all__ = [
     "ARCHS",

@@ -18,22 +18,21 @@ import os
 import re
 import shutil
 import tempfile
+import urllib.error
+import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from geoseg.errors import CheckpointError, ConfigError, DownloadError
 import yaml
-import urllib.error
-import urllib.request
 from tqdm.auto import tqdm
+
 from geoseg import __version__
-from geoseg.checkpoint import checkpoint_name
-from geoseg.checkpoint import default_models_dir
+from geoseg.checkpoint import checkpoint_name, default_models_dir
+from geoseg.errors import CheckpointError, ConfigError, DownloadError
 from geoseg.io.files import ensure_writable_dir
 from geoseg.models.importers import import_weights, sha256_file
-from dataclasses import asdict
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,6 @@ def catalog_path(catalog: str | Path | None = None) -> Path:
 
 def load_catalog(catalog: str | Path | None = None) -> dict[str, CatalogEntry]:
     """Entries by name from `catalog` (default ``$GEOSEG_CATALOG`` or the packaged one)."""
-
     path = catalog_path(catalog)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -131,7 +129,6 @@ def download(
 
     One attempt, no retries: an unreachable host fails at once with one sentence.
     """
-
     request = urllib.request.Request(url, headers={"User-Agent": f"geoseg/{__version__}"})
     digest = hashlib.sha256()
     try:
@@ -198,7 +195,6 @@ def _weights_file(path: Path, entry: CatalogEntry, workdir: Path) -> Path:
 
 def unique_checkpoint_path(models_dir: Path, arch: str, backbone: str) -> Path:
     """``<arch>_<backbone>_<timestamp>.pt`` in `models_dir`, never an existing file."""
-
     path = models_dir / checkpoint_name(arch, backbone)
     stem, n = path.stem, 2
     while path.exists():
@@ -223,7 +219,6 @@ def pull(
     one (a hand-downloaded `from_file` is accepted and its hash logged).  Returns the
     stored checkpoint's path.
     """
-
     entry = get_entry(name, catalog)
     expected = _check_hex(sha256) if sha256 else (entry.sha256.lower() if entry.sha256 else None)
     folder = ensure_writable_dir(Path(models_dir) if models_dir else default_models_dir())
@@ -304,5 +299,4 @@ def describe(entry: CatalogEntry) -> list[str]:
 
 def catalog_rows(catalog: str | Path | None = None) -> list[dict[str, Any]]:
     """The catalog as plain dicts (for scripts and tests)."""
-
     return [asdict(e) for e in load_catalog(catalog).values()]

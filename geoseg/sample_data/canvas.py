@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 from affine import Affine
-from shapely.geometry.base import BaseGeometry
 from rasterio.features import rasterize
+from shapely.geometry.base import BaseGeometry
 
 
 def colour(r: float, g: float, b: float, nir: float) -> np.ndarray:
@@ -36,7 +36,6 @@ def burn(
     dtype: str = "uint8",
 ) -> np.ndarray:
     """Rasterise pixel-coordinate geometries (value per shape; later shapes on top)."""
-
     shapes = [(g, v) for g, v in shapes if g is not None and not g.is_empty]
     if not shapes:
         return np.zeros(shape, dtype)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import shapely
 from affine import Affine
 from scipy import ndimage
 from shapely.geometry import LineString, Polygon, box
@@ -20,7 +21,6 @@ from geoseg.sample_data import landcover, linear, objects
 from geoseg.sample_data.canvas import burn
 from geoseg.sample_data.network import Path, meander, road_network
 from geoseg.sample_data.noise import fractal_noise
-import shapely
 
 BAND_SETS = {"rgb": ("red", "green", "blue"), "bgrn16": ("blue", "green", "red", "nir")}
 DN_MAX_11BIT = 2047

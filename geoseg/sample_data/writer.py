@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import rasterio
 from tqdm import tqdm
 
 from geoseg import __version__
 from geoseg.errors import OutputError
 from geoseg.io.files import atomic_output, ensure_writable_dir, output_set
 from geoseg.sample_data.scene import SampleScene, generate_scene
-import rasterio
 from geoseg.viz import overlay_png
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,6 @@ def write_scene(scene: SampleScene, outdir: str | Path, name: str) -> dict[str, 
     (256 x 256 blocks), DEFLATE-compressed with a horizontal predictor, with the
     scene's nodata value; the mask is uint8 0/1 on the same grid.
     """
-
     outdir = ensure_writable_dir(outdir)
     paths = {
         "image": outdir / f"{name}.tif",
@@ -90,7 +89,6 @@ def write_scene(scene: SampleScene, outdir: str | Path, name: str) -> dict[str, 
 
 def preview(scene: SampleScene, path: str | Path, max_size: int = 1280) -> Path:
     """A PNG of the scene (left) beside the scene with its road mask in red (right)."""
-
     rgb = tuple(scene.band_names.index(b) for b in ("red", "green", "blue"))
     return overlay_png(
         scene.image, scene.mask, path, max_size, rgb=rgb, valid=scene.valid, side_by_side=True

@@ -33,8 +33,8 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subs
 from geoseg.checkpoint import Checkpoint, TrainingState, load_checkpoint
 from geoseg.config import RunConfig
 from geoseg.device import amp_dtype, as_input, autocast, prepare_model
-from geoseg.errors import CheckpointError, TrainingError
 from geoseg.distributed import DistContext
+from geoseg.errors import CheckpointError, TrainingError
 from geoseg.train.logs import RunLogger, epoch_label, run_eta
 from geoseg.train.losses import SegmentationLoss, dice_bce, split_output
 from geoseg.train.schedule import BudgetCosine, budget_progress

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-
-from geoseg.vectorize.params import PixelSize
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components, depth_first_order
+
+from geoseg.vectorize.params import PixelSize
 
 RING = 3  # pixels of context around a block core given to skan (junction clusters fit)
 

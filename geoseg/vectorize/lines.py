@@ -19,10 +19,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import shapely
 
 from geoseg.vectorize.graph import RoadGraph
 from geoseg.vectorize.params import ellipsoid_kwargs
-import shapely
 
 if TYPE_CHECKING:
     import geopandas
@@ -50,7 +50,6 @@ def empty_roads(crs: Any, with_prob: bool) -> geopandas.GeoDataFrame:
 
 def lengths_m(geoms: np.ndarray, crs: Any) -> np.ndarray:
     """True lengths in metres of LineStrings in `crs` (geodesic for geographic CRSs)."""
-
     if crs is None or not crs.is_geographic:
         factor = 1.0
         if crs is not None and crs.linear_units_factor:

@@ -8,12 +8,13 @@ gap that straddles a block seam is treated like any other.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import numpy as np
+import shapely
+from scipy.spatial import cKDTree
 
 from geoseg.vectorize.graph import RoadGraph
-from scipy.spatial import cKDTree
-import shapely
-from collections import defaultdict
 
 
 def prune_spurs(graph: RoadGraph, max_m: float, rounds: int = 3) -> None:
@@ -165,7 +166,6 @@ def _metres(graph: RoadGraph, rc: np.ndarray) -> np.ndarray:
 
 def _separation(graph: RoadGraph, a: np.ndarray, b: np.ndarray) -> float:
     """Mean distance (metres) between two pixel chains, each way, the larger of the two."""
-
     la, lb = (shapely.linestrings(_metres(graph, rc)) for rc in (a, b))
     pa, pb = (shapely.points(_metres(graph, rc)) for rc in (a, b))
     return max(float(shapely.distance(lb, pa).mean()), float(shapely.distance(la, pb).mean()))
@@ -173,7 +173,6 @@ def _separation(graph: RoadGraph, a: np.ndarray, b: np.ndarray) -> float:
 
 def _loop_width(graph: RoadGraph, rc: np.ndarray) -> float:
     """Mean width (metres) of the ground a closed chain encloses: 2·area / perimeter."""
-
     xy = _metres(graph, rc)
     if len(xy) < 4:
         return 0.0
@@ -192,7 +191,6 @@ def drop_duplicates(graph: RoadGraph, rounds: int = 3) -> None:
     around a real island are farther apart than that and both stay.  A loop narrower
     than its road (out and back over the same ground) becomes a spur to its far point.
     """
-
     for _ in range(rounds):
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
         for eid, e in graph.edges.items():

@@ -185,7 +185,7 @@ def line_vectorizer(lines):
     import rasterio
     import shapely
 
-    from geoseg.batch.scenes import valid_footprint, grid_footprint
+    from geoseg.batch.scenes import grid_footprint, valid_footprint
 
     def vectorize(mask_path, prob):
         with rasterio.open(mask_path) as src:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from shapely.geometry import box
-
 import rasterio
+from shapely.geometry import box
 
 from geoseg.batch.scenes import (
     expand_inputs,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 
+import fake_models
 import pytest
 from click.testing import CliRunner
-
-import fake_models
-from geoseg.cli.main import cli
 from tiny_configs import write_tiny_configs
+
+from geoseg.cli.main import cli
 
 
 @pytest.fixture

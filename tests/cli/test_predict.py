@@ -1,13 +1,13 @@
 from pathlib import Path
 
+import fake_models
 import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner
-
-import fake_models
 from helpers import write_geotiff
+
 from geoseg.cli.main import cli
 
 

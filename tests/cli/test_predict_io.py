@@ -1,12 +1,12 @@
 """`geoseg predict --outputs/--compress/--cog/--threads`."""
 
+import fake_models
 import numpy as np
 import rasterio
 from click.testing import CliRunner
-
-import fake_models
-from geoseg.cli.main import cli
 from helpers import write_geotiff
+
+from geoseg.cli.main import cli
 
 
 def test_io_options_reach_the_files(tmp_path):

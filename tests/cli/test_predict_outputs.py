@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner
+from helpers import REPO
 
 from geoseg.cli.main import cli
-from helpers import REPO
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,10 @@ import csv
 import math
 
 import fake_models
+from tiny_configs import write_tiny_configs
+
 from geoseg.compare import compare_models
 from geoseg.evaluate import evaluate_pairs
-from tiny_configs import write_tiny_configs
 
 
 def test_deepglobe_folder_with_a_given_checkpoint(realdata, tmp_path):

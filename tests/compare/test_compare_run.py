@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from tiny_configs import write_tiny_configs
 
 from geoseg.checkpoint import load_checkpoint
 from geoseg.compare import compare_models
@@ -14,8 +15,6 @@ from geoseg.compare.split import Sample
 from geoseg.compare.table import markdown
 from geoseg.errors import CheckpointError, ConfigError
 from geoseg.evaluate import evaluate_pair, evaluate_pairs
-
-from tiny_configs import write_tiny_configs
 
 
 @pytest.fixture(scope="module")

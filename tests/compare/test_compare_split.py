@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from helpers import write_geotiff
 
 from geoseg.compare.split import split_data
 from geoseg.errors import DataError
-
-from helpers import write_geotiff
 
 
 def scene_folder(folder, names, bands=3):

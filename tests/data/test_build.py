@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from helpers import easy_road_scene, write_geotiff
 from PIL import Image
 
-from helpers import easy_road_scene, write_geotiff
 from geoseg.config import DataConfig
 from geoseg.data import build_datasets, deepglobe_pairs
 from geoseg.errors import DataError, GridMismatchError

@@ -1,6 +1,6 @@
 import numpy as np
-
 from helpers import write_geotiff
+
 from geoseg.data.samplers import RoadWeightedWindows, grid_windows
 from geoseg.data.sources import RasterScene
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from helpers import easy_road_scene, write_geotiff
 from shapely.geometry import LineString
 
-from helpers import easy_road_scene, write_geotiff
 from geoseg.data.sources import ImageTile, RasterScene, Region
 from geoseg.errors import DataError, GridMismatchError, RasterReadError
 from geoseg.io.windows import Window

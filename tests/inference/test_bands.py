@@ -8,8 +8,8 @@ from rasterio.transform import from_origin
 from geoseg.errors import RasterReadError
 from geoseg.inference.bands import RowBands, chunk_rows, fast_normalizer
 from geoseg.inference.pipeline import scene_batches
-from geoseg.io.windows import TileGrid
 from geoseg.io.raster import open_scene, read_window
+from geoseg.io.windows import TileGrid
 from geoseg.normalize import Normalizer
 
 

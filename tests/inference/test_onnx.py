@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers import write_geotiff
 
 from geoseg.cli.main import cli
-from helpers import write_geotiff
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")

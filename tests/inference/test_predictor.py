@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import torch
-
 from fake_models import PixelModel, TinyNet
+
 from geoseg.errors import ConfigError
 from geoseg.inference.predictor import TilePredictor, tta_views
 

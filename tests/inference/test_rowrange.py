@@ -10,8 +10,8 @@ from geoseg.errors import ConfigError
 from geoseg.inference.bands import RowBands
 from geoseg.inference.rowrange import RowRange, split_rows
 from geoseg.inference.stitch import Stitcher
-from geoseg.io.windows import TileGrid
 from geoseg.io.raster import open_scene
+from geoseg.io.windows import TileGrid
 from tests.helpers import write_geotiff
 
 

@@ -14,9 +14,9 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
+from helpers import write_geotiff
 
 from geoseg.cli.main import cli
-from helpers import write_geotiff
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

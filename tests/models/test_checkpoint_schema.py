@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from helpers import write_geotiff
 
 from geoseg.checkpoint import (
     FORMAT,
@@ -24,7 +25,6 @@ from geoseg.errors import CheckpointError, ModelError
 from geoseg.models import create_model
 from geoseg.normalize import Normalizer
 from geoseg.predict import LoadedModel, load_model, predict_scene
-from helpers import write_geotiff
 
 
 def _payload(seed: int = 0) -> tuple[dict, torch.nn.Module]:

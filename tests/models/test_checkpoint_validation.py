@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
+import fake_models
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
-import fake_models
 from helpers import write_geotiff
+
 from geoseg.checkpoint import load_checkpoint
 from geoseg.cli.main import cli
 from geoseg.errors import CheckpointError

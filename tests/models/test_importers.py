@@ -15,11 +15,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from helpers import write_geotiff
 from torch import nn
 
 from geoseg.cli.main import cli
-from helpers import write_geotiff
-
 
 # ------------------------------------------------------------------ reference DinkNet34
 
@@ -238,6 +237,7 @@ def test_imported_checkpoint_records_how_to_feed_it(tmp_path, dink34):
 def test_predict_uses_checkpoint_defaults_unless_given(tmp_path):
     """Explicit option > checkpoint's predict_defaults > built-in default."""
     from fake_models import save_tiny_checkpoint
+
     from geoseg.checkpoint import load_checkpoint
 
     path = save_tiny_checkpoint(tmp_path / "tiny.pt")

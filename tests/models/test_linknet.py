@@ -1,9 +1,9 @@
 import pytest
 import torch
+from model_tester import TINY, BaseModelTester
 
 from geoseg.models import count_parameters, create_model
 from geoseg.models.blocks import CBAM, DilatedCenter
-from model_tester import TINY, BaseModelTester
 
 
 class TestLinkNet(BaseModelTester):

@@ -3,8 +3,7 @@ import timm
 import torch
 
 from geoseg.errors import ModelError
-from geoseg.models import create_model
-from geoseg.models import encoders
+from geoseg.models import create_model, encoders
 from geoseg.models.encoders import build_encoder, normalization
 
 EXPECTED = {

@@ -1,7 +1,7 @@
 import torch
+from model_tester import BaseModelTester
 
 from geoseg.models import count_parameters, create_model
-from model_tester import BaseModelTester
 
 
 class TestUnet(BaseModelTester):

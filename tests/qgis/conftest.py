@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from helpers import REPO
 
 SAMPLE = REPO / "sample_data"

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-
 ROAD_FIELDS = {"id", "node_from", "node_to", "length_m", "width_m"}
 LINE = 1  # QgsWkbTypes.LineGeometry
 REFERENCE = Path(__file__).resolve().parent / "data" / "holdout_roads_render.png"

@@ -11,11 +11,11 @@ import time
 
 import numpy as np
 import pytest
+from helpers import REPO
 
 from geoseg.io.files import temp_name
 from geoseg.qgis import environment, runner
 from geoseg.qgis.environment import Environment, GeosegUnavailable
-from helpers import REPO
 
 
 class Feedback:

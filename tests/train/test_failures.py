@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from helpers import easy_road_scene, write_geotiff
+
 from geoseg.config import config_from_dict
 from geoseg.errors import BandMismatchError, TrainingError
 from geoseg.train import train_model

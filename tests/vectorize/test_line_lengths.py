@@ -40,8 +40,9 @@ def test_length_in_epsg4326_is_geodesic():
 
 
 def test_geographic_defaults_follow_pixel_size_in_metres():
-    from geoseg.vectorize.params import VectorizeParams, pixel_size_m
     from rasterio.crs import CRS
+
+    from geoseg.vectorize.params import VectorizeParams, pixel_size_m
 
     pixel = pixel_size_m(VEGAS, CRS.from_epsg(4326), (1300, 1300))
     assert pixel.y == pytest.approx(0.2997, rel=1e-3)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
+from overlap import overlap_stats
+from vectorize_scenes import draw_roads, vectorize
 
 from geoseg.vectorize import vectorize_mask
 from geoseg.vectorize.lines import lengths_m
-from overlap import overlap_stats
-from vectorize_scenes import draw_roads, vectorize
 
 SAMPLES = sorted(glob.glob(str(Path(__file__).parents[2] / "sample_data" / "*_mask.tif")))
 
