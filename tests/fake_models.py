@@ -76,3 +76,15 @@ def save_tiny_checkpoint(
             "state_dict": net.state_dict(),
         },
     )
+
+
+class Brightness(nn.Module):
+    """Roads are the bright pixels of the test scenes (easy_road_scene, the batch test
+    area): logit > 0 where the mean of the bands is above 0.55."""
+
+    in_channels = 3
+    norm_mean = (0.0, 0.0, 0.0)
+    norm_std = (1.0, 1.0, 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 40.0 * (x.mean(dim=1, keepdim=True) - 0.55)

@@ -8,25 +8,14 @@ import logging
 import numpy as np
 import pytest
 import rasterio
-import torch
 from click.testing import CliRunner
+from fake_models import Brightness
 from helpers import easy_road_scene, write_geotiff
 
 from geoseg import pipeline
 from geoseg.cli.main import cli
 from geoseg.errors import ConfigError, GeoSegError
 from geoseg.io.vector import read_roads
-
-
-class Brightness(torch.nn.Module):
-    """Roads are the bright pixels of easy_road_scene: logit > 0 above 0.55."""
-
-    in_channels = 3
-    norm_mean = (0.0, 0.0, 0.0)
-    norm_std = (1.0, 1.0, 1.0)
-
-    def forward(self, x):
-        return 40.0 * (x.mean(dim=1, keepdim=True) - 0.55)
 
 
 @pytest.fixture

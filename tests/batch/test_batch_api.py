@@ -245,17 +245,7 @@ def test_aoi_intersecting_nothing_is_an_error(area, tmp_path):
 
 def test_real_predict_and_vectorize_chain(area, tmp_path):
     """No injected steps: predict_scene with a (brightness) network, vectorize_mask."""
-    import torch
-
-    class Brightness(torch.nn.Module):
-        """Roads are the bright pixels of the test scenes: logit > 0 above 0.55."""
-
-        in_channels = 3
-        norm_mean = (0.0, 0.0, 0.0)
-        norm_std = (1.0, 1.0, 1.0)
-
-        def forward(self, x):
-            return 40.0 * (x.mean(dim=1, keepdim=True) - 0.55)
+    from fake_models import Brightness
 
     result = run_batch(
         area.scenes,
