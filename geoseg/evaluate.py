@@ -34,6 +34,7 @@ from geoseg.metrics.pixel import (
     ScoreAccumulator,
     score_blockwise,
 )
+from geoseg.progress import tqdm
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,6 @@ def evaluate_pairs(
     pairs: Sequence[tuple[str | Path, str | Path]], options: EvalOptions = EvalOptions()
 ) -> EvaluationReport:
     """Score every (pred, truth) pair; names are the truths' match keys (made unique)."""
-    from geoseg.progress import tqdm
 
     if not pairs:
         raise DataError("no prediction/truth pair to score")

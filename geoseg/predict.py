@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
+import rasterio
 import torch
 
 from geoseg.checkpoint import (
@@ -34,6 +35,7 @@ from geoseg.checkpoint import (
     load_checkpoint,
     model_from_checkpoint,
 )
+from geoseg.device import resolve_device
 from geoseg.errors import (
     BandMismatchError,
     CheckpointError,
@@ -74,7 +76,9 @@ from geoseg.io.raster import (
 )
 from geoseg.io.windows import TileGrid, check_tile_overlap, default_overlap
 from geoseg.normalize import Normalizer
+from geoseg.progress import tqdm
 from geoseg.radiometry import ImageryStats, check_mode, fit_scene
+from geoseg.viz import overlay_png
 
 log = logging.getLogger(__name__)
 
@@ -294,8 +298,6 @@ def predict_scene(
     ranks return a result without paths.  `compile`: run the network through
     ``torch.compile`` (:mod:`geoseg.inference.compiled`; falls back with a warning).
     """
-    from geoseg.device import resolve_device
-    from geoseg.progress import tqdm
 
     # cheap checks first: nothing is built or written before the inputs are known good
     _check_params(tile, overlap, batch_size, threshold)
@@ -451,7 +453,6 @@ def _scene_outputs(
     the sink that fills them; they are renamed into place only when the block completes
     (removed on any error); each is verified and tagged with its provenance.  With `cog` the rows go to uncompressed intermediates that
     GDAL's COG driver then copies, with overviews, into the temporary names."""
-    import rasterio
 
     times = times or StageTimes()
     prob_dtype = "float32" if float_output else "uint8"
@@ -509,7 +510,6 @@ def _scene_outputs(
 
 def _write_preview(scene: Scene, mask_path: Path, path: Path, max_size: int = 1024) -> Path:
     """`path` (``<name>_preview.png``): the scene, decimated, with the predicted roads in red."""
-    from geoseg.viz import overlay_png
 
     image = read_decimated(scene.path, scene.bands, max_size)
     mask_path = readable_path(mask_path)  # staged in this run's output set

@@ -46,9 +46,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.windows import Window
 
 from geoseg.checkpoint import Checkpoint
-from geoseg.errors import ConfigError
+from geoseg.errors import ConfigError, GeoSegError, RasterReadError
+from geoseg.io.raster import open_raster, parse_bands
 from geoseg.normalize import Normalizer
 
 log = logging.getLogger(__name__)
@@ -100,9 +104,6 @@ def _valid_samples(
 ) -> np.ndarray:
     """(C, N) valid pixel values of an open dataset from a decimated (nearest) read of
     rows ``rows`` (default: all); GDAL uses overviews where present."""
-    from rasterio.enums import Resampling
-    from rasterio.errors import RasterioIOError
-    from rasterio.windows import Window
 
     r0, r1 = rows or (0, src.height)
     height, width = r1 - r0, src.width
@@ -131,7 +132,6 @@ def scene_stats(
     path: str | Path, bands: Sequence[int] | None = None, max_side: int = SAMPLE_SIDE
 ) -> ImageryStats:
     """Statistics of one raster's selected bands from a decimated read."""
-    from geoseg.io.raster import open_raster
 
     with open_raster(path, "scene") as src:
         bands = list(bands) if bands else list(range(1, src.count + 1))
@@ -143,7 +143,6 @@ def scene_stats(
 def _scene_sample(scene: Any) -> ImageryStats | None:
     """The scene's statistics, reading finer when a mostly-nodata scene gives no valid
     pixel at :data:`SAMPLE_SIDE`; None when there is none at all."""
-    from geoseg.errors import RasterReadError
 
     for side in (SAMPLE_SIDE, 4 * SAMPLE_SIDE):
         try:
@@ -160,10 +159,6 @@ def area_stats(
     max_side: int = AREA_SAMPLE_SIDE,
 ) -> ImageryStats:
     """Statistics pooled over all scenes of an area (one map for the whole batch)."""
-    from rasterio.errors import RasterioError
-
-    from geoseg.errors import GeoSegError
-    from geoseg.io.raster import open_raster
 
     samples, dtypes = [], set()
     for path in paths:
@@ -216,7 +211,6 @@ def ground_sample_distance(crs: Any, transform: Any, width: int, height: int) ->
 # ------------------------------------------------------------------ training record
 def _source_samples(source: Any, max_side: int) -> tuple[np.ndarray, float | None]:
     """Valid pixel samples (C, N) and GSD (m) of a training source (scene, region, tile)."""
-    from geoseg.io.raster import open_raster
 
     base, rows = source, None
     if hasattr(source, "row_off") and hasattr(source, "source"):  # a Region of rows
@@ -479,7 +473,6 @@ def area_rule(
     check_mode(mode)
     if not isinstance(ckpt, Checkpoint) or mode == "none" or not paths:
         return None
-    from geoseg.io.raster import parse_bands
 
     chosen = parse_bands(bands) or ckpt.bands
     stats = area_stats(paths, chosen)

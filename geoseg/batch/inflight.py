@@ -31,6 +31,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from geoseg.checkpoint import Checkpoint
+from geoseg.device import prepare_model, resolve_device
+from geoseg.errors import ConfigError
 from geoseg.inference.memory import activation_profile
 from geoseg.predict import LoadedModel, load_model
 
@@ -48,7 +50,6 @@ def default_in_flight(device: str | None) -> int:
 
 
 def check_in_flight(n: int | None) -> int | None:
-    from geoseg.errors import ConfigError
 
     if n is not None and n < 1:
         raise ConfigError(f"scenes in flight must be at least 1, got {n}")
@@ -168,7 +169,6 @@ def shared_model(model: Any, device: str | None = None) -> Any:
 
 def _prepared(module: Any, device: str | None) -> Any:
     """`module` in eval mode, moved and laid out for `device` (when given)."""
-    from geoseg.device import prepare_model, resolve_device
 
     if callable(getattr(module, "eval", None)):
         module.eval()

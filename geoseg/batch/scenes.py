@@ -19,6 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import rasterio
+import shapely
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.errors import CRSError
+from rasterio.features import shapes
+from rasterio.warp import transform_geom
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
+
 from geoseg.errors import ConfigError, GeoSegError, RasterReadError, VectorReadError
 from geoseg.io.grid import Raster, open_grid
 
@@ -146,8 +157,6 @@ def scene_names(paths: Sequence[Path]) -> list[str]:
 
 def parse_crs(value: Any, what: str = "--crs"):
     """A rasterio CRS from 'EPSG:32633', a WKT/PROJ string or a CRS object."""
-    from rasterio.crs import CRS
-    from rasterio.errors import CRSError
 
     try:
         return value if isinstance(value, CRS) else CRS.from_user_input(value)
@@ -157,7 +166,6 @@ def parse_crs(value: Any, what: str = "--crs"):
 
 def utm_crs(lon: float, lat: float):
     """The WGS84 UTM zone CRS containing a longitude/latitude."""
-    from rasterio.crs import CRS
 
     zone = min(max(int(math.floor((lon + 180.0) / 6.0)) + 1, 1), 60)
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
@@ -173,7 +181,6 @@ def is_metric(crs) -> bool:
 
 def grid_footprint(transform, width: int, height: int) -> Any:
     """The outline of a raster grid (any affine, rotated too), densified, in its CRS."""
-    import shapely
 
     corners = [transform @ xy for xy in ((0, 0), (width, 0), (width, height), (0, height))]
     ring = shapely.Polygon(corners)
@@ -186,11 +193,6 @@ def valid_footprint(
 ) -> Any | None:
     """The outline of a scene's valid pixels (nodata collars excluded), from its GDAL
     dataset mask read at most `max_size` px wide; None when every pixel is valid."""
-    import rasterio
-    import shapely
-    from affine import Affine
-    from rasterio.enums import Resampling
-    from rasterio.features import shapes
 
     scale = max(width, height) / max_size
     shape = (
@@ -212,8 +214,6 @@ def valid_footprint(
 
 def transform_geometry(geom, src_crs, dst_crs):
     """Reproject a shapely geometry (identity when the CRSs are equal)."""
-    from rasterio.warp import transform_geom
-    from shapely.geometry import mapping, shape
 
     if parse_crs(src_crs) == parse_crs(dst_crs):
         return geom
@@ -250,8 +250,6 @@ def load_aoi(aoi: Any, crs) -> Any:
     be in `crs`), a GeoDataFrame/GeoSeries, or a shapely geometry already in `crs`.
     """
     import geopandas as gpd
-    import shapely
-    from shapely.geometry.base import BaseGeometry
 
     if isinstance(aoi, BaseGeometry):
         geom, where = aoi, "AOI"

@@ -14,6 +14,10 @@ import math
 from pathlib import Path
 
 import numpy as np
+import shapely
+from rasterio.features import rasterize
+from rasterio.transform import array_bounds
+from shapely import STRtree, box
 
 from geoseg.errors import DataError, VectorReadError
 
@@ -58,7 +62,6 @@ class VectorLabels:
         default_width_m: float,
         scene_name: str = "scene",
     ) -> None:
-        from shapely import STRtree, box
 
         self.path = Path(path)
         gdf = _read_lines(self.path)
@@ -81,7 +84,6 @@ class VectorLabels:
     @staticmethod
     def _buffer(gdf, widths: np.ndarray, scene_crs) -> np.ndarray:
         """Buffer each line by width/2 metres and return polygons in `scene_crs`."""
-        import shapely
 
         target = gdf.to_crs(scene_crs) if scene_crs is not None else gdf
         crs = target.crs
@@ -98,9 +100,6 @@ class VectorLabels:
 
     def rasterize(self, transform, shape: tuple[int, int], all_touched: bool = False) -> np.ndarray:
         """uint8 0/1 road mask of `shape` for the grid `transform`."""
-        from rasterio.features import rasterize
-        from rasterio.transform import array_bounds
-        from shapely import box
 
         h, w = shape
         west, south, east, north = array_bounds(h, w, transform)

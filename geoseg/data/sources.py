@@ -26,6 +26,7 @@ from typing import Optional, Protocol
 
 import numpy as np
 from affine import Affine
+from PIL import Image, UnidentifiedImageError
 from rasterio.enums import Resampling
 from rasterio.transform import array_bounds
 from rasterio.windows import transform as window_transform
@@ -165,7 +166,6 @@ class RasterScene:
 
 
 def _read_picture(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
@@ -183,7 +183,6 @@ class ImageTile:
     def __init__(
         self, image: str | Path, mask: str | Path, *, bands: Optional[list[int]] = None
     ) -> None:
-        from PIL import Image
 
         self.path, self.mask_path = Path(image), Path(mask)
         self.name = self.path.name

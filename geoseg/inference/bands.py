@@ -22,10 +22,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import rasterio
 
 from geoseg.inference.profile import StageTimes
 from geoseg.io.raster import Scene, gdal_env, read_pixels
 from geoseg.io.windows import TileGrid, Window, row_spans
+from geoseg.normalize import Normalizer
 
 MIN_CHUNK_ROWS = 64  # striped files (1-row blocks) are still read in sizeable requests
 
@@ -85,7 +87,6 @@ class RowBands:
         self._lock = threading.Lock()
 
     def _block_height(self) -> int:
-        import rasterio
 
         with rasterio.open(self.scene.path) as src:
             return src.block_shapes[0][0]
@@ -219,7 +220,6 @@ def fast_normalizer(
     per band) is tabulated once per band over every possible value and applied by lookup:
     one gather per pixel instead of six passes, with exactly the values it computes.
     """
-    from geoseg.normalize import Normalizer
 
     kind, size = np.dtype(dtype).kind, np.dtype(dtype).itemsize
     if isinstance(normalizer, Normalizer) and (

@@ -22,11 +22,13 @@ import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
 
+from geoseg.errors import ConfigError
 from geoseg.inference.bands import Batch, RowBands, fast_normalizer, tile_batches
 from geoseg.inference.profile import StageTimes
 from geoseg.inference.stitch import Stitcher
 from geoseg.io.raster import Scene
 from geoseg.io.windows import TileGrid
+from geoseg.normalize import Normalizer
 
 
 def available_cores() -> int:
@@ -40,7 +42,6 @@ def available_cores() -> int:
 
 def resolve_threads(threads: int | None) -> int:
     """I/O threads to use: `threads`, or every available core for None / 0."""
-    from geoseg.errors import ConfigError
 
     if threads is None or threads == 0:
         return available_cores()
@@ -106,7 +107,6 @@ def normalize_on_device(normalizer: Callable, dtype: str, device) -> bool:
     the GPU's elementwise work is nearly free).  On the CPU the batch thread normalises
     by table lookup instead, in parallel with the network (measured: torch's broadcast
     and layout-changing copies there cost more CPU than the lookup)."""
-    from geoseg.normalize import Normalizer
 
     return (
         getattr(device, "type", None) == "cuda"

@@ -17,6 +17,7 @@ runs through :class:`~geoseg.inference.compiled.CompiledModel` (``torch.compile`
 
 from __future__ import annotations
 
+from geoseg.device import as_input, autocast, prepare_model
 from geoseg.errors import ConfigError
 from geoseg.inference.bands import Batch  # noqa: F401  (re-exported: the batch type)
 from geoseg.inference.compiled import CompiledModel
@@ -71,8 +72,6 @@ class TilePredictor:
     ) -> None:
         import torch
 
-        from geoseg.device import prepare_model
-
         self.views = tta_views(tta)
         self.device = device
         self.amp = amp
@@ -95,7 +94,6 @@ class TilePredictor:
     def _forward(self, x):
         """Device tensor (B,C,t,t) -> (B,t,t) float32 probabilities on the device."""
         torch = self._torch
-        from geoseg.device import as_input, autocast
 
         x = as_input(x)
         total = None

@@ -16,8 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rasterio
+import rasterio.shutil
+from rasterio.enums import Resampling
+from rasterio.windows import Window
 
-from geoseg.errors import OutputError
+from geoseg.errors import ConfigError, OutputError
 from geoseg.io.files import readable_path
 from geoseg.io.grid import (
     SUPPORTED_KINDS,
@@ -71,7 +75,6 @@ def open_scene(path: str | Path, bands: Sequence[int] | str | None = None) -> Ra
 
 def check_compression(compress: str) -> str:
     """`compress` lower-cased if geoseg writes it, else a ConfigError naming the choices."""
-    from geoseg.errors import ConfigError
 
     name = str(compress).lower()
     if name not in COMPRESSIONS:
@@ -132,8 +135,6 @@ def raster_verifier(profile: dict[str, Any]):
     may report a failed write only at close, or not at all)."""
 
     def verify(path: Path) -> None:
-        import rasterio
-        from rasterio.windows import Window
 
         with rasterio.open(path) as src:
             got = (src.width, src.height, src.count, src.dtypes[0])
@@ -164,7 +165,6 @@ def gdal_env(cache_mb: int = 64, threads: int | None = None):
     lets GDAL decompress the blocks of one window read, and compress the blocks of one
     row-band write, on `threads` cores (None: all).  rasterio's environment is per
     thread: every thread that reads or writes enters its own."""
-    import rasterio
 
     return rasterio.Env(
         GDAL_CACHEMAX=cache_mb, GDAL_TIFF_INTERNAL_MASK=True, GDAL_NUM_THREADS=gdal_threads(threads)
@@ -182,8 +182,6 @@ def write_cog(
     tiles, overviews down to one tile (`resampling`: ``average``, ``nearest``...), the
     internal mask and its overviews, IFDs and tiles in COG order, compressed with
     `compress` on `threads` cores."""
-    import rasterio
-    import rasterio.shutil
 
     with rasterio.open(src_path) as src:
         dtype = src.dtypes[0]
@@ -211,8 +209,6 @@ def write_cog(
 
 def build_overviews(path: Path, resampling: str) -> None:
     """Internal overviews (factors 2, 4, ... down to ~64 px) for quick display in GIS."""
-    import rasterio
-    from rasterio.enums import Resampling
 
     with rasterio.open(path, "r+") as dst:
         factors, f = [], 2
@@ -229,8 +225,6 @@ def read_decimated(
 ) -> np.ndarray:
     """Bands (or their validity masks) of a raster, decimated so the longer side is at most
     `max_size` px (GDAL uses overviews where present; memory is the small result only)."""
-    import rasterio
-    from rasterio.enums import Resampling
 
     with rasterio.open(readable_path(path)) as src:
         scale = max(src.width, src.height) / max_size
@@ -274,7 +268,6 @@ class RowWriter:
             raise RuntimeError(f"wrote {self.top} of {self.dst.height} rows")
 
     def _flush(self, rows: int) -> None:
-        from rasterio.windows import Window
 
         values = np.concatenate(self.values) if len(self.values) > 1 else self.values[0]
         valid = np.concatenate(self.valid) if len(self.valid) > 1 else self.valid[0]

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import shapely
+
 from geoseg.errors import OutputError, VectorReadError
 from geoseg.io.files import (
     atomic_output,
@@ -171,7 +173,6 @@ def _shapefile_fields(gdf: geopandas.GeoDataFrame) -> geopandas.GeoDataFrame:
 
 def clean_lines(gdf: geopandas.GeoDataFrame) -> geopandas.GeoDataFrame:
     """Only valid, non-empty LineStrings (MultiLineStrings are split into their parts)."""
-    import shapely
 
     gdf = gdf.explode(index_parts=False, ignore_index=True) if len(gdf) else gdf
     geoms = gdf.geometry.values
@@ -282,7 +283,6 @@ def read_roads(path: str | Path, layer: str | None = None) -> geopandas.GeoDataF
     holds QGIS's ``layer_styles`` table).
     """
     import pyogrio
-    import shapely
 
     path = readable_path(path)
     note_input(path)
@@ -315,7 +315,6 @@ def _geos_reason(exc: Exception) -> str:
 def _broken_feature(path: Path, layer: str | None) -> str:
     """'feature <fid>' of the first feature whose geometry GEOS refuses (or 'a feature')."""
     import pyogrio.raw
-    import shapely
 
     try:
         _, fids, geoms, _ = pyogrio.raw.read(

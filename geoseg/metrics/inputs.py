@@ -33,8 +33,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import rasterio
+import shapely
+from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
-from rasterio.windows import Window
+from rasterio.features import rasterize
+from rasterio.transform import array_bounds
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window, bounds, transform
+from shapely.geometry import box
 
 from geoseg.errors import DataError, GridMismatchError, RasterReadError, VectorReadError
 from geoseg.io.grid import (
@@ -48,6 +56,8 @@ from geoseg.io.grid import (
     road_rule,
     same_grid,
 )
+from geoseg.io.vector import read_roads
+from geoseg.metrics.graph import is_metric_crs
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +130,6 @@ class RasterMask:
             self.grid = grid
 
     def _warped(self, src, grid: Raster):
-        from rasterio.enums import Resampling
-        from rasterio.vrt import WarpedVRT
 
         log.info("%s: warping onto the truth grid (nearest)", self.path)
         try:
@@ -165,9 +173,6 @@ class VectorMask:
         default_width_m: float = DEFAULT_WIDTH_M,
         raster: Path | None = None,
     ):
-        import shapely
-        from rasterio.transform import array_bounds
-        from shapely.geometry import box
 
         if grid.crs is None:
             raise GridMismatchError(
@@ -185,9 +190,6 @@ class VectorMask:
             )
 
     def read(self, row: int, col: int, rows: int, cols: int) -> tuple[np.ndarray, None]:
-        from rasterio.features import rasterize
-        from rasterio.windows import Window, bounds, transform
-        from shapely.geometry import box
 
         win = Window(col, row, cols, rows)
         hits = self.tree.query(box(*bounds(win, self.grid.transform)))
@@ -206,7 +208,6 @@ class VectorMask:
 
 def read_lines(path: Path):
     """A vector layer as a GeoDataFrame of its line features (VectorReadError otherwise)."""
-    from geoseg.io.vector import read_roads
 
     df = read_roads(path)
     df = df[df.geometry.notna() & ~df.geometry.is_empty]
@@ -221,8 +222,6 @@ def read_lines(path: Path):
 def road_polygons(path: Path, crs, default_width_m: float) -> list:
     """Road lines of `path` buffered by width_m/2 metres, in `crs`."""
     from pyproj import CRS
-
-    from geoseg.metrics.graph import is_metric_crs
 
     df = read_lines(path)
     if df.crs is None:
@@ -252,8 +251,6 @@ def road_polygons(path: Path, crs, default_width_m: float) -> list:
 def check_overlap(pred: str | Path, truth: str | Path) -> None:
     """DataError naming both files when two rasters' extents do not overlap (headers
     only; rasters without a CRS are matched pixel for pixel and always overlap)."""
-    from rasterio.warp import transform_bounds
-    from shapely.geometry import box
 
     pred, truth = Path(pred), Path(truth)
     if (kind_of(pred), kind_of(truth)) != ("raster", "raster"):
@@ -321,7 +318,6 @@ def open_pair(
     ``read.check()`` afterwards refuses a pair without a pixel to score."""
     pred, truth = Path(pred), Path(truth)
     kinds = kind_of(pred), kind_of(truth)
-    import rasterio
 
     with contextlib.ExitStack() as stack:
         # every tile is read once: a small GDAL block cache keeps memory O(block²)

@@ -35,7 +35,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from geoseg.errors import DataError
 from geoseg.io.windows import halo_blocks
+from geoseg.progress import tqdm
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +233,6 @@ def score_blockwise(
     (valid may be None); windows are always inside the grid.  Equal to
     :func:`score_masks` on the whole arrays.
     """
-    from geoseg.progress import tqdm
 
     halo = int(np.ceil(rho)) if rho > 0 else 0
     blocks = list(halo_blocks(height, width, block, halo))
@@ -254,7 +255,6 @@ class ScoreAccumulator:
     def add(self, name: str, scores: PixelScores) -> None:
         """Add one image's scores; an image without a valid pixel is refused (it has
         no score, and must not vanish from the summary unnoticed)."""
-        from geoseg.errors import DataError
 
         if name in self.per_image:
             raise ValueError(f"{name}: already scored")

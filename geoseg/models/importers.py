@@ -38,6 +38,8 @@ from typing import Any
 
 from geoseg.checkpoint import Checkpoint, safe_torch_load
 from geoseg.errors import CheckpointError
+from geoseg.models import create_model
+from geoseg.normalize import Normalizer
 
 FORMATS = ("dlinknet34", "smp")
 
@@ -308,8 +310,6 @@ def import_weights(
     `tile` and `tta` override what the format records; `source_info` is stored under
     ``source`` (with the file name, format and sha256).
     """
-    from geoseg.models import create_model
-    from geoseg.normalize import Normalizer
 
     path = Path(path)
     if fmt not in FORMATS:

@@ -9,16 +9,21 @@ models directory as ``<arch>_<backbone>_<timestamp>.pt`` (where ``geoseg predict
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 from pathlib import Path
 
 import torch
 
 from geoseg.checkpoint import checkpoint_name, default_models_dir, load_checkpoint
-from geoseg.config import RunConfig
+from geoseg.config import RunConfig, config_from_dict
+from geoseg.data import build_datasets
 from geoseg.distributed import distributed
 from geoseg.errors import BandMismatchError
+from geoseg.inference.memory import check_fits
 from geoseg.io.files import ensure_writable_dir
+from geoseg.models import create_model
 from geoseg.radiometry import measure_training
 from geoseg.train.loop import Trainer, TrainResult, check_resumable
 
@@ -26,7 +31,6 @@ log = logging.getLogger(__name__)
 
 
 def build_model(cfg: RunConfig) -> torch.nn.Module:
-    from geoseg.models import create_model
 
     m = cfg.model
     return create_model(
@@ -48,8 +52,6 @@ def train_model(
     `out_dir` receives metrics.csv, curves.png and last.pt (default ``runs/<name>``);
     `resume` is a previous run's ``last.pt`` to continue from.
     """
-    from geoseg.data import build_datasets
-    from geoseg.inference.memory import check_fits
 
     cfg = _capped(cfg)
     with distributed(device) as dist:
@@ -106,8 +108,6 @@ def _capped(cfg: RunConfig) -> RunConfig:
     """`cfg` with train.max_steps capped at ``$GEOSEG_MAX_STEPS`` when that is set: a
     budget for every training run of a process tree, which tests use to run the README's
     examples (``make demo``, ``geoseg train``) in seconds, verbatim."""
-    import dataclasses
-    import os
 
     cap = os.environ.get("GEOSEG_MAX_STEPS")
     if not cap:
@@ -122,7 +122,6 @@ def _capped(cfg: RunConfig) -> RunConfig:
 
 def config_from_checkpoint(path: str | Path) -> RunConfig:
     """The RunConfig a checkpoint was trained with (``--resume`` without ``-c``)."""
-    from geoseg.config import config_from_dict
 
     return config_from_dict(load_checkpoint(path).config or {}, str(path))
 

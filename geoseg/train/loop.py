@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any, Optional
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
+from tqdm.auto import tqdm
 
 from geoseg.checkpoint import Checkpoint, TrainingState, load_checkpoint
 from geoseg.config import RunConfig
@@ -64,7 +66,6 @@ def check_resumable(ckpt: Checkpoint, path: str | Path) -> TrainingState:
 def usable_workers(requested: int) -> int:
     """data.num_workers capped at the CPU cores this process may use (what DataLoader
     suggests; more workers than cores only compete with the training step)."""
-    import os
 
     try:
         cores = len(os.sched_getaffinity(0))
@@ -234,7 +235,6 @@ class Trainer:
         )
 
     def train_epoch(self, epoch: int) -> float:
-        from tqdm.auto import tqdm
 
         self.train_ds.set_epoch(epoch)
         self.net.train()

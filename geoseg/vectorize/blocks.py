@@ -18,6 +18,7 @@ from functools import partial
 import numpy as np
 
 from geoseg.io.windows import grow, halo_blocks, local, slices
+from geoseg.progress import tqdm
 from geoseg.vectorize.clean import clean_mask
 from geoseg.vectorize.graph import RING, RoadGraph, add_skeleton_paths
 from geoseg.vectorize.params import PixelSize, VectorizeParams
@@ -73,7 +74,6 @@ def build_graph(
     progress: bool = True,
 ) -> RoadGraph:
     """Skeleton graph of the whole mask, block by block (shows a progress bar)."""
-    from geoseg.progress import tqdm
 
     graph = RoadGraph(mask.shape, pixel, with_prob=prob is not None)
     area = pixel.x * pixel.y

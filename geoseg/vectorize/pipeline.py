@@ -18,6 +18,7 @@ import numpy as np
 import shapely
 
 from geoseg.io.grid import QGIS_PIXEL_SPACE, Raster, display_transform, open_grid
+from geoseg.io.vector import check_vector_crs, driver_for, write_roads
 from geoseg.vectorize.blocks import build_graph
 from geoseg.vectorize.graph import RoadGraph
 from geoseg.vectorize.lines import graph_to_roads
@@ -149,7 +150,6 @@ def vectorize_to_file(
 
     The format is checked before the work starts.  Returns the roads GeoDataFrame.
     """
-    from geoseg.io.vector import check_vector_crs, driver_for, write_roads
 
     driver_for(Path(output))
     if isinstance(mask, (str, Path)):  # refuse GeoJSON for lines without a CRS up front
