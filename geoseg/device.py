@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 def resolve_device(name: str = "auto"):
     """'auto' -> CUDA when available, else CPU; otherwise a validated torch.device."""
-    import torch
+    import torch  # lazy: torch takes seconds to load
 
     if name in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -57,7 +57,7 @@ def amp_dtype(device):
     CUDA: bf16 where the GPU supports it, else fp16.  CPU: bf16 where the CPU computes
     it natively (:func:`cpu_has_native_bf16`), else None.
     """
-    import torch
+    import torch  # lazy: torch takes seconds to load
 
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -68,7 +68,7 @@ def amp_dtype(device):
 
 def autocast(device, enabled: bool = True):
     """A torch.autocast context in :func:`amp_dtype` precision; a no-op without one."""
-    import torch
+    import torch  # lazy: torch takes seconds to load
 
     dtype = amp_dtype(device)
     if not enabled or dtype is None:
@@ -83,13 +83,13 @@ def prepare_model(model, device):
     a LinkNet-ResNet18 training step on 8×256² tiles took 3.1 s instead of 7.9 s, and
     inference 10–30 % less time, with identical values to ~1e-7.
     """
-    import torch
+    import torch  # lazy: torch takes seconds to load
 
     return model.to(device).to(memory_format=torch.channels_last)
 
 
 def as_input(x):
     """A batch in the memory format `prepare_model` gives the network (channels_last)."""
-    import torch
+    import torch  # lazy: torch takes seconds to load
 
     return x.contiguous(memory_format=torch.channels_last)

@@ -26,6 +26,7 @@ from pathlib import Path
 from geoseg.errors import DataError, GeoSegError
 from geoseg.io.files import write_text_output
 from geoseg.io.provenance import report_header
+from geoseg.metrics.apls import apls
 from geoseg.metrics.inputs import DEFAULT_WIDTH_M, check_overlap, kind_of, open_pair, read_lines
 from geoseg.metrics.pixel import (
     DEFAULT_BLOCK,
@@ -156,8 +157,6 @@ def evaluate_pair(
     pred, truth = Path(pred), Path(truth)
     name = name or match_key(truth)
     if (kind_of(pred), kind_of(truth)) == ("vector", "vector"):
-        from geoseg.metrics.apls import apls
-
         p, t = read_lines(pred), read_lines(truth)
         try:
             res = apls(

@@ -68,7 +68,7 @@ def export_onnx(
     skips the check.
     """
     try:
-        import onnx
+        import onnx  # optional dependency (onnx extra)
     except ImportError:
         raise ModelError("ONNX export needs onnx: pip install 'geoseg[onnx]'") from None
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)

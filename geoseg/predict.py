@@ -35,6 +35,7 @@ from geoseg.checkpoint import (
     load_checkpoint,
     model_from_checkpoint,
 )
+from geoseg.config import training_hint
 from geoseg.device import resolve_device
 from geoseg.errors import (
     BandMismatchError,
@@ -158,8 +159,6 @@ def resolve_checkpoint(
         folder = Path(models_dir) if models_dir else default_models_dir()
         model = find_latest(folder, arch, backbone)
         if model is None:
-            from geoseg.config import training_hint
-
             what = f"{arch or '*'}_{backbone}"
             raise naming(
                 CheckpointError(

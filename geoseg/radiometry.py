@@ -88,8 +88,6 @@ class ImageryStats:
         kept = [s for s in samples if s.size]
         px = np.concatenate(kept, axis=1) if kept else None
         if px is None:
-            from geoseg.errors import RasterReadError
-
             raise RasterReadError(f"{where}: no valid pixels to measure the value range")
         low, high = np.percentile(px, PERCENTILES, axis=1)
         return cls(str(dtype), tuple(map(float, low)), tuple(map(float, high)), int(px.shape[1]))
@@ -116,8 +114,6 @@ def _valid_samples(
             list(bands), window=window, out_shape=shape, resampling=Resampling.nearest
         ).all(axis=0)
     except RasterioIOError:
-        from geoseg.errors import RasterReadError
-
         raise RasterReadError(
             f"{src.name}: cannot read pixels to measure the value range (truncated or corrupt file)"
         ) from None
@@ -538,7 +534,7 @@ def _model_side(tile: int, factor: float, stride: int = 32) -> int:
 
 def _resize(x, size, shrink: bool):
     """Shrink by area averaging (what a coarser sensor pixel integrates), enlarge bilinearly."""
-    from torch.nn import functional as F
+    from torch.nn import functional as F  # lazy: torch takes seconds to load
 
     if shrink:
         return F.interpolate(x, size=size, mode="area")
@@ -550,7 +546,7 @@ def resampled_model(module: Any, factor: float) -> Any:
     resized to the training pixel size (``t·factor``, rounded to a multiple of 32), run,
     and its logits resized back to t×t.  `factor` = scene GSD / training GSD (< 1: the
     scene is finer and its tiles are shrunk by area averaging)."""
-    import torch
+    import torch  # lazy: torch takes seconds to load
 
     class ResampledModel(torch.nn.Module):
         def __init__(self, inner, factor: float) -> None:

@@ -397,7 +397,7 @@ def merge_lines(
     Returns the layer and each scene's road km inside its core (clipped to the AOI).
     Columns: id, length_m, width_m, mean_prob, node_from, node_to, scenes.
     """
-    import geopandas as gpd
+    import geopandas as gpd  # lazy: geopandas takes ~1 s to load
 
     if cores is None:
         cores = core_regions(footprints) if len(footprints) else []

@@ -74,11 +74,11 @@ def write_overview(
 
     Geometries are in one CRS (the work CRS); `roads` is a GeoDataFrame or None.
     """
-    import matplotlib
+    import matplotlib  # lazy: only for figures
 
     matplotlib.use("Agg", force=False)
-    import matplotlib.patches
-    import matplotlib.pyplot as plt
+    import matplotlib.patches  # lazy: only for figures
+    import matplotlib.pyplot as plt  # lazy: only for figures
 
     path = Path(path)
     shown = [i for i, g in enumerate(footprints) if g is not None and not g.is_empty]

@@ -249,7 +249,7 @@ def load_aoi(aoi: Any, crs) -> Any:
     `aoi` is a vector file path (any OGR format; a layer without a CRS is taken to
     be in `crs`), a GeoDataFrame/GeoSeries, or a shapely geometry already in `crs`.
     """
-    import geopandas as gpd
+    import geopandas as gpd  # lazy: geopandas takes ~1 s to load
 
     if isinstance(aoi, BaseGeometry):
         geom, where = aoi, "AOI"
@@ -315,8 +315,6 @@ def plan_scenes(inputs: Iterable[str | Path], *, aoi: Any = None, crs: Any = Non
         keep = [s for s in scenes if s.footprint.intersection(plan.aoi).area > 0]
         plan.outside = [s for s in scenes if s not in keep]
         if not keep:
-            import shapely
-
             b = shapely.union_all([s.footprint for s in scenes]).bounds
             where = aoi if isinstance(aoi, (str, Path)) else "AOI"
             raise GeoSegError(

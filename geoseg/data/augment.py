@@ -64,7 +64,7 @@ class Augment:
 
     def colour(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if image.shape[0] == 3:
-            from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
+            from matplotlib.colors import hsv_to_rgb, rgb_to_hsv  # lazy: only for figures
 
             hsv = rgb_to_hsv(np.moveaxis(np.clip(image, 0, 1), 0, -1))
             dh, ds, dv = (rng.uniform(-lim, lim) for lim in (self.hue, self.saturation, self.value))
@@ -79,8 +79,8 @@ class Augment:
     def shift_scale_rotate(
         self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        import torch
-        import torch.nn.functional as F
+        import torch  # lazy: torch takes seconds to load
+        import torch.nn.functional as F  # lazy: torch takes seconds to load
 
         angle = math.radians(rng.uniform(-self.rotate, self.rotate))
         scale = rng.uniform(1 - self.scale, 1 + self.scale)

@@ -50,7 +50,7 @@ class _Base(Dataset):
         self._std = np.asarray(normalizer.std, np.float32).reshape(-1, 1, 1)
 
     def _sample(self, k: int, window: Window, rng: Optional[np.random.Generator]) -> dict:
-        import torch
+        import torch  # lazy: torch takes seconds to load
 
         image, mask = self.sources[k].read(window)
         image, mask = _pad(image, mask, self.tile)

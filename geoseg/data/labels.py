@@ -27,7 +27,7 @@ WIDTH_FIELD = "width_m"
 
 
 def _read_lines(path: Path):
-    import geopandas as gpd
+    import geopandas as gpd  # lazy: geopandas takes ~1 s to load
 
     if not path.is_file():
         raise VectorReadError(f"{path}: label file not found")

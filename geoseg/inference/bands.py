@@ -95,8 +95,6 @@ class RowBands:
         """This thread's own dataset handle (opened on first use, closed at the end)."""
         src = getattr(self._local, "src", None)
         if src is None:
-            import rasterio
-
             src = rasterio.open(self.scene.path)
             self._local.src = src
             with self._lock:

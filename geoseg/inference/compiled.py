@@ -25,7 +25,7 @@ class CompiledModel:
     """``model(x)`` through ``torch.compile(model)``, else the model itself."""
 
     def __init__(self, model: Any) -> None:
-        import torch
+        import torch  # lazy: torch takes seconds to load
 
         self.model = model
         self._torch = torch

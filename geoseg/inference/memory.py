@@ -63,7 +63,7 @@ def activation_profile(module, in_channels: int) -> ActivationProfile:
 
 
 def _measure(module, in_channels: int) -> ActivationProfile:
-    import torch
+    import torch  # lazy: torch takes seconds to load
 
     sizes: list[int] = []
 
@@ -94,7 +94,7 @@ def _measure(module, in_channels: int) -> ActivationProfile:
 def available_bytes(device) -> int:
     """Free memory on `device` (a torch.device): CUDA free memory, else MemAvailable."""
     if getattr(device, "type", str(device)) == "cuda":
-        import torch
+        import torch  # lazy: torch takes seconds to load
 
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)

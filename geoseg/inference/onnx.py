@@ -40,7 +40,7 @@ JSON_KEYS = (
 
 def _ort():
     try:
-        import onnxruntime
+        import onnxruntime  # optional dependency (onnx extra)
     except ImportError:
         raise ModelError(
             "ONNX models need onnxruntime: pip install 'geoseg[onnx]' (or onnxruntime)"

@@ -17,6 +17,8 @@ runs through :class:`~geoseg.inference.compiled.CompiledModel` (``torch.compile`
 
 from __future__ import annotations
 
+import numpy as np
+
 from geoseg.device import as_input, autocast, prepare_model
 from geoseg.errors import ConfigError
 from geoseg.inference.bands import Batch  # noqa: F401  (re-exported: the batch type)
@@ -70,7 +72,7 @@ class TilePredictor:
         depth: int | None = None,
         compile: bool = False,
     ) -> None:
-        import torch
+        import torch  # lazy: torch takes seconds to load
 
         self.views = tta_views(tta)
         self.device = device
@@ -122,8 +124,6 @@ class TilePredictor:
         torch = self._torch
         key = id(normalizer)
         if key not in self._norms:
-            import numpy as np
-
             shape = (1, -1, 1, 1)
             low = np.asarray(normalizer.low, np.float32)
             high = np.asarray(normalizer.high, np.float32)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import rasterio
+from PIL import Image
 
 from geoseg import __version__
 
@@ -66,7 +67,7 @@ def product_kind(path: str | Path) -> str | None:
         if suffix in (".tif", ".tiff", ".vrt"):
             return _raster_kind(path)
         if suffix == ".gpkg":
-            import pyogrio
+            import pyogrio  # lazy: pyogrio loads geopandas
 
             spatial = [n for n, g in pyogrio.list_layers(path) if g is not None]
             meta = (
@@ -92,8 +93,6 @@ def product_kind(path: str | Path) -> str | None:
             fields = next(csv.reader([first]), [])
             return "report" if first.startswith(CSV_SIGNATURES) and len(fields) > 1 else None
         if suffix == ".png":
-            from PIL import Image
-
             with Image.open(path) as im:
                 match = _SOFTWARE_RE.match(str(im.info.get("Software", "")))
             return match["kind"] if match else None

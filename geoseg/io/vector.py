@@ -229,7 +229,7 @@ def write_roads(
     claim none, and GeoJSON (which means WGS84) is refused for them
     (:func:`check_vector_crs`).  Returns `path`.
     """
-    import pyogrio
+    import pyogrio  # lazy: pyogrio loads geopandas
 
     path = Path(path)
     driver = driver_for(path)
@@ -282,7 +282,7 @@ def read_roads(path: str | Path, layer: str | None = None) -> geopandas.GeoDataF
     Without `layer`, the first layer with geometry is read (a styled GeoPackage also
     holds QGIS's ``layer_styles`` table).
     """
-    import pyogrio
+    import pyogrio  # lazy: pyogrio loads geopandas
 
     path = readable_path(path)
     note_input(path)
@@ -314,7 +314,7 @@ def _geos_reason(exc: Exception) -> str:
 
 def _broken_feature(path: Path, layer: str | None) -> str:
     """'feature <fid>' of the first feature whose geometry GEOS refuses (or 'a feature')."""
-    import pyogrio.raw
+    import pyogrio.raw  # lazy: pyogrio loads geopandas
 
     try:
         _, fids, geoms, _ = pyogrio.raw.read(

@@ -44,7 +44,7 @@ def is_metric_crs(crs: CRS) -> bool:
 
 def _lines_of(data, crs) -> tuple[list[LineString], CRS | None]:
     """LineStrings and CRS of a GeoDataFrame/GeoSeries or a sequence of geometries."""
-    import geopandas as gpd
+    import geopandas as gpd  # lazy: geopandas takes ~1 s to load
 
     if isinstance(data, (gpd.GeoDataFrame, gpd.GeoSeries)):
         geoms = data.geometry if isinstance(data, gpd.GeoDataFrame) else data
@@ -73,7 +73,7 @@ def to_metric_lines(
     `crs` is the CRS of inputs that carry none (lists of geometries); with no CRS at all
     the coordinates are taken to be metres already.
     """
-    import geopandas as gpd
+    import geopandas as gpd  # lazy: geopandas takes ~1 s to load
 
     t_lines, t_crs = _lines_of(truth, crs)
     p_lines, p_crs = _lines_of(proposal, crs)

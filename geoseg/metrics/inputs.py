@@ -221,7 +221,7 @@ def read_lines(path: Path):
 
 def road_polygons(path: Path, crs, default_width_m: float) -> list:
     """Road lines of `path` buffered by width_m/2 metres, in `crs`."""
-    from pyproj import CRS
+    from pyproj import CRS  # lazy: only for geographic CRSs
 
     df = read_lines(path)
     if df.crs is None:
@@ -230,7 +230,7 @@ def road_polygons(path: Path, crs, default_width_m: float) -> list:
     target = CRS.from_user_input(crs)
     widths = np.full(len(df), float(default_width_m))
     if "width_m" in df.columns:
-        import pandas as pd
+        import pandas as pd  # lazy: heavy, one use
 
         given = pd.to_numeric(df["width_m"], errors="coerce")
         text = given.isna() & df["width_m"].notna()

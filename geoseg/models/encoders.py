@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from geoseg.errors import ModelError
+from geoseg.models.weights import check_imagenet_download, weights_cached
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 
 def resolve_backbone(name: str) -> str:
     """Alias or timm model name -> timm model name; ModelError listing the choices."""
-    import timm
+    import timm  # lazy: torch
 
     timm_name = BACKBONE_ALIASES.get(name, name)
     if isinstance(timm_name, str) and timm.is_model(timm_name):
@@ -103,7 +104,7 @@ def normalization(encoder: Encoder, in_channels: int) -> tuple[list[float], list
 
 
 def _create_body(timm_name: str, in_channels: int, pretrained: bool, **kw) -> nn.Module:
-    import timm
+    import timm  # lazy: torch
 
     return timm.create_model(
         timm_name, features_only=True, pretrained=pretrained, in_chans=in_channels, **kw
@@ -135,8 +136,6 @@ def build_encoder(
             )
         overlay = {"pretrained_cfg_overlay": {"file": str(path)}}
     else:
-        from geoseg.models.weights import check_imagenet_download, weights_cached
-
         if not weights_cached(timm_name):
             _check_features_only(backbone, timm_name, in_channels)  # the backbone first
             check_imagenet_download(timm_name)  # fails at once when offline (no retries)

@@ -87,7 +87,7 @@ def read_foreign_state_dict(path: str | Path) -> dict[str, Any]:
     Unwraps ``{"state_dict": ...}``-style containers and a ``module.`` (DataParallel)
     prefix shared by every key.
     """
-    import torch
+    import torch  # lazy: torch takes seconds to load
 
     path = Path(path)
     data = safe_torch_load(
@@ -125,7 +125,7 @@ def map_state_dict(
     ``num_batches_tracked`` counters (absent from files saved before PyTorch 0.4, and
     unused in inference) are filled with 0 when missing.
     """
-    import torch
+    import torch  # lazy: torch takes seconds to load
 
     forward = sorted(layout.prefixes.items(), key=lambda kv: -len(kv[0]))
     backward = sorted(((d, s) for s, d in layout.prefixes.items()), key=lambda kv: -len(kv[0]))

@@ -31,7 +31,7 @@ def parse_encoder_weights(value: str | None) -> str | None:
 
 
 def _pretrained_cfg(timm_name: str):
-    from timm.models import get_pretrained_cfg
+    from timm.models import get_pretrained_cfg  # lazy: torch
 
     return get_pretrained_cfg(timm_name)
 
@@ -49,7 +49,7 @@ def weights_cached(timm_name: str) -> bool:
     hub_id, url = weights_source(timm_name)
     if hub_id:
         try:
-            from huggingface_hub import try_to_load_from_cache
+            from huggingface_hub import try_to_load_from_cache  # optional dependency
         except ImportError:  # pragma: no cover - timm depends on huggingface_hub
             try_to_load_from_cache = None
         if try_to_load_from_cache is not None:
@@ -63,7 +63,7 @@ def weights_cached(timm_name: str) -> bool:
                 if isinstance(found, str) and Path(found).is_file():
                     return True
     if url:
-        import torch.hub
+        import torch.hub  # lazy: torch takes seconds to load
 
         if (Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name).is_file():
             return True

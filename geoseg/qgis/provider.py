@@ -24,7 +24,10 @@ class GeosegProvider(QgsProcessingProvider):
 
     def load(self) -> bool:
         try:
-            from processing.core.ProcessingConfig import ProcessingConfig, Setting
+            from processing.core.ProcessingConfig import (
+                ProcessingConfig,
+                Setting,
+            )  # exists only inside QGIS
 
             ProcessingConfig.settingIcons[self.name()] = self.icon()
             ProcessingConfig.addSetting(
@@ -45,7 +48,7 @@ class GeosegProvider(QgsProcessingProvider):
 
     def unload(self) -> None:
         try:
-            from processing.core.ProcessingConfig import ProcessingConfig
+            from processing.core.ProcessingConfig import ProcessingConfig  # exists only inside QGIS
 
             ProcessingConfig.removeSetting(PYTHON_SETTING)
         except Exception:  # noqa: BLE001

@@ -22,7 +22,7 @@ def plugin_version() -> str:
 def python_setting() -> str:
     """The Processing setting's value ('' when unset or Processing's Python is absent)."""
     try:
-        from processing.core.ProcessingConfig import ProcessingConfig
+        from processing.core.ProcessingConfig import ProcessingConfig  # exists only inside QGIS
 
         return str(ProcessingConfig.getSetting(PYTHON_SETTING) or "")
     except Exception:  # noqa: BLE001 - no Processing plugin: no setting

@@ -253,7 +253,7 @@ def _centrelines(
     crs: str,
 ):
     """Centrelines clipped to the scene (and its valid footprint), in map coordinates."""
-    import geopandas as gpd
+    import geopandas as gpd  # lazy: geopandas takes ~1 s to load
 
     area = box(0, 0, width, height)
     if footprint is not None:

@@ -96,7 +96,7 @@ def preview(scene: SampleScene, path: str | Path, max_size: int = 1280) -> Path:
 
 
 def _write_roads(scene: SampleScene, path: Path) -> None:
-    import pyogrio
+    import pyogrio  # lazy: pyogrio loads geopandas
 
     previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_DATE})

@@ -41,7 +41,9 @@ class RunLogger:
         self.tb: Optional[Any] = None
         if enabled:
             try:
-                from torch.utils.tensorboard import SummaryWriter
+                from torch.utils.tensorboard import (
+                    SummaryWriter,
+                )  # lazy: torch takes seconds to load
             except ImportError:  # tensorboard is optional
                 SummaryWriter = None
             if SummaryWriter is not None:
@@ -97,10 +99,10 @@ def _fmt(value: Any) -> Any:
 
 def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
     """Loss (train/val) and validation IoU per epoch, side by side."""
-    import matplotlib
+    import matplotlib  # lazy: only for figures
 
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: only for figures
 
     epochs = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))

@@ -27,7 +27,7 @@ class ThresholdSweep:
         self.neg += torch.bincount(idx[~road], minlength=self.bins).double()
 
     def all_reduce(self) -> None:
-        import torch.distributed as dist
+        import torch.distributed as dist  # lazy: torch takes seconds to load
 
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(self.pos)

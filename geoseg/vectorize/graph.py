@@ -298,7 +298,7 @@ def skeleton_paths(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     Returns (coordinates (N, 2), path indptr, path pixel indices): path k is
     ``indices[indptr[k]:indptr[k + 1]]``.
     """
-    from skan.csr import skeleton_to_csgraph
+    from skan.csr import skeleton_to_csgraph  # lazy: loads numba
 
     graph, coords = skeleton_to_csgraph(skeleton)
     graph = sparse.csr_matrix(graph)

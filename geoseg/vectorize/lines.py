@@ -40,8 +40,8 @@ DTYPES = {
 
 def empty_roads(crs: Any, with_prob: bool) -> geopandas.GeoDataFrame:
     """An empty roads layer with the full schema and CRS."""
-    import geopandas as gpd
-    import pandas as pd
+    import geopandas as gpd  # lazy: geopandas takes ~1 s to load
+    import pandas as pd  # lazy: heavy, one use
 
     columns = COLUMNS + (["mean_prob"] if with_prob else [])
     frame = pd.DataFrame({c: pd.Series(dtype=DTYPES[c]) for c in columns})
@@ -55,7 +55,7 @@ def lengths_m(geoms: np.ndarray, crs: Any) -> np.ndarray:
         if crs is not None and crs.linear_units_factor:
             factor = crs.linear_units_factor[1]
         return shapely.length(geoms) * factor
-    from pyproj import Geod
+    from pyproj import Geod  # lazy: only for geographic CRSs
 
     geod = Geod(**ellipsoid_kwargs(crs))
     coords, index = shapely.get_coordinates(geoms, return_index=True)
@@ -70,7 +70,7 @@ def graph_to_roads(
     graph: RoadGraph, transform: Any, crs: Any, simplify_px: float
 ) -> geopandas.GeoDataFrame:
     """The graph's edges as a GeoDataFrame of LineStrings (see the module docstring)."""
-    import geopandas as gpd
+    import geopandas as gpd  # lazy: geopandas takes ~1 s to load
 
     edges = sorted(
         graph.edges.values(),

@@ -100,7 +100,7 @@ def pixel_size_m(transform: Any, crs: Any, shape: tuple[int, int]) -> PixelSize:
     rx = math.hypot(transform.a, transform.d)
     ry = math.hypot(transform.b, transform.e)
     if crs.is_geographic:
-        from pyproj import Geod
+        from pyproj import Geod  # lazy: only for geographic CRSs
 
         geod = Geod(**ellipsoid_kwargs(crs))
         cx, cy = transform @ (shape[1] / 2, shape[0] / 2)
@@ -113,7 +113,7 @@ def pixel_size_m(transform: Any, crs: Any, shape: tuple[int, int]) -> PixelSize:
 
 def ellipsoid_kwargs(crs: Any) -> dict[str, Any]:
     """pyproj.Geod keyword arguments for a CRS's ellipsoid (WGS84 when unknown)."""
-    from pyproj import CRS
+    from pyproj import CRS  # lazy: only for geographic CRSs
 
     ellipsoid = CRS.from_user_input(crs).ellipsoid
     if ellipsoid is None:
