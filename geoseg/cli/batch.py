@@ -103,7 +103,7 @@ def batch(
     geoseg batch 'tiles/*.tif' -o county/ --model dlinknet_resnet34.pt --aoi county.gpkg
     torchrun --nnodes 2 --nproc-per-node 4 ... -m geoseg batch scenes.txt -o /shared/county --model m.pt
     """
-    from geoseg.batch import run_batch
+    from geoseg.batch import run_batch  # lazy: --help imports every command module
 
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
     result = run_batch(

@@ -77,7 +77,7 @@ def compare(
     """
     # geoseg.compare trains and predicts with torch: imported when the command runs
     from geoseg.compare import compare_models
-    from geoseg.compare.table import markdown
+    from geoseg.compare.table import markdown  # lazy: --help imports every command module
 
     result = compare_models(
         configs,

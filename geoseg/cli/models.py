@@ -172,8 +172,10 @@ def models_import(
     """
     # lazy: these load torch, and --help imports every command module
     from geoseg.checkpoint import default_models_dir
-    from geoseg.models.catalog import unique_checkpoint_path
-    from geoseg.models.importers import import_weights
+    from geoseg.models.catalog import (
+        unique_checkpoint_path,
+    )  # lazy: --help imports every command module
+    from geoseg.models.importers import import_weights  # lazy: --help imports every command module
 
     if output is not None and output.exists() and weights.exists() and output.samefile(weights):
         raise click.UsageError("the output (-o) must not be the weights file being imported")

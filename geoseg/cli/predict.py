@@ -143,7 +143,7 @@ def predict(
     # geoseg.pipeline pulls in the vectorizer (scipy, scikit-image: ~1.5 s): imported when
     # the command runs, not for --help
     from geoseg.inference.split import scene_split  # torch.distributed: only when run
-    from geoseg.pipeline import map_scene
+    from geoseg.pipeline import map_scene  # lazy: --help imports every command module
 
     if vector is not None and "mask" not in parse_outputs(outputs):
         raise click.UsageError("--vector traces the mask: add mask to --outputs")

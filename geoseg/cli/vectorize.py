@@ -62,7 +62,7 @@ def vectorize(
     Lines carry id, node_from/node_to (a routable graph), length_m, width_m and, with
     --prob, mean_prob.  Defaults in [brackets] follow the pixel size.
     """
-    from geoseg.io.vector import road_length
+    from geoseg.io.vector import road_length  # lazy: --help imports every command module
 
     # lazy: loads scikit-image, and --help imports every command module
     from geoseg.vectorize import vectorize_to_file

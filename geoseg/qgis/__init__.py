@@ -10,6 +10,6 @@ subprocess.  Importing this package outside QGIS is harmless (nothing here impor
 
 
 def classFactory(iface):  # noqa: N802 - the name QGIS calls
-    from .plugin import GeosegPlugin
+    from .plugin import GeosegPlugin  # inside QGIS: loaded when QGIS asks for it
 
     return GeosegPlugin(iface)
