@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from geoseg import progress
 from geoseg.inference.predictor import TTA_MODES
 from geoseg.inference.settings import DEFAULT_THRESHOLD, DEFAULT_TTA
+from geoseg.io.files import allow_overwrite
 from geoseg.io.windows import DEFAULT_TILE, MAX_DEFAULT_OVERLAP, STRIDE
 
 seed_opt = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
@@ -80,8 +82,6 @@ models_dir_opt = click.option(
 
 def _allow_overwrite(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     if value:
-        from geoseg.io.files import allow_overwrite  # lazy: --help imports every command module
-
         allow_overwrite()
     return value
 
@@ -124,7 +124,7 @@ def model_source_opts(func):
 
 def resolve_model_source(model, arch, backbone, models_dir):
     """The checkpoint the model options name (UsageError when they name none)."""
-    from geoseg.predict import resolve_checkpoint  # lazy: --help imports every command module
+    from geoseg.predict import resolve_checkpoint  # lazy: torch; --help imports every command
 
     if model is None and not backbone:
         raise click.UsageError("give --model CKPT, or --backbone B (and optionally --arch A)")
@@ -157,7 +157,6 @@ def radiometry_opts(func):
 
 
 def _set_progress_mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from geoseg import progress  # lazy: --help imports every command module
 
     progress.set_mode(value)  # json lines go to sys.stderr as it is when they are written
     return value

@@ -6,6 +6,8 @@ import click
 
 from geoseg.cli.options import overwrite_opt, progress_opt
 from geoseg.io.files import claim_outputs
+from geoseg.io.vector import road_length
+from geoseg.vectorize import vectorize_to_file
 
 METRES = click.FloatRange(0)  # lengths and areas on the ground: the same check as the library's
 
@@ -62,10 +64,7 @@ def vectorize(
     Lines carry id, node_from/node_to (a routable graph), length_m, width_m and, with
     --prob, mean_prob.  Defaults in [brackets] follow the pixel size.
     """
-    from geoseg.io.vector import road_length  # lazy: --help imports every command module
-
     # lazy: loads scikit-image, and --help imports every command module
-    from geoseg.vectorize import vectorize_to_file
 
     claim_outputs({output: "roads"}, inputs=tuple(p for p in (mask, prob) if p))
     roads = vectorize_to_file(
