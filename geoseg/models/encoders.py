@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from geoseg.errors import ModelError
-from geoseg.models.weights import check_imagenet_download, weights_cached
+from geoseg.models import weights
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +136,9 @@ def build_encoder(
             )
         overlay = {"pretrained_cfg_overlay": {"file": str(path)}}
     else:
-        if not weights_cached(timm_name):
+        if not weights.weights_cached(timm_name):
             _check_features_only(backbone, timm_name, in_channels)  # the backbone first
-            check_imagenet_download(timm_name)  # fails at once when offline (no retries)
+            weights.check_imagenet_download(timm_name)  # fails at once when offline (no retries)
             log.info("downloading ImageNet weights for %s (needs internet access)", timm_name)
     try:
         body = _create_body(timm_name, in_channels, pretrained=True, **overlay)
