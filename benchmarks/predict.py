@@ -20,6 +20,9 @@ itself (reader, stitcher, writer, GDAL cache) adds, in minutes instead of an hou
     wrote (same profile), at 1, 2 and all cores (the process is pinned to that many
     cores; GDAL, torch and geoseg get that many threads).  4096² (``--io-size 8192``).
                                                  goal: geoseg / raw ≥ 0.8 at every count
+    The table also times the network alone over the same tiles (net s) and prints the
+    ceiling raw / (raw + net s): what even a pipeline adding nothing but the network
+    would reach; on a CPU the "near-free" 1×1 conv is not free.
 (d) where the time goes: busy seconds per pipeline stage (read, prepare, H2D, compute,
     D2H, blend, convert, write, finish) of the (c) run on all cores, and of (a); encode
     is estimated as the write time with DEFLATE minus the write time uncompressed.
@@ -131,9 +134,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def bare_forward(model, n_tiles: int, tile: int, batch: int) -> float:
+def bare_forward(model, n_tiles: int, tile: int, batch: int, amp: bool = True) -> float:
     """Seconds for the model alone over `n_tiles` tiles, as predict_scene batches them
-    (same memory format and precision: channels_last, AMP where the CPU has bf16)."""
+    (same memory format and precision: channels_last, AMP where the CPU has bf16 unless
+    `amp` is False), sigmoid included."""
     import torch
 
     from geoseg.device import as_input, autocast, prepare_model
@@ -142,7 +146,7 @@ def bare_forward(model, n_tiles: int, tile: int, batch: int) -> float:
     model = prepare_model(model, cpu)
     x = as_input(torch.randn(batch, 3, tile, tile))
     start = time.perf_counter()
-    with torch.inference_mode(), autocast(cpu):
+    with torch.inference_mode(), autocast(cpu, enabled=amp):
         for i in range(0, n_tiles, batch):
             model(x[: min(batch, n_tiles - i)]).float().sigmoid()
     return time.perf_counter() - start
@@ -326,7 +330,9 @@ def io_ceiling(tmp: Path, size: int, tile: int, overlap: int, batch: int, reps: 
             raw = raw_io(scene, prob, mask, tmp / f"c_raw_{n}_{rep}", n, tile)
             if raw < best_r:
                 best_r, raw_cpu = raw, time.process_time() - c0
-        rows.append((n, best_g, best_r))
+        bare_forward(model, batch, tile, batch, amp=False)  # warm-up at this thread count
+        net = min(bare_forward(model, r.n_tiles, tile, batch, amp=False) for _ in range(reps))
+        rows.append((n, best_g, best_r, net))
     none = predict_scene(
         scene,
         model,
@@ -348,13 +354,20 @@ def io_ceiling(tmp: Path, size: int, tile: int, overlap: int, batch: int, reps: 
     )
     print(
         f"{'cores':>5} {'geoseg s':>9} {'geoseg MP/s':>11} {'raw s':>7} {'raw MP/s':>9} "
-        f"{'geoseg/raw':>10}"
+        f"{'geoseg/raw':>10} {'net s':>6} {'ceiling':>7} {'geoseg/ceiling':>14}"
     )
-    for n, g, r in rows:
-        print(f"{n:>5} {g:>9.2f} {mp / g:>11.1f} {r:>7.2f} {mp / r:>9.1f} {r / g:>10.3f}")
+    for n, g, r, net in rows:
+        ceiling = r / (r + net)
+        print(
+            f"{n:>5} {g:>9.2f} {mp / g:>11.1f} {r:>7.2f} {mp / r:>9.1f} {r / g:>10.3f} "
+            f"{net:>6.2f} {ceiling:>7.3f} {r / g / ceiling:>14.3f}"
+        )
     print(
         "goal: geoseg / raw ≥ 0.8 at every core count (raw: read in 512-px tiles, write "
-        "geoseg's two uint8 arrays, DEFLATE)"
+        "geoseg's two uint8 arrays, DEFLATE).\nnet s: the network alone (forward + sigmoid "
+        "over the same tiles and batches, same threads, inputs ready); ceiling = raw / (raw + "
+        "net s): geoseg / raw\nof a pipeline that added nothing but the network's own time "
+        "to the raw loop (no normalising, no blending)."
     )
     encode = last.stages["write"] - none.stages["write"]
     print_stages(
