@@ -367,7 +367,7 @@ def decide(
             (
                 logging.WARNING,
                 f"{source} records no training imagery (older or imported checkpoint): "
-                f"{where} is checked against its normaliser's range {ref.describe()} only",
+                f"{where} checked against its normaliser's range {ref.describe()} only",
             )
         )
     share = clipped_fraction(stats, norm)
