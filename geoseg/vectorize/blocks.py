@@ -82,7 +82,7 @@ def build_graph(
     blocks = list(iter_blocks(mask.shape, params.block_size, halo))
     quiet = not progress or len(blocks) < 2
     for block in tqdm(blocks, desc="vectorize", unit="block", disable=quiet, leave=False):
-        road = mask_block(mask, *block.halo)
+        road = mask_block(mask, *block.halo)  # every pixel is read (cores cover the scene)
         if not road.any():
             continue
         road = clean_mask(road, min_px, hole_px, block.cut)
