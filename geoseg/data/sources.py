@@ -62,6 +62,8 @@ class Source(Protocol):
 
     def road_density(self, cell: int) -> Optional[np.ndarray]: ...
 
+    def sample_pixels(self, max_side: int = 512) -> np.ndarray: ...
+
 
 def has_valid_pixels(raster: Raster) -> bool:
     """Whether any pixel of `raster` is data (the one validity rule,
