@@ -553,6 +553,13 @@ def road_pixels(reader: Reader, rows: slice, cols: slice) -> np.ndarray:
     return reader.rule.road(values, valid)
 
 
+def rule_disproved(reader: Reader) -> bool:
+    """True once the running check of a mask opened with ``scan=False`` has found it
+    soft: the road read under the assumed binary rule will be read again, so work on it
+    can be skipped (reading goes on, so the check still sees every pixel)."""
+    return reader.check is not None and reader.check.soft
+
+
 def settle_rule(reader: Reader) -> bool:
     """For a mask opened with ``open_mask(..., scan=False)`` whose every pixel has been
     read through :func:`road_pixels`: replace the assumed rule by the one its values

@@ -143,3 +143,21 @@ def test_binary_mask_is_not_scanned_before_vectorizing(tmp_path, monkeypatch):
     lines = vectorize_mask(path, progress=False)
     assert shapely.equals(lines.union_all(), expected.union_all())
     assert len(reads) == 1  # one block, read once
+
+
+def test_soft_mask_work_is_done_once(monkeypatch):
+    """Once the check finds the mask soft, the first pass only reads on: the blocks are
+    cleaned and thinned once, under the half-maximum rule, as for the binary mask."""
+    import geoseg.vectorize.blocks as blocks
+
+    calls = []
+    real = blocks.skeletonize
+    monkeypatch.setattr(blocks, "skeletonize", lambda road: calls.append(1) or real(road))
+    road = roads(160)
+    grid_kw = {"transform": rasterio.Affine(0.5, 0, 5e5, 0, -0.5, 4e6), "crs": "EPSG:32633"}
+    opts = {"progress": False, "block_size": 64, "halo": 16, **grid_kw}
+    binary = vectorize_mask(road, **opts)
+    binary_calls, calls[:] = len(calls), []
+    soft_lines = vectorize_mask(antialiased(road), **opts)
+    assert binary_calls >= 4 and len(calls) == binary_calls
+    assert shapely.equals(soft_lines.union_all(), binary.union_all())
