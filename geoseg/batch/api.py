@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -14,6 +14,7 @@ from typing import Any
 from geoseg.batch.area import AreaOutputs, build_area
 from geoseg.batch.inflight import check_in_flight, default_in_flight, shared_model
 from geoseg.batch.manifest import DONE, FAILED, Manifest, fingerprint
+from geoseg.batch.options import RunOptions, record_params
 from geoseg.batch.runner import (
     Predictor,
     Vectorizer,
@@ -160,28 +161,30 @@ def run_batch(
     with distributed(device) as ctx, contextlib.ExitStack() as lock:
         plan = _plan_on_rank0(ctx, scenes, out_dir, aoi, crs, lock)
         manifest = Manifest(out_dir)
-        params = json.loads(
-            json.dumps(
-                {
-                    "model": model_identity(model),
-                    "tta": tta,
-                    "tile": tile,
-                    "overlap": overlap,
-                    "threshold": threshold,
-                    "predict": predict_options or {},
-                    "radiometry": radiometry,
-                    "resample_to_training": resample_to_training,
-                    "vectorize": vectorize_options or {},
-                },
-                default=str,
-            )
+        params = record_params(
+            model_identity(model),
+            tta=tta,
+            tile=tile,
+            overlap=overlap,
+            threshold=threshold,
+            predict_options=predict_options,
+            radiometry=radiometry,
+            resample_to_training=resample_to_training,
+            vectorize_options=vectorize_options,
         )
+        source = functools.cache(lambda: model_source(model))  # a path is loaded once
+        options = RunOptions(params, lambda: None if model is None else checkpoint_of(source()))
         if ctx.rank == 0:
             for name, path, reason in plan.unreadable:
                 rec = manifest.start(name, path, params, rank=0)
                 manifest.fail(rec, reason)
         mine = share(plan.scenes, ctx.rank, ctx.world_size)
-        todo = [s for s in mine if force or not manifest.is_finished(s.name, s.path, params)]
+        todo = []
+        for s in mine:
+            if not force and manifest.is_finished(s.name, s.path, params, options.same):
+                manifest.restate(s.name, params)  # each rank writes only its own scenes
+            else:
+                todo.append(s)
         log.info(
             "%d scenes in the area; %s%d to process, %d finished earlier",
             len(plan.scenes),
@@ -195,7 +198,7 @@ def run_batch(
             if todo:
                 if predictor is None:
                     # built once, shared by every scene (and every scene in flight)
-                    loaded = shared_model(model_source(model), str(ctx.device))
+                    loaded = shared_model(source(), str(ctx.device))
                     stats = area_rule(
                         [s.path for s in plan.scenes],
                         checkpoint_of(loaded),

@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,15 +79,34 @@ class Manifest:
         """A record's outputs as absolute paths (records store them relative to OUTDIR)."""
         return {k: self.out_dir / v for k, v in (record.get("outputs") or {}).items()}
 
-    def is_finished(self, name: str, source: str, params: dict[str, Any]) -> bool:
-        """Done with the same parameters, the same source file and every output present."""
+    def is_finished(
+        self,
+        name: str,
+        source: str,
+        params: dict[str, Any],
+        same: Callable[[Any], bool] | None = None,
+    ) -> bool:
+        """Done with the same parameters, the same source file and every output present.
+        `same` says whether a record's parameters are `params` when they differ as
+        written (:meth:`geoseg.batch.options.RunOptions.same`: the same effective
+        options); without it they must be equal."""
         rec = self.get(name)
         if not rec or rec.get("status") != DONE:
             return False
-        if rec.get("params") != params or rec.get("fingerprint") != fingerprint(source):
+        if rec.get("fingerprint") != fingerprint(source):
+            return False
+        recorded = rec.get("params")
+        if recorded != params and (same is None or not same(recorded)):
             return False
         outs = self.output_paths(rec)
         return bool(outs) and all(p.is_file() for p in outs.values())
+
+    def restate(self, name: str, params: dict[str, Any]) -> None:
+        """A finished scene kept by a run with the same effective options: its record
+        states them as this run writes them (the next rerun compares them as written)."""
+        rec = self.get(name)
+        if rec is not None and rec.get("params") != params:
+            self.write(name, {**rec, "params": params})
 
     def start(self, name: str, source: str, params: dict[str, Any], rank: int) -> dict[str, Any]:
         """Mark a scene as running on `rank`; counts attempts across reruns."""

@@ -87,6 +87,8 @@ def write_overview(
     bounds = shapely.union_all(geoms).bounds if geoms else (0, 0, 1, 1)
     layer = _Layers(footprints, statuses, names, roads, aoi, cores)
     dpi = 100
+    # (matplotlib Axes, padded bounds, panel title or None)
+    axes: list[tuple[Any, tuple[float, float, float, float], str | None]]
     if len(groups) <= 1:
         fig, ax = plt.subplots(figsize=_fig_size(bounds, max_px / dpi), dpi=dpi)
         axes = [(ax, _padded(bounds), None)]

@@ -51,7 +51,7 @@ def predict_with(model: Any, **options: Any) -> Predictor:
     step = predict_step(model, **options)
 
     def run(scene: SceneInfo, scene_dir: Path) -> PredictResult:
-        return step(scene.path, scene_dir)
+        return step(scene.raster.path, scene_dir)
 
     return run
 

@@ -102,25 +102,26 @@ def _split_scenes(data: DataConfig) -> tuple[list[Source], list[Source]]:
     if len(train) >= 2 and data.val_split == "scenes":
         n_val = min(len(train) - 1, max(1, round(len(train) * data.val_fraction)))
         return train[:-n_val], train[-n_val:]
-    fit, val = [], []
+    fit: list[Source] = []
+    strips: list[Source] = []
     for scene in train:
         val_rows = max(1, round(scene.height * data.val_fraction))
         if scene.height - val_rows < 1:
             raise DataError(f"{scene.path}: too small to split into training and validation rows")
         fit.append(Region(scene, 0, scene.height - val_rows, "train"))
-        val.append(Region(scene, scene.height - val_rows, val_rows, "val"))
-    return fit, val
+        strips.append(Region(scene, scene.height - val_rows, val_rows, "val"))
+    return fit, strips
 
 
-def _split_deepglobe(data: DataConfig, seed: int) -> tuple[list[Source], list[Source]]:
-    pairs = deepglobe_pairs(data.deepglobe)
+def _split_deepglobe(folder: str, data: DataConfig, seed: int) -> tuple[list[Source], list[Source]]:
+    pairs = deepglobe_pairs(folder)
     ids = sorted(pairs)
     if data.val_scenes:
         wanted = {SAT_RE.sub(r"\g<id>", Path(v).name) for v in data.val_scenes}
         missing = sorted(wanted - set(ids))
         if missing:
             raise DataError(
-                f"{data.deepglobe}: validation tiles not in the folder: " + ", ".join(missing[:5])
+                f"{folder}: validation tiles not in the folder: " + ", ".join(missing[:5])
             )
         val_ids = wanted
     elif data.val_fraction > 0 and len(ids) >= 2:
@@ -185,7 +186,7 @@ def build_datasets(
     if data.deepglobe:
         if data.scenes:
             raise DataError("data: give either data.scenes or data.deepglobe, not both")
-        train, val = _split_deepglobe(data, seed)
+        train, val = _split_deepglobe(data.deepglobe, data, seed)
         length = None  # every tile once per epoch
     elif data.scenes:
         train, val = _split_scenes(data)

@@ -14,7 +14,7 @@ prediction.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -25,10 +25,13 @@ from geoseg.errors import DataError
 from geoseg.io.windows import Window
 from geoseg.normalize import Normalizer
 
-try:  # a plain base class keeps this module importable for inspection without torch
+if TYPE_CHECKING:
     from torch.utils.data import Dataset
-except ImportError:  # pragma: no cover
-    Dataset = object
+else:
+    try:  # a plain base class keeps this module importable for inspection without torch
+        from torch.utils.data import Dataset
+    except ImportError:  # pragma: no cover
+        Dataset = object
 
 
 class _Base(Dataset):

@@ -325,10 +325,17 @@ def read_window(
 class Reader:
     """An open :class:`Raster`: ``read(rows, cols)`` gives the selected bands and their
     validity for a window given as row and column slices; a road mask opened with
-    :func:`open_mask` also carries its :class:`RoadRule` (`rule`)."""
+    :func:`open_mask` also carries its :class:`RoadRule` (`rule`) and, when opened without
+    the upfront scan, the running check of that rule (`check`, see :func:`settle_rule`)."""
 
-    def __init__(self, raster: Raster, src: Any = None, rule: RoadRule | None = None) -> None:
-        self.raster, self.src, self.rule = raster, src, rule
+    def __init__(
+        self,
+        raster: Raster,
+        src: Any = None,
+        rule: RoadRule | None = None,
+        check: _Scan | None = None,
+    ) -> None:
+        self.raster, self.src, self.rule, self.check = raster, src, rule, check
 
     @property
     def name(self) -> str:
@@ -378,6 +385,11 @@ class RoadRule:
     The two cases are one test: road ⇔ ``value >= maximum / 2`` (for a binary mask that
     is "non-zero"); a mask whose largest value is 0 (or below) has no road.  Invalid
     pixels (:func:`read_pixels`) are never road.
+
+    A binary rule's road pixels do not depend on its maximum (road ⇔ non-zero), so a
+    single pass over a mask may assume it binary (:data:`ASSUMED_BINARY`) and check the
+    values it reads (:func:`open_mask` with ``scan=False``, :func:`settle_rule`); only a
+    soft mask then needs its pixels read again under the rule the check found.
     """
 
     maximum: float  # largest valid value of the mask (0: no road anywhere)
@@ -405,8 +417,14 @@ class RoadRule:
         return f"soft mask (0..{self.maximum:g}): road at >= {self.cut:g}"
 
 
+# The rule assumed before a mask's values are known (road ⇔ non-zero): every binary
+# rule gives the same road pixels, whatever its maximum (see settle_rule).
+ASSUMED_BINARY = RoadRule(maximum=1.0, soft=False)
+
+
 class _Scan:
-    """Running summary of a mask's valid values: largest value, values between."""
+    """Running summary of a mask's valid values: largest value, values between.  Adding
+    the same pixels again changes nothing (overlapping windows may be added)."""
 
     def __init__(self) -> None:
         self.maximum = -np.inf
@@ -499,25 +517,61 @@ def open_mask(
     transform: Any = None,
     crs: Any = None,
     nodata: float | None = None,
+    scan: bool = True,
 ) -> Iterator[Reader]:
     """A road mask (file or array) opened for windowed reads, with its :class:`RoadRule`
-    (``reader.rule``, from one scan of the mask); the reader then reads band 1 only."""
+    (``reader.rule``, from one scan of the mask); the reader then reads band 1 only.
+
+    ``scan=False`` (a caller that reads every pixel once anyway, such as vectorization)
+    skips the upfront scan of a one-band mask: ``reader.rule`` is then
+    :data:`ASSUMED_BINARY` and :func:`road_pixels` checks the values it reads; once every
+    pixel has been read, :func:`settle_rule` says whether the road pixels stand or must
+    be read again (a soft mask).  Nothing about the file is trusted: a mask tagged as
+    geoseg's 0/1 product but holding 0/255 or soft values is read by the rule its
+    values give.  A multi-band mask is always scanned first (its bands must be equal)."""
     if isinstance(data, (str, Path)):
         raster = open_grid(data, what="file", warn_no_crs=False)
     else:
         raster = array_grid(data, what, transform, crs, nodata)
     with open_reader(raster) as reader:
-        rule = road_rule(reader, what)
         bands = _mask_bands(reader.src, raster)
-        yield Reader(raster.with_bands(bands[:1]), reader.src, rule)
+        if scan or len(bands) > 1:
+            rule, check = road_rule(reader, what), None
+        else:
+            rule, check = ASSUMED_BINARY, _Scan()
+        yield Reader(raster.with_bands(bands[:1]), reader.src, rule, check)
 
 
 def road_pixels(reader: Reader, rows: slice, cols: slice) -> np.ndarray:
-    """Road (bool) in a window of a mask opened with :func:`open_mask`."""
+    """Road (bool) in a window of a mask opened with :func:`open_mask` (the values read
+    also go to its running check, if it has one)."""
     if reader.rule is None:
         raise ValueError(f"{reader.name}: not opened as a road mask (open_mask)")
     values, valid = reader.read(rows, cols)
+    if reader.check is not None:
+        reader.check.add(values[0] if valid.all() else values[0][valid])
     return reader.rule.road(values, valid)
+
+
+def rule_disproved(reader: Reader) -> bool:
+    """True once the running check of a mask opened with ``scan=False`` has found it
+    soft: the road read under the assumed binary rule will be read again, so work on it
+    can be skipped (reading goes on, so the check still sees every pixel)."""
+    return reader.check is not None and reader.check.soft
+
+
+def settle_rule(reader: Reader) -> bool:
+    """For a mask opened with ``open_mask(..., scan=False)`` whose every pixel has been
+    read through :func:`road_pixels`: replace the assumed rule by the one its values
+    give (``reader.rule``) and say whether the road pixels read under the assumption
+    stand — True for a binary mask (any maximum), False for a soft one, whose pixels
+    must be read again.  True (and nothing changes) for a mask scanned upfront."""
+    if reader.check is None:
+        return True
+    rule, reader.check = reader.check.rule(), None
+    reader.rule = rule
+    log.debug("%s: %s", reader.name, rule.describe())
+    return not rule.soft
 
 
 # --- the no-CRS rule ---------------------------------------------------------------

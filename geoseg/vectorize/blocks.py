@@ -17,6 +17,7 @@ from functools import partial
 
 import numpy as np
 
+from geoseg.io.grid import rule_disproved
 from geoseg.io.windows import grow, halo_blocks, local, slices
 from geoseg.progress import tqdm
 from geoseg.vectorize.clean import clean_mask
@@ -82,8 +83,8 @@ def build_graph(
     blocks = list(iter_blocks(mask.shape, params.block_size, halo))
     quiet = not progress or len(blocks) < 2
     for block in tqdm(blocks, desc="vectorize", unit="block", disable=quiet, leave=False):
-        road = mask_block(mask, *block.halo)
-        if not road.any():
+        road = mask_block(mask, *block.halo)  # every pixel is read (cores cover the scene)
+        if not road.any() or rule_disproved(mask):  # a soft mask's blocks are read again
             continue
         road = clean_mask(road, min_px, hole_px, block.cut)
         skeleton = skeletonize(road)

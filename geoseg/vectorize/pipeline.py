@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
-from geoseg.io.grid import QGIS_PIXEL_SPACE, Raster, display_transform, open_grid
+from geoseg.io.grid import (
+    QGIS_PIXEL_SPACE,
+    Raster,
+    display_transform,
+    open_grid,
+    settle_rule,
+)
 from geoseg.io.vector import check_vector_crs, driver_for, write_roads
 from geoseg.vectorize.blocks import build_graph
 from geoseg.vectorize.graph import RoadGraph
@@ -91,7 +97,8 @@ def vectorize_mask(
     are ``length_px``/``width_px`` and the layer claims no CRS.
     """
     with contextlib.ExitStack() as stack:
-        msrc = stack.enter_context(open_road_mask(mask, transform, crs, nodata))
+        # no upfront scan of the mask: its rule is checked on the blocks as they are read
+        msrc = stack.enter_context(open_road_mask(mask, transform, crs, nodata, scan=False))
         psrc = stack.enter_context(open_prob(prob, msrc)) if prob is not None else None
         grid = msrc.raster
         if grid.crs is None:
@@ -114,8 +121,9 @@ def vectorize_mask(
             bridge_angle_deg=bridge_angle_deg,
         )
         log.debug("vectorize %s with %s (pixel %.3g m)", msrc.name, params, pixel.mean)
-        log.debug("%s: %s", msrc.name, msrc.rule.describe() if msrc.rule else "")
         graph = build_graph(msrc, psrc, params, pixel, progress)
+        if not settle_rule(msrc):  # a soft mask: road at half its maximum, read it again
+            graph = build_graph(msrc, psrc, params, pixel, progress)
     refine(graph, params)
     simplify_px = params.simplify_m / pixel.mean
     if grid.crs is not None:

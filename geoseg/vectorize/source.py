@@ -33,10 +33,16 @@ GridSource = Reader  # a mask or probability raster opened for windowed reads
 
 @contextlib.contextmanager
 def open_road_mask(
-    data: str | Path | np.ndarray, transform: Any = None, crs: Any = None, nodata: Any = None
+    data: str | Path | np.ndarray,
+    transform: Any = None,
+    crs: Any = None,
+    nodata: Any = None,
+    scan: bool = True,
 ) -> Iterator[Reader]:
-    """A road mask (path, or 2-D array with `transform`/`crs`/`nodata`) with its rule."""
-    with open_mask(data, "road mask", transform, crs, nodata) as reader:
+    """A road mask (path, or 2-D array with `transform`/`crs`/`nodata`) with its rule;
+    ``scan=False``: the rule is checked while the blocks are read
+    (:func:`geoseg.io.grid.open_mask`, :func:`geoseg.io.grid.settle_rule`)."""
+    with open_mask(data, "road mask", transform, crs, nodata, scan=scan) as reader:
         yield reader
 
 
