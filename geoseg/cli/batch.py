@@ -136,6 +136,7 @@ def batch(
     for r in failed:
         click.echo(f"  failed: {r['scene']}: {r.get('error') or r['status']}")
     area = result.area
+    assert area is not None  # rank 0 has merged the area
     click.echo(
         f"roads:    {area.roads_path}  ({area.n_lines} lines, {area.road_km:.2f} km, {result.crs})"
     )

@@ -115,7 +115,7 @@ def evaluate(
         pairs = ev.pairs_from_folders(pred, truth) if Path(pred).is_dir() else [(pred, truth)]
     else:
         raise click.UsageError("give PRED and TRUTH, or --pairs")
-    reports = {p: "report" for p in (json_path, csv_path) if p}
+    reports: dict[str | Path, str | None] = {p: "report" for p in (json_path, csv_path) if p}
     claim_outputs(reports, inputs=tuple(x for pair in pairs for x in pair))
     options = ev.EvalOptions(
         threshold=threshold,

@@ -137,9 +137,8 @@ def predict(
         raise click.UsageError("--vector traces the mask: add mask to --outputs")
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
     out_dir = out_dir if out_dir is not None else scene.parent / DEFAULT_OUTPUT_FOLDER
-    claimed: dict[str | Path, str | None] = {
-        **output_paths(scene, out_dir, outputs, prob_out, mask_out, preview).claims()
-    }
+    rasters = output_paths(scene, out_dir, outputs, prob_out, mask_out, preview).claims()
+    claimed: dict[str | Path, str | None] = {path: kind for path, kind in rasters.items()}
     if vector is not None:
         # an unknown format, or GeoJSON for a scene without CRS, fails now, not after
         if driver_for(vector) == "GeoJSON":
