@@ -145,6 +145,7 @@ def resolve_model_source(model, arch, backbone, models_dir):
 radiometry_opts = stack(  # --radiometry auto|match|none, --resample-to-training
     click.option(
         "--radiometry",
+        # = geoseg.radiometry.MODES, which imports torch (the checkpoint): not for --help
         type=click.Choice(["auto", "match", "none"]),
         default="auto",
         show_default=True,
@@ -169,7 +170,7 @@ def _set_progress_mode(ctx: click.Context, param: click.Parameter, value: str) -
 
 progress_opt = click.option(
     "--progress",
-    type=click.Choice(["bar", "json", "none"]),
+    type=click.Choice(list(progress.MODES)),
     default="bar",
     show_default=True,
     expose_value=False,

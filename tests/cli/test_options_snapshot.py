@@ -40,3 +40,15 @@ def test_snapshot_sees_a_changed_default(monkeypatch):
     monkeypatch.setattr(param, "default", 8)
     changed = {p["name"]: p for p in snapshot()["predict"]["params"]}["batch_size"]
     assert changed != {p["name"]: p for p in SNAPSHOT["predict"]["params"]}["batch_size"]
+
+
+def test_choices_are_the_library_modes():
+    """--radiometry spells geoseg.radiometry.MODES out (importing it would load torch for
+    --help); --progress and --tta take the library's tuples directly."""
+    from geoseg import progress, radiometry
+    from geoseg.inference.predictor import TTA_MODES
+
+    choices = {p["name"]: p["type"].get("choices") for p in NOW["predict"]["params"]}
+    assert choices["radiometry"] == list(radiometry.MODES)
+    assert choices["progress"] == list(progress.MODES)
+    assert choices["tta"] == list(TTA_MODES)
