@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geoseg.errors import ConfigError
+from geoseg.errors import ConfigError, ParameterError, naming
 from geoseg.inference.outputs import parse_outputs
 from geoseg.io.files import output_set, readable_path
 from geoseg.io.vector import RoadLength, clean_lines, driver_for, road_length, write_roads
@@ -105,6 +105,24 @@ def _as_paths(roads: str | Path | Sequence[str | Path] | None) -> tuple[Path, ..
     return tuple(Path(p) for p in roads)
 
 
+def _check_no_predict_options(model: Any, predict_options: Mapping[str, Any]) -> None:
+    """A custom predictor takes (scene, out_dir) only: a model or predict options given
+    beside it would not reach it, so they are an error rather than silently dropped."""
+    names = (["model"] if model is not None else []) + list(predict_options)
+    if names:
+        listed = ", ".join(names)
+        raise naming(
+            ParameterError(
+                f"{listed} {'is' if len(names) == 1 else 'are'} not used with a custom "
+                "predictor (it owns its settings): give "
+                f"{'it' if len(names) == 1 else 'them'} to the predictor, e.g. "
+                "predictor=geoseg.pipeline.predict_step(model, tile=...), or pass no predictor",
+                param=names[0],
+            ),
+            *names,
+        )
+
+
 def map_scene(
     scene: str | Path,
     model: Any = None,
@@ -128,8 +146,12 @@ def map_scene(
     `style`); none: the scene is not vectorized.  `vectorize_options` go to
     :func:`geoseg.vectorize.vectorize_mask`.  `predictor` / `vectorizer` replace those two
     steps (a batch's injected steps; a custom vectorizer is given paths it can open now,
-    as the scene's outputs are staged until all are written).  `progress`: the tile bar
-    (None: on a terminal only) and the vectorize bar (unless `vectorize_options` say).
+    as the scene's outputs are staged until all are written).  A custom predictor owns
+    its settings: `model` or `predict_options` given with one are refused
+    (:class:`~geoseg.errors.ParameterError` naming them), not silently ignored; build
+    the step with them, e.g. ``predictor=predict_step(model, tile=1024)``.
+    `progress`: the tile bar (None: on a terminal only) and the vectorize bar (unless
+    `vectorize_options` say).
     `phases`: for a command whose whole work is this scene, its ``--progress json``
     fraction is split between prediction (90 %) and vectorization.
 
@@ -143,7 +165,9 @@ def map_scene(
         driver_for(layer)  # an unknown format fails now, not after the prediction
     if layers and "mask" not in parse_outputs(predict_options.get("outputs", "prob,mask")):
         raise ConfigError("road lines are traced from the mask: add mask to the outputs")
-    if predictor is None:
+    if predictor is not None:
+        _check_no_predict_options(model, predict_options)
+    else:
         if model is None:
             raise ConfigError("map_scene needs a model (checkpoint) or a predictor")
         predictor = predict_step(model, progress=progress, **predict_options)

@@ -52,16 +52,27 @@ class TinyNet(nn.Module):
 
 
 def save_tiny_checkpoint(
-    path, arch="linknet", backbone="test_resnet", in_channels=3, bands=None, threshold=0.5, seed=0
+    path,
+    arch="linknet",
+    backbone="test_resnet",
+    in_channels=3,
+    bands=None,
+    threshold=0.5,
+    seed=0,
+    normalizer=None,
+    tile=64,
 ):
-    """A real geoseg checkpoint of a tiny timm backbone (random, seeded weights)."""
+    """A real geoseg checkpoint of a tiny timm backbone (random, seeded weights).
+
+    `normalizer`: a geoseg.normalize.Normalizer [default: uint8 with the backbone's
+    mean/std]; `tile`: the checkpoint's predict tile."""
     from geoseg.checkpoint import save_checkpoint
     from geoseg.models import create_model
     from geoseg.normalize import Normalizer
 
     torch.manual_seed(seed)
     net = create_model(arch, backbone, in_channels=in_channels)
-    norm = Normalizer.for_dtype("uint8", net.norm_mean, net.norm_std)
+    norm = normalizer or Normalizer.for_dtype("uint8", net.norm_mean, net.norm_std)
     return save_checkpoint(
         path,
         {
@@ -70,7 +81,7 @@ def save_tiny_checkpoint(
             "in_channels": in_channels,
             "bands": bands,
             "normalizer": norm.to_dict(),
-            "tile": 64,
+            "tile": tile,
             "threshold": threshold,
             "model_kwargs": dict(net.model_kwargs),
             "state_dict": net.state_dict(),

@@ -14,6 +14,15 @@ REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 REPO = Path(__file__).resolve().parents[1]
 
 
+def run_cli(*args):
+    """`geoseg ARGS...` in-process (click's CliRunner); arguments may be paths or numbers."""
+    from click.testing import CliRunner
+
+    from geoseg.cli.main import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
 def write_geotiff(
     path: Path,
     array: np.ndarray,

@@ -109,27 +109,32 @@ def work(tmp_path_factory):
     truth = write_geotiff(data / "scene_mask.tif", mask * 255)
     ckpt = fake_models.save_tiny_checkpoint(tmp / "model.pt")
     good = tmp / "good"
-    res = run_geoseg(
-        "predict",
-        scene,
-        "--model",
-        ckpt,
-        "--tile",
-        64,
-        "--overlap",
-        8,
-        "-o",
-        good,
-        "--vector",
-        good / "roads.gpkg",
-    )
+    work = {"tmp": tmp, "data": data, "scene": scene, "truth": truth, "ckpt": ckpt, "good": good}
+    res = run_geoseg(*predict_args(work), "-o", good, "--vector", good / "roads.gpkg")
     assert res.returncode == 0, res.stderr
-    return {"tmp": tmp, "data": data, "scene": scene, "truth": truth, "ckpt": ckpt, "good": good}
+    return work
 
 
-def predict_args(work) -> tuple:
+def predict_args(work, tile: int = 64) -> tuple:
     """`predict SCENE --model CKPT` with the small tile every case uses."""
-    return ("predict", work["scene"], "--model", work["ckpt"], "--tile", 64, "--overlap", 8)
+    return ("predict", work["scene"], "--model", work["ckpt"], "--tile", tile, "--overlap", 8)
+
+
+def train_args(work, config, run_dir) -> tuple:
+    """`train -c CONFIG` on the scene and its truth, into `run_dir` (models in run_dir/models)."""
+    return (
+        "train",
+        "-c",
+        config,
+        "--scenes",
+        work["scene"],
+        "--masks",
+        work["truth"],
+        "--models-dir",
+        run_dir / "models",
+        "-o",
+        run_dir / "run",
+    )
 
 
 def fresh_copy_of_good(work, name: str) -> Path:
@@ -245,20 +250,7 @@ def test_train_on_a_full_disk_is_one_sentence(work, tmp_path):
 
     config = write_tiny_configs(tmp_path, archs=("linknet",))[0]
     models = tmp_path / "models"
-    res = run_geoseg(
-        "train",
-        "-c",
-        config,
-        "--scenes",
-        work["scene"],
-        "--masks",
-        work["truth"],
-        "--models-dir",
-        models,
-        "-o",
-        tmp_path / "run",
-        fsize=4000,
-    )
+    res = run_geoseg(*train_args(work, config, tmp_path), fsize=4000)
     assert_one_sentence(res, "cannot write", "file too large")
     assert not list(models.glob("*.pt")) if models.exists() else True
     assert not partials(tmp_path)
@@ -425,18 +417,7 @@ def test_two_batches_on_one_folder_the_second_is_refused(work, tmp_path):
 
 
 def test_sizes_that_cannot_fit_are_refused_up_front_with_the_memory_needed(work, tmp_path):
-    res = run_geoseg(
-        "predict",
-        work["scene"],
-        "--model",
-        work["ckpt"],
-        "--tile",
-        65536,
-        "--overlap",
-        8,
-        "-o",
-        tmp_path / "o",
-    )
+    res = run_geoseg(*predict_args(work, tile=65536), "-o", tmp_path / "o")
     line = assert_one_sentence(res, "tile 65536 px", "GiB", "needs at least")
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
     config = tmp_path / "huge.yaml"
@@ -444,19 +425,7 @@ def test_sizes_that_cannot_fit_are_refused_up_front_with_the_memory_needed(work,
         "model: {arch: linknet, backbone: test_resnet, encoder_weights: null}\n"
         "data: {tile: 32768, batch_size: 64}\ntrain: {epochs: 1}\n"
     )
-    res = run_geoseg(
-        "train",
-        "-c",
-        config,
-        "--scenes",
-        work["scene"],
-        "--masks",
-        work["truth"],
-        "--models-dir",
-        tmp_path / "m",
-        "-o",
-        tmp_path / "run",
-    )
+    res = run_geoseg(*train_args(work, config, tmp_path))
     assert_one_sentence(res, "data.tile 32768", "training")
     assert "GiB" in line
 

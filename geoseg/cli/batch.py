@@ -7,19 +7,13 @@ from pathlib import Path
 import click
 
 from geoseg.cli.options import (
-    amp_opt,
-    batch_size_opt,
-    compile_opt,
-    device_opt,
     model_source_opts,
-    overlap_opt,
-    overwrite_opt,
-    progress_opt,
     radiometry_opts,
     resolve_model_source,
+    run_opts,
     threshold_opt,
-    tile_opt,
-    tta_opt,
+    tiling_opts,
+    tta_amp_opts,
 )
 
 
@@ -50,11 +44,8 @@ from geoseg.cli.options import (
     type=click.FloatRange(0),
     help="Join road ends across scene borders within this many metres [default: 8 px, ≥ 3 m].",
 )
-@tta_opt
-@amp_opt
-@tile_opt
-@overlap_opt
-@batch_size_opt
+@tta_amp_opts
+@tiling_opts
 @threshold_opt
 @radiometry_opts
 @click.option(
@@ -63,10 +54,7 @@ from geoseg.cli.options import (
     help="Scenes mapped at once per device, sharing the model, so small scenes keep "
     "the GPU busy [default: 2 on CUDA, 1 on the CPU].",
 )
-@compile_opt
-@device_opt
-@overwrite_opt
-@progress_opt
+@run_opts
 def batch(
     scenes,
     out_dir,
@@ -148,6 +136,7 @@ def batch(
     for r in failed:
         click.echo(f"  failed: {r['scene']}: {r.get('error') or r['status']}")
     area = result.area
+    assert area is not None  # rank 0 has merged the area
     click.echo(
         f"roads:    {area.roads_path}  ({area.n_lines} lines, {area.road_km:.2f} km, {result.crs})"
     )

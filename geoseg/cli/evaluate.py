@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from geoseg import evaluate as ev
-from geoseg.cli.options import overwrite_opt, progress_opt
+from geoseg.cli.options import METRES, overwrite_opt, progress_opt
 from geoseg.io.files import claim_outputs, output_set
 
 
@@ -46,7 +46,7 @@ from geoseg.io.files import claim_outputs, output_set
 )
 @click.option(
     "--snap-m",
-    type=click.FloatRange(0),
+    type=METRES,
     default=4.0,
     show_default=True,
     help="APLS: snapping distance in metres.",
@@ -66,7 +66,7 @@ from geoseg.io.files import claim_outputs, output_set
 )
 @click.option(
     "--junction-radius-m",
-    type=click.FloatRange(0),
+    type=METRES,
     default=5.0,
     show_default=True,
     help="Junction F1: matching radius in metres.",
@@ -115,7 +115,7 @@ def evaluate(
         pairs = ev.pairs_from_folders(pred, truth) if Path(pred).is_dir() else [(pred, truth)]
     else:
         raise click.UsageError("give PRED and TRUTH, or --pairs")
-    reports = {p: "report" for p in (json_path, csv_path) if p}
+    reports: dict[str | Path, str | None] = {p: "report" for p in (json_path, csv_path) if p}
     claim_outputs(reports, inputs=tuple(x for pair in pairs for x in pair))
     options = ev.EvalOptions(
         threshold=threshold,

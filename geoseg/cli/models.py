@@ -9,6 +9,7 @@ import click
 from tqdm import tqdm
 
 from geoseg.cli.options import models_dir_opt
+from geoseg.inference.predictor import TTA_MODES
 from geoseg.io.files import ensure_writable_dir
 
 
@@ -148,7 +149,7 @@ def _bands(value: str | None) -> list[int] | None:
 @click.option("--tile", type=int, help="Default tile for predict [default: dlinknet34 1024].")
 @click.option(
     "--tta",
-    type=click.Choice(["none", "flip", "d4"]),
+    type=click.Choice(list(TTA_MODES)),
     help="Default TTA for predict [default: dlinknet34 d4, smp none].",
 )
 def models_import(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -11,6 +13,22 @@ from geoseg.inference.predictor import TTA_MODES
 from geoseg.inference.settings import DEFAULT_THRESHOLD, DEFAULT_TTA
 from geoseg.io.files import allow_overwrite
 from geoseg.io.windows import DEFAULT_TILE, MAX_DEFAULT_OVERLAP, STRIDE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """One decorator applying `decorators` so that --help lists them in the given order."""
+
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+METRES = click.FloatRange(0)  # lengths and areas on the ground: the same check as the library's
 
 seed_opt = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 device_opt = click.option(
@@ -96,30 +114,23 @@ overwrite_opt = click.option(
 )
 
 
-def model_source_opts(func):
-    """-m/--model CKPT, or --backbone (+ --arch) to pick the newest trained checkpoint."""
-    for option in reversed(
-        [
-            click.option(
-                "-m",
-                "--model",
-                type=click.Path(path_type=Path),
-                help="Checkpoint (.pt) to predict with.",
-            ),
-            click.option(
-                "--arch",
-                help="Architecture (unet, linknet, dlinknet, adlinknet); "
-                "checked against the checkpoint.",
-            ),
-            click.option(
-                "--backbone",
-                help="Without --model: the newest checkpoint trained with this backbone.",
-            ),
-            models_dir_opt,
-        ]
-    ):
-        func = option(func)
-    return func
+model_source_opts = stack(  # -m/--model CKPT, or --backbone (+ --arch): the newest one
+    click.option(
+        "-m",
+        "--model",
+        type=click.Path(path_type=Path),
+        help="Checkpoint (.pt) to predict with.",
+    ),
+    click.option(
+        "--arch",
+        help="Architecture (unet, linknet, dlinknet, adlinknet); checked against the checkpoint.",
+    ),
+    click.option(
+        "--backbone",
+        help="Without --model: the newest checkpoint trained with this backbone.",
+    ),
+    models_dir_opt,
+)
 
 
 def resolve_model_source(model, arch, backbone, models_dir):
@@ -131,29 +142,24 @@ def resolve_model_source(model, arch, backbone, models_dir):
     return resolve_checkpoint(model, arch=arch, backbone=backbone, models_dir=models_dir)
 
 
-def radiometry_opts(func):
-    """--radiometry auto|match|none and --resample-to-training (geoseg.radiometry)."""
-    for option in reversed(
-        [
-            click.option(
-                "--radiometry",
-                type=click.Choice(["auto", "match", "none"]),
-                default="auto",
-                show_default=True,
-                help="Scene values vs the training imagery's: auto rescales each band "
-                "onto the training 2–98 % range when the dtype or range differs, match "
-                "always does, none feeds the values as they are.",
-            ),
-            click.option(
-                "--resample-to-training",
-                is_flag=True,
-                help="Resample tiles to the training pixel size when the scene's differs "
-                "by more than 25 % (outputs stay on the scene's grid).",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
+radiometry_opts = stack(  # --radiometry auto|match|none, --resample-to-training
+    click.option(
+        "--radiometry",
+        # = geoseg.radiometry.MODES, which imports torch (the checkpoint): not for --help
+        type=click.Choice(["auto", "match", "none"]),
+        default="auto",
+        show_default=True,
+        help="Scene values vs the training imagery's: auto rescales each band "
+        "onto the training 2–98 % range when the dtype or range differs, match "
+        "always does, none feeds the values as they are.",
+    ),
+    click.option(
+        "--resample-to-training",
+        is_flag=True,
+        help="Resample tiles to the training pixel size when the scene's differs "
+        "by more than 25 % (outputs stay on the scene's grid).",
+    ),
+)
 
 
 def _set_progress_mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -164,7 +170,7 @@ def _set_progress_mode(ctx: click.Context, param: click.Parameter, value: str) -
 
 progress_opt = click.option(
     "--progress",
-    type=click.Choice(["bar", "json", "none"]),
+    type=click.Choice(list(progress.MODES)),
     default="bar",
     show_default=True,
     expose_value=False,
@@ -173,3 +179,9 @@ progress_opt = click.option(
     '({"progress": 0.42, "message": ...}, log records too), for programs that run geoseg; '
     "none: silent.",
 )
+
+# What geoseg.pipeline.map_scene and geoseg.batch.run_batch share, in groups that stand
+# together in both commands' --help: the tiling, and how the network runs.
+tiling_opts = stack(tile_opt, overlap_opt, batch_size_opt)
+tta_amp_opts = stack(tta_opt, amp_opt)
+run_opts = stack(compile_opt, device_opt, overwrite_opt, progress_opt)

@@ -7,19 +7,13 @@ from pathlib import Path
 import click
 
 from geoseg.cli.options import (
-    amp_opt,
-    batch_size_opt,
-    compile_opt,
-    device_opt,
     model_source_opts,
-    overlap_opt,
-    overwrite_opt,
-    progress_opt,
     radiometry_opts,
     resolve_model_source,
+    run_opts,
     threshold_opt,
-    tile_opt,
-    tta_opt,
+    tiling_opts,
+    tta_amp_opts,
 )
 from geoseg.inference.outputs import DEFAULT_OUTPUT_FOLDER, output_paths, parse_outputs
 from geoseg.io.files import claim_outputs
@@ -38,11 +32,8 @@ from geoseg.io.vector import check_vector_crs, driver_for
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder [default: predictions/ beside the scene].",
 )
-@tile_opt
-@overlap_opt
-@batch_size_opt
-@tta_opt
-@amp_opt
+@tiling_opts
+@tta_amp_opts
 @click.option("--bands", help="1-based bands to read, e.g. 1,2,3 [default: the checkpoint's].")
 @threshold_opt
 @click.option(
@@ -94,10 +85,7 @@ from geoseg.io.vector import check_vector_crs, driver_for
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the mask to this .tif [default: <output>/<name>_mask.tif].",
 )
-@compile_opt
-@device_opt
-@overwrite_opt
-@progress_opt
+@run_opts
 def predict(
     scene: Path,
     model,
@@ -149,9 +137,8 @@ def predict(
         raise click.UsageError("--vector traces the mask: add mask to --outputs")
     ckpt = resolve_model_source(model, arch, backbone, models_dir)
     out_dir = out_dir if out_dir is not None else scene.parent / DEFAULT_OUTPUT_FOLDER
-    claimed: dict[str | Path, str | None] = {
-        **output_paths(scene, out_dir, outputs, prob_out, mask_out, preview).claims()
-    }
+    rasters = output_paths(scene, out_dir, outputs, prob_out, mask_out, preview).claims()
+    claimed: dict[str | Path, str | None] = {path: kind for path, kind in rasters.items()}
     if vector is not None:
         # an unknown format, or GeoJSON for a scene without CRS, fails now, not after
         if driver_for(vector) == "GeoJSON":

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import click
 
-from geoseg.cli.options import overwrite_opt, progress_opt
+from geoseg.cli.options import METRES, overwrite_opt, progress_opt
 from geoseg.io.files import claim_outputs
 from geoseg.io.vector import road_length
 from geoseg.vectorize import vectorize_to_file
-
-METRES = click.FloatRange(0)  # lengths and areas on the ground: the same check as the library's
 
 
 @click.command("vectorize")

@@ -9,6 +9,8 @@ so the output always has the input's height and width (smp's base-model idea).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -53,7 +55,7 @@ class SegmentationModel(nn.Module):
         encoder: Encoder,
         decoder: nn.Module,
         head: nn.Module,
-        aux_heads: list[nn.Module] | None = None,
+        aux_heads: Sequence[nn.Module] | None = None,
         aux_stages: tuple[int, ...] = (),
     ) -> None:
         super().__init__()

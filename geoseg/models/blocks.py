@@ -79,12 +79,12 @@ class DilatedCenter(nn.Module):
     def __init__(self, channels: int, dilations: tuple[int, ...] = (1, 2, 4, 8)) -> None:
         super().__init__()
         self.dilations = tuple(int(d) for d in dilations)
-        self.stages = nn.ModuleList(
-            nn.Conv2d(channels, channels, 3, padding=d, dilation=d) for d in self.dilations
-        )
-        self.act = nn.ReLU(inplace=True)
-        for conv in self.stages:
+        convs = [nn.Conv2d(channels, channels, 3, padding=d, dilation=d) for d in self.dilations]
+        for conv in convs:
+            assert conv.bias is not None  # Conv2d has a bias unless bias=False
             nn.init.zeros_(conv.bias)
+        self.stages = nn.ModuleList(convs)
+        self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x

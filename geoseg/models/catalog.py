@@ -240,6 +240,7 @@ def pull(
     try:
         if from_file is None:
             raw = workdir / "download.partial"
+            assert entry.url  # a download without one was refused above
             log.info("downloading %s from %s", name, entry.url)
             download(entry.url, raw, timeout=timeout, progress=progress)
         else:

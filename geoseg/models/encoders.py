@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -62,8 +63,10 @@ class Encoder(nn.Module):
         super().__init__()
         self.body = body
         self.timm_name = timm_name
-        self.channels: list[int] = list(body.feature_info.channels())
-        self.reductions: list[int] = list(body.feature_info.reduction())
+        # timm's FeatureInfo (nn.Module.__getattr__ would type it Tensor | Module)
+        info: Any = getattr(body, "feature_info")
+        self.channels: list[int] = list(info.channels())
+        self.reductions: list[int] = list(info.reduction())
         self.output_stride: int = max(self.reductions)
         cfg = getattr(body, "pretrained_cfg", None) or {}
         self.rgb_mean = [float(v) for v in cfg.get("mean", IMAGENET_MEAN)]

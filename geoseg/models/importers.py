@@ -192,7 +192,7 @@ def dlinknet34_layout(source: dict[str, Any], where: str) -> Layout:
 
 # ---------------------------------------------------------------- smp layouts
 
-RESNET_DEPTHS = {
+RESNET_DEPTHS: dict[tuple[tuple[int, ...], bool], str] = {
     ((2, 2, 2, 2), False): "resnet18",
     ((3, 4, 6, 3), False): "resnet34",
     ((3, 4, 6, 3), True): "resnet50",

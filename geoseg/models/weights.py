@@ -51,8 +51,8 @@ def weights_cached(timm_name: str) -> bool:
         try:
             from huggingface_hub import try_to_load_from_cache  # optional dependency
         except ImportError:  # pragma: no cover - timm depends on huggingface_hub
-            try_to_load_from_cache = None
-        if try_to_load_from_cache is not None:
+            pass
+        else:
             repo = hub_id.split("#")[0]
             for filename in (
                 "model.safetensors",

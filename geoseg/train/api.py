@@ -24,13 +24,14 @@ from geoseg.errors import BandMismatchError
 from geoseg.inference.memory import check_fits
 from geoseg.io.files import ensure_writable_dir
 from geoseg.models import create_model
+from geoseg.models.base import SegmentationModel
 from geoseg.radiometry import measure_training
 from geoseg.train.loop import Trainer, TrainResult, check_resumable
 
 log = logging.getLogger(__name__)
 
 
-def build_model(cfg: RunConfig) -> torch.nn.Module:
+def build_model(cfg: RunConfig) -> SegmentationModel:
 
     m = cfg.model
     return create_model(

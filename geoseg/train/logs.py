@@ -41,12 +41,11 @@ class RunLogger:
         self.tb: Optional[Any] = None
         if enabled:
             try:
-                from torch.utils.tensorboard import (
-                    SummaryWriter,
-                )  # lazy: torch takes seconds to load
+                # lazy: torch takes seconds to load
+                from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is optional
-                SummaryWriter = None
-            if SummaryWriter is not None:
+                pass
+            else:
                 self.tb = SummaryWriter(str(self.run_dir / "tensorboard"))
 
     def epoch(self, history: list[dict[str, Any]]) -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler, Subset
 from tqdm.auto import tqdm
 
 from geoseg.checkpoint import Checkpoint, TrainingState, load_checkpoint
@@ -108,6 +108,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay
         )
+        self.scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | BudgetCosine
         if t.schedule == "plateau":
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 self.optimizer, mode="max", factor=t.plateau_factor, patience=t.plateau_patience
@@ -121,7 +122,8 @@ class Trainer:
         self.logger = RunLogger(self.run_dir, enabled=self.dist.is_main)
         self.start_epoch, self.step = 1, 0
         self.history: list[dict[str, Any]] = []
-        self.best_score, self.best_metrics, self.stale = -math.inf, {}, 0
+        self.best_metrics: dict[str, Any] = {}
+        self.best_score, self.stale = -math.inf, 0
         self.elapsed_before = 0.0  # training seconds spent before this process (resume)
         self._t0 = time.perf_counter()
 
@@ -189,7 +191,7 @@ class Trainer:
             self.best_metrics = _metrics(row)
         else:
             self.stale += 1
-        if self.cfg.train.schedule == "plateau":
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):  # "plateau"
             self.scheduler.step(score)
         self._save(epoch, row, improved)
         log.info(
@@ -208,6 +210,7 @@ class Trainer:
 
     def _loader(self, dataset, shuffle: bool, epoch: int) -> DataLoader:
         data = self.cfg.data
+        sampler: Sampler[int] | None
         if shuffle:
             if self.dist.active:
                 sampler = DistributedSampler(

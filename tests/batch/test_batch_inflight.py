@@ -15,36 +15,23 @@ import pytest
 from geoseg.batch import run_batch
 from geoseg.batch.inflight import default_in_flight, map_concurrently
 from geoseg.io.files import atomic_output
+from geoseg.normalize import Normalizer
 from tests.batch.conftest import line_vectorizer, make_area, truth_predictor
+from tests.fake_models import save_tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """The test area plus a truncated scene e (its header reads, its pixels do not), and
     a tiny real LinkNet checkpoint."""
-    from geoseg.checkpoint import save_checkpoint
-    from geoseg.models import create_model
-    from geoseg.normalize import Normalizer
-
     root = tmp_path_factory.mktemp("inflight")
     area = make_area(root / "area")
     broken = area.scenes[0].parent / "e.tif"
     shutil.copy(area.scenes[0], broken)
     with open(broken, "r+b") as fh:
         fh.truncate(broken.stat().st_size * 3 // 5)
-    model = create_model("linknet", "test_resnet", in_channels=3)
-    ckpt = save_checkpoint(
-        root / "tiny.pt",
-        {
-            "arch": "linknet",
-            "backbone": "test_resnet",
-            "in_channels": 3,
-            "normalizer": Normalizer.for_dtype("uint8", [0.5] * 3, [0.25] * 3).to_dict(),
-            "state_dict": model.state_dict(),
-            "threshold": 0.5,
-            "tile": 128,
-        },
-    )
+    norm = Normalizer.for_dtype("uint8", [0.5] * 3, [0.25] * 3)
+    ckpt = save_tiny_checkpoint(root / "tiny.pt", normalizer=norm, tile=128)
     return root, area, [*area.scenes, broken], ckpt
 
 

@@ -10,31 +10,18 @@ from click.testing import CliRunner
 from shapely.geometry import box
 
 from geoseg.cli.main import cli
+from geoseg.normalize import Normalizer
 from tests.batch.conftest import X0, Y0, make_area, read_layer
+from tests.fake_models import save_tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """The test area, a tiny real LinkNet checkpoint and an AOI over scenes a and b."""
-    from geoseg.checkpoint import save_checkpoint
-    from geoseg.models import create_model
-    from geoseg.normalize import Normalizer
-
     root = tmp_path_factory.mktemp("cli_batch")
     area = make_area(root / "area")
-    model = create_model("linknet", "test_resnet", in_channels=3)
-    ckpt = save_checkpoint(
-        root / "tiny.pt",
-        {
-            "arch": "linknet",
-            "backbone": "test_resnet",
-            "in_channels": 3,
-            "normalizer": Normalizer.for_dtype("uint8", [0.5] * 3, [0.25] * 3).to_dict(),
-            "state_dict": model.state_dict(),
-            "threshold": 0.5,
-            "tile": 128,
-        },
-    )
+    norm = Normalizer.for_dtype("uint8", [0.5] * 3, [0.25] * 3)
+    ckpt = save_tiny_checkpoint(root / "tiny.pt", normalizer=norm, tile=128)
     aoi = root / "aoi.gpkg"
     gpd.GeoDataFrame(
         geometry=[box(X0 + 20, Y0 - 140, X0 + 340, Y0 - 20)], crs="EPSG:32633"

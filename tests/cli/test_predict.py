@@ -5,10 +5,8 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
-from click.testing import CliRunner
+from helpers import run_cli as run
 from helpers import write_geotiff
-
-from geoseg.cli.main import cli
 
 
 @pytest.fixture
@@ -21,10 +19,6 @@ def env(tmp_path, monkeypatch):
     data = np.random.default_rng(0).integers(1, 256, (3, 100, 90)).astype(np.uint8)
     scene = write_geotiff(tmp_path / "scene.tif", data)
     return {"ckpt": ckpt, "scene": scene, "out": tmp_path / "out", "tmp": tmp_path}
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def test_predict_with_backbone_finds_the_trained_checkpoint(env):
@@ -138,29 +132,21 @@ def test_scene_without_crs_warns_and_continues(env):
         assert src.crs is None and src.shape == (40, 40)
 
 
+def predict_into_out(env, *args):
+    """`geoseg predict SCENE --model CKPT -o OUT --device cpu ARGS...` of the env fixture."""
+    return run(
+        "predict", env["scene"], "--model", env["ckpt"], "-o", env["out"], "--device", "cpu", *args
+    )
+
+
 def test_vector_option_writes_centerlines_of_the_mask(env):
     import geopandas as gpd
 
     from geoseg.vectorize import vectorize_mask
 
     roads = env["out"] / "roads.gpkg"
-    result = run(
-        "predict",
-        env["scene"],
-        "--model",
-        env["ckpt"],
-        "-o",
-        env["out"],
-        "--tile",
-        64,
-        "--overlap",
-        16,
-        "--threshold",
-        "0.3",
-        "--vector",
-        roads,
-        "--device",
-        "cpu",
+    result = predict_into_out(
+        env, "--tile", 64, "--overlap", 16, "--threshold", "0.3", "--vector", roads
     )
     assert result.exit_code == 0, result.output
     written = gpd.read_file(roads)
@@ -173,18 +159,7 @@ def test_vector_option_writes_centerlines_of_the_mask(env):
 
 
 def test_vector_option_with_unknown_format_fails_before_predicting(env):
-    result = run(
-        "predict",
-        env["scene"],
-        "--model",
-        env["ckpt"],
-        "-o",
-        env["out"],
-        "--vector",
-        env["tmp"] / "roads.txt",
-        "--device",
-        "cpu",
-    )
+    result = predict_into_out(env, "--vector", env["tmp"] / "roads.txt")
     assert result.exit_code == 1
     assert "roads.txt" in result.output and len(result.output.strip().splitlines()) == 1
     assert not env["out"].exists() or not any(env["out"].iterdir())

@@ -32,6 +32,18 @@ def _scene_args(pairs):
     return args
 
 
+def _run_args(tmp_path) -> list[str]:
+    """Checkpoints into tmp_path/models, the run folder tmp_path/run, on the CPU."""
+    return [
+        "--models-dir",
+        str(tmp_path / "models"),
+        "-o",
+        str(tmp_path / "run"),
+        "--device",
+        "cpu",
+    ]
+
+
 def test_train_command_writes_best_checkpoint_and_logs(road_scenes, tmp_path):
     pairs = road_scenes(2, size=64)
     result = CliRunner().invoke(
@@ -43,12 +55,7 @@ def test_train_command_writes_best_checkpoint_and_logs(road_scenes, tmp_path):
             *_scene_args(pairs),
             "--epochs",
             "2",
-            "--models-dir",
-            str(tmp_path / "models"),
-            "-o",
-            str(tmp_path / "run"),
-            "--device",
-            "cpu",
+            *_run_args(tmp_path),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -106,12 +113,7 @@ def test_torchrun_two_processes_gloo_two_steps_one_checkpoint(road_scenes, tmp_p
         "-c",
         str(_config(tmp_path, max_steps=2, epochs=5)),
         *_scene_args(pairs),
-        "--models-dir",
-        str(tmp_path / "models"),
-        "-o",
-        str(tmp_path / "run"),
-        "--device",
-        "cpu",
+        *_run_args(tmp_path),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
