@@ -10,8 +10,8 @@ rasters with :class:`Raster` and reads them through the rules here, defined once
 - **Bands**: ``bands`` are the 1-based band indexes read (:func:`parse_bands`).
 - **Validity** (:func:`read_pixels`): a pixel is data unless GDAL's mask says otherwise
   (its nodata value, an internal/per-dataset mask or an alpha band, all via
-  ``read_masks``) or it is NaN in a float raster.  An in-memory array has its `nodata`
-  value and NaN.
+  ``read_masks``) or it is NaN or ±inf in a float raster (tagged as nodata or not).  An
+  in-memory array has its `nodata` value, NaN and ±inf.
 - **Same grid** (:func:`same_grid`, :func:`check_same_grid`): see :func:`same_grid`.
 - **Road masks** (:func:`road_rule`): see :class:`RoadRule`.
 - **No CRS** (:func:`display_transform`): see that function.
@@ -174,7 +174,8 @@ def describe(src: Any, path: Path, bands: Sequence[int] | None = None) -> Raster
         dtype=dtype,
         nodata=src.nodata,
         bands=selected,
-        has_mask=any(MaskFlags.all_valid not in f for f in flags),
+        # a float raster may hold NaN/±inf, never data (read_pixels): its outputs need a mask
+        has_mask=any(MaskFlags.all_valid not in f for f in flags) or np.dtype(dtype).kind == "f",
     )
 
 
@@ -273,8 +274,8 @@ def check_same_grid(a: Raster, b: Raster, what: str = "raster") -> None:
 def read_pixels(src: Any, scene: Raster, window: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     """The selected bands in `window` of an open dataset (None for an in-memory raster)
     and their validity: the one rule for which pixels are data (nodata value, internal
-    mask or alpha via ``read_masks``; NaN in float rasters, zeroed).  `where` names the
-    window in the error message."""
+    mask or alpha via ``read_masks``; NaN and ±inf in float rasters, tagged or not,
+    zeroed).  `where` names the window in the error message."""
     if scene.array is not None:
         rows, cols = window.toslices()
         image = scene.array[[b - 1 for b in scene.bands], rows, cols]
@@ -293,11 +294,11 @@ def read_pixels(src: Any, scene: Raster, window: Any, where: str) -> tuple[np.nd
                 f"{scene.path}: cannot read pixels at {where} (truncated or corrupt file)"
             ) from None
     if image.dtype.kind == "f":
-        nan = np.isnan(image)
-        if nan.any():
-            valid &= ~nan.any(axis=0)
+        bad = ~np.isfinite(image)
+        if bad.any():
+            valid &= ~bad.any(axis=0)
             image = image.copy() if scene.array is not None else image
-            image[nan] = 0
+            image[bad] = 0
     return image, valid
 
 
@@ -308,7 +309,7 @@ def read_window(
 
     Parts of the window outside the scene are filled by reflection (scenes smaller than a
     tile, never needed for tiles shifted inward).  Returns ``(image (C,size,size) in the
-    scene dtype, valid (size,size) bool)``; NaNs in float scenes count as invalid and are
+    scene dtype, valid (size,size) bool)``; NaN/±inf in float scenes count as invalid and are
     zeroed.
     """
     r0, c0 = max(row_off, 0), max(col_off, 0)
