@@ -9,7 +9,11 @@ A pair is scored by the kinds of its two files (see :mod:`geoseg.metrics.inputs`
 
 :func:`evaluate_pairs` scores many pairs and summarises them: for pixel pairs both the
 dataset-accumulated metrics (one confusion matrix over all images, DeepGlobe's IoU) and
-the mean of per-image metrics; for APLS pairs the mean of each score.
+the mean of per-image metrics; for APLS pairs the mean of each score over the pairs where
+APLS is defined.  Undefined scores are said to be undefined, never silently 0 or 1: two
+empty road networks leave APLS undefined (the pair is listed with "–" and a note, left out
+of the mean); a truth without road leaves recall undefined (scikit-learn's
+``zero_division=1`` value is kept in the numbers, and the log says so).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pathlib import Path
 from geoseg.errors import DataError, GeoSegError
 from geoseg.io.files import write_text_output
 from geoseg.io.provenance import report_header
-from geoseg.metrics.apls import apls
+from geoseg.metrics.apls import NoRoadToScore, apls
 from geoseg.metrics.inputs import DEFAULT_WIDTH_M, check_overlap, kind_of, open_pair, read_lines
 from geoseg.metrics.pixel import (
     DEFAULT_BLOCK,
@@ -84,8 +88,9 @@ class PairResult:
     pred: str
     truth: str
     kind: str
-    scores: dict[str, float | int]
+    scores: dict[str, float | int | None]
     pixel: PixelScores | None = None
+    undefined: str | None = None  # why the pair's scores are undefined (None: scored)
 
 
 @dataclass
@@ -110,12 +115,29 @@ class EvaluationReport:
             }
         graphs = [p for p in self.pairs if p.kind == "apls"]
         if graphs:
+            scored = [p for p in graphs if p.undefined is None]
             out["apls"] = {
                 "pairs": len(graphs),
+                "scored": len(scored),  # pairs the mean is over
+                "undefined": {p.name: p.undefined for p in graphs if p.undefined is not None},
                 "mean": {
-                    k: sum(float(p.scores[k]) for p in graphs) / len(graphs) for k in APLS_COLUMNS
+                    k: sum(float(p.scores[k] or 0) for p in scored) / len(scored)
+                    if scored
+                    else None
+                    for k in APLS_COLUMNS
                 },
             }
+        return out
+
+    def notes(self) -> list[str]:
+        """One line per undefined score, and what the APLS mean is over."""
+        out = [f"{p.name}: {p.undefined}" for p in self.pairs if p.undefined is not None]
+        apls_summary = self.summary().get("apls")
+        if apls_summary and apls_summary["undefined"]:
+            out.append(
+                f"APLS mean over {apls_summary['scored']} of {apls_summary['pairs']} pairs "
+                "(undefined ones left out)"
+            )
         return out
 
     def to_json(self) -> dict:
@@ -167,6 +189,8 @@ def evaluate_pair(
                 junction_radius_m=options.junction_radius_m,
                 reference=options.apls_reference,
             )
+        except NoRoadToScore as exc:
+            raise NoRoadToScore(f"{pred} vs {truth}: {exc}") from None
         except DataError as exc:
             raise DataError(f"{pred} vs {truth}: {exc}") from None
         return PairResult(name, str(pred), str(truth), "apls", res.to_dict())
@@ -218,7 +242,15 @@ def evaluate_pairs(
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             name = f"{name}#{seen[name]}"
-        report.pairs.append(evaluate_pair(pred, truth, options, name))
+        try:
+            report.pairs.append(evaluate_pair(pred, truth, options, name))
+        except NoRoadToScore:
+            why = f"APLS undefined: no road in {truth} nor in {pred}"
+            log.warning("%s: %s", name, why)
+            undefined = dict.fromkeys(APLS_COLUMNS, None)
+            report.pairs.append(
+                PairResult(name, str(pred), str(truth), "apls", undefined, undefined=why)
+            )
     return report
 
 
@@ -326,6 +358,15 @@ def write_csv(report: EvaluationReport, path: str | Path) -> None:
     write_text_output(path, buffer.getvalue(), kind="report")
 
 
+def _cell(row: dict, column: str, percent: bool) -> str:
+    if column not in row:
+        return ""
+    value = row[column]
+    if value is None:
+        return "–"  # undefined (see the notes)
+    return f"{100 * value:.2f}" if percent else f"{value:.4f}"
+
+
 def format_table(report: EvaluationReport, percent: bool = True) -> str:
     """Plain-text tables (pixel pairs, APLS pairs) with the summary rows last."""
     out = []
@@ -341,8 +382,10 @@ def format_table(report: EvaluationReport, percent: bool = True) -> str:
         head = f"{'name':<{width}}  " + "  ".join(f"{c:>15}" for c in cols)
         lines = [head, "-" * len(head)]
         for n, r in zip(names, rows):
-            vals = [r.get(c) for c in cols]
-            cells = ["" if v is None else f"{100 * v:.2f}" if percent else f"{v:.4f}" for v in vals]
+            cells = [_cell(r, c, percent) for c in cols]
             lines.append(f"{n:<{width}}  " + "  ".join(f"{c:>15}" for c in cells))
         out.append("\n".join(lines))
+    notes = report.notes()
+    if notes:
+        out.append("\n".join(f"note: {n}" for n in notes))
     return "\n\n".join(out)

@@ -60,6 +60,12 @@ class ModelRun:
             "junction_f1": apls.get("junction_f1", nan),
         }
 
+    def apls_images(self) -> tuple[int, dict[str, str]]:
+        """How many held-out images the APLS mean is over, and why it is undefined for
+        the others (two empty road networks)."""
+        summary = (self.report.summary() if self.report else {}).get("apls", {})
+        return summary.get("scored", 0), summary.get("undefined", {})
+
 
 @dataclass
 class Comparison:

@@ -53,6 +53,7 @@ COLUMNS = (
     "trained",
     "checkpoint",
     "held_out_images",
+    "apls_images",  # the held-out images APLS is averaged over (undefined on the others)
 )
 SCORES = ("iou_accumulated", "iou_mean", "f1", "apls")
 
@@ -79,6 +80,7 @@ def rows(comparison: Comparison) -> list[dict]:
                 "trained": run.trained,
                 "checkpoint": str(run.checkpoint),
                 "held_out_images": len(comparison.split.test),
+                "apls_images": run.apls_images()[0],
             }
         )
     return out
@@ -86,6 +88,21 @@ def rows(comparison: Comparison) -> list[dict]:
 
 def _pct(value: Optional[float]) -> str:
     return "–" if value is None or math.isnan(value) else f"{100 * value:.2f}"
+
+
+def _apls_mean_text(comparison: Comparison) -> str:
+    """Over how many held-out images each model's APLS mean is, and where it is undefined."""
+    held_out = len(comparison.split.test)
+    counts = {run.name: run.apls_images() for run in comparison.runs}
+    if all(n == held_out for n, _ in counts.values()):
+        return f"mean over the {held_out} held-out image(s)."
+    parts = []
+    for name, (n, undefined) in counts.items():
+        why = "; ".join(f"{image}: {reason}" for image, reason in undefined.items())
+        parts.append(
+            f"{name} over {n} of {held_out} held-out image(s)" + (f" ({why})" if why else "")
+        )
+    return "mean of the images where APLS is defined — " + ", ".join(parts) + "."
 
 
 def markdown(comparison: Comparison) -> str:
@@ -124,7 +141,7 @@ def markdown(comparison: Comparison) -> str:
         f"{len(split.test)} held-out image(s) ({split.rule}); held out: {names}.",
         "IoU acc.: one confusion matrix over all held-out pixels (DeepGlobe's convention); "
         "IoU mean: mean of per-image IoUs; F1 from the accumulated counts.",
-        f"APLS: vectorized predictions against {ref_text}; mean over held-out images.",
+        f"APLS: vectorized predictions against {ref_text}; {_apls_mean_text(comparison)}",
         "MP/s: held-out megapixels per second of `predict_scene` (read, forward passes with "
         "the config's TTA, stitching, writing) on "
         f"{comparison.device}"

@@ -18,8 +18,8 @@ Algorithm, for one direction A → B (truth → proposal, then proposal → trut
 5. C(A→B) = 1 − mean(pair scores); APLS = harmonic mean of C(truth→prop) and
    C(prop→truth) (0 when either is 0).
 
-Empty networks: both empty is no data to score (:class:`~geoseg.errors.DataError`); one
-empty → 0.  A direction with no pair to score (for instance all paths shorter than
+Empty networks: both empty is no data to score (:class:`NoRoadToScore`, a
+:class:`~geoseg.errors.DataError`: APLS is undefined, not 0 or 1); one empty → 0.  A direction with no pair to score (for instance all paths shorter than
 ``min_path_length_m``) scores 0, as in the reference.
 
 Junction F1: nodes of degree ≥ 3 of both (bare) graphs, matched one-to-one within
@@ -87,6 +87,11 @@ from geoseg.metrics.graph import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class NoRoadToScore(DataError):
+    """Both road networks are empty: APLS is undefined (``geoseg.evaluate.evaluate_pairs``
+    records such a pair as undefined and leaves it out of the mean)."""
 
 
 @dataclass(frozen=True)
@@ -278,7 +283,7 @@ def apls(
     lt, lp = total_length(g_t), total_length(g_p)
     crs_name = work.to_string() if work is not None else None
     if lt == 0 and lp == 0:
-        raise DataError("both road networks are empty: no road to score")
+        raise NoRoadToScore("both road networks are empty: no road to score")
     if lt == 0 or lp == 0:
         return AplsResult(0.0, 0.0, 0.0, jf1, jp, jr, njt, njp, 0, 0, lt, lp, crs_name)
     rng = np.random.default_rng(seed)

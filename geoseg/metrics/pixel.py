@@ -144,7 +144,7 @@ class PixelScores:
             "relaxed_f1": r.f1,
         }
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | None]:
         """Ratios plus the raw counts (so reports can be re-accumulated)."""
         return {**self.metrics(), **asdict(self.confusion)}
 
