@@ -221,6 +221,22 @@ def evaluate_pair(
             pred,
             c.total,
         )
+    elif c.tp + c.fn == 0:
+        log.info(
+            "%s: recall is undefined (no road in %s over %d valid pixels); reported as 1 "
+            "(zero_division=1), IoU and precision are 0",
+            name,
+            truth,
+            c.total,
+        )
+    elif c.tp + c.fp == 0:
+        log.info(
+            "%s: precision is undefined (no road predicted in %s over %d valid pixels); "
+            "reported as 1 (zero_division=1), IoU and recall are 0",
+            name,
+            pred,
+            c.total,
+        )
     return PairResult(name, str(pred), str(truth), "pixel", scores.to_dict(), scores)
 
 

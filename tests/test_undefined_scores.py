@@ -9,7 +9,9 @@ import math
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
+from helpers import write_geotiff
 from shapely.geometry import LineString
 from tiny_configs import write_tiny_configs
 
@@ -17,6 +19,7 @@ from geoseg.compare.records import Comparison, ModelRun
 from geoseg.compare.split import DataSplit, Sample
 from geoseg.compare.table import markdown, rows
 from geoseg.config import load_config
+from geoseg.errors import DataError
 from geoseg.evaluate import evaluate_pair, evaluate_pairs, format_table
 from geoseg.metrics.apls import NoRoadToScore
 
@@ -73,3 +76,38 @@ def test_compare_table_says_over_how_many_images_apls_was_averaged(graph_pairs, 
     assert math.isclose(row["apls"], run.report.pairs[0].scores["apls"])
     text = markdown(comparison)
     assert "linknet_tiny over 1 of 2 held-out image(s) (b: APLS undefined" in text
+
+
+def road_band(value=1):
+    m = np.zeros((64, 64), np.uint8)
+    m[10:14] = value
+    return m
+
+
+def test_truth_mask_with_nodata_at_its_non_road_value_is_refused(tmp_path):
+    pred = write_geotiff(tmp_path / "pred.tif", road_band())
+    for value in (1, 255):  # 0/1 and 0/255 masks alike
+        truth = write_geotiff(tmp_path / f"truth_{value}.tif", road_band(value), nodata=0)
+        with pytest.raises(
+            DataError,
+            match=rf"truth_{value}\.tif: nodata is 0, the truth mask's non-road value, so no "
+            r"non-road pixel is left to score \(unset it: gdal_edit\.py -unsetnodata",
+        ):
+            evaluate_pair(pred, truth)
+    # nodata outside the mask's values is fine: every non-road pixel is still scored
+    ok = write_geotiff(tmp_path / "truth_ok.tif", road_band(255), nodata=7)
+    assert evaluate_pair(pred, ok).pixel.confusion.total == 64 * 64
+
+
+def test_undefined_recall_and_precision_are_said_so(tmp_path, caplog):
+    empty = write_geotiff(tmp_path / "empty.tif", np.zeros((64, 64), np.uint8))
+    roads = write_geotiff(tmp_path / "roads.tif", road_band())
+    with caplog.at_level(logging.INFO, "geoseg.evaluate"):
+        r = evaluate_pair(roads, empty)  # roads predicted, none in the truth
+    assert r.scores["recall"] == 1.0  # zero_division=1, documented; and said to be undefined
+    assert "recall is undefined (no road in" in caplog.text and "empty.tif" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, "geoseg.evaluate"):
+        r = evaluate_pair(empty, roads)  # no road predicted where the truth has some
+    assert r.scores["precision"] == 1.0 and r.scores["recall"] == 0.0
+    assert "precision is undefined (no road predicted in" in caplog.text

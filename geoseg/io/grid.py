@@ -35,7 +35,7 @@ from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
-from geoseg.errors import BandMismatchError, GridMismatchError, RasterReadError
+from geoseg.errors import BandMismatchError, DataError, GridMismatchError, RasterReadError
 from geoseg.io.files import note_input, readable_path
 from geoseg.io.windows import row_spans
 
@@ -416,6 +416,17 @@ class RoadRule:
         if not self.soft:
             return f"binary mask (0/{self.maximum:g})"
         return f"soft mask (0..{self.maximum:g}): road at >= {self.cut:g}"
+
+
+def check_mask_nodata(raster: Raster, what: str = "mask") -> None:
+    """Refuse a road mask whose nodata value is 0, its non-road value (every
+    :class:`RoadRule` reads 0 as not road): its non-road pixels are all nodata, so only
+    roads would be left to score or learn from (a 0/255 mask after some GDAL tools)."""
+    if raster.nodata is not None and raster.nodata == 0:
+        raise DataError(
+            f"{raster.label}: nodata is 0, the {what}'s non-road value, so no non-road pixel "
+            f"is left to score (unset it: gdal_edit.py -unsetnodata {raster.label})"
+        )
 
 
 # The rule assumed before a mask's values are known (road ⇔ non-zero): every binary

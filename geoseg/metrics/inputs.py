@@ -17,11 +17,14 @@ probability × dtype max (uint8 0–255, the ``prob.tif`` convention).  Grids: o
 Nodata — one rule for every dtype, integer or float, prediction or truth
 (:func:`geoseg.io.grid.read_pixels`): a pixel is scored only where both files have
 data.  A raster has no data at its nodata value, where its internal mask or alpha band
-says so, at NaN (float rasters, with or without a
+says so, at NaN or ±inf (float rasters, with or without a
 nodata value) and outside its extent (a prediction warped onto the truth's grid); a
 vector layer has data wherever the raster it is placed on has.  No pixel left — the two
 files do not overlap, or one of them is nodata where the other has data — is an error
-naming both files (:class:`~geoseg.errors.DataError`), never a score.
+naming both files (:class:`~geoseg.errors.DataError`), never a score.  A truth road mask
+whose nodata value is 0, its non-road value (a 0/255 mask after some GDAL tools), is
+refused (:func:`geoseg.io.grid.check_mask_nodata`): only its roads would be scored, and
+precision would read 100 %.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from geoseg.io.grid import (
     Reader,
     RoadRule,
     array_grid,
+    check_mask_nodata,
     describe,
     open_raster,
     read_pixels,
@@ -105,12 +109,15 @@ class RasterMask:
         stack: contextlib.ExitStack,
         threshold: float | None = None,
         grid: Raster | None = None,
+        what: str = "prediction mask",
     ):
         self.path, self.threshold = path, threshold
         src = stack.enter_context(open_raster(path))
         raster = describe(src, path)
         self.rule: RoadRule | None = None
         if threshold is None:  # a road mask: the one rule (equal bands, 0/max, soft)
+            if what == "truth mask":  # nodata 0 would leave only roads to score
+                check_mask_nodata(raster, what)
             self.rule = road_rule(Reader(raster, src), "road mask")
         elif src.count > 1:
             log.warning("%s: %d bands, scoring band 1", path, src.count)
@@ -328,7 +335,7 @@ def open_pair(
         p: RasterMask | VectorMask
         t: RasterMask | VectorMask
         if kinds[1] == "raster":
-            t = RasterMask(truth, stack, truth_threshold)
+            t = RasterMask(truth, stack, truth_threshold, what="truth mask")
             grid = t.grid
             p = (
                 RasterMask(pred, stack, threshold, grid)
