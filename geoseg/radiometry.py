@@ -17,7 +17,8 @@ pixels, :func:`scene_stats`), and applies one rule, the ``radiometry`` mode:
   end of a band's 2–98 % interval lies more than :data:`RANGE_TOLERANCE` of the training
   band's 2–98 % span away from the training one, the scene is rescaled band by band:
   the linear map taking its 2nd/98th percentiles onto the training's.  Otherwise the
-  scene is fed as it is.
+  scene is fed as it is.  A band without spread (its 2nd and 98th percentiles equal: a
+  constant or one-pixel scene) has no stretch to map: it is fed as it is (:func:`flat`).
 - ``match``: always rescale onto the training distribution.
 - ``none``: never rescale (the checkpoint's normaliser alone); a scene whose values would
   clip at the normaliser's range is still reported in a warning.
@@ -303,15 +304,34 @@ def needs_rescale(stats: ImageryStats, ref: TrainingImagery, mode: str) -> bool:
     return _misfits_normaliser(stats, ref)
 
 
+def _no_spread(low: float, high: float) -> bool:
+    return high - low <= 1e-9 * max(1.0, abs(high))
+
+
+def flat(stats: ImageryStats, ref: TrainingImagery) -> list[int]:
+    """Bands (0-based) whose 2–98 % interval has no spread, in the scene or the training
+    imagery: no linear stretch maps one onto the other, so they are fed as they are."""
+    return [
+        i
+        for i, (s_lo, s_hi, t_lo, t_hi) in enumerate(zip(stats.low, stats.high, ref.low, ref.high))
+        if _no_spread(s_lo, s_hi) or _no_spread(t_lo, t_hi)
+    ]
+
+
 def rescaled_normalizer(norm: Normalizer, stats: ImageryStats, ref: TrainingImagery) -> Normalizer:
     """`norm` applied after the per-band linear map of the scene's 2/98 % onto the
-    training's: both are linear, so the result is one normaliser on raw scene values."""
+    training's: both are linear, so the result is one normaliser on raw scene values.
+    A band without spread (:func:`flat`) keeps `norm` as it is."""
     low, high = [], []
-    for n_lo, n_hi, s_lo, s_hi, t_lo, t_hi in zip(
-        norm.low, norm.high, stats.low, stats.high, ref.low, ref.high
+    skip = set(flat(stats, ref))
+    for i, (n_lo, n_hi, s_lo, s_hi, t_lo, t_hi) in enumerate(
+        zip(norm.low, norm.high, stats.low, stats.high, ref.low, ref.high)
     ):
-        s_span, t_span = s_hi - s_lo, t_hi - t_lo
-        ratio = s_span / t_span if s_span > 1e-9 and t_span > 1e-9 else 1.0
+        if i in skip:
+            low.append(n_lo)
+            high.append(n_hi)
+            continue
+        ratio = (s_hi - s_lo) / (t_hi - t_lo)
         low.append(s_lo + (n_lo - t_lo) * ratio)  # the scene value that lands on n_lo
         high.append(s_lo + (n_hi - t_lo) * ratio)
     return Normalizer(tuple(low), tuple(high), norm.mean, norm.std)
@@ -347,7 +367,16 @@ def decide(
     ref = TrainingImagery.of(ckpt, norm)
     source = ckpt.path or "the checkpoint"
     lines: list[tuple[int, str]] = []
-    if needs_rescale(stats, ref, mode):
+    constant = flat(stats, ref)
+    if needs_rescale(stats, ref, mode) and len(constant) == len(stats.low):
+        lines.append(
+            (
+                logging.INFO,
+                f"{where}: values {stats.describe()} (2–98 %) have no spread in any band, so "
+                f"there is no stretch onto {ref.describe()}: fed as they are (radiometry {mode})",
+            )
+        )
+    elif needs_rescale(stats, ref, mode):
         basis = (
             "the training imagery's"
             if ref.recorded
@@ -358,7 +387,13 @@ def decide(
                 logging.INFO if ref.recorded else logging.WARNING,
                 f"{where}: values {stats.describe()} (2–98 %) rescaled band by band onto "
                 f"{basis} {ref.describe()} (radiometry {mode}; --radiometry none feeds "
-                "them as they are)",
+                "them as they are)"
+                + (
+                    f"; band(s) {', '.join(str(i + 1) for i in constant)} without spread fed "
+                    "as they are"
+                    if constant
+                    else ""
+                ),
             )
         )
         return rescaled_normalizer(norm, stats, ref), True, lines

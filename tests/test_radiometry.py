@@ -359,3 +359,26 @@ def test_nodata_is_left_out_and_an_empty_scene_is_no_error(tmp_path):
     assert stats.low[0] == pytest.approx(416, abs=1) and stats.pixels == 5000
     new = radiometry.adapt(half, norm, ckpt).normalizer
     assert new(np.array([[[416.0]]])) == pytest.approx(norm(np.array([[[40.0]]])), abs=1e-3)
+
+
+def test_a_band_without_spread_is_fed_as_it_is_not_shifted():
+    """A constant (or 1×1) scene: 169–169 has no stretch onto the training's 45–190, so it
+    keeps the checkpoint's normaliser (it was shifted onto 45 before)."""
+    from types import SimpleNamespace
+
+    from geoseg.normalize import Normalizer
+
+    norm = Normalizer((0.0,) * 3, (255.0,) * 3, (0.5,) * 3, (0.25,) * 3)
+    ckpt = SimpleNamespace(
+        imagery={"dtype": "uint8", "low": [45.0] * 3, "high": [190.0] * 3}, path="m.pt"
+    )
+    constant = radiometry.ImageryStats("uint8", (169.0,) * 3, (169.0,) * 3, 1)
+    for mode in ("auto", "match"):
+        used, rescaled, lines = radiometry.decide(constant, norm, ckpt, mode, "one.tif")
+        assert used == norm and not rescaled
+        assert "no spread in any band" in lines[0][1] and "fed as they are" in lines[0][1]
+    # one flat band among stretched ones: that band alone keeps the normaliser
+    mixed = radiometry.ImageryStats("uint16", (400.0, 7.0, 400.0), (1200.0, 7.0, 1200.0), 100)
+    used, rescaled, lines = radiometry.decide(mixed, norm, ckpt, "auto", "mixed.tif")
+    assert rescaled and (used.low[1], used.high[1]) == (0.0, 255.0)
+    assert used.low[0] != 0.0 and "band(s) 2 without spread" in lines[0][1]
