@@ -112,11 +112,25 @@ def _read_list(path: Path) -> list[str]:
     return out
 
 
+def is_truth_mask(path: Path) -> bool:
+    """``<name>_mask.<ext>`` beside a ``<name>.<ext>`` scene: the truth-mask naming of
+    geoseg's data (sample-data, compare, train), not a scene to map."""
+    stem = path.stem
+    return (
+        stem.lower().endswith("_mask")
+        and len(stem) > 5
+        and path.with_name(stem[:-5] + path.suffix).is_file()
+    )
+
+
 def expand_inputs(items: Iterable[str | Path]) -> list[Path]:
     """Files, globs and list files -> unique absolute paths, in the order given.
 
     A glob that matches nothing is an error (a typo would otherwise silently map
     nothing); a plain path that does not exist is kept, to be reported as a failed scene.
+    A glob's truth masks (:func:`is_truth_mask`) are left out, with one INFO line, unless
+    the glob matches nothing else; a truth mask named on its own (or in a list file) is
+    mapped like any scene.
     """
     paths: list[Path] = []
     pending = [str(i) for i in items]
@@ -128,7 +142,19 @@ def expand_inputs(items: Iterable[str | Path]) -> list[Path]:
             matches = sorted(glob.glob(str(Path(item).expanduser()), recursive=True))
             if not matches:
                 raise ConfigError(f"{item}: the pattern matches no files")
-            paths.extend(Path(m) for m in matches if Path(m).is_file())
+            files = [Path(m) for m in matches if Path(m).is_file()]
+            masks = [p for p in files if is_truth_mask(p)]
+            if len(masks) == len(files):  # a pattern for the masks themselves ('*_mask.tif')
+                masks = []
+            if masks:
+                log.info(
+                    "%s: %d truth mask(s) beside their scenes left out (%s); name one "
+                    "directly to map it",
+                    item,
+                    len(masks),
+                    ", ".join(p.name for p in masks[:5]) + (", ..." if len(masks) > 5 else ""),
+                )
+            paths.extend(p for p in files if p not in masks)
         elif Path(item).suffix.lower() in LIST_SUFFIXES and Path(item).is_file():
             lists_read += 1
             if lists_read > 1000:

@@ -31,6 +31,19 @@ def test_glob_matching_nothing_is_an_error(tmp_path):
         expand_inputs([str(tmp_path / "*.tif")])
 
 
+def test_a_globs_truth_masks_beside_their_scenes_are_left_out(tmp_path, caplog):
+    for name in ("a.tif", "a_mask.tif", "b.tif", "b_mask.tif", "lone_mask.tif", "c_mask.png"):
+        (tmp_path / name).write_bytes(b"")
+    with caplog.at_level("INFO", "geoseg.batch.scenes"):
+        paths = expand_inputs([str(tmp_path / "*.tif")])
+    # lone_mask.tif has no scene 'lone.tif' beside it: a scene like any other
+    assert [p.name for p in paths] == ["a.tif", "b.tif", "lone_mask.tif"]
+    assert "2 truth mask(s) beside their scenes left out (a_mask.tif, b_mask.tif)" in caplog.text
+    # named directly, or a pattern for the masks themselves: mapped as asked
+    named = expand_inputs([tmp_path / "a_mask.tif", str(tmp_path / "[ab]_mask.tif")])
+    assert [p.name for p in named] == ["a_mask.tif", "b_mask.tif"]
+
+
 def test_names_are_unique_and_stable(tmp_path):
     paths = [tmp_path / "x" / "s.tif", tmp_path / "y" / "s.tif", tmp_path / "t.tif"]
     names = scene_names(paths)
