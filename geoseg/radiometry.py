@@ -53,6 +53,7 @@ from rasterio.windows import Window
 
 from geoseg.checkpoint import Checkpoint
 from geoseg.errors import ConfigError, GeoSegError, RasterReadError
+from geoseg.io.grid import has_valid_pixels
 from geoseg.io.raster import open_raster, parse_bands
 from geoseg.normalize import Normalizer
 
@@ -419,6 +420,14 @@ def decide(
     return norm, False, lines
 
 
+def no_valid_pixels(scene: Any) -> str:
+    """The warning for a scene without a single valid pixel (predict and batch)."""
+    return (
+        f"{scene.path}: the scene has no valid pixels (every pixel is nodata, masked or NaN): "
+        "its outputs are all nodata and hold no road"
+    )
+
+
 def _say(lines: list[tuple[int, str]], level: int | None = None) -> None:
     """One log line for the radiometry decision (its parts joined)."""
     if lines:
@@ -440,11 +449,15 @@ def adapt(
     nothing is known about the training imagery, the normaliser is used as given).
     `stats`: a batch's pooled :func:`area_stats` (announced once by :func:`area_rule`;
     here only at DEBUG level), else the scene's own are measured.  Logs at most one line
-    about radiometry and one about pixel size.
+    about radiometry and one about pixel size; a scene without a single valid pixel gets
+    one WARNING instead (its outputs are all nodata).
     """
     check_mode(mode)
     where = str(scene.path)
     scene_gsd = ground_sample_distance(scene.crs, scene.transform, scene.width, scene.height)
+    if not has_valid_pixels(scene):  # stops at the first valid row band: cheap
+        log.warning("%s", no_valid_pixels(scene))
+        return Adaptation(norm, False, None, scene_gsd, None)
     if ckpt is None:
         return Adaptation(norm, False, None, scene_gsd, None)
     pooled = stats is not None

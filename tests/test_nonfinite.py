@@ -1,6 +1,8 @@
 """NaN and ±inf are never data, tagged as nodata or not (geoseg.io.grid.read_pixels):
 predict marks them nodata in its outputs and evaluate does not score them."""
 
+import logging
+
 import numpy as np
 import pytest
 import rasterio
@@ -62,3 +64,29 @@ def test_evaluate_does_not_score_inf_pixels(tmp_path):
     r = evaluate_pair(write_geotiff(tmp_path / "pred.tif", pred), t)
     assert r.pixel.confusion.total == 64 * 64 - 64 * 8 - 4 * 56
     assert r.pixel.confusion.fp == r.pixel.confusion.fn == 0
+
+
+@pytest.mark.parametrize("kind", ["uint8-nodata", "float-nan"])
+def test_a_scene_without_valid_pixels_is_warned_about(tmp_path, caplog, kind):
+    if kind == "uint8-nodata":
+        path = write_geotiff(tmp_path / "blank.tif", np.zeros((3, 64, 64), np.uint8), nodata=0)
+    else:
+        path = write_geotiff(tmp_path / "blank.tif", np.full((3, 64, 64), np.nan, np.float32))
+    torch.manual_seed(0)
+    with caplog.at_level(logging.WARNING):
+        out = predict_scene(path, TinyNet(), tmp_path / "out", **FAST)
+    assert invalid(out.mask_path).all()
+    (line,) = [r for r in caplog.records if "no valid pixels" in r.getMessage()]
+    assert line.levelno == logging.WARNING and "blank.tif: the scene has no valid" in line.message
+
+
+def test_batch_fails_an_all_nan_float_scene_like_an_all_nodata_one(tmp_path):
+    from geoseg.batch.scenes import plan_scenes
+
+    good = write_geotiff(tmp_path / "good.tif", np.ones((3, 32, 32), np.float32))
+    nan = write_geotiff(tmp_path / "nan.tif", np.full((3, 32, 32), np.nan, np.float32))
+    plan = plan_scenes([good, nan])
+    assert [s.name for s in plan.scenes] == ["good"]
+    assert [(n, why) for n, _, why in plan.unreadable] == [
+        ("nan", f"{nan}: scene holds no valid pixel (all nodata)")
+    ]

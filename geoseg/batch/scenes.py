@@ -31,7 +31,7 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from geoseg.errors import ConfigError, GeoSegError, RasterReadError, VectorReadError
-from geoseg.io.grid import Raster, open_grid
+from geoseg.io.grid import Raster, has_valid_pixels, open_grid
 
 log = logging.getLogger(__name__)
 
@@ -254,9 +254,12 @@ def _open_header(path: Path) -> tuple[Raster, Any]:
     footprint = grid_footprint(scene.transform, scene.width, scene.height)
     if scene.has_mask:
         valid = valid_footprint(path, scene.transform, scene.width, scene.height)
+        # GDAL's mask does not see NaN/±inf: a float scene is checked with the one rule
+        if (valid is not None and valid.is_empty) or (
+            valid is None and scene.dtype.startswith("float") and not has_valid_pixels(scene)
+        ):
+            raise RasterReadError(f"{path}: scene holds no valid pixel (all nodata)")
         if valid is not None:
-            if valid.is_empty:
-                raise RasterReadError(f"{path}: scene holds no valid pixel (all nodata)")
             footprint = valid
     return scene, footprint
 

@@ -37,13 +37,12 @@ from geoseg.io.grid import (
     Raster,
     RoadRule,
     check_same_grid,
+    has_valid_pixels,
     open_grid,
     open_mask,
     open_raster,
-    open_reader,
     picture_road,
     read_pixels,
-    row_bands,
 )
 from geoseg.io.windows import Window, slices
 
@@ -63,20 +62,6 @@ class Source(Protocol):
     def road_density(self, cell: int) -> Optional[np.ndarray]: ...
 
     def sample_pixels(self, max_side: int = 512) -> np.ndarray: ...
-
-
-def has_valid_pixels(raster: Raster) -> bool:
-    """Whether any pixel of `raster` is data (the one validity rule,
-    :func:`geoseg.io.grid.read_pixels`).  Read row band by row band and stopped at the
-    first valid pixel, so a usable scene costs one band of rows; a raster that cannot
-    have invalid pixels (no nodata, mask or alpha, not float) is not read at all."""
-    if not raster.has_mask and np.dtype(raster.dtype).kind != "f":
-        return True
-    with open_reader(raster) as reader:
-        for rows in row_bands(raster.height, raster.width, len(raster.bands)):
-            if reader.read(rows, slice(0, raster.width))[1].any():
-                return True
-    return False
 
 
 def _select_bands(count: int, bands: Optional[list[int]], where: str) -> list[int]:

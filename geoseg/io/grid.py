@@ -368,6 +368,20 @@ def row_bands(height: int, width: int, bands: int = 1) -> Iterator[slice]:
         yield slice(top, bottom)
 
 
+def has_valid_pixels(raster: Raster) -> bool:
+    """Whether any pixel of `raster` is data (the one validity rule,
+    :func:`geoseg.io.grid.read_pixels`).  Read row band by row band and stopped at the
+    first valid pixel, so a usable scene costs one band of rows; a raster that cannot
+    have invalid pixels (no nodata, mask or alpha, not float) is not read at all."""
+    if not raster.has_mask and np.dtype(raster.dtype).kind != "f":
+        return True
+    with open_reader(raster) as reader:
+        for rows in row_bands(raster.height, raster.width, len(raster.bands)):
+            if reader.read(rows, slice(0, raster.width))[1].any():
+                return True
+    return False
+
+
 # --- the road-mask rule ------------------------------------------------------------
 
 
