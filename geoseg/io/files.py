@@ -70,6 +70,22 @@ def ensure_writable_dir(path: str | Path) -> Path:
     return path
 
 
+def check_writable_dir(path: str | Path) -> Path:
+    """Check that `path` is, or could be created as, a writable folder — without creating
+    it, so that a run refused later leaves no empty folder behind."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == path or not existing.exists():
+        return ensure_writable_dir(path)
+    if not existing.is_dir():
+        raise OutputError(f"{path}: cannot create output folder ({existing} is not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot create output folder ({existing} is not writable)")
+    return path
+
+
 def temp_name(path: Path) -> Path:
     """A hidden sibling of `path` with the same suffix (GDAL picks drivers by suffix),
     carrying this process's host and pid so a later run can tell whether it is stale."""
