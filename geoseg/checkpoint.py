@@ -389,10 +389,22 @@ def model_from_checkpoint(ckpt: Checkpoint, expect_arch: str | None = None) -> t
         encoder_weights=None,
         **ckpt.model_kwargs,
     )
+    weights = ckpt.state_dict or {}
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    if missing or unexpected:
+        first = (missing or unexpected)[0]
+        raise CheckpointError(
+            f"{ckpt.where}: weights are for another architecture/backbone than "
+            f"{ckpt.arch}/{ckpt.backbone} ({len(missing)} keys missing, {len(unexpected)} "
+            f"unexpected, first: {first})"
+        )
     try:
-        model.load_state_dict(ckpt.state_dict or {})
+        model.load_state_dict(weights)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        first = lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0]
         raise CheckpointError(f"{ckpt.where}: weights do not fit the model ({first})") from None
     return model
 
