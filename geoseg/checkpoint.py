@@ -30,6 +30,8 @@ import datetime as _dt
 import math
 import os
 import pickle
+import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,6 +255,32 @@ def save_checkpoint(path: str | Path, payload: Checkpoint | Mapping[str, Any]) -
     return ckpt.save(path)
 
 
+NOT_TORCH = "not a PyTorch checkpoint or weights file"
+
+
+def check_torch_file(path: Path) -> None:
+    """Refuse, in one sentence, a file that is not in one of torch.save's formats (a zip
+    archive, or a legacy pickle: protocol 2+ opens with 0x80), and a zip archive whose
+    members do not match their CRC (bytes damaged on disk or in transfer): torch itself
+    would load such weights silently."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise CheckpointError(f"{path}: checkpoint is corrupt ({exc})") from None
+        if bad is not None:
+            member = bad.split("/", 1)[1] if "/" in bad else bad  # torch's <name>/data/N
+            raise CheckpointError(f"{path}: checkpoint is corrupt (CRC mismatch in {member})")
+    elif not head.startswith(b"\x80"):
+        raise CheckpointError(f"{path}: {NOT_TORCH}")
+
+
 def safe_torch_load(
     path: Path,
     what: str,
@@ -264,8 +292,11 @@ def safe_torch_load(
     file ("checkpoint", "weights file")."""
     if not path.is_file():
         raise CheckpointError(f"{path}: {what} not found")
+    check_torch_file(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
+    except KeyError:  # the legacy unpickler on bytes that are no pickle
+        raise CheckpointError(f"{path}: {NOT_TORCH}") from None
     except pickle.UnpicklingError:
         raise CheckpointError(
             f"{path}: refused to load: the file contains pickled Python objects "
@@ -358,10 +389,22 @@ def model_from_checkpoint(ckpt: Checkpoint, expect_arch: str | None = None) -> t
         encoder_weights=None,
         **ckpt.model_kwargs,
     )
+    weights = ckpt.state_dict or {}
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    if missing or unexpected:
+        first = (missing or unexpected)[0]
+        raise CheckpointError(
+            f"{ckpt.where}: weights are for another architecture/backbone than "
+            f"{ckpt.arch}/{ckpt.backbone} ({len(missing)} keys missing, {len(unexpected)} "
+            f"unexpected, first: {first})"
+        )
     try:
-        model.load_state_dict(ckpt.state_dict or {})
+        model.load_state_dict(weights)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        first = lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0]
         raise CheckpointError(f"{ckpt.where}: weights do not fit the model ({first})") from None
     return model
 

@@ -286,4 +286,9 @@ def load_config(path: str | Path) -> RunConfig:
         raise ConfigError(f"{path}: not valid YAML{line}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})") from None
-    return config_from_dict(data or {}, str(path))
+    if data is None:  # an empty file (or only comments) would silently be all defaults
+        raise ConfigError(f"{path}: empty config")
+    if not isinstance(data, dict):
+        kind = "a YAML list" if isinstance(data, list) else f"{type(data).__name__} {data!r}"
+        raise ConfigError(f"{path}: expected a mapping of keys, got {kind}")
+    return config_from_dict(data, str(path))

@@ -46,6 +46,7 @@ from geoseg.errors import (
     naming,
 )
 from geoseg.inference.memory import check_fits
+from geoseg.inference.onnx import check_tile as check_onnx_tile
 from geoseg.inference.outputs import (
     OutputSink,
     output_paths,
@@ -58,7 +59,7 @@ from geoseg.inference.settings import check_threshold, resolve_settings
 from geoseg.inference.split import SceneSplit
 from geoseg.io.files import (
     atomic_output,
-    ensure_writable_dir,
+    check_writable_dir,
     output_set,
     readable_path,
     temp_name,
@@ -215,7 +216,10 @@ def _normalizer_for(loaded: LoadedModel, scene: Scene) -> Normalizer:
 def _check_bands(scene: Scene, loaded: LoadedModel, norm: Normalizer) -> None:
     want = loaded.in_channels or norm.bands
     if norm.bands != want:
-        raise ModelError(f"the normaliser has {norm.bands} bands but the model expects {want}")
+        where = f"{loaded.checkpoint.where}: " if loaded.checkpoint is not None else ""
+        raise ModelError(
+            f"{where}the normaliser has {norm.bands} bands but the model expects {want}"
+        )
     n = len(scene.bands)
     if n != want:
         example = ",".join(str(b) for b in range(1, want + 1))
@@ -314,10 +318,10 @@ def predict_scene(
         or (prob_out is None and "prob" in outputs)
         or (mask_out is None and "mask" in outputs)
     ):
-        ensure_writable_dir(out_dir)  # only when something is written there
+        check_writable_dir(out_dir)  # only when something is written there
     for explicit in (prob_out, mask_out):
         if explicit is not None:
-            ensure_writable_dir(Path(explicit).parent)
+            check_writable_dir(Path(explicit).parent)  # created when written
     dev = resolve_device(split.device(device) if split is not None else device)
     model = model_source(model)  # a path is loaded; any other kind of value refused
     ckpt = checkpoint_of(model)
@@ -330,6 +334,7 @@ def predict_scene(
     info = open_scene(scene, bands)
     out_dir = Path(out_dir)
     loaded = load_model(model, normalizer)
+    check_onnx_tile(loaded.module, tile)  # an ONNX graph with a fixed input size
     norm = _normalizer_for(loaded, info)
     _check_bands(info, loaded, norm)
     record = ckpt if normalizer is None else None

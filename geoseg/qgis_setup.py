@@ -23,6 +23,7 @@ from pathlib import Path
 
 from geoseg import __version__
 from geoseg.errors import ConfigError, OutputError
+from geoseg.io.files import describe_os_error
 
 PLUGIN_NAME = "geoseg"
 PLUGIN_SOURCE = Path(__file__).resolve().parent / "qgis"
@@ -151,8 +152,18 @@ def install(profile: str = DEFAULT_PROFILE, profiles: str | Path | None = None) 
         settings = settings_file(folder)
         ini_set(settings, SETTINGS_SECTION, PLUGIN_NAME, "true")
     except OSError as exc:
-        raise OutputError(f"{target}: cannot install the plugin ({exc.strerror or exc})") from None
+        raise OutputError(f"{target}: cannot install the plugin ({_reason(exc)})") from None
     return Installed(target, settings, python, pythonpath)
+
+
+def _reason(exc: OSError) -> str:
+    """The cause of a failed install in a few words: copytree's shutil.Error lists every
+    file that failed (kilobytes of text); the first one's cause is the cause."""
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
+        errors = exc.args[0]
+        why = str(errors[0][-1]) if errors and errors[0] else str(exc)
+        return describe_os_error(RuntimeError(why)) or why.splitlines()[0]
+    return exc.strerror or str(exc)
 
 
 def uninstall(profile: str = DEFAULT_PROFILE, profiles: str | Path | None = None) -> Path | None:

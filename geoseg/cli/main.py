@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import warnings
 from importlib import import_module
 
 import click
@@ -204,6 +205,14 @@ def configure_logging(verbose: int, quiet: int) -> None:
         lib = logging.getLogger(name)
         lib.handlers[:] = [handler] if verbose > 0 else [logging.NullHandler()]
         lib.propagate = False
+    # Python warnings (rasterio's NotGeoreferencedWarning on a PNG...) as one log line,
+    # not the raw "file.py:366: Warning: ..." with the library's source line
+    warnings.showwarning = _log_warning
+
+
+def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    text = str(message).strip().splitlines()[0] if str(message).strip() else ""
+    log.warning("%s (%s)", text, category.__name__)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from geoseg.errors import CheckpointError, ModelError
+from geoseg.errors import CheckpointError, ModelError, naming
 
 ONNX_FORMAT = "geoseg.onnx"
 INPUT_NAME, OUTPUT_NAME = "image", "logits"
@@ -88,8 +88,47 @@ def load_onnx_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [k for k in ("arch", "backbone", "in_channels", "normalizer") if k not in data]
     if missing:
         raise CheckpointError(f"{path}: ONNX metadata is missing {', '.join(missing)}")
+    _check_input_channels(path, session, data["in_channels"])
     data.update({"onnx": str(path), "path": str(path), "state_dict": None, "_session": session})
     return data
+
+
+def input_dims(session) -> list[int | None]:
+    """The graph input's (batch, channels, rows, columns): a number where it is fixed,
+    None where it is free (a named or unknown dimension)."""
+    shape = session.get_inputs()[0].shape
+    return [d if isinstance(d, int) and d > 0 else None for d in shape]
+
+
+def _check_input_channels(path: Path, session, in_channels: Any) -> None:
+    dims = input_dims(session)
+    if len(dims) != 4:
+        raise CheckpointError(
+            f"{path}: the model's input has {len(dims)} dimensions, not 4 "
+            "(batch, bands, rows, columns)"
+        )
+    if dims[1] is not None and dims[1] != in_channels:
+        raise CheckpointError(
+            f"{path}: the model takes {dims[1]} input channel(s) but its geoseg metadata "
+            f"says {in_channels}"
+        )
+
+
+def check_tile(module: Any, tile: int) -> None:
+    """Refuse, before any work, a `tile` that an ONNX model with fixed input rows and
+    columns cannot take (anything else passes)."""
+    if not isinstance(module, OnnxModel):
+        return
+    rows, cols = input_dims(module.session())[2:]
+    if (rows is not None and rows != tile) or (cols is not None and cols != tile):
+        size = f"{rows or 'any'}×{cols or 'any'}"
+        use = f"; use tile={rows}" if rows is not None and rows == cols else ""
+        raise naming(
+            ModelError(
+                f"{module.path}: the model takes fixed {size} inputs (tile={tile} given{use})"
+            ),
+            "tile",
+        )
 
 
 class OnnxModel(nn.Module):
@@ -131,5 +170,31 @@ class OnnxModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         images = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
-        (logits,) = self.session().run([OUTPUT_NAME], {INPUT_NAME: images})
-        return torch.from_numpy(logits).to(x.device)
+        session = self.session()
+        batch, _, rows, cols = input_dims(session)
+        h, w = images.shape[2:]
+        if (rows or h) < h or (cols or w) < w:
+            raise ModelError(
+                f"{self.path}: the model takes fixed {rows}×{cols} inputs, not {h}×{w}"
+            )
+        if (rows or h, cols or w) != (h, w):  # smaller (a probe): zero-padded, then cropped
+            pad = ((0, 0), (0, 0), (0, (rows or h) - h), (0, (cols or w) - w))
+            images = np.pad(images, pad)
+        logits = self._run(session, images, batch)[:, :, :h, :w]
+        return torch.from_numpy(np.ascontiguousarray(logits)).to(x.device)
+
+    @staticmethod
+    def _run(session, images: np.ndarray, batch: int | None) -> np.ndarray:
+        """`images` through `session`; a graph exported for a fixed batch runs in chunks."""
+        if batch is None or batch == len(images):
+            (logits,) = session.run([OUTPUT_NAME], {INPUT_NAME: images})
+        else:
+            parts = []
+            for start in range(0, len(images), batch):
+                chunk = images[start : start + batch]
+                pad = batch - len(chunk)
+                if pad:
+                    chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+                parts.append(session.run([OUTPUT_NAME], {INPUT_NAME: chunk})[0][: batch - pad])
+            logits = np.concatenate(parts)
+        return logits

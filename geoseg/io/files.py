@@ -6,8 +6,9 @@
   with the expected size and its last block decodes") and only then renamed into place.
   Any failure — a full disk, a file-size limit, an unwritable folder, GDAL reporting an
   error only at close — becomes one :class:`~geoseg.errors.OutputError` sentence naming
-  the path and the cause; the temporaries are removed and whatever was at the final path
-  before is left as it was.
+  the path and the cause (a failure while the disk holding the output is nearly full is
+  put down to it: "no space left on device", whatever the library's words); the
+  temporaries are removed and whatever was at the final path before is left as it was.
 * **Outputs appear together.**  Inside :func:`output_set`, outputs are staged and renamed
   only when the whole set has been written and verified: a run never leaves a mix of old
   and new files.  Files staged in the set are read back transparently
@@ -31,6 +32,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +47,10 @@ HOST = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
 _PARTIAL = re.compile(r"\.partial-(?P<host>[A-Za-z0-9_.]+)-(?P<pid>\d+)-[0-9a-f]{8}")
 
 Verifier = Callable[[Path], None]
+# a write that fails while the disk holding the output has less than this free failed
+# for want of space, whatever words the library chose ("Write failed", "unexpected pos")
+LOW_SPACE_BYTES = 1 << 20
+NO_SPACE = os.strerror(errno.ENOSPC).lower()
 
 
 # ------------------------------------------------------------------ folders and names
@@ -61,6 +67,22 @@ def ensure_writable_dir(path: str | Path) -> Path:
         raise OutputError(f"{path}: output path exists and is not a folder")
     if not os.access(path, os.W_OK | os.X_OK):
         raise OutputError(f"{path}: output folder is not writable")
+    return path
+
+
+def check_writable_dir(path: str | Path) -> Path:
+    """Check that `path` is, or could be created as, a writable folder — without creating
+    it, so that a run refused later leaves no empty folder behind."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == path or not existing.exists():
+        return ensure_writable_dir(path)
+    if not existing.is_dir():
+        raise OutputError(f"{path}: cannot create output folder ({existing} is not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot create output folder ({existing} is not writable)")
     return path
 
 
@@ -299,6 +321,8 @@ def describe_os_error(exc: BaseException) -> str | None:
         reason = os.strerror(code).lower()
         if reason in text:
             return reason
+    if isinstance(exc, sqlite3.Error):  # a GeoPackage written through sqlite
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     module = type(exc).__module__ or ""
     if module.startswith(("rasterio", "pyogrio", "fiona")) and any(
         word in text for word in ("write", "writing", "flush", "close", "failed", "could not add")
@@ -351,8 +375,26 @@ def _finish(item: _Staged, verify: Verifier | None) -> None:
             except Exception as exc:  # noqa: BLE001 - any failure to read back: not whole
                 problem = f"the written file does not read back: {_reason(exc)}"
     if problem is not None:
-        cause = _probe_write(item.final.parent)
+        cause = _failure_cause(item.final.parent)
         raise OutputError(f"{item.final}: cannot write ({cause or problem})")
+
+
+def disk_nearly_full(folder: Path) -> bool:
+    """Whether the file system holding `folder` has under :data:`LOW_SPACE_BYTES` free."""
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < LOW_SPACE_BYTES
+
+
+def _failure_cause(folder: Path) -> str | None:
+    """Why a write into `folder` just failed: "no space left on device" when its disk is
+    (nearly) full — checked before the temporaries are removed — else what a probe
+    write reports, else None."""
+    if disk_nearly_full(folder):
+        return NO_SPACE
+    return _probe_write(folder)
 
 
 def _probe_write(folder: Path, size: int = 1 << 16) -> str | None:
@@ -418,9 +460,13 @@ def atomic_output(
         else:
             _rename_into_place(item)
     except BaseException as exc:
+        full = isinstance(exc, Exception) and not isinstance(exc, GeoSegError)
+        full = full and disk_nearly_full(folder)  # before the temporaries free space
         _remove_temps(item)
         if isinstance(exc, GeoSegError):
             raise
+        if full:  # any library's failure while the disk is full: the disk is the cause
+            raise OutputError(f"{path}: cannot write ({NO_SPACE})") from None
         reason = describe_os_error(exc)
         if reason is not None:
             if not (isinstance(exc, OSError) and exc.errno is not None):

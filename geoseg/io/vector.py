@@ -10,6 +10,7 @@ temporary name and renamed when complete.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import warnings
@@ -199,7 +200,7 @@ LAYER_STYLES_TABLE = (
 def _embed_gpkg_style(path: Path, layer: str, qml: str) -> None:
     """Store `qml` as the layer's default style in the GeoPackage (QGIS reads it on open),
     in the ``layer_styles`` table as QGIS itself writes it."""
-    with sqlite3.connect(path) as con:
+    with contextlib.closing(sqlite3.connect(path)) as con, con:
         found = con.execute(
             "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (layer,)
         ).fetchone()
@@ -216,7 +217,6 @@ def _embed_gpkg_style(path: Path, layer: str, qml: str) -> None:
             f"{GPKG_NOW})",
             (layer, found[0] if found else "geom", layer, qml),
         )
-    con.close()
 
 
 def write_roads(

@@ -221,7 +221,8 @@ def pull(
     """
     entry = get_entry(name, catalog)
     expected = _check_hex(sha256) if sha256 else (entry.sha256.lower() if entry.sha256 else None)
-    folder = ensure_writable_dir(Path(models_dir) if models_dir else default_models_dir())
+    folder = Path(models_dir) if models_dir else default_models_dir()
+    created = not folder.exists()  # a failed pull leaves no empty models folder behind
     if from_file is None:
         if not entry.url:
             raise ConfigError(
@@ -236,6 +237,7 @@ def pull(
     elif not Path(from_file).is_file():
         raise CheckpointError(f"{from_file}: file not found")
 
+    folder = ensure_writable_dir(folder)
     workdir = Path(tempfile.mkdtemp(prefix=".geoseg-pull-", dir=folder))
     try:
         if from_file is None:
@@ -279,6 +281,9 @@ def pull(
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(workdir)
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty: nothing was stored
 
 
 def describe(entry: CatalogEntry) -> list[str]:

@@ -150,3 +150,24 @@ def test_plugin_modules_import_no_qgis_and_no_geoseg_internals():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_install_onto_a_full_disk_says_so_in_a_few_words(tmp_path, monkeypatch):
+    import errno
+    import os
+    import shutil
+    from pathlib import Path
+
+    from geoseg import qgis_setup
+    from geoseg.errors import OutputError
+
+    def full_copytree(src, dst, **kw):
+        Path(dst).mkdir(parents=True)
+        why = str(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        raise shutil.Error([(f"{src}/f{i}.py", f"{dst}/f{i}.py", why) for i in range(200)])
+
+    monkeypatch.setattr(qgis_setup.shutil, "copytree", full_copytree)
+    with pytest.raises(OutputError) as err:
+        qgis_setup.install("default", tmp_path / "profiles")
+    assert str(err.value).endswith(": cannot install the plugin (no space left on device)")
+    assert len(str(err.value)) < 200
