@@ -113,6 +113,7 @@ def clean_stale_partials(folder: Path) -> int:
 class _Scope:
     inputs: set[str] = field(default_factory=set)
     overwrite: bool = False
+    replacing: set[str] = field(default_factory=set)  # "replacing ..." said once per file
 
 
 _scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("geoseg_scope", default=None)
@@ -178,14 +179,17 @@ def check_output_path(path: Path, kind: str | None, also: tuple[Path, ...] = ())
         return
     scope = _scope.get()
     if scope is not None and scope.overwrite:
-        log.info("%s: replacing the existing file (overwrite)", path)
+        if _key(path) not in scope.replacing:  # claimed up front, then written: said once
+            scope.replacing.add(_key(path))
+            log.info("%s: replacing the existing file (overwrite)", path)
         return
     found = product_kind(path)
     if found == kind:
         return
     what = f"geoseg's {found} output" if found else "not written by geoseg"
+    article = "an" if kind[0] in "aeiou" else "a"
     raise OutputError(
-        f"{path}: already exists and is {what}, not a {kind} geoseg may replace; "
+        f"{path}: already exists and is {what}, not {article} {kind} geoseg may replace; "
         "choose another output path or allow overwriting (--overwrite)"
     )
 

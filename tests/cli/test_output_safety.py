@@ -1,0 +1,82 @@
+"""A user's file at an output path is never replaced, and outputs are checked before any
+work (export, models import, train, evaluate reports); geoseg's own earlier outputs may
+be replaced.  Two runs never write the same output at once (geoseg.io.lock)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from geoseg.checkpoint import FORMAT
+from geoseg.inference.onnx import ONNX_FORMAT
+from geoseg.io import provenance
+from tests.fake_models import save_tiny_checkpoint
+from tests.helpers import run_cli
+
+MINE = b"mine\n"
+
+
+def _user_file(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(MINE)
+    return path
+
+
+def test_format_markers_are_the_checkpoint_and_onnx_ones():
+    assert provenance.CHECKPOINT_FORMAT == FORMAT
+    assert provenance.ONNX_FORMAT == ONNX_FORMAT
+
+
+def test_checkpoint_kind_is_read_from_the_file(tmp_path):
+    import torch
+
+    ckpt = save_tiny_checkpoint(tmp_path / "m.pt")
+    torch.save({"weight": torch.zeros(2)}, tmp_path / "other.pt")
+    assert provenance.product_kind(ckpt) == "checkpoint"
+    assert provenance.product_kind(tmp_path / "other.pt") is None
+    assert provenance.product_kind(_user_file(tmp_path / "text.pt")) is None
+
+
+def test_export_refuses_a_users_file_and_replaces_its_own(tmp_path):
+    pytest.importorskip("onnx")
+    ckpt = save_tiny_checkpoint(tmp_path / "m.pt")
+    user = _user_file(tmp_path / "user.onnx")
+    result = run_cli("export", ckpt, user, "--no-check")
+    assert result.exit_code == 1
+    assert "user.onnx: already exists and is not written by geoseg" in result.output
+    assert user.read_bytes() == MINE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "user.onnx"]
+
+    own = tmp_path / "own.onnx"
+    assert run_cli("export", ckpt, own, "--no-check").exit_code == 0
+    assert provenance.product_kind(own) == "onnx"
+    first = own.stat().st_mtime_ns
+    assert run_cli("export", ckpt, own, "--no-check").exit_code == 0  # its own: replaced
+    assert own.stat().st_mtime_ns != first
+
+    assert run_cli("export", ckpt, user, "--no-check", "--overwrite").exit_code == 0
+    assert provenance.product_kind(user) == "onnx"
+
+
+def test_models_import_refuses_a_users_file(tmp_path):
+    smp = pytest.importorskip("segmentation_models_pytorch")
+    import torch
+
+    weights = tmp_path / "smp.pth"
+    torch.save(smp.Linknet("resnet18", encoder_weights=None).state_dict(), weights)
+    user = _user_file(tmp_path / "user.pt")
+    result = run_cli("models", "import", weights, "--format", "smp", "-o", user)
+    assert result.exit_code == 1
+    assert "user.pt: already exists and is not written by geoseg" in result.output
+    assert user.read_bytes() == MINE
+
+    own = tmp_path / "own.pt"
+    for _ in range(2):  # the second run replaces geoseg's own checkpoint
+        assert run_cli("models", "import", weights, "--format", "smp", "-o", own).exit_code == 0
+    assert provenance.product_kind(own) == "checkpoint"
+    assert (
+        run_cli("models", "import", weights, "--format", "smp", "-o", user, "--overwrite").exit_code
+        == 0
+    )
+    assert provenance.product_kind(user) == "checkpoint"
