@@ -13,6 +13,7 @@ from geoseg.inference.onnx import ONNX_FORMAT
 from geoseg.io import provenance
 from tests.fake_models import save_tiny_checkpoint
 from tests.helpers import run_cli
+from tests.tiny_configs import write_tiny_configs
 
 MINE = b"mine\n"
 
@@ -80,3 +81,47 @@ def test_models_import_refuses_a_users_file(tmp_path):
         == 0
     )
     assert provenance.product_kind(user) == "checkpoint"
+
+
+def _train_args(tmp_path, pairs):
+    cfg = write_tiny_configs(tmp_path, archs=("linknet",))[0]
+    args = ["train", "-c", cfg, "--models-dir", tmp_path / "models", "-o", tmp_path / "run"]
+    for scene, mask in pairs:
+        args += ["--scenes", scene, "--masks", mask]
+    return [*args, "--device", "cpu"]
+
+
+@pytest.mark.parametrize("name", ["metrics.csv", "last.pt", "curves.png"])
+def test_train_refuses_a_users_run_file_before_training(road_scenes, tmp_path, name):
+    pairs = road_scenes(1, size=64)
+    user = _user_file(tmp_path / "run" / name)
+    result = run_cli(*_train_args(tmp_path, pairs))
+    assert result.exit_code == 1
+    assert f"{name}: already exists and is not written by geoseg" in result.output
+    assert "epoch 1" not in result.output  # refused before training
+    assert user.read_bytes() == MINE
+    assert [p.name for p in (tmp_path / "run").iterdir()] == [name]
+    assert not (tmp_path / "models").exists()
+
+
+def test_train_replaces_its_own_run_files(road_scenes, tmp_path):
+    pairs = road_scenes(1, size=64)
+    for _ in range(2):
+        result = run_cli(*_train_args(tmp_path, pairs))
+        assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "models").glob("*.pt"))) >= 1
+    for name in ("metrics.csv", "curves.png", "last.pt"):
+        assert provenance.product_kind(tmp_path / "run" / name) is not None, name
+
+
+def test_demo_refuses_a_users_file_before_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("GEOSEG_MAX_STEPS", "1")
+    user = _user_file(tmp_path / "dm" / "predict" / "holdout_prob.tif")
+    result = run_cli("demo", tmp_path / "dm", "--sample-dir", tmp_path / "nowhere")
+    assert result.exit_code == 1
+    assert "holdout_prob.tif: already exists and is not written by geoseg" in result.output
+    assert user.read_bytes() == MINE
+    assert sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "dm").rglob("*")) == [
+        "dm/predict",
+        "dm/predict/holdout_prob.tif",
+    ]
