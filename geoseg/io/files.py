@@ -64,6 +64,26 @@ def ensure_writable_dir(path: str | Path) -> Path:
     return path
 
 
+def check_output_folder(path: str | Path) -> Path:
+    """:func:`ensure_writable_dir`'s checks without creating anything: the nearest
+    existing folder of `path` is a folder and writable (what it would create could be)."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink() or not str(existing.parent):
+            break
+        existing = existing.parent
+    if not existing.exists():
+        existing = Path(".")
+    if not existing.is_dir():
+        what = "output path exists" if existing == path else f"{existing} exists"
+        raise OutputError(f"{path}: {what} and is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "output folder" if existing == path else f"output folder ({existing})"
+        raise OutputError(f"{path}: {where} is not writable")
+    return path
+
+
 def temp_name(path: Path) -> Path:
     """A hidden sibling of `path` with the same suffix (GDAL picks drivers by suffix),
     carrying this process's host and pid so a later run can tell whether it is stale."""
@@ -208,7 +228,9 @@ def claim_outputs(
         else:
             note_input(item)
     for path, kind in outputs.items():
-        check_output_path(Path(path), kind)
+        path = Path(path)
+        check_output_folder(path.parent if str(path.parent) else Path("."))
+        check_output_path(path, kind)
 
 
 # ------------------------------------------------------------------ output sets

@@ -4,6 +4,7 @@ be replaced.  Two runs never write the same output at once (geoseg.io.lock)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,27 @@ def test_demo_refuses_a_users_file_before_training(tmp_path, monkeypatch):
         "dm/predict",
         "dm/predict/holdout_prob.tif",
     ]
+
+
+@pytest.mark.parametrize("option", ["--json", "--csv"])
+@pytest.mark.parametrize("where", ["afile/r", "afile/deeper/r", "ro/r"])
+def test_evaluate_checks_report_locations_before_scoring(geotiff_factory, tmp_path, option, where):
+    import numpy as np
+
+    if where.startswith("ro") and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    (tmp_path / "afile").write_bytes(MINE)
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o555)
+    grid = np.zeros((32, 32), np.uint8)
+    grid[10:14] = 1
+    pred, truth = geotiff_factory(grid, "pred.tif"), geotiff_factory(grid, "truth.tif")
+    out = tmp_path / f"{where}.{option[2:]}"
+    result = run_cli("evaluate", pred, truth, option, out)
+    assert result.exit_code == 1
+    assert "iou" not in result.output  # no score table before the refusal
+    first = where.split("/")[0]
+    assert "is not a folder" in result.output or "is not writable" in result.output
+    assert f"{first}" in result.output
+    assert (tmp_path / "afile").read_bytes() == MINE
+    assert sorted(p.name for p in (tmp_path / "ro").iterdir()) == []
