@@ -5,13 +5,17 @@ be replaced.  Two runs never write the same output at once (geoseg.io.lock)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from geoseg.checkpoint import FORMAT
+from geoseg.errors import OutputError
 from geoseg.inference.onnx import ONNX_FORMAT
 from geoseg.io import provenance
+from geoseg.io.lock import FolderLock, OutputLock, hold_outputs
 from tests.fake_models import save_tiny_checkpoint
 from tests.helpers import run_cli
 from tests.tiny_configs import write_tiny_configs
@@ -150,3 +154,75 @@ def test_evaluate_checks_report_locations_before_scoring(geotiff_factory, tmp_pa
     assert f"{first}" in result.output
     assert (tmp_path / "afile").read_bytes() == MINE
     assert sorted(p.name for p in (tmp_path / "ro").iterdir()) == []
+
+
+def test_output_lock_refuses_a_second_holder_and_leaves_nothing(tmp_path):
+    target = tmp_path / "out" / "a.tif"
+    with hold_outputs([target, tmp_path / "out" / "b.tif"], "predict"):
+        with pytest.raises(OutputError, match=r"a\.tif: another geoseg run is writing"):
+            OutputLock(target, "predict").acquire()
+        other = OutputLock(tmp_path / "out" / "c.tif", "predict").acquire()  # another file
+        other.release()
+    assert list((tmp_path / "out").iterdir()) == []  # lock files removed
+    OutputLock(target, "predict").acquire().release()  # free again
+
+
+def test_a_lock_held_by_another_process_is_named(tmp_path):
+    target = tmp_path / "a.tif"
+    code = (
+        "import sys, time; from geoseg.io.lock import OutputLock; "
+        f"OutputLock({str(target)!r}, 'predict').acquire(); print('held', flush=True); "
+        "sys.stdin.read()"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline().strip() == "held"
+        with pytest.raises(OutputError, match=rf"pid {child.pid}"):
+            OutputLock(target, "vectorize").acquire()
+    finally:
+        child.stdin.close()
+        child.wait(30)
+    OutputLock(target, "vectorize").acquire().release()  # the holder is gone: free
+
+
+def test_predict_vectorize_export_refuse_outputs_another_run_writes(tmp_path, geotiff_factory):
+    import numpy as np
+
+    ckpt = save_tiny_checkpoint(tmp_path / "m.pt")
+    scene = geotiff_factory(np.full((3, 64, 64), 100, np.uint8), "scene.tif")
+    out = tmp_path / "out"
+    out.mkdir()
+    roads = out / "roads.gpkg"
+    commands = {
+        out / "scene_mask.tif": ["predict", scene, "--model", ckpt, "-o", out, "--device", "cpu"],
+        roads: ["vectorize", scene, "-o", roads],
+        out / "m.onnx": ["export", ckpt, out / "m.onnx", "--no-check"],
+    }
+    for target, args in commands.items():
+        with OutputLock(target, "other"):
+            result = run_cli(*args)
+        assert result.exit_code == 1, args
+        assert f"{target.name}: another geoseg run is writing this output" in result.output
+        assert "geoseg other" in result.output
+        assert list(out.iterdir()) == [], args  # nothing written, no lock left
+
+
+def test_sample_data_refuses_a_folder_another_run_writes(tmp_path):
+    folder = tmp_path / "sc"
+    with hold_outputs([folder / "manifest.json"], "sample-data"):  # creates the folder
+        result = run_cli("sample-data", folder, "--size", 64)
+    assert result.exit_code == 1
+    assert "manifest.json: another geoseg run is writing this output" in result.output
+    assert list(folder.iterdir()) == []
+
+
+def test_train_refuses_a_run_folder_another_run_writes(road_scenes, tmp_path):
+    pairs = road_scenes(1, size=64)
+    (tmp_path / "run").mkdir()
+    with FolderLock(tmp_path / "run", "train"):
+        result = run_cli(*_train_args(tmp_path, pairs))
+    assert result.exit_code == 1
+    assert "run: in use by another geoseg train" in result.output
+    assert not list((tmp_path / "models").glob("*.pt"))
