@@ -189,4 +189,5 @@ def _holder_text(info: dict[str, Any]) -> str:
 def _write_holder(fd: int, command: str) -> None:
     record = {"pid": os.getpid(), "host": HOST, "command": command, "since": time.time()}
     os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(record).encode(), 0)
+    with contextlib.suppress(OSError):  # a full disk: the lock holds, unnamed (the write fails)
+        os.pwrite(fd, json.dumps(record).encode(), 0)
