@@ -76,8 +76,9 @@ def check_output_folder(path: str | Path) -> Path:
     if not existing.exists():
         existing = Path(".")
     if not existing.is_dir():
-        what = "output path exists" if existing == path else f"{existing} exists"
-        raise OutputError(f"{path}: {what} and is not a folder")
+        if existing == path:
+            raise OutputError(f"{path}: output path exists and is not a folder")
+        raise OutputError(f"{path}: cannot create output folder ({existing} is not a folder)")
     if not os.access(existing, os.W_OK | os.X_OK):
         where = "output folder" if existing == path else f"output folder ({existing})"
         raise OutputError(f"{path}: {where} is not writable")

@@ -150,7 +150,7 @@ def test_evaluate_checks_report_locations_before_scoring(geotiff_factory, tmp_pa
     assert result.exit_code == 1
     assert "iou" not in result.output  # no score table before the refusal
     first = where.split("/")[0]
-    assert "is not a folder" in result.output or "is not writable" in result.output
+    assert "not a folder" in result.output or "is not writable" in result.output
     assert f"{first}" in result.output
     assert (tmp_path / "afile").read_bytes() == MINE
     assert sorted(p.name for p in (tmp_path / "ro").iterdir()) == []
