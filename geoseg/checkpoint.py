@@ -196,7 +196,7 @@ class Checkpoint:
             self.created = _dt.datetime.now().isoformat(timespec="seconds")
         self.geoseg_version = __version__
         path = Path(path)
-        with atomic_output(path) as tmp:
+        with atomic_output(path, kind="checkpoint") as tmp:  # never over a user's file
             torch.save(self.to_dict(), tmp)
         return path
 

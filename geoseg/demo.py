@@ -19,12 +19,15 @@ import rasterio
 from geoseg.config import RunConfig, load_config
 from geoseg.errors import DataError
 from geoseg.evaluate import evaluate_pair
-from geoseg.io.files import ensure_writable_dir
+from geoseg.inference.outputs import output_paths
+from geoseg.io.files import claim_outputs, ensure_writable_dir
+from geoseg.io.lock import FolderLock
 from geoseg.io.vector import read_roads
 from geoseg.metrics.apls import apls
 from geoseg.pipeline import RoadLength, map_scene, road_length
 from geoseg.sample_data import make_sample_set
 from geoseg.train import train_model
+from geoseg.train.api import run_outputs
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +104,36 @@ def run_demo(
     device: str = "auto",
 ) -> DemoResult:
     """Train, predict, score and vectorize on the sample data; outputs under `out_dir`."""
+    # every output is checked before the sample set is made or training starts: a user's
+    # file at predict/holdout_prob.tif is refused now, not after training
+    claim_outputs(demo_outputs(Path(out_dir)))
     out = ensure_writable_dir(out_dir)
+    with FolderLock(out, "demo"):  # one demo writes a folder at a time
+        return _run_demo(out, config, sample_dir, epochs, device)
+
+
+def demo_outputs(out: Path) -> dict[str | Path, str | None]:
+    """The demo's outputs below `out` (path -> product kind), but for the sample set
+    (checked as it is written, first) and the timestamped checkpoint."""
+    claims = run_outputs(None, out / "train")
+    claims.update(output_paths(f"{HOLDOUT}.tif", out / "predict", preview=True).claims())
+    for path in roads_paths(out):
+        claims[path] = "roads"
+    return claims
+
+
+def roads_paths(out: Path) -> tuple[Path, Path]:
+    """The held-out scene's centrelines: Shapefile and GeoPackage under out/roads."""
+    return (out / "roads" / f"{HOLDOUT}_roads.shp", out / "roads" / f"{HOLDOUT}_roads.gpkg")
+
+
+def _run_demo(
+    out: Path,
+    config: str | Path | None,
+    sample_dir: str | Path | None,
+    epochs: int | None,
+    device: str,
+) -> DemoResult:
     sample = sample_folder(out, sample_dir)
     cfg = demo_config(config or "demo", sample, epochs)  # the shipped configs/demo.yaml
     seconds: dict[str, float] = {}
@@ -110,12 +142,11 @@ def run_demo(
     trained = train_model(cfg, models_dir=out / "models", out_dir=out / "train", device=device)
     seconds["train"] = time.perf_counter() - t0
 
-    roads_dir = out / "roads"
     mapped = map_scene(
         sample / f"{HOLDOUT}.tif",
         trained.checkpoint_path,
         out / "predict",
-        roads=(roads_dir / f"{HOLDOUT}_roads.shp", roads_dir / f"{HOLDOUT}_roads.gpkg"),
+        roads=roads_paths(out),
         tile=cfg.predict.tile,
         overlap=cfg.predict.overlap,
         batch_size=cfg.predict.batch_size,

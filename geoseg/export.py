@@ -81,7 +81,7 @@ def export_onnx(
     example = torch.zeros(1, channels, TRACE_SIZE, TRACE_SIZE)
     axes = {0: "batch", 2: "height", 3: "width"}
     out = Path(out)
-    with atomic_output(out) as tmp:
+    with atomic_output(out, kind="onnx") as tmp:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer + TorchScript-exporter deprecation notes
             torch.onnx.export(

@@ -59,7 +59,7 @@ from geoseg.inference.settings import check_threshold, resolve_settings
 from geoseg.inference.split import SceneSplit
 from geoseg.io.files import (
     atomic_output,
-    check_writable_dir,
+    check_output_folder,
     output_set,
     readable_path,
     temp_name,
@@ -318,10 +318,10 @@ def predict_scene(
         or (prob_out is None and "prob" in outputs)
         or (mask_out is None and "mask" in outputs)
     ):
-        check_writable_dir(out_dir)  # only when something is written there
+        check_output_folder(out_dir)  # only when something is written there
     for explicit in (prob_out, mask_out):
         if explicit is not None:
-            check_writable_dir(Path(explicit).parent)  # created when written
+            check_output_folder(Path(explicit).parent)  # created when written
     dev = resolve_device(split.device(device) if split is not None else device)
     model = model_source(model)  # a path is loaded; any other kind of value refused
     ckpt = checkpoint_of(model)

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
+from geoseg.cli.options import overwrite_opt
 from geoseg.errors import ConfigError
+from geoseg.io.files import claim_outputs
+from geoseg.io.lock import hold_outputs
 
 
 @click.command("export")
@@ -21,6 +24,7 @@ from geoseg.errors import ConfigError
     show_default=True,
     help="Compare onnxruntime with torch on one random 80x80 input.",
 )
+@overwrite_opt
 def export(checkpoint: Path, output: Path, opset: int, check: bool) -> None:
     """Export CHECKPOINT (.pt) to OUTPUT (.onnx): dynamic batch, height and width.
 
@@ -36,7 +40,10 @@ def export(checkpoint: Path, output: Path, opset: int, check: bool) -> None:
 
     if output.suffix.lower() != ".onnx":
         raise ConfigError(f"{output}: the output name must end in .onnx")
-    result = export_onnx(checkpoint, output, opset=opset, check_size=80 if check else None)
+    # a user's file at OUTPUT is refused (an earlier export replaced) before any work
+    claim_outputs({output: "onnx"}, inputs=(checkpoint,))
+    with hold_outputs([output], "export"):
+        result = export_onnx(checkpoint, output, opset=opset, check_size=80 if check else None)
     size_mb = result.path.stat().st_size / 1e6
     click.echo(f"onnx:  {result.path} ({size_mb:.1f} MB, opset {result.opset})")
     if result.max_abs_diff is not None:

@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from geoseg.cli.options import models_dir_opt
+from geoseg.cli.options import models_dir_opt, overwrite_opt
 from geoseg.inference.predictor import TTA_MODES
-from geoseg.io.files import ensure_writable_dir
+from geoseg.io.files import claim_outputs, ensure_writable_dir
+from geoseg.io.lock import hold_outputs
 
 
 @click.group("models", invoke_without_command=True)
@@ -152,6 +153,7 @@ def _bands(value: str | None) -> list[int] | None:
     type=click.Choice(list(TTA_MODES)),
     help="Default TTA for predict [default: dlinknet34 d4, smp none].",
 )
+@overwrite_opt
 def models_import(
     weights: Path,
     fmt: str,
@@ -180,6 +182,8 @@ def models_import(
 
     if output is not None and output.exists() and weights.exists() and output.samefile(weights):
         raise click.UsageError("the output (-o) must not be the weights file being imported")
+    if output is not None:  # a user's file there is refused before the weights are read
+        claim_outputs({output: "checkpoint"}, inputs=(weights,))
     ckpt = import_weights(
         weights,
         fmt,
@@ -192,7 +196,8 @@ def models_import(
     if output is None:
         folder = ensure_writable_dir(models_dir or default_models_dir())
         output = unique_checkpoint_path(folder, ckpt.arch, ckpt.backbone)
-    _report(ckpt.save(output), ckpt)
+    with hold_outputs([output], "models import"):
+        _report(ckpt.save(output), ckpt)
 
 
 @models.command("pull")

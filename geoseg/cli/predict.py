@@ -18,6 +18,7 @@ from geoseg.cli.options import (
 from geoseg.inference.outputs import DEFAULT_OUTPUT_FOLDER, output_paths, parse_outputs
 from geoseg.io.files import claim_outputs
 from geoseg.io.grid import open_grid
+from geoseg.io.lock import hold_outputs
 from geoseg.io.raster import COMPRESSIONS
 from geoseg.io.vector import check_vector_crs, driver_for
 
@@ -147,6 +148,8 @@ def predict(
     claim_outputs(claimed, inputs=(scene, *([ckpt.path] if ckpt.path else [])))
     # under torchrun the ranks share the scene's rows; rank 0 writes (geoseg.inference.split)
     split = click.get_current_context().with_resource(scene_split(device))
+    if split is None or split.assembles:  # a second run writing these outputs stops here
+        click.get_current_context().with_resource(hold_outputs(claimed, "predict"))
     result = map_scene(
         scene,
         ckpt,

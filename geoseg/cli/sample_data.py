@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from geoseg.cli.options import output_dir_arg, overwrite_opt, seed_opt
+from geoseg.io.lock import hold_outputs
 from geoseg.sample_data import DEFAULT_SIZE, make_sample_set
 
 
@@ -27,7 +30,9 @@ def sample_data(outdir: str, size: int, seed: int) -> None:
     GeoTIFF, road mask GeoTIFF and road centrelines GeoPackage, plus manifest.json
     and README.md.  The same --size and --seed give byte-identical files.
     """
-    written = make_sample_set(outdir, size=size, seed=seed)
+    # the set is one product, known by its manifest: one run writes it at a time
+    with hold_outputs([Path(outdir) / "manifest.json"], "sample-data"):
+        written = make_sample_set(outdir, size=size, seed=seed)
     for path in written:
         click.echo(str(path))
     click.echo(f"{len(written)} files written to {outdir}", err=True)

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import click
 
-from geoseg.cli.options import config_opt, device_opt, models_dir_opt
+from geoseg.cli.options import config_opt, device_opt, models_dir_opt, overwrite_opt
 from geoseg.config import RunConfig, config_from_dict, load_config
 
 _paths = click.Path(dir_okay=False)
@@ -89,6 +89,7 @@ def _overrides(**kw: Any) -> dict[str, dict[str, Any]]:
     "-c, with the run's own config).",
 )
 @device_opt
+@overwrite_opt
 def train(
     config_path: Optional[str],
     models_dir: Optional[str],

@@ -6,6 +6,7 @@ import click
 
 from geoseg.cli.options import METRES, overwrite_opt, progress_opt
 from geoseg.io.files import claim_outputs
+from geoseg.io.lock import hold_outputs
 from geoseg.io.vector import road_length
 from geoseg.vectorize import vectorize_to_file
 
@@ -65,6 +66,7 @@ def vectorize(
     # lazy: loads scikit-image, and --help imports every command module
 
     claim_outputs({output: "roads"}, inputs=tuple(p for p in (mask, prob) if p))
+    click.get_current_context().with_resource(hold_outputs([output], "vectorize"))
     roads = vectorize_to_file(
         mask,
         output,

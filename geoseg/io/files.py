@@ -70,19 +70,24 @@ def ensure_writable_dir(path: str | Path) -> Path:
     return path
 
 
-def check_writable_dir(path: str | Path) -> Path:
-    """Check that `path` is, or could be created as, a writable folder — without creating
-    it, so that a run refused later leaves no empty folder behind."""
+def check_output_folder(path: str | Path) -> Path:
+    """:func:`ensure_writable_dir`'s checks without creating anything: the nearest
+    existing folder of `path` is a folder and writable (what it would create could be)."""
     path = Path(path)
     existing = path
     while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink() or not str(existing.parent):
+            break
         existing = existing.parent
-    if existing == path or not existing.exists():
-        return ensure_writable_dir(path)
+    if not existing.exists():
+        existing = Path(".")
     if not existing.is_dir():
+        if existing == path:
+            raise OutputError(f"{path}: output path exists and is not a folder")
         raise OutputError(f"{path}: cannot create output folder ({existing} is not a folder)")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputError(f"{path}: cannot create output folder ({existing} is not writable)")
+        where = "output folder" if existing == path else f"output folder ({existing})"
+        raise OutputError(f"{path}: {where} is not writable")
     return path
 
 
@@ -135,6 +140,7 @@ def clean_stale_partials(folder: Path) -> int:
 class _Scope:
     inputs: set[str] = field(default_factory=set)
     overwrite: bool = False
+    replacing: set[str] = field(default_factory=set)  # "replacing ..." said once per file
 
 
 _scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("geoseg_scope", default=None)
@@ -200,14 +206,17 @@ def check_output_path(path: Path, kind: str | None, also: tuple[Path, ...] = ())
         return
     scope = _scope.get()
     if scope is not None and scope.overwrite:
-        log.info("%s: replacing the existing file (overwrite)", path)
+        if _key(path) not in scope.replacing:  # claimed up front, then written: said once
+            scope.replacing.add(_key(path))
+            log.info("%s: replacing the existing file (overwrite)", path)
         return
     found = product_kind(path)
     if found == kind:
         return
     what = f"geoseg's {found} output" if found else "not written by geoseg"
+    article = "an" if kind[0] in "aeiou" else "a"
     raise OutputError(
-        f"{path}: already exists and is {what}, not a {kind} geoseg may replace; "
+        f"{path}: already exists and is {what}, not {article} {kind} geoseg may replace; "
         "choose another output path or allow overwriting (--overwrite)"
     )
 
@@ -226,7 +235,9 @@ def claim_outputs(
         else:
             note_input(item)
     for path, kind in outputs.items():
-        check_output_path(Path(path), kind)
+        path = Path(path)
+        check_output_folder(path.parent if str(path.parent) else Path("."))
+        check_output_path(path, kind)
 
 
 # ------------------------------------------------------------------ output sets

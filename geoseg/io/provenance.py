@@ -9,7 +9,11 @@ Every product geoseg writes carries tags — the geoseg version, the product kin
 * GeoJSON: the FeatureCollection's ``description`` member (``geoseg <version> <kind>``);
 * Shapefiles: the ``.qml`` style beside them (an XML comment);
 * JSON reports: a ``"geoseg"`` object; CSV reports: their geoseg header row;
-* PNGs: the ``Software`` text chunk.
+* PNGs: the ``Software`` text chunk;
+* checkpoints (``.pt``): their ``format`` key (``geoseg.checkpoint``), read from the
+  pickle inside the zip without loading torch or the weights;
+* ONNX models: the ``format`` entry of ``metadata_props`` (``geoseg.onnx``, written by
+  ``geoseg export``).
 
 :func:`product_kind` reads a file's kind back; that is how geoseg recognises its own
 earlier outputs (which a re-run may replace) from a user's files such as ground-truth
@@ -21,7 +25,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import pickletools
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +36,28 @@ from PIL import Image
 
 from geoseg import __version__
 
-KINDS = ("probability", "mask", "roads", "report", "preview", "mosaic", "overview", "sample")
+KINDS = (
+    "probability",
+    "mask",
+    "roads",
+    "report",
+    "preview",
+    "mosaic",
+    "overview",
+    "sample",
+    "checkpoint",
+    "onnx",
+)
+# the format markers geoseg.checkpoint.FORMAT and geoseg.inference.onnx.ONNX_FORMAT
+# (both modules load torch; tests/io/test_output_claims.py ties them together)
+CHECKPOINT_FORMAT = "geoseg.checkpoint"
+ONNX_FORMAT = "geoseg.onnx"
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".th")
 SOFTWARE = f"geoseg {__version__}"
 _SOFTWARE_RE = re.compile(r"^geoseg \S+ (?P<kind>[a-z]+)")
 
 # first header fields of geoseg's CSV reports (evaluate, compare, batch): how they are known
-CSV_SIGNATURES = ("name,", "scene,", "arch,", "rank,arch")
+CSV_SIGNATURES = ("name,", "scene,", "arch,", "rank,arch", "epoch,lr,")
 
 
 def tags(kind: str, **extra: Any) -> dict[str, str]:
@@ -98,7 +120,34 @@ def product_kind(path: str | Path) -> str | None:
             return match["kind"] if match else None
         if suffix in (".qml", ".md", ".txt"):
             return _text_kind(path, 4096)
+        if suffix in CHECKPOINT_SUFFIXES:
+            return "checkpoint" if _pickle_format(path) == CHECKPOINT_FORMAT else None
+        if suffix == ".onnx":
+            return "onnx" if _onnx_format(path) == ONNX_FORMAT else None
     return None
+
+
+def _pickle_format(path: Path) -> str | None:
+    """The ``format`` value of the dict pickled in a torch zip checkpoint (the strings
+    in data.pkl, read without unpickling: weights stay on disk, nothing is executed)."""
+    with zipfile.ZipFile(path) as archive:
+        name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+        with archive.open(name) as fh:
+            previous = None
+            for op, arg, _ in pickletools.genops(fh):
+                if not (isinstance(arg, str) and "UNICODE" in op.name):
+                    continue
+                if previous == "format":
+                    return arg
+                previous = arg
+    return None
+
+
+def _onnx_format(path: Path) -> str | None:
+    import onnx  # lazy: optional dependency (onnx extra), only for .onnx outputs
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next((p.value for p in model.metadata_props if p.key == "format"), None)
 
 
 def _in_sample_set(path: Path) -> bool:

@@ -9,6 +9,7 @@ models directory as ``<arch>_<backbone>_<timestamp>.pt`` (where ``geoseg predict
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -22,10 +23,12 @@ from geoseg.data import build_datasets
 from geoseg.distributed import distributed
 from geoseg.errors import BandMismatchError
 from geoseg.inference.memory import check_fits
-from geoseg.io.files import ensure_writable_dir
+from geoseg.io.files import claim_outputs, ensure_writable_dir
+from geoseg.io.lock import FolderLock, hold_outputs
 from geoseg.models import create_model
 from geoseg.models.base import SegmentationModel
 from geoseg.radiometry import measure_training
+from geoseg.train.logs import RunLogger
 from geoseg.train.loop import Trainer, TrainResult, check_resumable
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,12 @@ def train_model(
     """
 
     cfg = _capped(cfg)
-    with distributed(device) as dist:
+    with distributed(device) as dist, contextlib.ExitStack() as held:
+        best_path, run_dir = _output_paths(cfg, models_dir, out_dir, resume)
+        if dist.is_main:
+            # every file the run writes is checked before any work: a user's
+            # metrics.csv or curves.png is refused now, not after training
+            claim_outputs(run_outputs(best_path, run_dir))
         torch.manual_seed(cfg.train.seed)
         model = build_model(cfg)
         # a sample/batch size that cannot fit is refused now, with the memory it needs
@@ -82,10 +90,10 @@ def train_model(
                 "model.in_channels"
             )
         log.info("data: %s", data.summary)
-        best_path, run_dir = _output_paths(cfg, models_dir, out_dir, resume)
-        if dist.is_main:
+        if dist.is_main:  # one training run writes a run folder at a time
             ensure_writable_dir(best_path.parent)
-            ensure_writable_dir(run_dir)
+            held.enter_context(FolderLock(ensure_writable_dir(run_dir), "train"))
+            held.enter_context(hold_outputs([best_path], "train"))
         meta = {
             "arch": cfg.model.arch,
             "backbone": cfg.model.backbone,
@@ -103,6 +111,19 @@ def train_model(
         if resume is not None:
             trainer.resume(resume)
         return trainer.fit()
+
+
+def run_outputs(best_path: Path | None, run_dir: Path) -> dict[str | Path, str | None]:
+    """The files a training run writes (path -> product kind), for ``claim_outputs``:
+    the best checkpoint (when its name is known), and metrics.csv, curves.png and
+    last.pt in the run folder."""
+    best: dict[str | Path, str | None] = {best_path: "checkpoint"} if best_path else {}
+    return {
+        **best,
+        run_dir / "last.pt": "checkpoint",
+        run_dir / RunLogger.CSV_NAME: "report",
+        run_dir / RunLogger.PNG_NAME: "report",
+    }
 
 
 def _capped(cfg: RunConfig) -> RunConfig:

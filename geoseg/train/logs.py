@@ -34,10 +34,12 @@ COLUMNS = [
 class RunLogger:
     """Writes ``metrics.csv``, ``tensorboard/`` and ``curves.png`` into the run folder."""
 
+    CSV_NAME, PNG_NAME = "metrics.csv", "curves.png"
+
     def __init__(self, run_dir: Path, enabled: bool = True) -> None:
         self.run_dir, self.enabled = Path(run_dir), enabled
-        self.csv_path = self.run_dir / "metrics.csv"
-        self.png_path = self.run_dir / "curves.png"
+        self.csv_path = self.run_dir / self.CSV_NAME
+        self.png_path = self.run_dir / self.PNG_NAME
         self.tb: Optional[Any] = None
         if enabled:
             try:
@@ -51,7 +53,7 @@ class RunLogger:
     def epoch(self, history: list[dict[str, Any]]) -> None:
         if not self.enabled:
             return
-        with atomic_output(self.csv_path) as tmp:
+        with atomic_output(self.csv_path, kind="report") as tmp:
             with open(tmp, "w", newline="", encoding="utf-8") as fh:
                 writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
                 writer.writeheader()
