@@ -160,13 +160,24 @@ class OutputLock:
 @contextlib.contextmanager
 def hold_outputs(paths: Iterable[str | Path], command: str) -> Iterator[None]:
     """Hold an :class:`OutputLock` on every path (folders created as needed) for the
-    block; OutputError naming the first one another geoseg run is writing."""
+    block; OutputError naming the first one another geoseg run is writing.  Folders it
+    created for the lock files are removed again if the run left them empty (a refused
+    or failed run leaves no empty output folder behind)."""
     unique = sorted({os.path.realpath(os.fspath(p)): Path(p) for p in paths}.items())
-    with contextlib.ExitStack() as stack:
-        for _, path in unique:
-            ensure_writable_dir(path.parent if str(path.parent) else Path("."))
-            stack.enter_context(OutputLock(path, command))
-        yield
+    created: list[Path] = []
+    try:
+        with contextlib.ExitStack() as stack:
+            for _, path in unique:
+                folder = path.parent if str(path.parent) else Path(".")
+                missing = [f for f in (folder, *folder.parents) if not f.exists()]
+                ensure_writable_dir(folder)
+                created.extend(missing)  # deepest first
+                stack.enter_context(OutputLock(path, command))
+            yield
+    finally:
+        for folder in created:
+            with contextlib.suppress(OSError):  # not empty (the outputs), or gone
+                folder.rmdir()
 
 
 def _read_holder(path: Path) -> dict[str, Any]:
