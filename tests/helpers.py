@@ -6,9 +6,13 @@ Kept out of conftest.py: tests/batch has a conftest.py too, and a plain
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 REPO = Path(__file__).resolve().parents[1]
@@ -68,3 +72,32 @@ def easy_road_scene(size: int = 256, seed: int = 0, road_px: int = 6):
     road = np.stack([rng.normal(m, 10, (size, size)) for m in (190, 185, 180)])
     image = np.where(mask[None] == 1, road, ground)
     return np.clip(image, 0, 255).astype(np.uint8), mask
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str):
+    """A size-limited tmpfs mounted at `path` for the block (skips where mounting is not
+    permitted), unmounted after."""
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a size-limited tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def fill_up(path: Path, leave: int) -> None:
+    """Fill the file system under `path` (a new file) to the last byte, then free `leave`
+    bytes."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        with contextlib.suppress(OSError):
+            while os.write(fd, b"\0" * 4096):
+                pass
+    finally:
+        os.close(fd)
+    os.truncate(path, max(path.stat().st_size - leave, 0))

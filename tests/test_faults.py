@@ -10,7 +10,6 @@ output exists, and a second process on the same output folder.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -25,7 +24,7 @@ import fake_models
 import numpy as np
 import pytest
 import rasterio
-from helpers import REPO, easy_road_scene, write_geotiff
+from helpers import REPO, easy_road_scene, fill_up, small_disk, write_geotiff
 
 pytestmark = pytest.mark.slow
 
@@ -171,40 +170,8 @@ def test_predict_on_a_full_disk_keeps_the_earlier_outputs(work, limit):
     assert "probabilities:" not in res.stdout  # no success printed
 
 
-def tmpfs(path: Path, size: str):
-    path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a size-limited tmpfs here: {done.stderr.decode().strip()}")
-    return path
-
-
-@contextlib.contextmanager
-def mounted(path: Path, size: str):
-    tmpfs(path, size)
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
-
-
-def fill_up(path: Path, leave: int) -> None:
-    """Fill the file system under `path` to the last byte, then free `leave` bytes."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    try:
-        with contextlib.suppress(OSError):
-            while os.write(fd, b"\0" * 4096):
-                pass
-    finally:
-        os.close(fd)
-    size = path.stat().st_size
-    os.truncate(path, max(size - leave, 0))
-
-
 def test_predict_onto_a_small_filesystem_says_no_space_left(work):
-    with mounted(work["tmp"] / "small", "96k") as small:
+    with small_disk(work["tmp"] / "small", "96k") as small:
         # an earlier output there, then the disk fills up
         (small / "scene_prob.tif").write_bytes((work["good"] / "scene_prob.tif").read_bytes())
         fill_up(small / "filler", leave=2048)
